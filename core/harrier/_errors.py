@@ -1,0 +1,78 @@
+"""Every error harrier raises, rooted in one base class.
+
+    HarrierError
+    ├── ModelLoadError              the model could not be loaded
+    │   └── ModelNotFoundError      not cached locally and the Hub is unreachable or has no such repo
+    ├── ConfigurationError          a setting is invalid (dtype, pooling, device, limits)
+    │   └── UnknownPromptError      a prompt name the model does not ship (also a KeyError)
+    ├── InputError                  a text cannot be embedded as given (also a ValueError)
+    │   ├── TextTooLongError        longer than max_tokens and truncate=False
+    │   └── EmptyTextError          tokenises to no content tokens
+    ├── InputTypeError              an input is not a str (also a TypeError)
+    └── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
+"""
+
+from __future__ import annotations
+
+
+class HarrierError(Exception):
+    """Base class of every error raised by harrier-suite."""
+
+
+class ModelLoadError(HarrierError):
+    """The model folder or its files could not be loaded."""
+
+
+class ModelNotFoundError(ModelLoadError):
+    """The model is neither a local folder nor in the cache, and the Hub cannot provide it."""
+
+
+class ConfigurationError(HarrierError, ValueError):
+    """A setting is invalid for this model or machine."""
+
+
+class UnknownPromptError(ConfigurationError, KeyError):
+    """A prompt name that the model's ``config_sentence_transformers.json`` does not define."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InputError(HarrierError, ValueError):
+    """A text cannot be embedded as given."""
+
+
+class TextTooLongError(InputError):
+    """A text is longer than ``max_tokens`` and truncation was not asked for."""
+
+    def __init__(self, index: int, token_count: int, limit: int) -> None:
+        self.index = index
+        self.token_count = token_count
+        self.limit = limit
+        super().__init__(
+            f"text at index {index} has {token_count} tokens, over the limit of {limit}; "
+            "split it first (harrier.split_spans) or pass truncate=True to cut it"
+        )
+
+
+class EmptyTextError(InputError):
+    """A text tokenises to nothing but special tokens, so it has no meaning to embed."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        super().__init__(
+            f"text at index {index} is empty (it has no tokens besides the model's special "
+            "tokens); drop empty texts before embedding them"
+        )
+
+
+class InputTypeError(HarrierError, TypeError):
+    """An input is not a string."""
+
+    def __init__(self, index: int, value: object) -> None:
+        self.index = index
+        super().__init__(f"input at index {index} is a {type(value).__name__}, expected str")
+
+
+class EmbeddingOutOfMemoryError(HarrierError, MemoryError):
+    """A single text does not fit the device's memory even alone in its batch."""

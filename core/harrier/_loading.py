@@ -1,0 +1,155 @@
+"""Load a model and its tokenizer once per (folder, device, dtype) and share it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harrier._errors import ConfigurationError, ModelLoadError
+from harrier._model_files import ModelFiles, read_model_files
+
+logger = logging.getLogger("harrier")
+
+HARRIER_MAX_TOKENS = 32_768
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A model, its tokenizer and metadata, shared by every embedder that asks for the same key."""
+
+    model: Any
+    tokenizer: Any
+    files: ModelFiles
+    model_type: str
+    device: torch.device
+    dtype: torch.dtype
+    dimension: int
+    limit: int
+
+    @property
+    def special_ids(self) -> frozenset[int]:
+        return frozenset(self.tokenizer.all_special_ids)
+
+
+_registry: weakref.WeakValueDictionary[tuple[str, ...], LoadedModel] = (
+    weakref.WeakValueDictionary()
+)
+_lock = threading.Lock()
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` means CUDA when available, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ConfigurationError(f"invalid device {device!r}: {exc}") from exc
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None`` means bfloat16 on CUDA and float32 elsewhere."""
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return _DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown dtype {dtype!r}; use one of {sorted(set(_DTYPES))}"
+        ) from None
+
+
+def load_model(
+    folder: Path,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+) -> LoadedModel:
+    """Return the shared ``LoadedModel`` for this key, loading it on first use."""
+    key = (str(folder.resolve()), str(device), str(dtype), str(trust_remote_code),
+           str(attn_implementation))
+    with _lock:
+        loaded = _registry.get(key)
+        if loaded is None:
+            loaded = _load(folder, device, dtype, trust_remote_code, attn_implementation)
+            _registry[key] = loaded
+        else:
+            logger.debug("reusing loaded model %s on %s (%s)", folder, device, dtype)
+        return loaded
+
+
+def _load(
+    folder: Path,
+    device: torch.device,
+    dtype: torch.dtype,
+    trust_remote_code: bool,
+    attn_implementation: str | None,
+) -> LoadedModel:
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    files = read_model_files(folder)
+    try:
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot read the model config in {folder}: {exc}") from exc
+    model_type = str(getattr(config, "model_type", ""))
+    if dtype == torch.float16 and model_type.startswith("gemma3"):
+        raise ConfigurationError(
+            "float16 breaks Gemma-3 models (empty or garbage embeddings); use "
+            "dtype='bfloat16' on GPU or 'float32' on CPU"
+        )
+    logger.info("loading %s (%s) on %s as %s", folder, model_type, device, dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        model = AutoModel.from_pretrained(
+            folder,
+            dtype=dtype,
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            attn_implementation=attn_implementation,
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"cannot load the model in {folder} (harrier loads safetensors weights only): {exc}"
+        ) from exc
+    model.to(device).eval()
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        files=files,
+        model_type=model_type,
+        device=device,
+        dtype=dtype,
+        dimension=int(text_config.hidden_size),
+        limit=_token_limit(folder, tokenizer, text_config),
+    )
+
+
+def _token_limit(folder: Path, tokenizer: Any, config: Any) -> int:
+    """The longest input the model takes: Harrier's 32,768, or what tokenizer and config say."""
+    candidates = [int(getattr(config, "max_position_embeddings", 0) or 0)]
+    if 0 < int(tokenizer.model_max_length) < 1_000_000:
+        candidates.append(int(tokenizer.model_max_length))
+    if "harrier-oss-v1" in str(folder).lower():
+        candidates.append(HARRIER_MAX_TOKENS)
+    limits = [c for c in candidates if c > 0]
+    return min(limits) if limits else HARRIER_MAX_TOKENS

@@ -1,0 +1,116 @@
+"""Find a model's folder (local or Hub cache) and read its sentence-transformers metadata."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harrier._errors import ConfigurationError, ModelNotFoundError
+
+logger = logging.getLogger("harrier")
+
+HARRIER_RETRIEVAL_PROMPT = (
+    "Instruct: Given a web search query, retrieve relevant passages that answer the query\n"
+    "Query: "
+)
+"""The query prompt used when a model ships none (Harrier's ``web_search_query``)."""
+
+_ALLOWED_FILES = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*/*.json"]
+_SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
+_POOLING_KEYS = {"pooling_mode_lasttoken": "lasttoken", "pooling_mode_mean_tokens": "mean"}
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """What the engine needs to know from a model folder besides the weights."""
+
+    folder: Path
+    pooling: str = "lasttoken"
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_prompt_name: str | None = None
+
+
+def resolve_folder(
+    model: str, *, revision: str | None, local_files_only: bool
+) -> Path:
+    """Return a local folder holding ``model``: the path itself or a Hub snapshot.
+
+    Raises ``ModelNotFoundError`` quickly (no hang) when the model is not cached and the Hub is
+    unreachable or has no such repository.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    if os.sep in model and not _looks_like_repo_id(model):
+        raise ModelNotFoundError(f"model folder {model!r} does not exist")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
+    try:
+        folder = snapshot_download(
+            model,
+            revision=revision,
+            local_files_only=local_files_only,
+            allow_patterns=_ALLOWED_FILES,
+        )
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as exc:
+        where = "in the local cache" if local_files_only else "locally or on the Hugging Face Hub"
+        raise ModelNotFoundError(
+            f"model {model!r} (revision {revision or 'main'}) was not found {where}: {exc}. "
+            "Pass a local folder holding the model, or download it first on a machine with "
+            "access to the Hub (huggingface-cli download ...)."
+        ) from exc
+    return Path(folder)
+
+
+def _looks_like_repo_id(model: str) -> bool:
+    parts = model.split("/")
+    return len(parts) == 2 and all(parts) and not model.startswith((".", "/", "~"))
+
+
+def read_model_files(folder: Path) -> ModelFiles:
+    """Read pooling mode and prompts from the sentence-transformers files, if present."""
+    pooling = "lasttoken"
+    modules = _read_json(folder / "modules.json")
+    if modules is not None:
+        for module in modules:
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            if kind not in _SUPPORTED_MODULES:
+                raise ConfigurationError(
+                    f"{folder}: module {module.get('type')!r} in modules.json is not supported; "
+                    f"harrier runs models made of {', '.join(_SUPPORTED_MODULES)} only"
+                )
+            if kind == "Pooling":
+                pooling = _pooling_mode(folder / module.get("path", "") / "config.json")
+    st_config = _read_json(folder / "config_sentence_transformers.json") or {}
+    prompts = dict(st_config.get("prompts") or {})
+    default_name = st_config.get("default_prompt_name")
+    return ModelFiles(folder, pooling, prompts, default_name)
+
+
+def _pooling_mode(config_path: Path) -> str:
+    config = _read_json(config_path) or {}
+    enabled = [key for key, value in config.items() if key.startswith("pooling_mode_") and value]
+    modes = [_POOLING_KEYS.get(key) for key in enabled]
+    if len(modes) != 1 or modes[0] is None:
+        raise ConfigurationError(
+            f"{config_path}: pooling {enabled or 'none'} is not supported; harrier supports "
+            "exactly one of pooling_mode_lasttoken or pooling_mode_mean_tokens"
+        )
+    if modes[0] == "mean" and config.get("include_prompt") is False:
+        raise ConfigurationError(
+            f"{config_path}: mean pooling with include_prompt=false is not supported"
+        )
+    return modes[0]
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))

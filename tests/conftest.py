@@ -1,0 +1,76 @@
+"""Session fixtures: tiny random Harrier-shaped models saved like a Hub download."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harrier.testing import build_model
+
+ARCHS = ["tiny-gemma3", "tiny-qwen3"]
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Folders of tiny models by name: both architectures, a mean-pooled and a left-padded one."""
+    root = tmp_path_factory.mktemp("models")
+    folders = {name: build_model(root / name, name) for name in ARCHS}
+    folders["tiny-qwen3-mean"] = build_model(root / "tiny-qwen3-mean", "tiny-qwen3",
+                                             pooling="mean")
+    for name in ARCHS:
+        left = root / f"{name}-left"
+        shutil.copytree(folders[name], left)
+        config_path = left / "tokenizer_config.json"
+        config = json.loads(config_path.read_text())
+        config["padding_side"] = "left"
+        config_path.write_text(json.dumps(config))
+        folders[f"{name}-left"] = left
+    return folders
+
+
+@pytest.fixture(params=ARCHS)
+def arch(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def model_path(model_dir: dict[str, Path], arch: str) -> Path:
+    """Each architecture in turn."""
+    return model_dir[arch]
+
+
+@pytest.fixture(scope="session")
+def qwen_path(model_dir: dict[str, Path]) -> Path:
+    return model_dir["tiny-qwen3"]
+
+
+@pytest.fixture(scope="session")
+def gemma_path(model_dir: dict[str, Path]) -> Path:
+    return model_dir["tiny-gemma3"]
+
+
+@pytest.fixture(autouse=True)
+def _quiet_transformers_progress() -> None:
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+MIXED_TEXTS = [
+    "hello",
+    "Paris is the capital and most populous city of France.",
+    "机器学习是人工智能的一个分支。向量数据库存储嵌入。",
+    "الثعلب البني السريع يقفز فوق الكلب الكسول.",
+    "Emoji 🙂🚀🔥 mixed with code: def f(x): return x * 2",
+    "The quick brown fox jumps over the lazy dog. " * 40,
+    "   leading and trailing whitespace   \n\n",
+    "Der schnelle braune Fuchs. " * 120,
+]
+
+
+@pytest.fixture
+def mixed_texts() -> list[str]:
+    """Texts of very different lengths and scripts (1 to about 1,500 tokens)."""
+    return list(MIXED_TEXTS)
