@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from harrier._documents import SourceDocument
 from harrier._embedder import DEFAULT_MODEL, Embedder
 from harrier._errors import (
+    CollectionMismatchError,
     ConfigurationError,
     EmbeddingOutOfMemoryError,
     EmptyTextError,
@@ -12,13 +14,24 @@ from harrier._errors import (
     InputTypeError,
     ModelLoadError,
     ModelNotFoundError,
+    SourceError,
+    StoreError,
+    StoreLimitError,
+    StoreUnavailableError,
+    StoreWriteError,
     TextTooLongError,
     UnknownPromptError,
 )
+from harrier._index import Index
+from harrier._ingest import IngestReport, ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
+from harrier._records import Hit, SpanRecord, document_hash, span_id
+from harrier._spans import Span, split_spans
+from harrier._store import StoredDocument, VectorStore, retry
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
+    "CollectionMismatchError",
     "ConfigurationError",
     "DEFAULT_MODEL",
     "Embedder",
@@ -26,14 +39,32 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "EmptyTextError",
     "HARRIER_RETRIEVAL_PROMPT",
     "HarrierError",
+    "Hit",
+    "Index",
+    "IngestReport",
     "InputError",
     "InputTypeError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "SourceDocument",
+    "SourceError",
+    "Span",
+    "SpanRecord",
+    "StoreError",
+    "StoreLimitError",
+    "StoreUnavailableError",
+    "StoreWriteError",
+    "StoredDocument",
     "TextTooLongError",
     "UnknownPromptError",
+    "VectorStore",
+    "document_hash",
+    "ingest",
     "l2_normalize",
     "last_token_pooling",
     "mean_pooling",
+    "retry",
+    "span_id",
+    "split_spans",
 ]
 __version__ = "0.1.0"

@@ -9,7 +9,13 @@
     │   ├── TextTooLongError        longer than max_tokens and truncate=False
     │   └── EmptyTextError          tokenises to no content tokens
     ├── InputTypeError              an input is not a str (also a TypeError)
-    └── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
+    ├── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
+    ├── SourceError                 an ingestion source cannot be read (missing folder, bad format)
+    └── StoreError                  a vector store operation failed
+        ├── StoreUnavailableError   the store cannot be reached or refuses the credentials
+        ├── CollectionMismatchError the collection was made by another model or dimension
+        ├── StoreLimitError         a value exceeds what the store can hold
+        └── StoreWriteError         a write failed after retries (says how to resume)
 """
 
 from __future__ import annotations
@@ -76,3 +82,27 @@ class InputTypeError(HarrierError, TypeError):
 
 class EmbeddingOutOfMemoryError(HarrierError, MemoryError):
     """A single text does not fit the device's memory even alone in its batch."""
+
+
+class SourceError(HarrierError):
+    """An ingestion source cannot be read."""
+
+
+class StoreError(HarrierError):
+    """A vector store operation failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached, or it refuses the credentials."""
+
+
+class CollectionMismatchError(StoreError):
+    """The collection was created by another model or with another dimension."""
+
+
+class StoreLimitError(StoreError):
+    """A value (text, metadata, request) exceeds what the store can hold."""
+
+
+class StoreWriteError(StoreError):
+    """A write failed after its retries."""

@@ -62,7 +62,8 @@ def resolve_folder(
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as exc:
         where = "in the local cache" if local_files_only else "locally or on the Hugging Face Hub"
         raise ModelNotFoundError(
-            f"model {model!r} (revision {revision or 'main'}) was not found {where}: {exc}. "
+            f"model {model!r} (revision {revision or 'main'}) was not found {where}: "
+            f"{str(exc).rstrip('.')}. "
             "Pass a local folder holding the model, or download it first on a machine with "
             "access to the Hub (huggingface-cli download ...)."
         ) from exc

@@ -1,0 +1,130 @@
+"""Ingestion sources: folders, JSON Lines, and LangChain / LlamaIndex documents, streamed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harrier._errors import SourceError
+
+logger = logging.getLogger("harrier")
+
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One document to ingest: a stable id, its full text and JSON-able metadata."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A source item that was not ingested, and why."""
+
+    id: str
+    reason: str
+
+
+SourceItem = SourceDocument | Skipped
+
+
+def iter_source(source: str | Path | Iterable[Any]) -> Iterator[SourceItem]:
+    """Yield documents (or skips) from a folder, a ``.jsonl`` file, a text file or documents.
+
+    In-memory items may be ``SourceDocument``, LangChain ``Document`` (``page_content``,
+    ``metadata``, optional ``id``) or LlamaIndex ``Document`` (``text``, ``metadata``, ``id_``).
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            yield from _iter_folder(path)
+        elif path.is_file() and path.suffix in {".jsonl", ".ndjson"}:
+            yield from _iter_jsonl(path)
+        elif path.is_file():
+            yield _read_file(path, path.parent)
+        else:
+            raise SourceError(f"source {str(path)!r} is neither a folder nor a file")
+        return
+    for position, item in enumerate(source):
+        yield _from_object(item, position)
+
+
+def _iter_folder(root: Path) -> Iterator[SourceItem]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield _read_file(Path(folder) / name, root)
+
+
+def _read_file(path: Path, root: Path) -> SourceItem:
+    doc_id = path.relative_to(root).as_posix()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _skip(doc_id, f"cannot read: {exc.strerror or exc}")
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        return _skip(doc_id, "binary file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return _skip(doc_id, f"not valid UTF-8 (byte {exc.start})")
+    if not text.strip():
+        return _skip(doc_id, "empty or whitespace only")
+    return SourceDocument(doc_id, text, {"source": doc_id})
+
+
+def _iter_jsonl(path: Path) -> Iterator[SourceItem]:
+    with path.open(encoding="utf-8", errors="strict") as lines:
+        for number, line in enumerate(lines, start=1):
+            where = f"{path.name}:{number}"
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield _skip(where, f"invalid JSON: {exc.msg}")
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                yield _skip(where, 'each line must be an object with a string "text"')
+                continue
+            metadata = record.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                yield _skip(where, '"metadata" must be an object')
+                continue
+            doc_id = str(record["id"]) if record.get("id") is not None else where
+            yield _checked(SourceDocument(doc_id, record["text"], metadata))
+
+
+def _from_object(item: Any, position: int) -> SourceItem:
+    if isinstance(item, SourceDocument):
+        return _checked(item)
+    if hasattr(item, "page_content"):  # LangChain Document
+        doc_id = getattr(item, "id", None) or f"document-{position}"
+        return _checked(SourceDocument(str(doc_id), item.page_content, dict(item.metadata)))
+    if hasattr(item, "text") and hasattr(item, "id_"):  # LlamaIndex Document
+        return _checked(SourceDocument(str(item.id_), item.text, dict(item.metadata)))
+    raise SourceError(
+        f"item {position} is a {type(item).__name__}; pass SourceDocument, LangChain or "
+        "LlamaIndex documents"
+    )
+
+
+def _checked(doc: SourceDocument) -> SourceItem:
+    if not doc.text.strip():
+        return _skip(doc.id, "empty or whitespace only")
+    return doc
+
+
+def _skip(doc_id: str, reason: str) -> Skipped:
+    logger.info("skipping %s: %s", doc_id, reason)
+    return Skipped(doc_id, reason)

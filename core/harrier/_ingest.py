@@ -1,0 +1,213 @@
+"""The ingestion pipeline: documents in, spans split, embedded and written idempotently."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from harrier._documents import Skipped, SourceDocument, SourceItem, iter_source
+from harrier._embedder import Embedder
+from harrier._records import SpanRecord, canonical_json, document_hash, span_id
+from harrier._spans import split_spans
+from harrier._store import StoredDocument, VectorStore
+
+logger = logging.getLogger("harrier")
+
+
+@dataclass
+class IngestReport:
+    """The summary of one ingestion run."""
+
+    documents: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    spans_written: int = 0
+    spans_deleted: int = 0
+    documents_pruned: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    skip_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tokens_per_second": round(self.tokens_per_second, 1)}
+
+    def summary(self) -> str:
+        return (
+            f"{self.documents} documents seen, {self.unchanged} unchanged, {self.skipped} "
+            f"skipped, {self.spans_written} spans written, {self.spans_deleted} spans deleted, "
+            f"{self.documents_pruned} documents pruned, {self.tokens} tokens embedded in "
+            f"{self.seconds:.1f} s ({self.tokens_per_second:,.0f} tokens/s)"
+        )
+
+
+def ingest(
+    source: str | Path | Iterable[Any],
+    store: VectorStore,
+    embedder: Embedder,
+    *,
+    max_tokens: int | None = None,
+    overlap_tokens: int = 0,
+    prune: bool = False,
+    show_progress: bool = False,
+    group_documents: int = 64,
+    group_chars: int = 4_000_000,
+) -> IngestReport:
+    """Split, embed and write every document of ``source`` into ``store``.
+
+    Unchanged documents (same text, metadata and settings) embed and write nothing; a changed
+    document's new spans are written before its stale spans are deleted; with ``prune`` the
+    documents missing from ``source`` are deleted at the end. Memory stays bounded: documents
+    are handled in groups of at most ``group_documents`` documents or ``group_chars`` characters.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    store.ensure_collection(embedder.model_name, embedder.dimension)
+    limit = max_tokens or embedder.max_tokens
+    settings = canonical_json([embedder.model_name, limit, overlap_tokens])
+    seen: set[str] = set()
+    job = _Job(store, embedder, limit, overlap_tokens, settings, report)
+    store.begin_bulk_load()
+    try:
+        with tqdm(desc="Ingesting", unit="doc", disable=not show_progress) as bar:
+            for group in _groups(iter_source(source), seen, report, group_documents, group_chars):
+                job.run(group)
+                bar.update(len(group))
+                bar.set_postfix(spans=report.spans_written, tokens=report.tokens)
+    finally:
+        store.end_bulk_load()
+    if prune:
+        gone = [doc_id for doc_id in store.iter_doc_ids() if doc_id not in seen]
+        if gone:
+            store.delete_documents(gone)
+        report.documents_pruned = len(gone)
+    report.seconds = time.perf_counter() - started
+    logger.info("ingestion done: %s", report.summary())
+    return report
+
+
+def _groups(
+    items: Iterator[SourceItem], seen: set[str], report: IngestReport, size: int, chars: int
+) -> Iterator[list[SourceDocument]]:
+    """Bounded groups of valid, first-seen documents; skips are counted and logged."""
+    group: list[SourceDocument] = []
+    group_chars = 0
+    for item in items:
+        if isinstance(item, SourceDocument):
+            item = _validated(item, seen)
+        if isinstance(item, Skipped):
+            report.skipped += 1
+            report.skip_reasons.append(f"{item.id}: {item.reason}")
+            continue
+        seen.add(item.id)
+        report.documents += 1
+        group.append(item)
+        group_chars += len(item.text)
+        if len(group) >= size or group_chars >= chars:
+            yield group
+            group, group_chars = [], 0
+    if group:
+        yield group
+
+
+def _validated(doc: SourceDocument, seen: set[str]) -> SourceItem:
+    if doc.id in seen:
+        return _skip(doc.id, "duplicate document id in this run (the first one was kept)")
+    try:
+        canonical_json(doc.metadata)
+    except (TypeError, ValueError) as exc:
+        return _skip(doc.id, f"metadata is not JSON-able: {exc}")
+    return doc
+
+
+def _skip(doc_id: str, reason: str) -> Skipped:
+    logger.warning("skipping %s: %s", doc_id, reason)
+    return Skipped(doc_id, reason)
+
+
+@dataclass
+class _Job:
+    store: VectorStore
+    embedder: Embedder
+    max_tokens: int
+    overlap: int
+    settings: str
+    report: IngestReport
+
+    def run(self, docs: Sequence[SourceDocument]) -> None:
+        """Embed and write the changed documents of one group, then delete their stale spans."""
+        stored = self.store.stored_documents([d.id for d in docs])
+        hashes = {d.id: document_hash(d.text, d.metadata, self.settings) for d in docs}
+        changed = [d for d in docs if not _complete(stored.get(d.id), hashes[d.id])]
+        self.report.unchanged += len(docs) - len(changed)
+        if not changed:
+            return
+        per_doc = self._records(changed, hashes)
+        for batch in _write_batches(per_doc, self.store.max_batch_count,
+                                    self.store.max_batch_bytes):
+            self.store.upsert(batch)
+            self.report.spans_written += len(batch)
+        for doc, records in zip(changed, per_doc, strict=True):
+            previous = stored.get(doc.id)
+            if previous is not None:
+                self.store.delete_stale(doc.id, hashes[doc.id])
+                self.report.spans_deleted += previous.stale_after(len(records))
+
+    def _records(
+        self, docs: Sequence[SourceDocument], hashes: dict[str, str]
+    ) -> list[list[SpanRecord]]:
+        """Split the documents and embed all their spans in one call (batched by tokens)."""
+        splits = [
+            split_spans(d.text, self.embedder, max_tokens=self.max_tokens,
+                        overlap_tokens=self.overlap)
+            for d in docs
+        ]
+        vectors = iter(self.embedder.embed_documents([s.text for spans in splits for s in spans]))
+        self.report.tokens += sum(s.token_count for spans in splits for s in spans)
+        return [
+            [
+                SpanRecord(
+                    id=span_id(doc.id, s.index), vector=next(vectors), text=s.text,
+                    doc_id=doc.id, span_index=s.index, span_count=len(spans), start=s.start,
+                    end=s.end, token_count=s.token_count, doc_hash=hashes[doc.id],
+                    model=self.embedder.model_name, metadata=doc.metadata,
+                )
+                for s in spans
+            ]
+            for doc, spans in zip(docs, splits, strict=True)
+        ]
+
+
+def _complete(stored: StoredDocument | None, doc_hash: str) -> bool:
+    return stored is not None and stored.is_complete(doc_hash)
+
+
+def _write_batches(
+    per_doc: Sequence[Sequence[SpanRecord]], max_count: int, max_bytes: int
+) -> Iterator[list[SpanRecord]]:
+    """Requests bounded by count and bytes; a document is kept in one request when it fits."""
+    batch: list[SpanRecord] = []
+    size = 0
+    for records in per_doc:
+        doc_bytes = sum(r.approx_bytes() for r in records)
+        if batch and (len(batch) + len(records) > max_count or size + doc_bytes > max_bytes):
+            yield batch
+            batch, size = [], 0
+        for record in records:
+            record_bytes = record.approx_bytes()
+            if batch and (len(batch) >= max_count or size + record_bytes > max_bytes):
+                yield batch
+                batch, size = [], 0
+            batch.append(record)
+            size += record_bytes
+    if batch:
+        yield batch

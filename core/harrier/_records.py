@@ -1,0 +1,85 @@
+"""What the pipeline writes and what a search returns, with deterministic ids and hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SPAN_NAMESPACE = uuid.UUID("6f1c2b7e-9a3d-5e4f-8b21-0c7d3a9e5f10")
+"""The UUIDv5 namespace of span ids: never change it, or re-runs would duplicate."""
+
+
+def span_id(doc_id: str, span_index: int) -> str:
+    """The id of a span: UUIDv5 of (document id, span index), stable across runs and machines."""
+    return str(uuid.uuid5(SPAN_NAMESPACE, f"{doc_id}\x1f{span_index}"))
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: the same value always gives the same string."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def document_hash(text: str, metadata: dict[str, Any], settings: str) -> str:
+    """SHA-256 over a document's text, metadata and the split/model settings.
+
+    A document is re-embedded when any of the three change.
+    """
+    digest = hashlib.sha256()
+    for part in (text, canonical_json(metadata), settings):
+        encoded = part.encode("utf-8", "surrogatepass")
+        digest.update(len(encoded).to_bytes(8, "big"))
+        digest.update(encoded)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    """One stored span: its vector, its exact text, and where it came from."""
+
+    id: str
+    vector: np.ndarray
+    text: str
+    doc_id: str
+    span_index: int
+    span_count: int
+    start: int
+    end: int
+    token_count: int
+    doc_hash: str
+    model: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def approx_bytes(self) -> int:
+        """A generous estimate of this record's size in a request."""
+        return (
+            len(self.text.encode("utf-8", "surrogatepass"))
+            + len(canonical_json(self.metadata).encode("utf-8", "surrogatepass"))
+            + 12 * self.vector.shape[0]
+            + 512
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result; the same shape from every store."""
+
+    text: str
+    score: float
+    doc_id: str
+    span_index: int
+    start: int
+    end: int
+    metadata: dict[str, Any]
+    id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "score": self.score, "doc_id": self.doc_id,
+            "span_index": self.span_index, "start": self.start, "end": self.end,
+            "metadata": self.metadata, "id": self.id,
+        }

@@ -1,0 +1,40 @@
+"""Open a store from a ``KIND[:PATH_OR_URL]`` string, as the command line takes it."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from harrier._errors import ConfigurationError
+from harrier._store import VectorStore
+
+_CONNECTORS = {
+    "qdrant": ("harrier_qdrant", "QdrantStore", "qdrant"),
+    "milvus": ("harrier_milvus", "MilvusStore", "milvus"),
+}
+
+
+def open_store(spec: str, collection: str) -> VectorStore:
+    """``qdrant`` / ``qdrant:./folder`` / ``qdrant:http://host:6333``; the same for ``milvus``.
+
+    A bare kind opens the embedded default (``./.harrier/...``); a value with ``://`` is a
+    server address, anything else a local path. Credentials come from the environment.
+    """
+    kind, _, where = spec.partition(":")
+    if kind not in _CONNECTORS:
+        raise ConfigurationError(
+            f"unknown store {kind!r}; use one of {', '.join(sorted(_CONNECTORS))}"
+        )
+    module_name, class_name, extra = _CONNECTORS[kind]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the {kind} store needs its extra: pip install 'harrier-suite[{extra}]' ({exc})"
+        ) from None
+    store_class: Any = getattr(module, class_name)
+    if not where:
+        return store_class(collection)
+    if "://" in where:
+        return store_class(collection, url=where)
+    return store_class(collection, path=where)

@@ -1,0 +1,128 @@
+"""The ``harrier`` command: ingest a folder or JSON Lines file into a store, and search it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from harrier._embedder import DEFAULT_MODEL, Embedder
+from harrier._errors import HarrierError, ModelNotFoundError
+from harrier._index import Index
+from harrier._store_spec import open_store
+
+EPILOG = """examples:
+  harrier ingest ./docs --collection docs
+  harrier search "how do I reset my password?" --collection docs -k 3
+  harrier ingest ./docs --collection docs --store qdrant:http://localhost:6333 --prune
+  harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
+
+stores: qdrant (embedded in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key from
+QDRANT_API_KEY); milvus (Milvus Lite in ./.harrier/milvus.db), milvus:PATH, milvus:URI
+(token from MILVUS_TOKEN).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harrier",
+        description="Embed documents with Harrier-OSS-v1 into a vector store, and search it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser(
+        "ingest", help="split, embed and write documents (re-runs skip unchanged ones)",
+        description="Split documents into spans, embed them and write them idempotently. "
+        "SOURCE is a folder (text, Markdown, reST, code; binary files are skipped) or a "
+        'JSON Lines file of {"id", "text", "metadata"} objects.',
+    )
+    ingest.add_argument("source", metavar="SOURCE", help="a folder or a .jsonl file")
+    ingest.add_argument("--max-tokens", type=int, metavar="N",
+                        help="span length limit in tokens (default: the model's, 32768)")
+    ingest.add_argument("--overlap", type=int, default=0, metavar="N",
+                        help="tokens shared by consecutive spans (default 0)")
+    ingest.add_argument("--prune", action="store_true",
+                        help="delete documents that are no longer in SOURCE")
+
+    search = commands.add_parser("search", help="find the spans nearest to a query",
+                                 description="Embed QUERY with the query instruction and "
+                                 "print the nearest spans.")
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    search.add_argument("--instruction", help="task instruction for the query "
+                        "(default: the model's web search prompt)")
+
+    for sub in (ingest, search):
+        sub.add_argument("--collection", required=True, help="collection name")
+        sub.add_argument("--store", default="qdrant", metavar="KIND[:PATH_OR_URL]",
+                         help="qdrant or milvus, embedded by default (see below)")
+        sub.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
+                         help=f"Hub id or local folder (default {DEFAULT_MODEL})")
+        sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
+        sub.add_argument("--json", action="store_true", help="machine-readable output")
+        sub.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
+    )
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    try:
+        return _run(args)
+    except ModelNotFoundError as exc:
+        _fail(f"{exc}\nhint: pass --model PATH with a folder holding the model")
+    except HarrierError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; run the same command again to resume (finished documents are "
+              "skipped)", code=130)
+    return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    embedder = Embedder.from_pretrained(args.model, device=args.device,
+                                        max_tokens=getattr(args, "max_tokens", None))
+    with Index(open_store(args.store, args.collection), embedder,
+               instruction=getattr(args, "instruction", None)) as index:
+        if args.command == "ingest":
+            report = index.ingest(args.source, overlap_tokens=args.overlap, prune=args.prune,
+                                  show_progress=not args.json and sys.stderr.isatty())
+            if args.json:
+                _out(json.dumps(report.to_dict(), ensure_ascii=False))
+            else:
+                _out(report.summary())
+                for reason in report.skip_reasons:
+                    _out(f"  skipped {reason}")
+            return 0
+        hits = index.search(args.query, k=args.k)
+        for rank, hit in enumerate(hits, start=1):
+            if args.json:
+                _out(json.dumps(hit.to_dict(), ensure_ascii=False))
+            else:
+                preview = " ".join(hit.text.split())[:200]
+                _out(f"{rank}. [{hit.score:.3f}] {hit.doc_id} [{hit.start}:{hit.end}]\n"
+                     f"   {preview}")
+        return 0
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    sys.stderr.write(f"harrier: error: {message}\n")
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

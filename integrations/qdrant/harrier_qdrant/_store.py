@@ -1,0 +1,249 @@
+"""``QdrantStore``: a harrier ``VectorStore`` on a Qdrant collection."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harrier import (
+    CollectionMismatchError,
+    Hit,
+    SpanRecord,
+    StoredDocument,
+    StoreUnavailableError,
+    VectorStore,
+    retry,
+)
+from harrier_qdrant._payload import to_hit, to_payload, to_record
+
+try:
+    from qdrant_client import QdrantClient, models
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "harrier_qdrant needs qdrant-client: pip install 'harrier-suite[qdrant]'"
+    ) from exc
+
+logger = logging.getLogger("harrier")
+
+DEFAULT_PATH = Path(".harrier") / "qdrant"
+"""Where the embedded (local mode) store lives unless told otherwise."""
+
+_SCROLL_PAGE = 1024
+_BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
+
+
+class QdrantStore(VectorStore):
+    """A collection in Qdrant: embedded in ``path`` by default, or a server at ``url``.
+
+    The API key comes from ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is
+    never logged. On a server, a keyword index on ``doc_id`` is created with the collection and
+    HNSW building is deferred during bulk loads.
+    """
+
+    def __init__(
+        self,
+        collection: str,
+        *,
+        path: str | Path | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        prefer_grpc: bool = False,
+        timeout: int = 30,
+        client: QdrantClient | None = None,
+    ) -> None:
+        self.collection = collection
+        self.is_server = url is not None or (client is not None and not _is_local(client))
+        if client is None:
+            client = _connect(path, url, api_key, prefer_grpc, timeout)
+        self.client = client
+        self._saved_hnsw: models.OptimizersConfigDiff | None = None
+
+    def __repr__(self) -> str:
+        where = "server" if self.is_server else "local"
+        return f"QdrantStore({self.collection!r}, {where})"
+
+    # -- collection ----------------------------------------------------------------------------
+    def collection_model(self) -> tuple[str, int] | None:
+        if not self.client.collection_exists(self.collection):
+            return None
+        info = self.client.get_collection(self.collection)
+        metadata = info.config.metadata or {}
+        if "harrier_model" not in metadata:
+            raise CollectionMismatchError(
+                f"collection {self.collection!r} was not created by harrier (it records no "
+                "model); use a new collection name"
+            )
+        return str(metadata["harrier_model"]), int(metadata["harrier_dimension"])
+
+    def create_collection(self, model: str, dimension: int) -> None:
+        logger.info("creating Qdrant collection %s (dimension %d)", self.collection, dimension)
+        self.client.create_collection(
+            self.collection,
+            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            metadata={"harrier_model": model, "harrier_dimension": dimension},
+        )
+        if self.is_server:
+            self.client.create_payload_index(
+                self.collection, "doc_id", models.PayloadSchemaType.KEYWORD, wait=True
+            )
+
+    def begin_bulk_load(self) -> None:
+        if not self.is_server:
+            return
+        config = self.client.get_collection(self.collection).config.optimizer_config
+        self._saved_hnsw = models.OptimizersConfigDiff(
+            indexing_threshold=config.indexing_threshold
+        )
+        self.client.update_collection(
+            self.collection,
+            optimizers_config=models.OptimizersConfigDiff(
+                indexing_threshold=_BULK_INDEXING_THRESHOLD
+            ),
+        )
+
+    def end_bulk_load(self) -> None:
+        if self._saved_hnsw is not None:
+            self.client.update_collection(self.collection, optimizers_config=self._saved_hnsw)
+            self._saved_hnsw = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- reads ---------------------------------------------------------------------------------
+    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        spans: dict[str, set[tuple[int, int, str]]] = {}
+        fields = ["doc_id", "span_index", "span_count", "doc_hash"]
+        for point in self._scroll(_doc_filter(doc_ids), fields):
+            p = point.payload or {}
+            spans.setdefault(p["doc_id"], set()).add(
+                (p["span_index"], p["span_count"], p["doc_hash"])
+            )
+        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
+
+    def iter_doc_ids(self) -> Iterable[str]:
+        seen: set[str] = set()
+        for point in self._scroll(None, ["doc_id"]):
+            doc_id = (point.payload or {}).get("doc_id")
+            if doc_id is not None and doc_id not in seen:
+                seen.add(doc_id)
+                yield doc_id
+
+    def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
+        result = self.client.query_points(
+            self.collection, query=np.asarray(vector, dtype=np.float32).tolist(), limit=k,
+            query_filter=_metadata_filter(filter), with_payload=True,
+        )
+        return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
+
+    def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
+        points = self._scroll(_doc_filter([doc_id]), True, with_vectors=True)
+        records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
+        return sorted(records, key=lambda r: r.span_index)
+
+    def count(self) -> int:
+        return int(self.client.count(self.collection, exact=True).count)
+
+    def _scroll(
+        self, flt: models.Filter | None, fields: list[str] | bool, with_vectors: bool = False
+    ) -> Iterable[Any]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                self.collection, scroll_filter=flt, limit=_SCROLL_PAGE, offset=offset,
+                with_payload=fields, with_vectors=with_vectors,
+            )
+            yield from points
+            if offset is None:
+                return
+
+    # -- writes --------------------------------------------------------------------------------
+    def upsert(self, records: Sequence[SpanRecord]) -> None:
+        points = [
+            models.PointStruct(id=r.id, vector=r.vector.tolist(), payload=to_payload(r))
+            for r in records
+        ]
+        self._write(f"writing {len(points)} spans to {self.collection!r}",
+                    lambda: self.client.upsert(self.collection, points=points, wait=True))
+
+    def delete_stale(self, doc_id: str, keep_hash: str) -> None:
+        selector = models.Filter(
+            must=[_match("doc_id", doc_id)], must_not=[_match("doc_hash", keep_hash)]
+        )
+        self._delete(selector, f"deleting stale spans of {doc_id!r}")
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        self._delete(_doc_filter(doc_ids), f"deleting {len(doc_ids)} documents")
+
+    def _delete(self, selector: models.Filter, what: str) -> None:
+        self._write(what, lambda: self.client.delete(
+            self.collection, points_selector=models.FilterSelector(filter=selector), wait=True
+        ))
+
+    def _write(self, what: str, action: Any) -> None:
+        retry(action, what=what, transient=_is_transient)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Connection failures and 5xx answers are worth retrying; 4xx answers are not."""
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code is not None and exc.status_code >= 500
+    return isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError))
+
+
+def _connect(
+    path: str | Path | None, url: str | None, api_key: str | None, grpc: bool, timeout: int
+) -> QdrantClient:
+    if url is None:
+        folder = Path(path or DEFAULT_PATH)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            return QdrantClient(path=str(folder))
+        except RuntimeError as exc:  # folder locked by another client
+            raise StoreUnavailableError(
+                f"the embedded Qdrant store in {folder} is in use by another process: {exc}. "
+                "Wait for it to finish, or use a Qdrant server (--store qdrant:http://...)"
+            ) from None
+    key = api_key if api_key is not None else os.environ.get("QDRANT_API_KEY")
+    client = QdrantClient(url=url, api_key=key, prefer_grpc=grpc, timeout=timeout)
+    try:
+        client.get_collections()
+    except UnexpectedResponse as exc:
+        raise StoreUnavailableError(
+            f"Qdrant at {url} refused the request (HTTP {exc.status_code}); check the API key "
+            "in QDRANT_API_KEY"
+        ) from None
+    except Exception as exc:
+        raise StoreUnavailableError(
+            f"cannot reach Qdrant at {url}: {type(exc).__name__}; check the URL and that the "
+            "server is running"
+        ) from None
+    return client
+
+
+def _is_local(client: QdrantClient) -> bool:
+    return type(client._client).__name__ == "QdrantLocal"
+
+
+def _match(key: str, value: Any) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _doc_filter(doc_ids: Sequence[str]) -> models.Filter:
+    return models.Filter(
+        must=[models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(doc_ids)))]
+    )
+
+
+def _metadata_filter(flt: Any) -> models.Filter | None:
+    """A dict means equality on metadata keys; a ``models.Filter`` is used as is."""
+    if flt is None or isinstance(flt, models.Filter):
+        return flt
+    if isinstance(flt, dict):
+        return models.Filter(must=[_match(f"metadata.{k}", v) for k, v in flt.items()])
+    raise TypeError("filter must be a dict of metadata values or a qdrant_client models.Filter")
