@@ -210,7 +210,8 @@ def _connect(
                 "Wait for it to finish, or use a Qdrant server (--store qdrant:http://...)"
             ) from None
     key = api_key if api_key is not None else os.environ.get("QDRANT_API_KEY")
-    client = QdrantClient(url=url, api_key=key, prefer_grpc=grpc, timeout=timeout)
+    client = QdrantClient(url=url, api_key=key, prefer_grpc=grpc, timeout=timeout,
+                          check_compatibility=False)
     try:
         client.get_collections()
     except UnexpectedResponse as exc:

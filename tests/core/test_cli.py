@@ -1,0 +1,90 @@
+"""The ``harrier`` command end to end on the example corpus, with a tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "examples" / "corpus"
+
+
+def harrier_cli(*args: str, cwd: Path, env: dict[str, str] | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "harrier.cli", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=300, env={**os.environ, **(env or {})},
+    )
+
+
+def corpus_files() -> list[str]:
+    return sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*") if p.is_file())
+
+
+def test_ingest_and_search_the_example_corpus(tmp_path, qwen_path):
+    common = ["--collection", "demo", "--model", str(qwen_path)]
+    first = harrier_cli("ingest", str(CORPUS), *common, "--max-tokens", "128", "--json",
+                        cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    for key in ("documents", "unchanged", "skipped", "spans_written", "spans_deleted",
+                "tokens", "seconds"):
+        assert key in summary
+    assert summary["documents"] == len(corpus_files()) and summary["skipped"] == 0
+    assert summary["spans_written"] >= summary["documents"]
+    assert (tmp_path / ".harrier" / "qdrant").is_dir()  # the embedded default
+
+    again = harrier_cli("ingest", str(CORPUS), *common, "--max-tokens", "128", "--json",
+                        cwd=tmp_path)
+    rerun = json.loads(again.stdout)
+    assert (rerun["unchanged"], rerun["spans_written"], rerun["tokens"]) == (
+        summary["documents"], 0, 0)
+
+    found = harrier_cli("search", "how do I reset my password", *common, "-k", "3", "--json",
+                        cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert len(hits) == 3
+    for hit in hits:
+        assert {"text", "score", "doc_id", "start", "end", "metadata"} <= set(hit)
+        source = (CORPUS / hit["doc_id"]).read_text(encoding="utf-8")
+        assert source[hit["start"]:hit["end"]] == hit["text"]
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+
+    human = harrier_cli("search", "bread", *common, "-k", "1", cwd=tmp_path)
+    assert human.returncode == 0 and human.stdout.startswith("1. [")
+
+
+def test_search_of_missing_collection_fails_with_message(tmp_path, qwen_path):
+    result = harrier_cli("search", "q", "--collection", "nope", "--model", str(qwen_path),
+                         cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ingest into it first" in result.stderr
+
+
+def test_missing_model_offline_suggests_model_path(tmp_path):
+    result = harrier_cli("search", "q", "--collection", "c", cwd=tmp_path,
+                         env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")})
+    assert result.returncode == 1
+    assert "microsoft/harrier-oss-v1-270m" in result.stderr
+    assert "--model PATH" in result.stderr
+
+
+def test_bad_source_and_unknown_store(tmp_path, qwen_path):
+    missing = harrier_cli("ingest", str(tmp_path / "none"), "--collection", "c", "--model",
+                          str(qwen_path), cwd=tmp_path)
+    assert missing.returncode == 1 and "neither a folder nor a file" in missing.stderr
+    store = harrier_cli("ingest", str(CORPUS), "--collection", "c", "--store", "pinecone",
+                        "--model", str(qwen_path), cwd=tmp_path)
+    assert store.returncode == 1 and "unknown store 'pinecone'" in store.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["ingest"], ["search"]])
+def test_help_is_printed(tmp_path, command):
+    result = harrier_cli(*command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "usage: harrier" in result.stdout
