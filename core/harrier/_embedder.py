@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from harrier._errors import (
 from harrier._loading import LoadedModel, load_model, resolve_device, resolve_dtype
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, resolve_folder
 from harrier._pooling import POOLERS, l2_normalize
+from harrier._prefix_cache import PrefixEntry
 
 logger = logging.getLogger("harrier")
 
@@ -44,6 +45,7 @@ class Embedder:
         truncate: bool = False,
         max_batch_tokens: int | None = None,
         show_progress: bool = False,
+        prefix_cache: bool = True,
     ) -> None:
         self._loaded = loaded
         self.model_name = model_name
@@ -58,6 +60,7 @@ class Embedder:
         if self.max_batch_tokens < 1:
             raise ConfigurationError("max_batch_tokens must be positive")
         self.show_progress = show_progress
+        self.prefix_cache = prefix_cache and loaded.files.pooling == "lasttoken"
 
     @classmethod
     def from_pretrained(
@@ -72,6 +75,7 @@ class Embedder:
         revision: str | None = None,
         max_batch_tokens: int | None = None,
         show_progress: bool = False,
+        prefix_cache: bool = True,
         trust_remote_code: bool = False,
         attn_implementation: str | None = None,
     ) -> Embedder:
@@ -80,7 +84,8 @@ class Embedder:
         ``device``/``dtype`` default to CUDA + bfloat16 when a GPU is present, else CPU +
         float32. ``max_tokens`` defaults to the model's limit (32,768 for Harrier); longer texts
         raise ``TextTooLongError`` unless ``truncate=True``. ``max_batch_tokens`` bounds the padded
-        tokens of one forward pass.
+        tokens of one forward pass. ``prefix_cache`` reuses the query prompt's key/value states
+        across queries (exact; last-token models only).
         """
         folder = resolve_folder(str(model), revision=revision, local_files_only=local_files_only)
         resolved_device = resolve_device(device)
@@ -98,6 +103,7 @@ class Embedder:
             truncate=truncate,
             max_batch_tokens=max_batch_tokens,
             show_progress=show_progress,
+            prefix_cache=prefix_cache,
         )
 
     # -- what the model is ---------------------------------------------------------------------
@@ -163,7 +169,8 @@ class Embedder:
     ) -> np.ndarray:
         """Embed queries, each prefixed with the query prompt (see :meth:`query_prompt`)."""
         prompt = self.query_prompt(instruction, prompt_name)
-        return self._embed([prompt + text for text in _checked(texts)], show_progress)
+        full = [prompt + text for text in _checked(texts)]
+        return self._embed(full, show_progress, prompt if self.prefix_cache else None)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts of documents, special tokens included: exactly what the model sees."""
@@ -203,22 +210,39 @@ class Embedder:
                 raise EmptyTextError(i)
         return ids
 
-    def _embed(self, texts: list[str], show_progress: bool | None) -> np.ndarray:
+    def _embed(
+        self, texts: list[str], show_progress: bool | None, prompt: str | None = None
+    ) -> np.ndarray:
+        """Embed prepared texts; those starting with ``prompt``'s cached prefix reuse it."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
         ids = self._prepare(texts)
+        entry = self._loaded.prefix_cache.get(prompt) if prompt is not None else None
+        plain = list(range(len(ids)))
+        cached: list[int] = []
+        if entry is not None:
+            size = len(entry.ids)
+            cached = [i for i in plain if tuple(ids[i][:size]) == entry.ids]
+            plain = sorted(set(plain) - set(cached))
         progress = self.show_progress if show_progress is None else show_progress
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
-            for batch in token_budget_batches([len(r) for r in ids], self.max_batch_tokens):
-                out[batch] = self._forward([ids[i] for i in batch])
-                bar.update(len(batch))
+            for group, skip, run in (
+                (plain, 0, self._forward_batch),
+                (cached, len(entry.ids) if entry else 0, self._cached_runner(entry)),
+            ):
+                lengths = [len(ids[i]) for i in group]  # attention spans the prefix too
+                for batch in token_budget_batches(lengths, self.max_batch_tokens):
+                    rows = [group[j] for j in batch]
+                    out[rows] = self._forward([ids[i][skip:] for i in rows], run)
+                    bar.update(len(rows))
         return out
 
-    def _forward(self, rows: list[list[int]]) -> np.ndarray:
-        """Embed one batch; on out-of-memory split it in halves and retry."""
+    def _forward(self, rows: list[list[int]], run: Callable[[list[list[int]]], np.ndarray]
+                 ) -> np.ndarray:
+        """Embed one batch with ``run``; on out-of-memory split it in halves and retry."""
         try:
-            return self._forward_batch(rows)
+            return run(rows)
         except torch.OutOfMemoryError as exc:
             if len(rows) == 1:
                 raise EmbeddingOutOfMemoryError(
@@ -229,10 +253,11 @@ class Embedder:
                 torch.cuda.empty_cache()
             half = len(rows) // 2
             logger.info("out of memory on a batch of %d texts, splitting it", len(rows))
-            return np.concatenate([self._forward(rows[:half]), self._forward(rows[half:])])
+            return np.concatenate([self._forward(rows[:half], run),
+                                   self._forward(rows[half:], run)])
 
-    @torch.inference_mode()
-    def _forward_batch(self, rows: list[list[int]]) -> np.ndarray:
+    def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded ids and their attention mask, on the model's device."""
         longest = max(len(r) for r in rows)
         pad_id = self.tokenizer.pad_token_id or 0
         input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
@@ -240,14 +265,44 @@ class Embedder:
         for i, row in enumerate(rows):
             input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
             mask[i, : len(row)] = 1
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        return input_ids.to(self.device), mask.to(self.device)
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+        pooled = POOLERS[self._loaded.files.pooling](hidden, mask)
+        return l2_normalize(pooled).cpu().numpy()
+
+    @torch.inference_mode()
+    def _forward_batch(self, rows: list[list[int]]) -> np.ndarray:
+        input_ids, mask = self._pad(rows)
         # All rows full: no mask, so attention can take its causal fast path.
         full = bool(mask.all())
         hidden = self._loaded.model(
             input_ids=input_ids, attention_mask=None if full else mask, use_cache=False
         ).last_hidden_state
-        pooled = POOLERS[self._loaded.files.pooling](hidden, mask)
-        return l2_normalize(pooled).cpu().numpy()
+        return self._pool(hidden, mask)
+
+    def _cached_runner(
+        self, entry: PrefixEntry | None
+    ) -> Callable[[list[list[int]]], np.ndarray]:
+        """A batch function that runs query suffixes after ``entry``'s cached prefix."""
+
+        @torch.inference_mode()
+        def run(rows: list[list[int]]) -> np.ndarray:
+            assert entry is not None
+            input_ids, mask = self._pad(rows)
+            size = len(entry.ids)
+            prefix_mask = torch.ones((len(rows), size), dtype=mask.dtype, device=mask.device)
+            positions = torch.arange(size, size + input_ids.shape[1], device=self.device)
+            hidden = self._loaded.model(
+                input_ids=input_ids,
+                attention_mask=torch.cat([prefix_mask, mask], dim=1),
+                position_ids=positions.expand(len(rows), -1),
+                cache=entry.cache_for(len(rows)),
+                use_cache=True,
+            ).last_hidden_state
+            return self._pool(hidden, mask)
+
+        return run
 
 
 def _checked(texts: Sequence[str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import torch
 
 from harrier._errors import ConfigurationError, ModelLoadError
 from harrier._model_files import ModelFiles, read_model_files
+from harrier._prefix_cache import PrefixCache
 
 logger = logging.getLogger("harrier")
 
@@ -39,6 +40,10 @@ class LoadedModel:
     dtype: torch.dtype
     dimension: int
     limit: int
+    prefix_cache: PrefixCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prefix_cache = PrefixCache(self.model, self.tokenizer, self.device)
 
     @property
     def special_ids(self) -> frozenset[int]:
