@@ -179,9 +179,10 @@ class Embedder:
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
         if not texts:
             return []
-        encoded = self.tokenizer(
-            texts, add_special_tokens=True, truncation=False, verbose=False
-        )["input_ids"]
+        with self._loaded.tokenizer_lock:
+            encoded = self.tokenizer(
+                texts, add_special_tokens=True, truncation=False, verbose=False
+            )["input_ids"]
         return [list(ids) for ids in encoded]
 
     def _prepare(self, texts: list[str]) -> list[list[int]]:
@@ -193,12 +194,13 @@ class Embedder:
             first = too_long[0]
             raise TextTooLongError(first, len(ids[first]), self.max_tokens)
         if too_long:
-            cut = self.tokenizer(
-                [texts[i] for i in too_long],
-                add_special_tokens=True,
-                truncation=True,
-                max_length=self.max_tokens,
-            )["input_ids"]
+            with self._loaded.tokenizer_lock:
+                cut = self.tokenizer(
+                    [texts[i] for i in too_long],
+                    add_special_tokens=True,
+                    truncation=True,
+                    max_length=self.max_tokens,
+                )["input_ids"]
             for i, row in zip(too_long, cut, strict=True):
                 ids[i] = list(row)
             logger.warning(

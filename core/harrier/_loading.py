@@ -41,9 +41,13 @@ class LoadedModel:
     dimension: int
     limit: int
     prefix_cache: PrefixCache = field(init=False)
+    tokenizer_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    """Fast tokenizers fail ("Already borrowed") when two threads change truncation at once."""
 
     def __post_init__(self) -> None:
-        self.prefix_cache = PrefixCache(self.model, self.tokenizer, self.device)
+        self.prefix_cache = PrefixCache(
+            self.model, self.tokenizer, self.device, self.tokenizer_lock
+        )
 
     @property
     def special_ids(self) -> frozenset[int]:

@@ -40,10 +40,13 @@ class PrefixEntry:
 class PrefixCache:
     """Prefix entries of the most recent prompts of one loaded model."""
 
-    def __init__(self, model: Any, tokenizer: Any, device: torch.device) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, device: torch.device, tokenizer_lock: threading.Lock
+    ) -> None:
         self._model = model
         self._tokenizer = tokenizer
         self._device = device
+        self._tokenizer_lock = tokenizer_lock
         self._entries: OrderedDict[str, PrefixEntry | None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -60,7 +63,8 @@ class PrefixCache:
             return entry
 
     def _build(self, prompt: str) -> PrefixEntry | None:
-        ids = stable_prefix_ids(self._tokenizer, prompt)
+        with self._tokenizer_lock:
+            ids = stable_prefix_ids(self._tokenizer, prompt)
         if len(ids) < 2:
             return None
         with torch.inference_mode():
