@@ -152,3 +152,19 @@ def test_public_names_sorted_and_importable():
         assert getattr(harrier, name) is not None
     assert issubclass(harrier.TextTooLongError, harrier.InputError)
     assert issubclass(harrier.ModelNotFoundError, harrier.HarrierError)
+
+
+def test_threads_share_one_engine_safely(model_path, mixed_texts):
+    """Concurrent calls (with truncation changing tokenizer state) give the same vectors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cut = harrier.Embedder.from_pretrained(model_path, device="cpu", max_tokens=24,
+                                           truncate=True)
+    whole = harrier.Embedder.from_pretrained(model_path, device="cpu")
+    expected_cut = cut.embed_documents(mixed_texts)
+    expected_whole = whole.embed_queries(mixed_texts)
+    jobs = [(cut.embed_documents, expected_cut), (whole.embed_queries, expected_whole)] * 8
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda job: (job[0](mixed_texts), job[1]), jobs))
+    for actual, expected in results:
+        np.testing.assert_allclose(actual, expected, atol=1e-5)

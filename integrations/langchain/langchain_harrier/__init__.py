@@ -17,5 +17,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 from langchain_harrier._embeddings import HarrierEmbeddings
 from langchain_harrier._text_splitter import HarrierTextSplitter
+from langchain_harrier._retriever import HarrierRetriever
 
-__all__ = ["HarrierEmbeddings", "HarrierTextSplitter"]
+__all__ = ["HarrierEmbeddings", "HarrierRetriever", "HarrierTextSplitter"]

@@ -16,5 +16,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a test by hiding t
 
 from llama_index.embeddings.harrier._embedding import HarrierEmbedding
 from llama_index.embeddings.harrier._node_parser import HarrierNodeParser
+from llama_index.embeddings.harrier._retriever import HarrierRetriever
 
-__all__ = ["HarrierEmbedding", "HarrierNodeParser"]
+__all__ = ["HarrierEmbedding", "HarrierNodeParser", "HarrierRetriever"]

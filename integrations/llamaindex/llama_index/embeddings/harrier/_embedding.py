@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import weakref
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from harrier import DEFAULT_MODEL, Embedder
-
-_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-def _engine_lock(engine: Embedder) -> threading.Lock:
-    """One lock per loaded model: its tokenizer is not safe to call from two threads at once."""
-    with _locks_guard:
-        return _locks.setdefault(engine._loaded, threading.Lock())
-
 
 class HarrierEmbedding(BaseEmbedding):
     """Harrier-OSS-v1 embeddings for LlamaIndex.
@@ -120,18 +108,16 @@ class HarrierEmbedding(BaseEmbedding):
 
     # -- the hooks BaseEmbedding calls ---------------------------------------------------------
     def _get_query_embedding(self, query: str) -> Embedding:
-        with _engine_lock(self._engine):
-            vectors = self._engine.embed_queries(
-                [query], instruction=self.query_instruction, prompt_name=self.prompt_name
-            )
+        vectors = self._engine.embed_queries(
+            [query], instruction=self.query_instruction, prompt_name=self.prompt_name
+        )
         return vectors[0].tolist()
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        with _engine_lock(self._engine):
-            vectors = self._engine.embed_documents(texts)
+        vectors = self._engine.embed_documents(texts)
         return vectors.tolist()
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
