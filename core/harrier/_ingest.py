@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -14,8 +15,9 @@ from tqdm.auto import tqdm
 from harrier._documents import Skipped, SourceDocument, SourceItem, iter_source
 from harrier._embedder import Embedder
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
-from harrier._spans import split_spans
+from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore
+from harrier._threads import BackgroundConsumer, in_background
 
 logger = logging.getLogger("harrier")
 
@@ -79,10 +81,16 @@ def ingest(
     store.begin_bulk_load()
     try:
         with tqdm(desc="Ingesting", unit="doc", disable=not show_progress) as bar:
-            for group in _groups(iter_source(source), seen, report, group_documents, group_chars):
-                job.run(group)
-                bar.update(len(group))
-                bar.set_postfix(spans=report.spans_written, tokens=report.tokens)
+            job.progress = bar
+            groups = _groups(iter_source(source), seen, report, group_documents, group_chars)
+            # Three stages overlap: read+split, embed (this thread), write.
+            writer = BackgroundConsumer(job.write, maxsize=2, name="harrier-writer")
+            try:
+                for prepared in in_background(map(job.prepare, groups), maxsize=2,
+                                              name="harrier-reader"):
+                    writer.put(job.embed(prepared))
+            finally:
+                writer.close()
     finally:
         store.end_bulk_load()
     if prune:
@@ -135,6 +143,18 @@ def _skip(doc_id: str, reason: str) -> Skipped:
 
 
 @dataclass
+class _Prepared:
+    """One group after reading and splitting: what to embed and what the store held."""
+
+    size: int
+    docs: list[SourceDocument]
+    hashes: dict[str, str]
+    stored: dict[str, StoredDocument]
+    splits: list[list[Span]]
+    records: list[list[SpanRecord]] = field(default_factory=list)
+
+
+@dataclass
 class _Job:
     store: VectorStore
     embedder: Embedder
@@ -142,49 +162,57 @@ class _Job:
     overlap: int
     settings: str
     report: IngestReport
+    progress: Any = None
+    store_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def run(self, docs: Sequence[SourceDocument]) -> None:
-        """Embed and write the changed documents of one group, then delete their stale spans."""
-        stored = self.store.stored_documents([d.id for d in docs])
+    def prepare(self, docs: Sequence[SourceDocument]) -> _Prepared:
+        """Stage 1: find the changed documents of a group and split them."""
+        with self.store_lock:
+            stored = self.store.stored_documents([d.id for d in docs])
         hashes = {d.id: document_hash(d.text, d.metadata, self.settings) for d in docs}
         changed = [d for d in docs if not _complete(stored.get(d.id), hashes[d.id])]
         self.report.unchanged += len(docs) - len(changed)
-        if not changed:
-            return
-        per_doc = self._records(changed, hashes)
-        for batch in _write_batches(per_doc, self.store.max_batch_count,
-                                    self.store.max_batch_bytes):
-            self.store.upsert(batch)
-            self.report.spans_written += len(batch)
-        for doc, records in zip(changed, per_doc, strict=True):
-            previous = stored.get(doc.id)
-            if previous is not None:
-                self.store.delete_stale(doc.id, hashes[doc.id])
-                self.report.spans_deleted += previous.stale_after(len(records))
-
-    def _records(
-        self, docs: Sequence[SourceDocument], hashes: dict[str, str]
-    ) -> list[list[SpanRecord]]:
-        """Split the documents and embed all their spans in one call (batched by tokens)."""
         splits = [
             split_spans(d.text, self.embedder, max_tokens=self.max_tokens,
                         overlap_tokens=self.overlap)
-            for d in docs
+            for d in changed
         ]
-        vectors = iter(self.embedder.embed_documents([s.text for spans in splits for s in spans]))
-        self.report.tokens += sum(s.token_count for spans in splits for s in spans)
-        return [
+        return _Prepared(len(docs), changed, hashes, stored, splits)
+
+    def embed(self, group: _Prepared) -> _Prepared:
+        """Stage 2: embed every span of the group in one call (batched by tokens)."""
+        texts = [s.text for spans in group.splits for s in spans]
+        vectors = iter(self.embedder.embed_documents(texts))
+        self.report.tokens += sum(s.token_count for spans in group.splits for s in spans)
+        group.records = [
             [
                 SpanRecord(
                     id=span_id(doc.id, s.index), vector=next(vectors), text=s.text,
                     doc_id=doc.id, span_index=s.index, span_count=len(spans), start=s.start,
-                    end=s.end, token_count=s.token_count, doc_hash=hashes[doc.id],
+                    end=s.end, token_count=s.token_count, doc_hash=group.hashes[doc.id],
                     model=self.embedder.model_name, metadata=doc.metadata,
                 )
                 for s in spans
             ]
-            for doc, spans in zip(docs, splits, strict=True)
+            for doc, spans in zip(group.docs, group.splits, strict=True)
         ]
+        return group
+
+    def write(self, group: _Prepared) -> None:
+        """Stage 3: write the new spans, then delete the stale ones of each document."""
+        with self.store_lock:
+            for batch in _write_batches(group.records, self.store.max_batch_count,
+                                        self.store.max_batch_bytes):
+                self.store.upsert(batch)
+                self.report.spans_written += len(batch)
+            for doc, records in zip(group.docs, group.records, strict=True):
+                previous = group.stored.get(doc.id)
+                if previous is not None:
+                    self.store.delete_stale(doc.id, group.hashes[doc.id])
+                    self.report.spans_deleted += previous.stale_after(len(records))
+        if self.progress is not None:
+            self.progress.update(group.size)
+            self.progress.set_postfix(spans=self.report.spans_written, tokens=self.report.tokens)
 
 
 def _complete(stored: StoredDocument | None, doc_hash: str) -> bool:
