@@ -64,11 +64,13 @@ def compare(model: Path, texts: list[str], device: str, label: str, work: Path) 
     results = {}
     for impl in ("harrier", "sentence-transformers"):
         out = str(work / f"{label}-{impl}")
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, __file__, "--worker", impl, "--model", str(model),
              "--corpus", str(corpus_file), "--device", device, "--out", out],
-            check=True,
+            check=False,
         )
+        if done.returncode != 0:  # e.g. killed for memory: report it, do not hide it
+            return {"case": label, "texts": len(texts), "failed": f"{impl} exit {done.returncode}"}
         results[impl] = (json.loads(Path(out + ".json").read_text()), np.load(out + ".npy"))
     (ours, ours_vec), (ref, ref_vec) = results["harrier"], results["sentence-transformers"]
     tokens = ours["tokens"]

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+MAX_PADDING = 0.25
+"""A batch of at least ``MIN_ROWS`` rows is closed before a row this much shorter than its first."""
+MIN_ROWS = 8
 
-def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int) -> list[list[int]]:
+
+def token_budget_batches(
+    lengths: Sequence[int], max_batch_tokens: int, *, shared_prefix: int = 0
+) -> list[list[int]]:
     """Split indices into batches whose padded size (rows x longest row) fits the budget.
 
-    Indices are visited longest first, so each batch holds texts of similar length and padding is
-    small; a text longer than the budget gets a batch of its own. The caller restores its order
-    from the returned indices.
+    Indices are visited longest first, so each batch holds texts of similar length; a batch is
+    also closed before padding would exceed about ``MAX_PADDING`` of it, and a text longer than
+    the budget gets a batch of its own. ``shared_prefix`` tokens (a cached prompt) count toward
+    the budget but are never padded. The caller restores its order from the returned indices.
     """
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
     batches: list[list[int]] = []
     current: list[int] = []
     for index in order:
-        longest = lengths[current[0]] if current else lengths[index]
-        if current and (len(current) + 1) * longest > max_batch_tokens:
-            batches.append(current)
-            current = []
+        if current:
+            longest = lengths[current[0]]
+            over_budget = (len(current) + 1) * (longest + shared_prefix) > max_batch_tokens
+            too_ragged = (len(current) >= MIN_ROWS
+                          and lengths[index] < (1 - MAX_PADDING) * longest)
+            if over_budget or too_ragged:
+                batches.append(current)
+                current = []
         current.append(index)
     if current:
         batches.append(current)

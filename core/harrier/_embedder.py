@@ -233,8 +233,9 @@ class Embedder:
                 (plain, 0, self._forward_batch),
                 (cached, len(entry.ids) if entry else 0, self._cached_runner(entry)),
             ):
-                lengths = [len(ids[i]) for i in group]  # attention spans the prefix too
-                for batch in token_budget_batches(lengths, self.max_batch_tokens):
+                lengths = [len(ids[i]) - skip for i in group]
+                for batch in token_budget_batches(lengths, self.max_batch_tokens,
+                                                  shared_prefix=skip):
                     rows = [group[j] for j in batch]
                     out[rows] = self._forward([ids[i][skip:] for i in rows], run)
                     bar.update(len(rows))

@@ -1,0 +1,72 @@
+"""Run every benchmark and print (and optionally write) one Markdown report.
+
+    python benchmarks/run.py                    # CPU, shallow models (minutes on 2 cores)
+    python benchmarks/run.py --gpu --out DIR    # the GPU profile (see gpu.sh)
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_documents  # noqa: E402
+import bench_ingest  # noqa: E402
+import bench_long_span  # noqa: E402
+import bench_queries  # noqa: E402
+import bench_splitter  # noqa: E402
+from _common import table  # noqa: E402
+
+CPU = {
+    "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "2", "--texts", "32"],
+    "queries": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "2", "--queries", "200"],
+    "long span": ["--layers", "1", "--tokens", "32000"],
+    "ingestion": ["--layers", "2", "--documents", "48"],
+    "splitter": [],
+}
+GPU = {
+    "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
+                  "--device", "cuda"],
+    "queries": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--queries", "2000",
+                "--device", "cuda"],
+    "long span": ["--layers", "0", "--tokens", "32000", "--device", "cuda"],
+    "ingestion": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
+                  "--device", "cuda"],
+    "splitter": [],
+}
+MODULES = {"documents": bench_documents, "queries": bench_queries,
+           "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gpu", action="store_true", help="full-depth models on CUDA, bf16")
+    parser.add_argument("--only", help=f"comma list of {', '.join(MODULES)}")
+    parser.add_argument("--out", help="folder to write report.md into")
+    args = parser.parse_args()
+    import torch
+
+    profile = GPU if args.gpu else CPU
+    device = torch.cuda.get_device_name(0) if args.gpu else platform.processor() or "cpu"
+    lines = [f"# harrier-suite benchmarks ({'GPU' if args.gpu else 'CPU'})", "",
+             f"machine: {device}, torch {torch.__version__}, threads {torch.get_num_threads()}",
+             ""]
+    for name, module in MODULES.items():
+        if args.only and name not in args.only.split(","):
+            continue
+        started = time.perf_counter()
+        rows = module.main(profile[name])
+        lines += [f"## {name} ({time.perf_counter() - started:.0f} s)", "", table(rows), ""]
+        report = "\n".join(lines)
+        if args.out:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            Path(args.out, "report.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
