@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,10 @@ from harrier._errors import SourceError
 logger = logging.getLogger("harrier")
 
 _SNIFF_BYTES = 8192
+LARGE_FILE_BYTES = 16 * 2**20
+"""Files larger than this are streamed in pieces instead of read whole."""
+_PIECE_CHARS = 4 * 2**20
+_CUTS = (re.compile(r"(?s:.*)\n"), re.compile(r"(?s:.*)\s"))  # last newline, else whitespace
 
 
 @dataclass(frozen=True)
@@ -34,10 +40,21 @@ class Skipped:
     reason: str
 
 
-SourceItem = SourceDocument | Skipped
+@dataclass(frozen=True)
+class LargeFile:
+    """A text file too large to hold in memory: read in pieces by :func:`iter_text_pieces`."""
+
+    id: str
+    path: Path
+    metadata: dict[str, Any]
 
 
-def iter_source(source: str | Path | Iterable[Any]) -> Iterator[SourceItem]:
+SourceItem = SourceDocument | LargeFile | Skipped
+
+
+def iter_source(
+    source: str | Path | Iterable[Any], *, large_file_bytes: int = LARGE_FILE_BYTES
+) -> Iterator[SourceItem]:
     """Yield documents (or skips) from a folder, a ``.jsonl`` file, a text file or documents.
 
     In-memory items may be ``SourceDocument``, LangChain ``Document`` (``page_content``,
@@ -46,11 +63,11 @@ def iter_source(source: str | Path | Iterable[Any]) -> Iterator[SourceItem]:
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
-            yield from _iter_folder(path)
+            yield from _iter_folder(path, large_file_bytes)
         elif path.is_file() and path.suffix in {".jsonl", ".ndjson"}:
             yield from _iter_jsonl(path)
         elif path.is_file():
-            yield _read_file(path, path.parent)
+            yield _read_file(path, path.parent, large_file_bytes)
         else:
             raise SourceError(f"source {str(path)!r} is neither a folder nor a file")
         return
@@ -58,17 +75,22 @@ def iter_source(source: str | Path | Iterable[Any]) -> Iterator[SourceItem]:
         yield _from_object(item, position)
 
 
-def _iter_folder(root: Path) -> Iterator[SourceItem]:
+def _iter_folder(root: Path, large_file_bytes: int) -> Iterator[SourceItem]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if not name.startswith("."):
-                yield _read_file(Path(folder) / name, root)
+                yield _read_file(Path(folder) / name, root, large_file_bytes)
 
 
-def _read_file(path: Path, root: Path) -> SourceItem:
+def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
     doc_id = path.relative_to(root).as_posix()
     try:
+        if path.stat().st_size > large_file_bytes:
+            with path.open("rb") as head:
+                if b"\x00" in head.read(_SNIFF_BYTES):
+                    return _skip(doc_id, "binary file")
+            return LargeFile(doc_id, path, {"source": doc_id})
         data = path.read_bytes()
     except OSError as exc:
         return _skip(doc_id, f"cannot read: {exc.strerror or exc}")
@@ -128,3 +150,28 @@ def _checked(doc: SourceDocument) -> SourceItem:
 def _skip(doc_id: str, reason: str) -> Skipped:
     logger.info("skipping %s: %s", doc_id, reason)
     return Skipped(doc_id, reason)
+
+
+def iter_text_pieces(path: Path, piece_chars: int | None = None) -> Iterator[tuple[int, str]]:
+    """``(character offset, text)`` pieces that tile a UTF-8 file, each cut after a newline (else
+    whitespace) where one is near its end. Raises ``UnicodeDecodeError`` on invalid UTF-8."""
+    piece_chars = piece_chars or _PIECE_CHARS
+    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    offset, carry = 0, ""
+    with path.open("rb") as stream:
+        while chunk := stream.read(piece_chars):
+            carry += decoder.decode(chunk)
+            while len(carry) >= piece_chars:
+                cut = _cut(carry, piece_chars - piece_chars // 8, piece_chars)
+                yield offset, carry[:cut]
+                offset, carry = offset + cut, carry[cut:]
+        carry += decoder.decode(b"", final=True)
+    if carry:
+        yield offset, carry
+
+
+def _cut(text: str, low: int, high: int) -> int:
+    for pattern in _CUTS:
+        if match := pattern.match(text, low, high):
+            return match.end()
+    return high

@@ -6,13 +6,21 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from harrier._documents import Skipped, SourceDocument, SourceItem, iter_source
+from harrier._documents import (
+    LARGE_FILE_BYTES,
+    LargeFile,
+    Skipped,
+    SourceDocument,
+    SourceItem,
+    iter_source,
+    iter_text_pieces,
+)
 from harrier._embedder import Embedder
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
 from harrier._spans import Span, split_spans
@@ -63,13 +71,15 @@ def ingest(
     show_progress: bool = False,
     group_documents: int = 64,
     group_chars: int = 4_000_000,
+    large_file_bytes: int = LARGE_FILE_BYTES,
 ) -> IngestReport:
     """Split, embed and write every document of ``source`` into ``store``.
 
     Unchanged documents (same text, metadata and settings) embed and write nothing; a changed
     document's new spans are written before its stale spans are deleted; with ``prune`` the
     documents missing from ``source`` are deleted at the end. Memory stays bounded: documents
-    are handled in groups of at most ``group_documents`` documents or ``group_chars`` characters.
+    are handled in groups of at most ``group_documents`` documents or ``group_chars`` characters,
+    and files over ``large_file_bytes`` are streamed in pieces.
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -82,11 +92,12 @@ def ingest(
     try:
         with tqdm(desc="Ingesting", unit="doc", disable=not show_progress) as bar:
             job.progress = bar
-            groups = _groups(iter_source(source), seen, report, group_documents, group_chars)
+            items = iter_source(source, large_file_bytes=large_file_bytes)
+            groups = _groups(items, seen, report, group_documents, group_chars)
             # Three stages overlap: read+split, embed (this thread), write.
             writer = BackgroundConsumer(job.write, maxsize=2, name="harrier-writer")
             try:
-                for prepared in in_background(map(job.prepare, groups), maxsize=2,
+                for prepared in in_background(job.prepare_all(groups), maxsize=2,
                                               name="harrier-reader"):
                     writer.put(job.embed(prepared))
             finally:
@@ -105,12 +116,12 @@ def ingest(
 
 def _groups(
     items: Iterator[SourceItem], seen: set[str], report: IngestReport, size: int, chars: int
-) -> Iterator[list[SourceDocument]]:
-    """Bounded groups of valid, first-seen documents; skips are counted and logged."""
+) -> Iterator[list[SourceDocument] | LargeFile]:
+    """Bounded groups of valid, first-seen documents (a large file alone); skips are counted."""
     group: list[SourceDocument] = []
     group_chars = 0
     for item in items:
-        if isinstance(item, SourceDocument):
+        if not isinstance(item, Skipped):
             item = _validated(item, seen)
         if isinstance(item, Skipped):
             report.skipped += 1
@@ -118,6 +129,12 @@ def _groups(
             continue
         seen.add(item.id)
         report.documents += 1
+        if isinstance(item, LargeFile):
+            if group:
+                yield group
+                group, group_chars = [], 0
+            yield item
+            continue
         group.append(item)
         group_chars += len(item.text)
         if len(group) >= size or group_chars >= chars:
@@ -127,7 +144,7 @@ def _groups(
         yield group
 
 
-def _validated(doc: SourceDocument, seen: set[str]) -> SourceItem:
+def _validated(doc: SourceDocument | LargeFile, seen: set[str]) -> SourceItem:
     if doc.id in seen:
         return _skip(doc.id, "duplicate document id in this run (the first one was kept)")
     try:
@@ -151,6 +168,7 @@ class _Prepared:
     hashes: dict[str, str]
     stored: dict[str, StoredDocument]
     splits: list[list[Span]]
+    span_counts: list[int]
     records: list[list[SpanRecord]] = field(default_factory=list)
 
 
@@ -165,19 +183,58 @@ class _Job:
     progress: Any = None
     store_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def prepare_all(
+        self, groups: Iterable[list[SourceDocument] | LargeFile]
+    ) -> Iterator[_Prepared]:
+        """Stage 1 over every group: one prepared item per group, or per piece of a large file."""
+        for group in groups:
+            if isinstance(group, LargeFile):
+                yield from self.prepare_large(group)
+            else:
+                yield self.prepare(group)
+
     def prepare(self, docs: Sequence[SourceDocument]) -> _Prepared:
-        """Stage 1: find the changed documents of a group and split them."""
+        """Find the changed documents of a group and split them."""
         with self.store_lock:
             stored = self.store.stored_documents([d.id for d in docs])
         hashes = {d.id: document_hash(d.text, d.metadata, self.settings) for d in docs}
         changed = [d for d in docs if not _complete(stored.get(d.id), hashes[d.id])]
         self.report.unchanged += len(docs) - len(changed)
-        splits = [
-            split_spans(d.text, self.embedder, max_tokens=self.max_tokens,
-                        overlap_tokens=self.overlap)
-            for d in changed
-        ]
-        return _Prepared(len(docs), changed, hashes, stored, splits)
+        splits = [self._split(d.text) for d in changed]
+        return _Prepared(len(docs), changed, hashes, stored, splits, [len(s) for s in splits])
+
+    def prepare_large(self, file: LargeFile) -> Iterator[_Prepared]:
+        """A large file in pieces: a first pass hashes it and counts its spans, a second splits
+        it again piece by piece; stale spans are deleted after the last piece."""
+        try:
+            doc_hash = document_hash((p for _, p in iter_text_pieces(file.path)),
+                                     file.metadata, self.settings)
+            count = sum(len(self._split(piece)) for _, piece in iter_text_pieces(file.path))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            logger.warning("skipping %s: %s", file.id, reason)
+            self.report.skip_reasons.append(f"{file.id}: {reason}")
+            self.report.documents -= 1
+            self.report.skipped += 1
+            return
+        with self.store_lock:
+            stored = self.store.stored_documents([file.id])
+        if _complete(stored.get(file.id), doc_hash):
+            self.report.unchanged += 1
+            return
+        doc = SourceDocument(file.id, "", file.metadata)
+        index = 0
+        pieces = _with_last(iter_text_pieces(file.path))
+        for (offset, piece), last in pieces:
+            spans = [replace(s, start=s.start + offset, end=s.end + offset, index=s.index + index)
+                     for s in self._split(piece)]
+            index += len(spans)
+            yield _Prepared(1 if last else 0, [doc], {file.id: doc_hash},
+                            stored if last else {}, [spans], [count])
+
+    def _split(self, text: str) -> list[Span]:
+        return split_spans(text, self.embedder, max_tokens=self.max_tokens,
+                           overlap_tokens=self.overlap)
 
     def embed(self, group: _Prepared) -> _Prepared:
         """Stage 2: embed every span of the group in one call (batched by tokens)."""
@@ -188,13 +245,13 @@ class _Job:
             [
                 SpanRecord(
                     id=span_id(doc.id, s.index), vector=next(vectors), text=s.text,
-                    doc_id=doc.id, span_index=s.index, span_count=len(spans), start=s.start,
+                    doc_id=doc.id, span_index=s.index, span_count=count, start=s.start,
                     end=s.end, token_count=s.token_count, doc_hash=group.hashes[doc.id],
                     model=self.embedder.model_name, metadata=doc.metadata,
                 )
                 for s in spans
             ]
-            for doc, spans in zip(group.docs, group.splits, strict=True)
+            for doc, spans, count in zip(group.docs, group.splits, group.span_counts, strict=True)
         ]
         return group
 
@@ -205,11 +262,11 @@ class _Job:
                                         self.store.max_batch_bytes):
                 self.store.upsert(batch)
                 self.report.spans_written += len(batch)
-            for doc, records in zip(group.docs, group.records, strict=True):
+            for doc, count in zip(group.docs, group.span_counts, strict=True):
                 previous = group.stored.get(doc.id)
                 if previous is not None:
                     self.store.delete_stale(doc.id, group.hashes[doc.id])
-                    self.report.spans_deleted += previous.stale_after(len(records))
+                    self.report.spans_deleted += previous.stale_after(count)
         if self.progress is not None:
             self.progress.update(group.size)
             self.progress.set_postfix(spans=self.report.spans_written, tokens=self.report.tokens)
@@ -239,3 +296,16 @@ def _write_batches(
             size += record_bytes
     if batch:
         yield batch
+
+
+def _with_last(items: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
+    """Each item with a flag that is True for the last one."""
+    iterator = iter(items)
+    try:
+        previous = next(iterator)
+    except StopIteration:
+        return
+    for item in iterator:
+        yield previous, False
+        previous = item
+    yield previous, True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +25,19 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def document_hash(text: str, metadata: dict[str, Any], settings: str) -> str:
-    """SHA-256 over a document's text, metadata and the split/model settings.
+def document_hash(text: str | Iterable[str], metadata: dict[str, Any], settings: str) -> str:
+    """SHA-256 over a document's metadata, the split/model settings and its text.
 
-    A document is re-embedded when any of the three change.
+    ``text`` may be given in pieces (a large file streamed); the result is the same as for the
+    joined text. A document is re-embedded when any of the three change.
     """
     digest = hashlib.sha256()
-    for part in (text, canonical_json(metadata), settings):
+    for part in (canonical_json(metadata), settings):
         encoded = part.encode("utf-8", "surrogatepass")
         digest.update(len(encoded).to_bytes(8, "big"))
         digest.update(encoded)
+    for piece in [text] if isinstance(text, str) else text:  # last part: needs no length
+        digest.update(piece.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
