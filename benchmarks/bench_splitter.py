@@ -1,0 +1,86 @@
+"""``harrier.split_spans`` on a large document vs one fast-tokenizer pass over the same text.
+
+The tokenizer is the one ``harrier.testing.build_model`` saves with a tiny model: a byte-level BPE
+(Qwen3 or Gemma3 flavour, 1,000-token vocabulary trained on a small multilingual corpus). The
+baseline is what the engine does to count a document: ``tokenizer(text, add_special_tokens=True)``
+on the whole text, one call. Prints both times (best of ``--repeat``, interleaved) and the ratio.
+
+    python benchmarks/bench_splitter.py --size-mb 10 --max-tokens 512
+    python benchmarks/bench_splitter.py --single-thread   # no Rust thread pool in either
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+_PARAGRAPHS = [
+    "Retrieval augmented generation needs good embeddings. Sentence {i} talks about the capital "
+    "of France, vector databases and token limits! Does it fit? It should.",
+    "机器学习是人工智能的一个分支。向量数据库存储嵌入。第{i}段没有空格，只有句号。",
+    "الثعلب البني السريع يقفز فوق الكلب الكسول. الفقرة رقم {i} باللغة العربية.",
+    "def embed_{i}(texts: list[str]) -> np.ndarray:\n    return model.encode(texts)  # 🙂🚀\n",
+    "Быстрая коричневая лиса прыгает через ленивую собаку {i} раз.      Пробелы   и\tтабы.",
+]
+
+
+def document(size: int) -> str:
+    """A deterministic multilingual text of ``size`` characters, in paragraphs."""
+    parts: list[str] = []
+    total, i = 0, 0
+    while total < size:
+        part = _PARAGRAPHS[i % len(_PARAGRAPHS)].format(i=i) + ("\n\n" if i % 3 == 2 else " ")
+        parts.append(part)
+        total += len(part)
+        i += 1
+    return "".join(parts)[:size]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=float, default=10.0, help="document size, MB of chars")
+    parser.add_argument("--max-tokens", type=int, nargs="+", default=[512, 32_768])
+    parser.add_argument("--overlap-tokens", type=int, default=0)
+    parser.add_argument("--arch", default="tiny-qwen3", choices=["tiny-qwen3", "tiny-gemma3"])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--single-thread", action="store_true",
+                        help="disable the tokenizers thread pool (RAYON_NUM_THREADS=1)")
+    args = parser.parse_args()
+    if args.single_thread:  # must be set before the Rust library starts its pool
+        os.environ["RAYON_NUM_THREADS"] = "1"
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+    from transformers import AutoTokenizer
+
+    import harrier
+    from harrier.testing import build_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_model(Path(tmp) / args.arch, args.arch)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    text = document(int(args.size_mb * 1_000_000))
+    print(f"tokenizer: {args.arch} byte-level BPE, vocab {len(tokenizer)}, "
+          f"threads: {'1' if args.single_thread else 'default'}, cpus: {os.cpu_count()}")
+    print(f"document: {len(text):,} characters, {len(text.encode()):,} UTF-8 bytes")
+    for limit in args.max_tokens:
+        base, split = float("inf"), float("inf")
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            ids = tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+            base = min(base, time.perf_counter() - started)
+            started = time.perf_counter()
+            spans = harrier.split_spans(text, tokenizer, max_tokens=limit,
+                                        overlap_tokens=args.overlap_tokens)
+            split = min(split, time.perf_counter() - started)
+        tiled = args.overlap_tokens or "".join(s.text for s in spans) == text
+        print(f"max_tokens={limit}: one tokenizer pass {base:.2f} s "
+              f"({len(ids['input_ids']):,} tokens), split_spans {split:.2f} s "
+              f"({len(spans):,} spans, largest {max(s.token_count for s in spans)} tokens"
+              f"{', tiles the text' if tiled is True else ''}), ratio {split / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()

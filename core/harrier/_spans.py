@@ -1,0 +1,256 @@
+"""Split a long text into spans that each fit the model's token limit when embedded alone.
+
+The text is tokenised once, in large pieces, with offsets. Token windows are walked over them,
+each cut at the last paragraph end, else sentence end, else whitespace in its last quarter, else
+at a token boundary; cuts are ``str`` indices, so no span splits a character even where byte-level
+BPE does. Each span is then counted alone as the engine counts a document (one batched tokenizer
+call per group of spans) and shortened if that real count is over the limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from harrier._embedder import Embedder
+from harrier._errors import ConfigurationError, InputTypeError
+
+logger = logging.getLogger("harrier")
+
+_FALLBACK_MAX_TOKENS = 32_768  # when model_max_length is unset (Hugging Face writes 1e30)
+_TAIL = 0.25  # preferred boundaries are looked for in the last quarter of each window
+_PIECE_CHARS = 1 << 18  # the first tokenisation works on pieces of about this many characters
+_GROUP_CHARS = 1 << 22  # at most this much text is verified by one tokenizer call
+
+# Each pattern matches up to the last boundary in a region: the match's end is the cut.
+_PARAGRAPH = re.compile(r"(?s:.*)\n(?:[^\S\n]*\n)+")
+_SENTENCE = re.compile(
+    r"(?s:.*)(?:[.!?…‼⁇⁈⁉][\"'”’»)\]]*(?=\s)|[。！？｡؟۔।॥][」』”’）)\]\"']*)"
+)
+# Before the space that leads a word (BPE tokenisers attach it to the word), after a newline.
+_SPACE = re.compile(r"(?s:.*)(?:(?=[^\S\n]\S)|\n(?=\S))")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One piece of a text: ``text == original[start:end]`` (``str`` indices).
+
+    ``token_count`` is what the model sees when the span is embedded as a document, special
+    tokens included (``Embedder.count_tokens``).
+    """
+
+    text: str
+    start: int
+    end: int
+    index: int
+    token_count: int
+
+
+def split_spans(
+    text: str,
+    embedder_or_tokenizer: Embedder | Any,
+    *,
+    max_tokens: int | None = None,
+    overlap_tokens: int = 0,
+) -> list[Span]:
+    """Split ``text`` into spans of at most ``max_tokens`` tokens each, special tokens included.
+
+    ``embedder_or_tokenizer`` is an :class:`Embedder` (``max_tokens`` defaults to, and may not
+    exceed, its own) or a Hugging Face fast tokenizer (default: its ``model_max_length``, or
+    32,768 when that is unset). Without overlap the spans tile the text: joined, they give it
+    back exactly. With ``overlap_tokens`` each span starts about that many tokens (at least that
+    many, moved back to a word start when one is near) before the previous one ends.
+
+    An empty text, or one that tokenises to nothing, gives ``[]``; a whitespace-only text with
+    tokens gives spans like any other text. Raises :class:`ConfigurationError` when
+    ``max_tokens`` cannot hold the special tokens plus one token (or one character of the text),
+    or when ``overlap_tokens`` is negative or not below that room.
+    """
+    if not isinstance(text, str):
+        raise InputTypeError(0, text)
+    tokenizer, limit = _resolve(embedder_or_tokenizer, max_tokens)
+    special = _count(tokenizer, [""])[0]
+    room = limit - special
+    if room < 1:
+        raise ConfigurationError(
+            f"max_tokens={limit} leaves no room for text after the tokenizer's {special} special "
+            f"tokens; use max_tokens >= {special + 1}"
+        )
+    if not 0 <= overlap_tokens < room:
+        raise ConfigurationError(
+            f"overlap_tokens={overlap_tokens} must be >= 0 and below the {room} text tokens a "
+            f"span can hold (max_tokens={limit} minus {special} special tokens)"
+        )
+    starts, ends = _offsets(tokenizer, text) if text else (np.empty(0), np.empty(0))
+    if len(starts) == 0:  # empty, or only characters the tokenizer drops
+        return []
+    return _Walker(text, tokenizer, starts, ends, limit, room, overlap_tokens).run()
+
+
+def _resolve(obj: Any, max_tokens: int | None) -> tuple[Any, int]:
+    """The tokenizer and the token limit to split for."""
+    if isinstance(obj, Embedder):
+        tokenizer, default, ceiling = obj.tokenizer, obj.max_tokens, obj.max_tokens
+    elif getattr(obj, "is_fast", False):
+        tokenizer, ceiling = obj, None
+        length = getattr(obj, "model_max_length", None)
+        sane = isinstance(length, int) and 0 < length <= 1_000_000
+        default = int(length) if sane else _FALLBACK_MAX_TOKENS  # type: ignore[arg-type]
+    else:
+        raise ConfigurationError(
+            f"split_spans needs a harrier.Embedder or a Hugging Face fast tokenizer (it reads "
+            f"token offsets), got {type(obj).__name__}"
+        )
+    limit = default if max_tokens is None else int(max_tokens)
+    if limit < 1 or (ceiling is not None and limit > ceiling):
+        within = f" and the embedder's max_tokens={ceiling}" if ceiling is not None else ""
+        raise ConfigurationError(f"max_tokens={limit} must be between 1{within}")
+    return tokenizer, limit
+
+
+def _count(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Token counts exactly as the engine counts documents (special tokens included)."""
+    ids = tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False,
+                    return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+    return [len(row) for row in ids]
+
+
+def _offsets(tokenizer: Any, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (``str`` indices, non-decreasing) of every token of ``text``."""
+    cuts = [0]
+    while len(text) - cuts[-1] > _PIECE_CHARS:
+        hi = cuts[-1] + _PIECE_CHARS
+        m = _SPACE.match(text, hi - _PIECE_CHARS // 8, hi)
+        cuts.append(m.end() if m and m.end() > cuts[-1] else hi)
+    cuts.append(len(text))
+    pieces, starts, ends = list(pairwise(cuts)), [], []
+    step = max(1, _GROUP_CHARS // _PIECE_CHARS)  # pieces per call: bounds the memory held
+    for g in range(0, len(pieces), step):
+        bounds = pieces[g : g + step]
+        mapping = tokenizer([text[a:b] for a, b in bounds], add_special_tokens=False,
+                            truncation=False, verbose=False, return_offsets_mapping=True,
+                            return_attention_mask=False)["offset_mapping"]
+        for (a, _), pairs in zip(bounds, mapping, strict=True):
+            arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2) + a
+            starts.append(arr[:, 0])
+            ends.append(arr[:, 1])
+    return (np.maximum.accumulate(np.concatenate(starts)),
+            np.maximum.accumulate(np.concatenate(ends)))
+
+
+class _Walker:
+    """Walks token windows over one text, verifying spans in batches (see the module doc)."""
+
+    def __init__(self, text: str, tokenizer: Any, starts: np.ndarray, ends: np.ndarray,
+                 limit: int, room: int, overlap: int) -> None:
+        self.text, self.tokenizer = text, tokenizer
+        self.starts, self.ends, self.n = starts, ends, len(starts)
+        self.limit, self.room, self.overlap = limit, room, overlap
+        self.margin = 0  # tokens kept free after real counts came out over the estimate
+
+    def run(self) -> list[Span]:
+        spans: list[Span] = []
+        start, after, group = 0, 0, 1 << 18
+        while True:
+            bounds: list[tuple[int, int]] = []  # candidates, then verified in one call
+            a, b = start, after
+            while b < len(self.text) and (not bounds or a - start < group):
+                end = self.pick_end(a, self.room - self.margin, b)
+                if end <= b and a < b:  # the overlap leaves no room to move on: skip it once
+                    a, end = b, self.pick_end(b, self.room - self.margin, b)
+                bounds.append((a, end))
+                a, b = self.next_start(a, end), end
+            counts = _count(self.tokenizer, [self.text[a:b] for a, b in bounds])
+            for (a, b), count in zip(bounds, counts, strict=True):
+                over = count > self.limit
+                if over:  # the rest of the group started from the old end: walk it again
+                    b, count = self.shrink(a, count, after)
+                    group = max(1, group // 4)
+                    if b <= after and a < after:  # nothing new: drop it, go on without overlap
+                        start = after
+                        break
+                spans.append(Span(self.text[a:b], a, b, len(spans), count))
+                if b >= len(self.text):
+                    return spans
+                start, after = self.next_start(a, b), b
+                if over:
+                    break
+            else:
+                group = min(group * 2, _GROUP_CHARS)
+
+    def pick_end(self, start: int, budget: int, after: int) -> int:
+        """End of a span of about ``budget`` tokens from ``start``, past ``after`` if it can."""
+        a = int(np.searchsorted(self.ends, start, side="right"))  # first token ending after start
+        b = a + budget  # the span holds tokens a .. b-1
+        if b >= self.n:
+            return len(self.text)
+        hi = int(self.starts[b])
+        if budget <= 0 or hi <= start:
+            return start + 1  # one code point: the least a span can hold
+        first = max(a + 1, b - max(1, int(budget * _TAIL)))
+        lo = max(int(self.starts[first]), start + 1, min(after + 1, hi))
+        for pattern in (_PARAGRAPH, _SENTENCE, _SPACE):
+            cut = self.last_cut(pattern, lo, hi)
+            if cut is not None:
+                return cut
+        return self.token_cut(first, b, lo)
+
+    def last_cut(self, pattern: re.Pattern[str], lo: int, hi: int) -> int | None:
+        """The last boundary of ``pattern`` in ``[lo, hi]``, if any."""
+        m = pattern.match(self.text, max(0, lo - 8), min(hi + 1, len(self.text)))
+        if m is not None and m.end() > hi:  # the lookahead char beyond hi was consumed
+            m = pattern.match(self.text, max(0, lo - 8), hi)
+        return m.end() if m is not None and lo <= m.end() <= hi else None
+
+    def token_cut(self, first: int, b: int, floor: int) -> int:
+        """Start of the last token in ``first..b`` sharing no character with the one before."""
+        starts = self.starts[first : b + 1]
+        clean = np.flatnonzero((self.ends[first - 1 : b] <= starts) & (starts >= floor))
+        return int(starts[clean[-1]]) if len(clean) else int(self.starts[b])
+
+    def next_start(self, start: int, end: int) -> int:
+        """Where the span after ``[start, end)`` begins: ``end``, less the overlap."""
+        if self.overlap == 0 or end >= len(self.text):
+            return end
+        k = int(np.searchsorted(self.starts, end, side="left")) - self.overlap
+        move_on = int(np.searchsorted(self.starts, start, side="right"))  # first token after start
+        if k < move_on:  # the span holds no more than the overlap: start one token further
+            return min(int(self.starts[move_on]), end) if move_on < self.n else end
+        near = max(move_on, k - self.overlap // 8, 1)  # a word start this close back is better
+        cut = self.last_cut(_SPACE, max(int(self.starts[near]), start + 1), int(self.starts[k]))
+        return cut if cut is not None else self.token_cut(near, k, start + 1)
+
+    def shrink(self, start: int, count: int, after: int) -> tuple[int, int]:
+        """A span from ``start`` that fits: the budget less the excess, else a binary search."""
+        budget, over = self.room - self.margin, count - self.limit
+        self.margin = min(max(self.margin, over), max(1, self.room // 16))
+        best: tuple[int, int] | None = None
+        lo, hi = 0, budget  # a budget of hi is known to be too much
+        guess = budget - over
+        while hi - lo > 1:
+            mid = guess if lo < guess < hi else (lo + hi) // 2
+            end = self.pick_end(start, mid, after)
+            count = _count(self.tokenizer, [self.text[start:end]])[0]
+            if count <= self.limit:
+                best, lo = (end, count), mid
+                if mid == guess:
+                    break
+            else:
+                hi = mid
+            guess = -1
+        if best is None:
+            count = _count(self.tokenizer, [self.text[start : start + 1]])[0]
+            if count > self.limit:
+                raise ConfigurationError(
+                    f"the character at offset {start} alone takes {count} tokens with the "
+                    f"special tokens, over max_tokens={self.limit}; use a larger max_tokens"
+                )
+            best = (start + 1, count)
+        logger.debug("span at %d shortened to %d characters to fit %d tokens (margin now %d)",
+                     start, best[0] - start, self.limit, self.margin)
+        return best
