@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,8 +39,11 @@ def document(size: int) -> str:
         i += 1
     return "".join(parts)[:size]
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import table  # noqa: E402
 
-def main() -> None:
+
+def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=10.0, help="document size, MB of chars")
     parser.add_argument("--max-tokens", type=int, nargs="+", default=[512, 32_768])
@@ -48,7 +52,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--single-thread", action="store_true",
                         help="disable the tokenizers thread pool (RAYON_NUM_THREADS=1)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.single_thread:  # must be set before the Rust library starts its pool
         os.environ["RAYON_NUM_THREADS"] = "1"
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -65,6 +69,7 @@ def main() -> None:
     print(f"tokenizer: {args.arch} byte-level BPE, vocab {len(tokenizer)}, "
           f"threads: {'1' if args.single_thread else 'default'}, cpus: {os.cpu_count()}")
     print(f"document: {len(text):,} characters, {len(text.encode()):,} UTF-8 bytes")
+    rows: list[dict[str, object]] = []
     for limit in args.max_tokens:
         base, split = float("inf"), float("inf")
         for _ in range(args.repeat):
@@ -76,10 +81,14 @@ def main() -> None:
                                         overlap_tokens=args.overlap_tokens)
             split = min(split, time.perf_counter() - started)
         tiled = args.overlap_tokens or "".join(s.text for s in spans) == text
-        print(f"max_tokens={limit}: one tokenizer pass {base:.2f} s "
-              f"({len(ids['input_ids']):,} tokens), split_spans {split:.2f} s "
-              f"({len(spans):,} spans, largest {max(s.token_count for s in spans)} tokens"
-              f"{', tiles the text' if tiled is True else ''}), ratio {split / base:.2f}")
+        rows.append({
+            "case": f"{len(text) / 1e6:.0f} MB text, max_tokens={limit}",
+            "tokens": len(ids["input_ids"]), "spans": len(spans),
+            "largest span": max(s.token_count for s in spans), "tiles": tiled is True,
+            "tokenizer pass s": base, "split_spans s": split, "ratio": split / base,
+        })
+    print(table(rows))
+    return rows
 
 
 if __name__ == "__main__":
