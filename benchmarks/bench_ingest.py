@@ -78,11 +78,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
 
 def _langchain_row(work, folder, args, spans, tokens, embed_only):  # type: ignore[no-untyped-def]
     """LangChain's own loop: QdrantVectorStore.add_documents with HarrierEmbeddings."""
-    from langchain_core.documents import Document
-    from langchain_qdrant import QdrantVectorStore
-    from qdrant_client import QdrantClient, models
+    case = "langchain_qdrant add_documents (same spans)"
+    try:
+        from langchain_core.documents import Document
+        from langchain_qdrant import QdrantVectorStore
+        from qdrant_client import QdrantClient, models
 
-    from langchain_harrier import HarrierEmbeddings
+        from langchain_harrier import HarrierEmbeddings
+    except ImportError as exc:
+        return {"case": f"{case}: skipped ({exc.name} not installed)"}
 
     embeddings = HarrierEmbeddings(model=str(folder), device=args.device)
     client = QdrantClient(path=str(work / "langchain-qdrant"))
@@ -94,7 +98,7 @@ def _langchain_row(work, folder, args, spans, tokens, embed_only):  # type: igno
     store.add_documents(documents)
     seconds = time.perf_counter() - started
     client.close()
-    return {"case": "langchain_qdrant add_documents (same spans)", "spans": len(spans),
+    return {"case": case, "spans": len(spans),
             "tokens": tokens, "tok/s": tokens / seconds,
             "ratio to embedding only": embed_only / seconds}
 
