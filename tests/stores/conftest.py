@@ -18,7 +18,13 @@ def _qdrant(root: Path) -> StoreFactory:
     return lambda collection: QdrantStore(collection, path=root / "qdrant")
 
 
-STORE_KINDS = {"qdrant": _qdrant}
+def _milvus(root: Path) -> StoreFactory:
+    from harrier_milvus import MilvusStore
+
+    return lambda collection: MilvusStore(collection, path=root / "milvus.db")
+
+
+STORE_KINDS = {"milvus": _milvus, "qdrant": _qdrant}
 
 
 @pytest.fixture(params=sorted(STORE_KINDS))

@@ -1,0 +1,170 @@
+"""Opening Milvus (Lite or a server), classifying its errors, and keeping its logs quiet.
+
+pymilvus logs an ERROR with a traceback for every failed call, even one the caller catches.
+Inside ``quiet()`` the records of pymilvus and milvus_lite are dropped: the connector handles
+or re-raises every failure itself, with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import grpc
+
+from harrier import StoreUnavailableError
+
+try:
+    from pymilvus import MilvusClient, MilvusException
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'"
+    ) from exc
+
+DEFAULT_PATH = Path(".harrier") / "milvus.db"
+"""Where the embedded Milvus Lite store lives unless told otherwise."""
+
+_QUIET: ContextVar[bool] = ContextVar("harrier_milvus_quiet", default=False)
+_TRANSIENT_CODES = {2, 4, 8, 11}  # service unavailable, request limit, rate limit, time tick lag
+_TRANSIENT_GRPC = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+_REFUSED_GRPC = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+_lite_users: Counter[str] = Counter()
+_lite_lock = threading.Lock()
+
+
+class _QuietFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _QUIET.get()
+
+
+def _install_filter() -> None:
+    """Filter every pymilvus and milvus_lite logger, where their records are made."""
+    with contextlib.suppress(ImportError):
+        import milvus_lite.server_manager  # noqa: F401 - creates its logger
+    quiet_filter = _QuietFilter()
+    names = [name for name in logging.root.manager.loggerDict
+             if name.split(".")[0] in ("pymilvus", "milvus_lite")]
+    for name in {"pymilvus", "milvus_lite", *names}:
+        logging.getLogger(name).addFilter(quiet_filter)
+
+
+_install_filter()
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Drop pymilvus' and milvus_lite's log records made in this context."""
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
+
+
+def grpc_codes(exc: BaseException) -> set[grpc.StatusCode]:
+    """The gRPC status codes along an exception's chain (pymilvus chains errors to themselves)."""
+    codes: set[grpc.StatusCode] = set()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, grpc.RpcError) and hasattr(current, "code"):
+            codes.add(current.code())
+        code = getattr(current, "code", None)
+        if isinstance(code, grpc.StatusCode):
+            codes.add(code)
+        current = current.__cause__ or current.__context__
+    return codes
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection loss, an unavailable or overloaded server: worth retrying. Nothing else."""
+    codes = grpc_codes(exc)
+    if codes & _REFUSED_GRPC:
+        return False
+    if codes & _TRANSIENT_GRPC or isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, MilvusException):
+        return exc.retriable or exc.code in _TRANSIENT_CODES
+    return False
+
+
+def redact(uri: str) -> str:
+    """``uri`` without a user:password part."""
+    parts = urlsplit(uri)
+    if parts.password is None and parts.username is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_lite(path: str | Path | None, timeout: float) -> tuple[MilvusClient, Path]:
+    """A client on the Milvus Lite file ``path`` (``X.db``, or a folder to hold ``milvus.db``)."""
+    db = Path(path) if path is not None else DEFAULT_PATH
+    if db.suffix != ".db":
+        db = db / "milvus.db"
+    db = db.absolute()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with _lite_lock, quiet():
+        try:
+            client = MilvusClient(uri=str(db), timeout=timeout)
+        except MilvusException as exc:
+            raise StoreUnavailableError(
+                f"cannot open the embedded Milvus Lite store {db} ({exc.message}). Milvus Lite "
+                "lets one process use a file at a time: wait for the other one, or use a Milvus "
+                "server (--store milvus:http://HOST:19530)"
+            ) from None
+        _lite_users[str(db)] += 1
+    return client, db
+
+
+def release_lite(db: Path) -> None:
+    """Stop the in-process Lite server of ``db`` when its last harrier store closes."""
+    with _lite_lock:
+        _lite_users[str(db)] -= 1
+        if _lite_users[str(db)] > 0:
+            return
+        del _lite_users[str(db)]
+    from milvus_lite.server_manager import server_manager_instance
+
+    with quiet():
+        server_manager_instance.release_server(str(db))
+
+
+def open_server(url: str, token: str | None, timeout: float) -> MilvusClient:
+    """A client on the server at ``url``; the token (or ``MILVUS_TOKEN``) is never shown."""
+    secret = token if token is not None else os.environ.get("MILVUS_TOKEN", "")
+    where = redact(url)
+    with quiet():
+        try:
+            return MilvusClient(uri=url, token=secret, timeout=timeout)
+        except Exception as exc:
+            codes = grpc_codes(exc)
+            kind = type(exc).__name__
+    if codes & _REFUSED_GRPC:
+        raise StoreUnavailableError(
+            f"Milvus at {where} refused the credentials; check the token in MILVUS_TOKEN "
+            "(user:password, or an API key)"
+        )
+    reason = ", ".join(sorted(code.name for code in codes)) or kind
+    raise StoreUnavailableError(
+        f"cannot reach Milvus at {where} ({reason}); check the URI (the gRPC port, 19530 by "
+        "default) and that the server is running"
+    )
+
+
+def is_lite(client: MilvusClient) -> bool:
+    """Whether ``client`` talks to Milvus Lite (FLAT index only)."""
+    with quiet():
+        try:
+            return "milvus_lite" in str(client.get_server_version())
+        except Exception:
+            return False

@@ -1,0 +1,116 @@
+"""The collection schema, index and recorded model of a harrier Milvus collection (LAYOUT.md)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from harrier import CollectionMismatchError
+from harrier_milvus._payload import MAX_PART_BYTES, MAX_PARTS
+
+try:
+    from pymilvus import CollectionSchema, DataType, MilvusClient, MilvusException
+    from pymilvus.milvus_client.index import IndexParams
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'"
+    ) from exc
+
+logger = logging.getLogger("harrier")
+
+LAYOUT_VERSION = 1
+"""Bumped when the row layout changes; a collection of another layout is refused."""
+
+PROPERTY_MODEL = "harrier.model"
+PROPERTY_DIMENSION = "harrier.dimension"
+PROPERTY_LAYOUT = "harrier.layout"
+
+LOAD_SECONDS = 300.0
+"""Loading a collection into memory may take longer than other calls."""
+
+_HNSW = {"M": 16, "efConstruction": 200}
+_MIN_EF = 64
+
+
+def build_schema(client: MilvusClient, dimension: int) -> CollectionSchema:
+    """One row per span; every string a real server holds is under its byte limits."""
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False,
+                                  description="harrier spans (see harrier_milvus LAYOUT.md)")
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64,
+                     description="UUIDv5 of (doc_id, span_index)")
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension,
+                     description="unit-length embedding, COSINE")
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=MAX_PART_BYTES)
+    for name in ("span_index", "span_count", "start", "end", "token_count"):
+        schema.add_field(name, DataType.INT64)
+    schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
+    schema.add_field("model", DataType.VARCHAR, max_length=MAX_PART_BYTES)
+    schema.add_field("text_parts", DataType.ARRAY, element_type=DataType.VARCHAR,
+                     max_capacity=MAX_PARTS, max_length=MAX_PART_BYTES,
+                     description='the exact text is "".join(text_parts)')
+    schema.add_field("metadata", DataType.JSON,
+                     description="filterable copy of the metadata (may omit large entries)")
+    schema.add_field("metadata_json", DataType.ARRAY, element_type=DataType.VARCHAR,
+                     max_capacity=MAX_PARTS, max_length=MAX_PART_BYTES,
+                     description='the exact metadata is json.loads("".join(metadata_json))')
+    return schema
+
+
+def build_index(client: MilvusClient, lite: bool) -> IndexParams:
+    """Lite: FLAT (exact, all it supports); a server: HNSW. Both COSINE."""
+    params = client.prepare_index_params()
+    if lite:
+        params.add_index("vector", index_type="FLAT", metric_type="COSINE")
+    else:
+        params.add_index("vector", index_type="HNSW", metric_type="COSINE", params=_HNSW)
+    return params
+
+
+def doc_id_index(client: MilvusClient) -> IndexParams:
+    """The server's default scalar index on ``doc_id`` (Trie on 2.3, INVERTED later)."""
+    params = client.prepare_index_params()
+    params.add_index("doc_id", index_type="", index_name="doc_id_index")
+    return params
+
+
+def create_span_collection(client: MilvusClient, collection: str, model: str, dimension: int,
+                           *, lite: bool, timeout: float) -> None:
+    """Create, index and load the collection; index creation does not poll (Lite cannot)."""
+    client.create_collection(collection, schema=build_schema(client, dimension),
+                             consistency_level="Strong", properties=properties(model, dimension),
+                             timeout=timeout)
+    client.create_index(collection, build_index(client, lite), timeout=timeout, sync=False)
+    if not lite:  # speeds up filters on doc_id; a server that refuses it works without it
+        try:
+            client.create_index(collection, doc_id_index(client), timeout=timeout, sync=False)
+        except MilvusException as exc:
+            logger.info("no scalar index on doc_id in %s: %s", collection, exc.message)
+    client.load_collection(collection, timeout=max(timeout, LOAD_SECONDS))
+
+
+def search_params(lite: bool, k: int) -> dict[str, Any]:
+    if lite:
+        return {"metric_type": "COSINE"}
+    return {"metric_type": "COSINE", "params": {"ef": max(k, _MIN_EF)}}
+
+
+def properties(model: str, dimension: int) -> dict[str, str]:
+    """What the collection records about its vectors."""
+    return {PROPERTY_MODEL: model, PROPERTY_DIMENSION: str(dimension),
+            PROPERTY_LAYOUT: str(LAYOUT_VERSION)}
+
+
+def recorded_model(collection: str, recorded: dict[str, Any]) -> tuple[str, int]:
+    """The (model, dimension) of a collection's properties; refuse foreign or newer layouts."""
+    if PROPERTY_MODEL not in recorded or PROPERTY_DIMENSION not in recorded:
+        raise CollectionMismatchError(
+            f"collection {collection!r} was not created by harrier (it records no model); "
+            "use a new collection name"
+        )
+    layout = int(recorded.get(PROPERTY_LAYOUT, LAYOUT_VERSION))
+    if layout != LAYOUT_VERSION:
+        raise CollectionMismatchError(
+            f"collection {collection!r} uses harrier's Milvus layout {layout}, this version "
+            f"reads layout {LAYOUT_VERSION}; upgrade harrier-suite or use a new collection"
+        )
+    return str(recorded[PROPERTY_MODEL]), int(recorded[PROPERTY_DIMENSION])

@@ -1,0 +1,238 @@
+"""``MilvusStore``: a harrier ``VectorStore`` on a Milvus collection (Lite or a server)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from harrier import (
+    ConfigurationError,
+    Hit,
+    SpanRecord,
+    StoredDocument,
+    StoreError,
+    StoreLimitError,
+    VectorStore,
+    retry,
+)
+from harrier_milvus._connection import (
+    MilvusClient,
+    MilvusException,
+    is_lite,
+    is_transient,
+    open_lite,
+    open_server,
+    quiet,
+    redact,
+    release_lite,
+)
+from harrier_milvus._expr import ALL_ROWS, doc_filter, metadata_filter, stale_filter
+from harrier_milvus._layout import (
+    LOAD_SECONDS,
+    create_span_collection,
+    recorded_model,
+    search_params,
+)
+from harrier_milvus._payload import (
+    HIT_FIELDS,
+    RECORD_FIELDS,
+    request_chunks,
+    to_hit,
+    to_record,
+    to_row,
+)
+
+logger = logging.getLogger("harrier")
+T = TypeVar("T")
+
+STRONG = "Strong"
+_ID_PAGE = 16_384  # the server's largest query window
+_RECORD_PAGE = 64  # rows with vectors and whole texts
+_DELETE_IDS = 512  # document ids per delete expression
+
+
+class MilvusStore(VectorStore):
+    """A collection in Milvus: Milvus Lite in ``path`` by default, or a server at ``url``.
+
+    The token comes from ``token`` or the ``MILVUS_TOKEN`` environment variable and is never
+    logged. Text and metadata of any size are stored losslessly (see ``LAYOUT.md``); every read
+    asks for strong consistency. ``timeout`` bounds each call (loading a collection: at least
+    five minutes), ``connect_timeout`` the opening.
+    """
+
+    max_batch_count = 256
+    max_batch_bytes = 8 * 2**20
+
+    def __init__(
+        self,
+        collection: str,
+        *,
+        path: str | Path | None = None,
+        url: str | None = None,
+        token: str | None = None,
+        client: MilvusClient | None = None,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if sum(x is not None for x in (path, url, client)) > 1:
+            raise ConfigurationError("pass at most one of path, url and client")
+        self.collection = collection
+        self.timeout = timeout
+        self._lite_db: Path | None = None
+        if client is not None:
+            self._where = "client"
+        elif url is not None:
+            client = open_server(url, token, connect_timeout)
+            self._where = redact(url)
+        else:
+            client, self._lite_db = open_lite(path, connect_timeout)
+            self._where = f"Milvus Lite {self._lite_db}"
+        self.client = client
+        self.is_lite = is_lite(client)
+        self._loaded = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"MilvusStore({self.collection!r}, {self._where})"
+
+    # -- collection ----------------------------------------------------------------------------
+    def collection_model(self) -> tuple[str, int] | None:
+        exists = self._read("checking the collection", lambda: self.client.has_collection(
+            self.collection, timeout=self.timeout))
+        if not exists:
+            return None
+        info = self._read("describing the collection", lambda: self.client.describe_collection(
+            self.collection, timeout=self.timeout))
+        return recorded_model(self.collection, info.get("properties") or {})
+
+    def create_collection(self, model: str, dimension: int) -> None:
+        logger.info("creating Milvus collection %s (dimension %d)", self.collection, dimension)
+        self._read("creating the collection", lambda: create_span_collection(
+            self.client, self.collection, model, dimension, lite=self.is_lite,
+            timeout=self.timeout))
+        self._loaded = True
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with quiet():
+            self.client.close()
+        if self._lite_db is not None:
+            release_lite(self._lite_db)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        spans: dict[str, set[tuple[int, int, str]]] = {}
+        fields = ["doc_id", "span_index", "span_count", "doc_hash"]
+        for row in self._query(doc_filter(doc_ids), fields, _ID_PAGE):
+            spans.setdefault(row["doc_id"], set()).add(
+                (int(row["span_index"]), int(row["span_count"]), row["doc_hash"])
+            )
+        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
+
+    def iter_doc_ids(self) -> Iterable[str]:
+        seen: set[str] = set()
+        for row in self._query(ALL_ROWS, ["doc_id"], _ID_PAGE):
+            if row["doc_id"] not in seen:
+                seen.add(row["doc_id"])
+                yield row["doc_id"]
+
+    def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
+        self._ensure_loaded()
+        query = np.asarray(vector, dtype=np.float32).tolist()
+        results = self._read("searching", lambda: self.client.search(
+            self.collection, data=[query], limit=k, filter=metadata_filter(filter),
+            output_fields=HIT_FIELDS, search_params=search_params(self.is_lite, k),
+            consistency_level=STRONG, timeout=self.timeout,
+        ))
+        return [to_hit(hit) for hit in results[0]]
+
+    def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
+        rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
+        return sorted((to_record(row) for row in rows), key=lambda r: r.span_index)
+
+    def count(self) -> int:
+        self._ensure_loaded()
+        rows = self._read("counting", lambda: self.client.query(
+            self.collection, filter="", output_fields=["count(*)"], consistency_level=STRONG,
+            timeout=self.timeout))
+        return int(rows[0]["count(*)"])
+
+    def _query(self, expr: str, fields: list[str], page: int) -> Iterator[dict[str, Any]]:
+        """Every row matching ``expr``: one query when it fits a page, else the iterator."""
+        self._ensure_loaded()
+        rows = self._read("querying", lambda: self.client.query(
+            self.collection, filter=expr, output_fields=fields, limit=page,
+            consistency_level=STRONG, timeout=self.timeout))
+        if len(rows) < page:
+            yield from rows
+            return
+        pages = self._read("querying", lambda: self.client.query_iterator(
+            self.collection, batch_size=page, filter=expr, output_fields=fields,
+            consistency_level=STRONG, timeout=self.timeout))
+        try:
+            while batch := self._read("querying", pages.next):
+                yield from batch
+        finally:
+            with quiet():
+                pages.close()
+
+    def _ensure_loaded(self) -> None:
+        """Search and query need the collection in memory (a no-op when it already is)."""
+        if not self._loaded:
+            self._read("loading the collection", lambda: self.client.load_collection(
+                self.collection, timeout=max(self.timeout, LOAD_SECONDS)))
+            self._loaded = True
+
+    def _read(self, what: str, action: Callable[[], T]) -> T:
+        with quiet():
+            try:
+                return action()
+            except MilvusException as exc:
+                raise _store_error(f"{what} in {self.collection!r}", exc) from exc
+
+    # -- writes --------------------------------------------------------------------------------
+    def upsert(self, records: Sequence[SpanRecord]) -> None:
+        self._ensure_loaded()
+        rows = [to_row(r) for r in records]
+        for chunk in request_chunks(rows):
+            self._write(f"writing {len(chunk)} spans to {self.collection!r}",
+                        partial(self.client.upsert, self.collection, chunk, timeout=self.timeout))
+
+    def delete_stale(self, doc_id: str, keep_hash: str) -> None:
+        self._delete(stale_filter(doc_id, keep_hash), f"deleting stale spans of {doc_id!r}")
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        for start in range(0, len(doc_ids), _DELETE_IDS):
+            chunk = doc_ids[start:start + _DELETE_IDS]
+            self._delete(doc_filter(chunk), f"deleting {len(chunk)} documents")
+
+    def _delete(self, expr: str, what: str) -> None:
+        self._ensure_loaded()
+        self._write(what, lambda: self.client.delete(self.collection, filter=expr,
+                                                     timeout=self.timeout))
+
+    def _write(self, what: str, action: Callable[[], Any]) -> None:
+        """Retry transient failures with backoff; raise any other one at once."""
+        def attempt() -> Any:
+            with quiet():
+                return action()
+
+        try:
+            retry(attempt, what=what, transient=is_transient)
+        except MilvusException as exc:
+            raise _store_error(what, exc) from exc
+
+
+def _store_error(what: str, exc: MilvusException) -> StoreError:
+    """A harrier error with the server's reason (its messages never hold the token)."""
+    message = f"{what} failed: {exc.message}"
+    if "exceed" in str(exc.message).lower():
+        return StoreLimitError(f"{message}; a value is over what this Milvus can hold")
+    return StoreError(message)
