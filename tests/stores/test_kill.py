@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,13 @@ from harrier._store_spec import open_store
 folder, spec, model = sys.argv[1:4]
 engine = harrier.Embedder.from_pretrained(model, device="cpu")
 store = open_store(spec, "docs")
+upsert = store.upsert
+
+def announced_upsert(records):
+    upsert(records)
+    print("wrote", len(records), flush=True)  # the test kills after a chosen write
+
+store.upsert = announced_upsert
 report = harrier.ingest(folder, store, engine, max_tokens=48, group_documents=3)
 store.close()
 print(report.spans_written)
@@ -36,20 +42,22 @@ def _corpus(folder: Path) -> None:
         (folder / f"doc-{i:02d}.txt").write_text(text + "\n", encoding="utf-8")
 
 
-def _run(folder: Path, spec: str, model: Path, kill_after: float | None) -> float:
-    started = time.monotonic()
+def _run(folder: Path, spec: str, model: Path, kill_after_writes: int | None) -> int:
+    """Run the victim; SIGKILL it right after its n-th write. Returns the writes it reported."""
     process = subprocess.Popen([sys.executable, "-c", VICTIM, str(folder), spec, str(model)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if kill_after is None:
-        _, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err.decode()[-3000:]
-    else:
-        try:
-            process.wait(timeout=kill_after)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-        process.communicate(timeout=60)
-    return time.monotonic() - started
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writes = 0
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("wrote"):
+            writes += 1
+            if writes == kill_after_writes:
+                os.kill(process.pid, signal.SIGKILL)
+                break
+    _, err = process.communicate(timeout=600)
+    if kill_after_writes is None:
+        assert process.returncode == 0, err[-3000:]
+    return writes
 
 
 def _snapshot(spec: str) -> dict[str, list[tuple]]:
@@ -75,13 +83,14 @@ def test_killed_runs_then_a_full_run_equal_one_clean_run(kind, tmp_path, qwen_pa
     suffix = ".db" if kind == "milvus" else ""
     clean_spec = f"{kind}:{tmp_path / ('clean' + suffix)}"
     victim_spec = f"{kind}:{tmp_path / ('victim' + suffix)}"
-    duration = _run(folder, clean_spec, qwen_path, None)
+    writes = _run(folder, clean_spec, qwen_path, None)
     clean = _snapshot(clean_spec)
+    assert writes >= 6
 
     rng = random.Random(11)
     partial_counts = []
     for _ in range(3):
-        _run(folder, victim_spec, qwen_path, kill_after=rng.uniform(0.5, 0.97) * duration)
+        _run(folder, victim_spec, qwen_path, kill_after_writes=rng.randint(1, writes // 2))
         try:
             partial_counts.append(sum(len(v) for v in _snapshot(victim_spec).values()))
         except Exception:  # killed before the collection existed
