@@ -126,10 +126,12 @@ def retry(
     attempts: int = 5,
     first_delay: float = 0.5,
     resume_hint: str = "run the same command again: finished documents are skipped",
+    error: type[StoreError] = StoreWriteError,
 ) -> T:
     """Run ``action``, retrying errors that ``transient`` accepts with exponential backoff.
 
-    After the last attempt raise ``StoreWriteError`` saying what failed and how to resume.
+    After the last attempt raise ``error`` (``StoreWriteError`` unless told) saying what failed
+    and how to resume.
     """
     delay = first_delay
     for attempt in range(1, attempts + 1):
@@ -139,7 +141,7 @@ def retry(
             if not transient(exc):
                 raise
             if attempt == attempts:
-                raise StoreWriteError(
+                raise error(
                     f"{what} failed after {attempts} attempts ({type(exc).__name__}: {exc}). "
                     f"Nothing already stored was lost; when the store is back, {resume_hint}."
                 ) from exc

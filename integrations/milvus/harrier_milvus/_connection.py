@@ -32,7 +32,8 @@ DEFAULT_PATH = Path(".harrier") / "milvus.db"
 """Where the embedded Milvus Lite store lives unless told otherwise."""
 
 _QUIET: ContextVar[bool] = ContextVar("harrier_milvus_quiet", default=False)
-_TRANSIENT_CODES = {2, 4, 8, 11}  # service unavailable, request limit, rate limit, time tick lag
+_TRANSIENT_CODES = {2, 4, 8, 11, 503}  # unavailable, request limit, rate limit, time tick lag,
+# and 503: a server still recovering (e.g. "channel not available" after a stall)
 _TRANSIENT_GRPC = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 _REFUSED_GRPC = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 _lite_users: Counter[str] = Counter()

@@ -17,6 +17,7 @@ from harrier import (
     StoredDocument,
     StoreError,
     StoreLimitError,
+    StoreUnavailableError,
     VectorStore,
     retry,
 )
@@ -191,11 +192,16 @@ class MilvusStore(VectorStore):
             self._loaded = True
 
     def _read(self, what: str, action: Callable[[], T]) -> T:
-        with quiet():
-            try:
+        """Retry transient failures with backoff (then StoreUnavailableError); others at once."""
+        def attempt() -> T:
+            with quiet():
                 return action()
-            except MilvusException as exc:
-                raise _store_error(f"{what} in {self.collection!r}", exc) from exc
+
+        try:
+            return retry(attempt, what=f"{what} in {self.collection!r}",
+                         transient=is_transient, error=StoreUnavailableError)
+        except MilvusException as exc:
+            raise _store_error(f"{what} in {self.collection!r}", exc) from exc
 
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
