@@ -43,7 +43,8 @@ def write_corpus(folder: Path) -> None:
 def run_victim(folder: Path, spec: str, model: Path, kill_after_writes: int | None,
                env: dict[str, str] | None = None, collection: str = "docs") -> int:
     """Run the victim; SIGKILL it right after its n-th write. Returns the writes it reported."""
-    process = subprocess.Popen([sys.executable, "-c", VICTIM, str(folder), spec, str(model), collection],
+    command = [sys.executable, "-c", VICTIM, str(folder), spec, str(model), collection]
+    process = subprocess.Popen(command,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, **(env or {})})
     writes = 0
