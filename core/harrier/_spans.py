@@ -24,7 +24,7 @@ logger = logging.getLogger("harrier")
 
 _FALLBACK_MAX_TOKENS = 32_768  # when model_max_length is unset (Hugging Face writes 1e30)
 _TAIL = 0.25  # preferred boundaries are looked for in the last quarter of each window
-_PIECE_CHARS = 1 << 18  # the first tokenisation works on pieces of about this many characters
+_PIECE_CHARS = 1 << 13  # first pass: pieces this long (a piece costs more per char if longer)
 _GROUP_CHARS = 1 << 22  # at most this much text is verified by one tokenizer call
 
 # Each pattern matches up to the last boundary in a region: the match's end is the cut.
