@@ -33,7 +33,7 @@ def corpus(tokenizer, count: int, low: int, high: int, seed: int = 0) -> list[st
     rng = random.Random(seed)
     texts = []
     for _ in range(count):
-        target = int(round(low * (high / low) ** rng.random()))
+        target = round(low * (high / low) ** rng.random())
         words = [rng.choice(_WORDS) for _ in range(target)]
         text = " ".join(words)
         ids = tokenizer(text, add_special_tokens=False)["input_ids"][: max(1, target - 2)]

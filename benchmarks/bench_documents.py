@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import PeakMemory, corpus, device_peak_mib, model_folder, table  # noqa: E402
+from _common import PeakMemory, corpus, device_peak_mib, model_folder, table
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -58,7 +58,9 @@ def worker(args: argparse.Namespace) -> None:
     }))
 
 
-def compare(model: Path, texts: list[str], device: str, label: str, work: Path) -> dict[str, object]:
+def compare(
+    model: Path, texts: list[str], device: str, label: str, work: Path
+) -> dict[str, object]:
     """Run both implementations on ``texts`` and return one table row."""
     corpus_file = work / f"{label}.json"
     corpus_file.write_text(json.dumps(texts))

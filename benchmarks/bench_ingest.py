@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import corpus, model_folder, table  # noqa: E402
+from _common import corpus, model_folder, table
 
 
 def _stores(work: Path) -> dict[str, object]:

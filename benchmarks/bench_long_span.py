@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import corpus, model_folder, table  # noqa: E402
-from bench_documents import compare  # noqa: E402
+from _common import corpus, model_folder, table
+from bench_documents import compare
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:

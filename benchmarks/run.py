@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import bench_documents  # noqa: E402
-import bench_ingest  # noqa: E402
-import bench_long_span  # noqa: E402
-import bench_queries  # noqa: E402
-import bench_splitter  # noqa: E402
-from _common import table  # noqa: E402
+import bench_documents
+import bench_ingest
+import bench_long_span
+import bench_queries
+import bench_splitter
+from _common import table
 
 CPU = {
     "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "2", "--texts", "32"],

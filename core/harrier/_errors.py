@@ -2,7 +2,7 @@
 
     HarrierError
     ├── ModelLoadError              the model could not be loaded
-    │   └── ModelNotFoundError      not cached locally and the Hub is unreachable or has no such repo
+    │   └── ModelNotFoundError      not cached, and the Hub is unreachable or has no such repo
     ├── ConfigurationError          a setting is invalid (dtype, pooling, device, limits)
     │   └── UnknownPromptError      a prompt name the model does not ship (also a KeyError)
     ├── InputError                  a text cannot be embedded as given (also a ValueError)
@@ -10,7 +10,7 @@
     │   └── EmptyTextError          tokenises to no content tokens
     ├── InputTypeError              an input is not a str (also a TypeError)
     ├── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
-    ├── SourceError                 an ingestion source cannot be read (missing folder, bad format)
+    ├── SourceError                 an ingestion source cannot be read (missing, bad format)
     └── StoreError                  a vector store operation failed
         ├── StoreUnavailableError   the store cannot be reached or refuses the credentials
         ├── CollectionMismatchError the collection was made by another model or dimension

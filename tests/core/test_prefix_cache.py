@@ -79,7 +79,7 @@ def test_prefix_stops_before_the_trailing_space(model_path):
     for prompt in HARRIER_PROMPTS.values():
         ids = stable_prefix_ids(tokenizer, prompt)
         assert tokenizer.decode(ids, skip_special_tokens=True) == prompt.rstrip(" ")
-        for text in QUERIES + ["the", " the", "Query"]:
+        for text in [*QUERIES, "the", " the", "Query"]:
             assert tokenizer(prompt + text)["input_ids"][: len(ids)] == ids
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import resource
 
@@ -30,7 +31,7 @@ def test_pieces_tile_the_file(tmp_path):
     pieces = list(iter_text_pieces(path, piece_chars=1_000_000))
     assert len(pieces) >= 10
     assert "".join(p for _, p in pieces) == line
-    for (offset, piece), (next_offset, _) in zip(pieces, pieces[1:], strict=False):
+    for (offset, piece), (next_offset, _) in itertools.pairwise(pieces):
         assert next_offset == offset + len(piece) and piece.endswith(" ")
 
 

@@ -16,7 +16,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     ) from exc
 
 from langchain_harrier._embeddings import HarrierEmbeddings
-from langchain_harrier._text_splitter import HarrierTextSplitter
 from langchain_harrier._retriever import HarrierRetriever
+from langchain_harrier._text_splitter import HarrierTextSplitter
 
 __all__ = ["HarrierEmbeddings", "HarrierRetriever", "HarrierTextSplitter"]

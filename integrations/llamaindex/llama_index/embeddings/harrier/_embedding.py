@@ -10,6 +10,7 @@ from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, Priva
 
 from harrier import DEFAULT_MODEL, Embedder
 
+
 class HarrierEmbedding(BaseEmbedding):
     """Harrier-OSS-v1 embeddings for LlamaIndex.
 
