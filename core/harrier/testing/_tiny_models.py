@@ -61,7 +61,7 @@ SHAPES: dict[str, ModelShape] = {
     "harrier-0.6b": ModelShape("qwen3", 1024, 28, 16, 8, 128, 3072, 151_936, 32_768),
 }
 
-_SPECIALS = {
+_SPECIALS: dict[str, dict[str, str | None]] = {
     "gemma3_text": {"pad": "<pad>", "eos": "<eos>", "bos": "<bos>", "unk": "<unk>"},
     "qwen3": {"pad": "<|endoftext|>", "eos": "<|endoftext|>", "bos": None, "unk": None},
 }
@@ -91,12 +91,12 @@ def train_tokenizer(model_type: str, vocab_size: int = 1000, max_length: int = 3
     )
     tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
     if model_type == "gemma3_text":
-        bos = specials["bos"]
+        bos = str(specials["bos"])
         template = processors.TemplateProcessing(
             single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, tok.token_to_id(bos))]
         )
     else:
-        eos = specials["eos"]
+        eos = str(specials["eos"])
         template = processors.TemplateProcessing(
             single=f"$A {eos}", pair=f"$A $B {eos}", special_tokens=[(eos, tok.token_to_id(eos))]
         )
@@ -139,7 +139,8 @@ def _config(shape: ModelShape, tokenizer):  # type: ignore[no-untyped-def]
             **common, sliding_window=shape.sliding_window, layer_types=layer_types
         )
     if shape.model_type == "qwen3":
-        return Qwen3Config(**common, rope_theta=1_000_000.0, tie_word_embeddings=True)
+        return Qwen3Config(**common, rope_theta=1_000_000.0,  # type: ignore[call-arg]
+                           tie_word_embeddings=True)
     raise ValueError(f"unknown model_type {shape.model_type!r}; use 'gemma3_text' or 'qwen3'")
 
 
