@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -105,13 +105,18 @@ def ingest(
     finally:
         store.end_bulk_load()
     if prune:
-        gone = [doc_id for doc_id in store.iter_doc_ids() if doc_id not in seen]
-        if gone:
-            store.delete_documents(gone)
-        report.documents_pruned = len(gone)
+        report.documents_pruned = prune_missing(store, seen)
     report.seconds = time.perf_counter() - started
     logger.info("ingestion done: %s", report.summary())
     return report
+
+
+def prune_missing(store: VectorStore, seen: set[str]) -> int:
+    """Delete the documents of ``store`` that are not in ``seen``; how many were deleted."""
+    gone = [doc_id for doc_id in store.iter_doc_ids() if doc_id not in seen]
+    if gone:
+        store.delete_documents(gone)
+    return len(gone)
 
 
 def _groups(
@@ -197,11 +202,9 @@ class _Job:
         """Find the changed documents of a group and split them."""
         with self.store_lock:
             stored = self.store.stored_documents([d.id for d in docs])
-        hashes = {d.id: document_hash(d.text, d.metadata, self.settings) for d in docs}
-        changed = [d for d in docs if not _complete(stored.get(d.id), hashes[d.id])]
-        self.report.unchanged += len(docs) - len(changed)
-        splits = [self._split(d.text) for d in changed]
-        return _Prepared(len(docs), changed, hashes, stored, splits, [len(s) for s in splits])
+        prepared = split_changed(docs, stored, self.settings, self._split)
+        self.report.unchanged += len(docs) - len(prepared.docs)
+        return prepared
 
     def prepare_large(self, file: LargeFile) -> Iterator[_Prepared]:
         """A large file in pieces: a first pass hashes it and counts its spans, a second splits
@@ -239,37 +242,58 @@ class _Job:
     def embed(self, group: _Prepared) -> _Prepared:
         """Stage 2: embed every span of the group in one call (batched by tokens)."""
         texts = [s.text for spans in group.splits for s in spans]
-        vectors = iter(self.embedder.embed_documents(texts))
+        vectors = self.embedder.embed_documents(texts)
         self.report.tokens += sum(s.token_count for spans in group.splits for s in spans)
-        group.records = [
-            [
-                SpanRecord(
-                    id=span_id(doc.id, s.index), vector=next(vectors), text=s.text,
-                    doc_id=doc.id, span_index=s.index, span_count=count, start=s.start,
-                    end=s.end, token_count=s.token_count, doc_hash=group.hashes[doc.id],
-                    model=self.embedder.model_name, metadata=doc.metadata,
-                )
-                for s in spans
-            ]
-            for doc, spans, count in zip(group.docs, group.splits, group.span_counts, strict=True)
-        ]
+        group.records = span_records(group, vectors, self.embedder.model_name)
         return group
 
     def write(self, group: _Prepared) -> None:
         """Stage 3: write the new spans, then delete the stale ones of each document."""
         with self.store_lock:
-            for batch in _write_batches(group.records, self.store.max_batch_count,
-                                        self.store.max_batch_bytes):
-                self.store.upsert(batch)
-                self.report.spans_written += len(batch)
-            for doc, count in zip(group.docs, group.span_counts, strict=True):
-                previous = group.stored.get(doc.id)
-                if previous is not None:
-                    self.store.delete_stale(doc.id, group.hashes[doc.id])
-                    self.report.spans_deleted += previous.stale_after(count)
+            write_group(self.store, group, self.report)
         if self.progress is not None:
             self.progress.update(group.size)
             self.progress.set_postfix(spans=self.report.spans_written, tokens=self.report.tokens)
+
+
+def split_changed(
+    docs: Sequence[SourceDocument], stored: dict[str, StoredDocument], settings: str,
+    split: Callable[[str], list[Span]],
+) -> _Prepared:
+    """Stage 1 given what the store holds of ``docs``: hash them, keep and split the changed."""
+    hashes = {d.id: document_hash(d.text, d.metadata, settings) for d in docs}
+    changed = [d for d in docs if not _complete(stored.get(d.id), hashes[d.id])]
+    splits = [split(d.text) for d in changed]
+    return _Prepared(len(docs), changed, hashes, stored, splits, [len(s) for s in splits])
+
+
+def span_records(group: _Prepared, vectors: Iterable[Any], model: str) -> list[list[SpanRecord]]:
+    """The records of each document of ``group``, given the vectors of its spans in order."""
+    flat = iter(vectors)
+    return [
+        [
+            SpanRecord(
+                id=span_id(doc.id, s.index), vector=next(flat), text=s.text, doc_id=doc.id,
+                span_index=s.index, span_count=count, start=s.start, end=s.end,
+                token_count=s.token_count, doc_hash=group.hashes[doc.id], model=model,
+                metadata=doc.metadata,
+            )
+            for s in spans
+        ]
+        for doc, spans, count in zip(group.docs, group.splits, group.span_counts, strict=True)
+    ]
+
+
+def write_group(store: VectorStore, group: _Prepared, report: IngestReport) -> None:
+    """Stage 3: write the new spans, then delete the stale ones of each document."""
+    for batch in _write_batches(group.records, store.max_batch_count, store.max_batch_bytes):
+        store.upsert(batch)
+        report.spans_written += len(batch)
+    for doc, count in zip(group.docs, group.span_counts, strict=True):
+        previous = group.stored.get(doc.id)
+        if previous is not None:
+            store.delete_stale(doc.id, group.hashes[doc.id])
+            report.spans_deleted += previous.stale_after(count)
 
 
 def _complete(stored: StoredDocument | None, doc_hash: str) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from harrier._embedder import DEFAULT_MODEL, Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import Index
+from harrier._ingest import IngestReport
 from harrier._store_spec import open_store
 
 EPILOG = """examples:
@@ -18,6 +19,7 @@ EPILOG = """examples:
   harrier search "how do I reset my password?" --collection docs -k 3
   harrier ingest ./docs --collection docs --store qdrant:http://localhost:6333 --prune
   harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
+  harrier ingest ./docs --collection docs --store milvus:http://localhost:19530 --ray auto
 
 stores: qdrant (embedded in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key from
 QDRANT_API_KEY); milvus (Milvus Lite in ./.harrier/milvus.db), milvus:PATH, milvus:URI
@@ -47,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tokens shared by consecutive spans (default 0)")
     ingest.add_argument("--prune", action="store_true",
                         help="delete documents that are no longer in SOURCE")
+    ingest.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run on Ray Data (pip install 'harrier-suite[ray]'; needs a store "
+                        "server): alone, a local Ray; auto or ray://HOST:10001 joins a cluster")
+    ingest.add_argument("--actors", type=int, default=2, metavar="N",
+                        help="with --ray: embedding actors, one model each (default 2)")
+    ingest.add_argument("--gpus-per-actor", type=float, default=0.0, metavar="F",
+                        help="with --ray: GPUs per embedding actor, e.g. 1 or 0.5 (default 0)")
 
     search = commands.add_parser("search", help="find the spans nearest to a query",
                                  description="Embed QUERY with the query instruction and "
@@ -90,6 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "ingest" and args.ray is not None:
+        from harrier.ray_ingest import ingest_on_ray
+
+        try:
+            report = ingest_on_ray(
+                args.source, args.store, args.collection, args.model,
+                max_tokens=args.max_tokens, overlap_tokens=args.overlap, prune=args.prune,
+                actors=args.actors, num_gpus_per_actor=args.gpus_per_actor, device=args.device,
+                address=args.ray or None, show_progress=not args.json and sys.stderr.isatty())
+        except ImportError as exc:  # Ray is not installed: the message names the extra
+            _fail(str(exc))
+        _print_report(report, args.json)
+        return 0
     embedder = Embedder.from_pretrained(args.model, device=args.device,
                                         max_tokens=getattr(args, "max_tokens", None))
     with Index(open_store(args.store, args.collection), embedder,
@@ -97,12 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "ingest":
             report = index.ingest(args.source, overlap_tokens=args.overlap, prune=args.prune,
                                   show_progress=not args.json and sys.stderr.isatty())
-            if args.json:
-                _out(json.dumps(report.to_dict(), ensure_ascii=False))
-            else:
-                _out(report.summary())
-                for reason in report.skip_reasons:
-                    _out(f"  skipped {reason}")
+            _print_report(report, args.json)
             return 0
         hits = index.search(args.query, k=args.k)
         for rank, hit in enumerate(hits, start=1):
@@ -113,6 +130,15 @@ def _run(args: argparse.Namespace) -> int:
                 _out(f"{rank}. [{hit.score:.3f}] {hit.doc_id} [{hit.start}:{hit.end}]\n"
                      f"   {preview}")
         return 0
+
+
+def _print_report(report: IngestReport, as_json: bool) -> None:
+    if as_json:
+        _out(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        _out(report.summary())
+        for reason in report.skip_reasons:
+            _out(f"  skipped {reason}")
 
 
 def _out(line: str) -> None:

@@ -1,0 +1,167 @@
+"""Ray Data ingestion into the real Milvus server leaves exactly the single-process store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import harrier
+from harrier import SourceDocument, cli
+from harrier_milvus import MilvusStore
+
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'harrier-suite[ray]'")
+from harrier.ray_ingest import _remote_harrier_error, ingest_on_ray  # noqa: E402
+
+pytestmark = pytest.mark.server
+
+MAX_TOKENS = 32
+RAY_OPTIONS = dict(max_tokens=MAX_TOKENS, actors=2, cpus_per_actor=0.5, batch_size=3)
+COUNTS = ("documents", "unchanged", "skipped", "spans_written", "spans_deleted",
+          "documents_pruned", "tokens")
+TEXTS = [
+    "Rivers carry water from the hills down to the sea. " * 12,
+    "机器学习是人工智能的一个分支。向量数据库存储嵌入。" * 5,
+    "الثعلب البني السريع يقفز فوق الكلب الكسول.",
+    "Emoji 🙂🚀 mixed with code: def f(x): return x * 2\n\nand a second paragraph.",
+    "short",
+    "Der schnelle braune Fuchs springt über den faulen Hund. " * 8,
+]
+CORPUS = [
+    SourceDocument(f"doc-{i}", text, {"i": i, "tags": ["ray", str(i)], "nested": {"n": i / 3}})
+    for i, text in enumerate(TEXTS * 2)
+]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(milvus_server) -> Iterator[str]:
+    """One local Ray per module (two CPUs, own short temp dir); yields the store spec.
+
+    Workers inherit the environment, so they log in with ``MILVUS_TOKEN`` as a user's would.
+    """
+    saved = {key: os.environ.get(key) for key in ("RAY_AUTH_MODE", "MILVUS_TOKEN")}
+    os.environ.update(RAY_AUTH_MODE="disabled", MILVUS_TOKEN=milvus_server.token)
+    temp = tempfile.mkdtemp(prefix="hr-", dir="/tmp")  # Ray's socket paths must stay short
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
+    try:
+        yield f"milvus:{milvus_server.uri}"
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def assert_same_store(expected: MilvusStore, actual: MilvusStore) -> None:
+    """Same documents, span ids, texts, positions, hashes, metadata; vectors within 1e-6."""
+    assert sorted(actual.iter_doc_ids()) == sorted(expected.iter_doc_ids())
+    assert actual.count() == expected.count()
+    for doc_id in expected.iter_doc_ids():
+        ours, theirs = actual.fetch_spans(doc_id), expected.fetch_spans(doc_id)
+        assert [r.id for r in ours] == [r.id for r in theirs]
+        for a, b in zip(ours, theirs, strict=True):
+            assert (a.text, a.start, a.end, a.span_index, a.span_count, a.token_count,
+                    a.doc_hash, a.model, a.metadata) == (
+                b.text, b.start, b.end, b.span_index, b.span_count, b.token_count,
+                b.doc_hash, b.model, b.metadata)
+            np.testing.assert_allclose(a.vector, b.vector, atol=1e-6, rtol=0)
+
+
+def assert_same_counts(report: harrier.IngestReport, expected: harrier.IngestReport) -> None:
+    assert {k: getattr(report, k) for k in COUNTS} == {k: getattr(expected, k) for k in COUNTS}
+
+
+def test_two_actors_write_the_single_process_store_and_a_job_moves_between_the_two(
+    ray_cluster: str, open_server_store, qwen_engine: harrier.Embedder, qwen_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Both stores start from the same earlier run: a document that will shrink, one that will
+    # grow, one that will be pruned and one that stays; the other eight are new.
+    earlier = [SourceDocument("doc-0", TEXTS[0] * 2, CORPUS[0].metadata),
+               SourceDocument("doc-4", "tiny", CORPUS[4].metadata), CORPUS[2],
+               SourceDocument("gone", "This document leaves the corpus.")]
+    single, on_ray = open_server_store(), open_server_store()
+    for store in (single, on_ray):
+        harrier.ingest(earlier, store, qwen_engine, max_tokens=MAX_TOKENS)
+    changed = [*CORPUS]
+    changed[4] = SourceDocument("doc-4", TEXTS[5], CORPUS[4].metadata)
+
+    expected = harrier.ingest(changed, single, qwen_engine, max_tokens=MAX_TOKENS, prune=True)
+    report = ingest_on_ray(changed, ray_cluster, on_ray.collection, qwen_path, prune=True,
+                           **RAY_OPTIONS)
+    assert (expected.unchanged, expected.documents_pruned) == (1, 1)
+    assert expected.spans_deleted > 0 and expected.spans_written > len(CORPUS)
+    assert_same_counts(report, expected)
+    assert_same_store(single, on_ray)
+
+    # Ray (from the command line) after one process, and one process after Ray: nothing to
+    # embed, write or delete.
+    jsonl = tmp_path / "corpus.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": d.id, "text": d.text, "metadata": d.metadata},
+                                        ensure_ascii=False) + "\n" for d in changed))
+    assert cli.main(["ingest", str(jsonl), "--ray", "--actors", "2", "--collection",
+                     single.collection, "--store", ray_cluster, "--model", str(qwen_path),
+                     "--max-tokens", str(MAX_TOKENS), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    back = harrier.ingest(changed, on_ray, qwen_engine, max_tokens=MAX_TOKENS).to_dict()
+    for rerun in (again, back):
+        assert [rerun[k] for k in ("unchanged", "spans_written", "spans_deleted", "tokens")] == [
+            len(CORPUS), 0, 0, 0]
+    assert_same_store(single, on_ray)
+
+
+def test_the_command_line_flags() -> None:
+    parse = cli.build_parser().parse_args
+    common = ["ingest", "docs", "--collection", "c"]
+    assert parse(common).ray is None
+    local = parse([*common, "--ray", "--actors", "4", "--gpus-per-actor", "0.5"])
+    assert (local.ray, local.actors, local.gpus_per_actor) == ("", 4, 0.5)
+    assert parse([*common, "--ray", "ray://head:10001"]).ray == "ray://head:10001"
+
+
+def test_large_files_stream_on_the_driver_as_in_one_process(
+    ray_cluster: str, open_server_store, qwen_engine: harrier.Embedder, qwen_path: Path,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "big.txt").write_text(TEXTS[0] * 4, encoding="utf-8")
+    (tmp_path / "image.bin").write_bytes(b"\x00\x01" * 4096)  # skipped as binary
+    single, on_ray = open_server_store(), open_server_store()
+    options = dict(max_tokens=MAX_TOKENS, large_file_bytes=1024)
+    expected = harrier.ingest(tmp_path, single, qwen_engine, **options)
+    report = ingest_on_ray(tmp_path, ray_cluster, on_ray.collection, qwen_path, **options)
+    assert (expected.documents, expected.skipped) == (1, 1) and expected.spans_written > 4
+    assert_same_counts(report, expected)
+    assert_same_store(single, on_ray)
+
+
+def test_an_embedded_store_is_refused(qwen_path: Path) -> None:
+    with pytest.raises(harrier.ConfigurationError, match="store server"):
+        ingest_on_ray(CORPUS, "milvus:./local.db", "c", qwen_path)
+
+
+def test_without_ray_the_error_names_the_extra(monkeypatch, qwen_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match=r"pip install 'harrier-suite\[ray\]'"):
+        ingest_on_ray(CORPUS, "milvus:http://127.0.0.1:1", "c", qwen_path)
+
+
+def test_a_stage_error_comes_back_typed_from_rays_wrapper() -> None:
+    wrapped = RuntimeError("ray::MapWorker(MapBatches(Prepare)).submit()\n  File ...\n"
+                           "harrier._errors.StoreWriteError: writing 3 spans failed; run again\n"
+                           "The above exception was the direct cause of the following exception")
+    error = _remote_harrier_error(wrapped)
+    assert isinstance(error, harrier.StoreWriteError)
+    assert str(error) == "writing 3 spans failed; run again"
+    too_long = "harrier._errors.TextTooLongError: text at index 0 has 9 tokens, over 8"
+    assert isinstance(_remote_harrier_error(RuntimeError(too_long)), harrier.TextTooLongError)
+    assert _remote_harrier_error(RuntimeError("ValueError: not ours")) is None
