@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -86,6 +86,10 @@ class VectorStore(abc.ABC):
     @abc.abstractmethod
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         """Every stored span of ``doc_id``, with vectors, ordered by span index."""
+
+    @abc.abstractmethod
+    def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
+        """Every stored span with its vector, in pages of at most ``batch_size`` (for copying)."""
 
     @abc.abstractmethod
     def count(self) -> int:

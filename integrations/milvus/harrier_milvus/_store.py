@@ -158,6 +158,16 @@ class MilvusStore(VectorStore):
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
         return sorted((to_record(row) for row in rows), key=lambda r: r.span_index)
 
+    def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
+        page: list[SpanRecord] = []
+        for row in self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE)):
+            page.append(to_record(row))
+            if len(page) == batch_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
     def count(self) -> int:
         self._ensure_loaded()
         rows = self._read("counting", lambda: self.client.query(

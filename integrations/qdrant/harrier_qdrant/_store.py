@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,19 @@ from harrier import (
     Hit,
     SpanRecord,
     StoredDocument,
+    StoreError,
     StoreUnavailableError,
     VectorStore,
     retry,
 )
+from harrier_qdrant._edge_shard import RECORD_FILE
+from harrier_qdrant._edge_store import QdrantEdgeStore
 from harrier_qdrant._payload import to_hit, to_payload, to_record
+from harrier_qdrant._quantization import (
+    check_quantization,
+    client_quantization,
+    client_search_params,
+)
 
 try:
     from qdrant_client import QdrantClient, models
@@ -31,20 +39,32 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 logger = logging.getLogger("harrier")
 
-DEFAULT_PATH = Path(".harrier") / "qdrant"
-"""Where the embedded (local mode) store lives unless told otherwise."""
+LOCAL_PATH = Path(".harrier") / "qdrant"
+"""Where qdrant-client's local mode store lives unless told otherwise."""
 
 _SCROLL_PAGE = 1024
 _BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
 
 
 class QdrantStore(VectorStore):
-    """A collection in Qdrant: embedded in ``path`` by default, or a server at ``url``.
+    """A collection in Qdrant: a server at ``url`` (or a given ``client``).
 
-    The API key comes from ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is
-    never logged. On a server, a keyword index on ``doc_id`` is created with the collection and
-    HNSW building is deferred during bulk loads.
+    Without ``url`` or ``client`` this opens the embedded default, a :class:`QdrantEdgeStore`
+    in ``path``; ``local_mode=True`` opens qdrant-client's local mode there instead (what
+    earlier versions wrote, and what ``langchain_qdrant`` reads). The API key comes from
+    ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is never logged. On a
+    server, keyword indexes on ``doc_id`` and ``doc_hash`` are created with the collection,
+    HNSW building is deferred during bulk loads, and ``quantization`` (``"scalar"`` or
+    ``"binary"``) applies with rescoring on the original vectors.
     """
+
+    def __new__(cls, collection: str, *, path: str | Path | None = None,
+                url: str | None = None, client: QdrantClient | None = None,
+                local_mode: bool = False, quantization: str | None = None,
+                **options: Any) -> Any:
+        if cls is QdrantStore and url is None and client is None and not local_mode:
+            return QdrantEdgeStore(collection, path=path, quantization=quantization)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -56,8 +76,11 @@ class QdrantStore(VectorStore):
         prefer_grpc: bool = False,
         timeout: int = 30,
         client: QdrantClient | None = None,
+        local_mode: bool = False,
+        quantization: str | None = None,
     ) -> None:
         self.collection = collection
+        self.quantization = check_quantization(quantization)
         self.is_server = url is not None or (client is not None and not _is_local(client))
         if client is None:
             client = _connect(path, url, api_key, prefer_grpc, timeout)
@@ -79,6 +102,8 @@ class QdrantStore(VectorStore):
                 f"collection {self.collection!r} was not created by harrier (it records no "
                 "model); use a new collection name"
             )
+        if self.quantization is None:  # searches rescore as the collection was made
+            self.quantization = _quantization_name(info.config.quantization_config)
         return str(metadata["harrier_model"]), int(metadata["harrier_dimension"])
 
     def create_collection(self, model: str, dimension: int) -> None:
@@ -87,11 +112,13 @@ class QdrantStore(VectorStore):
             self.collection,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
             metadata={"harrier_model": model, "harrier_dimension": dimension},
+            quantization_config=client_quantization(self.quantization),
         )
         if self.is_server:
-            self.client.create_payload_index(
-                self.collection, "doc_id", models.PayloadSchemaType.KEYWORD, wait=True
-            )
+            for name in ("doc_id", "doc_hash"):
+                self.client.create_payload_index(
+                    self.collection, name, models.PayloadSchemaType.KEYWORD, wait=True
+                )
 
     def begin_bulk_load(self) -> None:
         if not self.is_server:
@@ -138,6 +165,7 @@ class QdrantStore(VectorStore):
         result = self.client.query_points(
             self.collection, query=np.asarray(vector, dtype=np.float32).tolist(), limit=k,
             query_filter=_metadata_filter(filter), with_payload=True,
+            search_params=client_search_params(self.quantization),
         )
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
@@ -146,16 +174,27 @@ class QdrantStore(VectorStore):
         records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
         return sorted(records, key=lambda r: r.span_index)
 
+    def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
+        page: list[SpanRecord] = []
+        for p in self._scroll(None, True, with_vectors=True, page=batch_size):
+            page.append(to_record(p.id, p.vector, p.payload or {}))
+            if len(page) == batch_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)
 
     def _scroll(
-        self, flt: models.Filter | None, fields: list[str] | bool, with_vectors: bool = False
+        self, flt: models.Filter | None, fields: list[str] | bool, with_vectors: bool = False,
+        page: int = _SCROLL_PAGE,
     ) -> Iterable[Any]:
         offset = None
         while True:
             points, offset = self.client.scroll(
-                self.collection, scroll_filter=flt, limit=_SCROLL_PAGE, offset=offset,
+                self.collection, scroll_filter=flt, limit=page, offset=offset,
                 with_payload=fields, with_vectors=with_vectors,
             )
             yield from points
@@ -200,7 +239,12 @@ def _connect(
     path: str | Path | None, url: str | None, api_key: str | None, grpc: bool, timeout: int
 ) -> QdrantClient:
     if url is None:
-        folder = Path(path or DEFAULT_PATH)
+        folder = Path(path or LOCAL_PATH)
+        if any(folder.glob(f"*/{RECORD_FILE}")):
+            raise StoreError(
+                f"{folder} holds an embedded Qdrant Edge store, not a local-mode one; open it "
+                f"as --store qdrant:{folder}"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         try:
             return QdrantClient(path=str(folder))
@@ -225,6 +269,12 @@ def _connect(
             "server is running"
         ) from None
     return client
+
+
+def _quantization_name(config: Any) -> str | None:
+    if isinstance(config, models.ScalarQuantization):
+        return "scalar"
+    return "binary" if isinstance(config, models.BinaryQuantization) else None
 
 
 def _is_local(client: QdrantClient) -> bool:
