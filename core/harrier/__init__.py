@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harrier._copy import CopyReport, copy_collection
 from harrier._documents import SourceDocument
 from harrier._embedder import DEFAULT_MODEL, Embedder
 from harrier._errors import (
@@ -34,6 +35,7 @@ from harrier._store import StoredDocument, VectorStore, retry
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "CollectionMismatchError",
     "ConfigurationError",
+    "CopyReport",
     "DEFAULT_MODEL",
     "Embedder",
     "EmbeddingOutOfMemoryError",
@@ -60,6 +62,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "TextTooLongError",
     "UnknownPromptError",
     "VectorStore",
+    "copy_collection",
     "document_hash",
     "ingest",
     "l2_normalize",

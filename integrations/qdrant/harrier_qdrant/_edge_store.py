@@ -60,12 +60,15 @@ class QdrantEdgeStore(VectorStore):
     ``quantization`` (``"scalar"`` or ``"binary"``) is fixed when the collection is created;
     searches then rescore on the original vectors. One process at a time opens a collection;
     a second one gets ``StoreUnavailableError``. Writes need ``min_free_bytes`` free on the disk
-    plus four times the batch (the engine maps its files: a full disk must be seen before the
-    write, not inside it).
+    plus four times the batch, and a new collection ``new_shard_bytes``: the engine writes
+    through memory-mapped files, where a full disk kills the process (SIGBUS) instead of
+    raising, so a full disk must be seen before the write.
     """
 
     max_batch_count = 256
-    min_free_bytes = 1 * 2**20
+    min_free_bytes = 2 * 2**20
+    new_shard_bytes = 8 * 2**20  # a new shard takes ~5.3 MB at once (WAL, segment files)
+    indexing_threshold_kb: int | None = None  # see edge_config; set before creating
 
     def __init__(
         self,
@@ -100,6 +103,7 @@ class QdrantEdgeStore(VectorStore):
     def create_collection(self, model: str, dimension: int) -> None:
         logger.info("creating Qdrant Edge collection %s in %s (dimension %d)",
                     self.collection, self.root, dimension)
+        self._check_space(self.new_shard_bytes)
         try:
             write_record(self.folder, model, dimension, self.quantization)
         except OSError as exc:
@@ -115,7 +119,8 @@ class QdrantEdgeStore(VectorStore):
                 "(harrier copy ... --quantization) or leave the option out"
             )
         self._shard = open_shard(self.folder / SHARD_FOLDER,
-                                 edge_config(record["dimension"], recorded))
+                                 edge_config(record["dimension"], recorded,
+                                             self.indexing_threshold_kb))
         self._search_params = edge_search_params(recorded)
 
     @property
@@ -249,10 +254,10 @@ class QdrantEdgeStore(VectorStore):
         self._changed = True
 
     def _check_space(self, needed: int) -> None:
-        free = free_bytes(self.folder)
+        free = free_bytes(self.root)
         if free < needed + self.min_free_bytes:
             raise StoreWriteError(
-                f"the disk holding {self.folder} is almost full ({free // 1024} KB free, "
+                f"the disk holding {self.root} is almost full ({free // 1024} KB free, "
                 f"{(needed + self.min_free_bytes) // 1024} KB needed for the next write); "
                 "free some space and run the same command again: nothing already stored was "
                 "lost and finished documents are skipped"
