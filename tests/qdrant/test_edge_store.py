@@ -15,22 +15,12 @@ import pytest
 import harrier
 from harrier import SpanRecord
 from harrier._store_spec import open_store
+from fault_harness import synthetic_records as records
 
 pytest.importorskip("qdrant_edge")
 from harrier_qdrant import QdrantEdgeStore, QdrantStore  # noqa: E402
 
 DIM = 32
-
-
-def records(doc_id: str, n: int, seed: int = 0, text: str = "t" * 500,
-            dim: int = DIM) -> list[SpanRecord]:
-    rng = np.random.default_rng(seed)
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return [SpanRecord(id=harrier.span_id(doc_id, i), vector=vectors[i], text=f"{text} {i}",
-                       doc_id=doc_id, span_index=i, span_count=n, start=0, end=1,
-                       token_count=1, doc_hash=f"h-{doc_id}", model="m", metadata={"i": i % 3})
-            for i in range(n)]
 
 
 def filled(path: Path, docs: int = 3, spans: int = 4) -> None:
@@ -188,7 +178,7 @@ def tmpfs(tmp_path):
 
 FILL = """
 import sys, harrier
-from test_edge_store import records
+from fault_harness import synthetic_records as records
 from harrier_qdrant import QdrantEdgeStore
 store = QdrantEdgeStore("docs", path=sys.argv[1])
 store.create_collection("m", 32)
@@ -204,8 +194,7 @@ store.close()
 
 
 def test_full_disk_stops_with_a_typed_error_and_keeps_what_was_stored(tmpfs):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent),
-                                                         *sys.path])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", FILL, str(tmpfs)], capture_output=True,
                          text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]  # not killed by the engine's mmap writes
