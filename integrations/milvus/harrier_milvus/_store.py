@@ -39,6 +39,7 @@ from harrier_milvus._layout import (
     recorded_model,
     search_params,
 )
+from harrier_milvus._lite_limits import LiteSizeWatch
 from harrier_milvus._payload import (
     HIT_FIELDS,
     RECORD_FIELDS,
@@ -95,6 +96,7 @@ class MilvusStore(VectorStore):
             self._where = f"Milvus Lite {self._lite_db}"
         self.client = client
         self.is_lite = is_lite(client)
+        self._size_watch = LiteSizeWatch(collection) if self.is_lite else None
         self._loaded = False
         self._closed = False
 
@@ -220,6 +222,8 @@ class MilvusStore(VectorStore):
         for chunk in request_chunks(rows):
             self._write(f"writing {len(chunk)} spans to {self.collection!r}",
                         partial(self.client.upsert, self.collection, chunk, timeout=self.timeout))
+        if self._size_watch is not None:
+            self._size_watch.written(self.count, len(records))
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         self._delete(stale_filter(doc_id, keep_hash), f"deleting stale spans of {doc_id!r}")
