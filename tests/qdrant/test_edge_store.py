@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 
 import harrier
-from harrier import SpanRecord
-from harrier._store_spec import open_store
 from fault_harness import synthetic_records as records
+from harrier._store_spec import open_store
 
 pytest.importorskip("qdrant_edge")
-from harrier_qdrant import QdrantEdgeStore, QdrantStore  # noqa: E402
+from harrier_qdrant import QdrantEdgeStore, QdrantStore
 
 DIM = 32
 
