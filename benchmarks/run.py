@@ -18,6 +18,7 @@ import bench_ingest
 import bench_long_span
 import bench_queries
 import bench_splitter
+import bench_stores
 from _common import table
 
 CPU = {
@@ -26,6 +27,7 @@ CPU = {
     "long span": ["--layers", "1", "--tokens", "32000"],
     "ingestion": ["--layers", "2", "--documents", "48"],
     "splitter": [],
+    "stores": ["--sizes", "10000", "--documents", "100"],
 }
 GPU = {
     "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
@@ -36,9 +38,11 @@ GPU = {
     "ingestion": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
                   "--device", "cuda"],
     "splitter": [],
+    "stores": ["--sizes", "10000,100000", "--stores", "edge", "--device", "cuda"],
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
-           "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter}
+           "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
+           "stores": bench_stores}
 
 
 def main() -> None:
