@@ -5,27 +5,24 @@ from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
+import os
+import subprocess
+import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from harrier.convert._registry import CONVERTERS, Unconvertible
 
 logger = logging.getLogger("harrier")
 
 _PAGE_SEPARATOR = "\n\n"
-
-
-def _context() -> Any:
-    """A forkserver (Linux, macOS): the server imports the converters once, then each worker
-    is a cheap fork of it that shares no threads with the caller. Spawn elsewhere."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+_BOOT = ("import sys, types; package = types.ModuleType('harrier'); "
+         "package.__path__ = [sys.argv[1]]; sys.modules['harrier'] = package; "
+         "from harrier.convert._worker import serve; serve()")
+"""The child's start: the converters without ``harrier/__init__`` (no torch: fast to start),
+and no re-import of the caller's main module (scripts need no ``__main__`` guard)."""
 
 
 class ConversionWorker:
@@ -34,14 +31,14 @@ class ConversionWorker:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._process: Any = None
-        self._conn: Connection | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: tuple[Connection, Connection] | None = None
 
     def convert(self, fmt: str, source: Path | bytes) -> tuple[str, str | None, tuple[int, ...]]:
         """``(text, title, page start offsets)`` of ``source`` (a path or the file's bytes);
         the offsets are empty unless the format is paged. Raises :class:`Unconvertible`."""
-        conn = self._start()
-        conn.send((fmt, source))
+        requests, conn = self._start()
+        requests.send((fmt, source))
         pieces: list[str] = []
         deadline = time.monotonic() + self.timeout
         while True:
@@ -52,7 +49,7 @@ class ConversionWorker:
             try:
                 kind, value = conn.recv()
             except (EOFError, OSError) as exc:
-                code = self._process.exitcode if self._process is not None else None
+                code = self._process.poll() if self._process is not None else None
                 self.close(kill=True)
                 raise Unconvertible(f"conversion failed: the converter process died "
                                     f"(exit code {code})") from exc
@@ -65,30 +62,33 @@ class ConversionWorker:
                 text, starts = _joined(pieces, paged)
                 return text, title, starts
 
-    def _start(self) -> Connection:
+    def _start(self) -> tuple[Connection, Connection]:
         if self._conn is None:
-            context = _context()
-            self._conn, child = context.Pipe()
-            self._process = context.Process(target=_serve, args=(child,), daemon=True,
-                                            name="harrier-convert")
-            self._process.start()
-            child.close()
+            self._process = subprocess.Popen([sys.executable, "-c", _BOOT, _PACKAGE],
+                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert self._process.stdin is not None and self._process.stdout is not None
+            self._conn = (Connection(os.dup(self._process.stdin.fileno()), readable=False),
+                          Connection(os.dup(self._process.stdout.fileno()), writable=False))
+            self._process.stdin.close()
+            self._process.stdout.close()
         return self._conn
 
     def close(self, kill: bool = False) -> None:
         """Stop the child: ask it to exit, or kill it (after a timeout or a crash)."""
-        if self._conn is None:
+        if self._conn is None or self._process is None:
             return
+        requests, replies = self._conn
         if not kill:
             try:
-                self._conn.send(None)
-            except OSError:
+                requests.send(None)
+                self._process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
                 kill = True
-        self._process.join(timeout=None if not kill else 0)
-        if self._process.is_alive():
+        if kill:
             self._process.kill()
-            self._process.join()
-        self._conn.close()
+            self._process.wait()
+        requests.close()
+        replies.close()
         self._conn = self._process = None
 
 
@@ -101,9 +101,20 @@ def _joined(pieces: list[str], paged: bool) -> tuple[str, tuple[int, ...]]:
     return _PAGE_SEPARATOR.join(pieces), tuple(starts) if paged else ()
 
 
-def _serve(conn: Connection) -> None:
-    """The child's loop: one request ``(format, path or bytes)`` at a time until None."""
-    while (request := conn.recv()) is not None:
+def serve() -> None:
+    """The child's loop: one request ``(format, path or bytes)`` at a time on stdin, replies
+    on stdout, until None or the end of stdin. Stray prints of converters go to stderr."""
+    requests = Connection(os.dup(0), writable=False)
+    conn = Connection(os.dup(1), readable=False)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    while True:
+        try:
+            request = requests.recv()
+        except EOFError:  # the parent is gone
+            return
+        if request is None:
+            return
         fmt, source = request
         try:
             with (open(source, "rb") if isinstance(source, Path)

@@ -56,8 +56,9 @@ def convert_pptx(stream: BinaryIO) -> Conversion:
             if title:
                 conversion.title = conversion.title or title
             lines = [f"## {title}"] if title else []
+            title_id = title_shape.shape_id if title_shape is not None else None
             for shape in slide.shapes:
-                if shape is not title_shape:
+                if shape.shape_id != title_id:
                     lines.extend(_shape_text(shape))
             if slide.has_notes_slide:
                 lines.append(slide.notes_slide.notes_text_frame.text.strip())
