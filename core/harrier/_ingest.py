@@ -363,7 +363,7 @@ def span_records(group: _Prepared, vectors: Iterable[Any], model: str) -> list[l
                 id=span_id(doc.id, s.index), vector=next(flat), text=s.text, doc_id=doc.id,
                 span_index=s.index, span_count=count, start=s.start, end=s.end,
                 token_count=s.token_count, doc_hash=group.hashes[doc.id], model=model,
-                metadata={**doc.metadata, **page_range(doc.pages, s.start, s.end)}
+                metadata={**doc.metadata, **page_range(doc.pages, s.start, s.text)}
                 if doc.pages else doc.metadata,
             )
             for s in spans

@@ -73,8 +73,9 @@ class FileConverter:
         self.worker.close()
 
 
-def page_range(pages: tuple[int, ...], start: int, end: int) -> dict[str, int]:
-    """``page_start`` / ``page_end`` (1-based) of the characters ``[start, end)``, given each
-    page's start offset in the text."""
-    return {"page_start": bisect_right(pages, start),
-            "page_end": bisect_right(pages, max(start, end - 1))}
+def page_range(pages: tuple[int, ...], start: int, text: str) -> dict[str, int]:
+    """``page_start`` / ``page_end`` (1-based) of a span of ``text`` at offset ``start``, given
+    each page's start offset; whitespace at the span's ends (page breaks) does not count."""
+    first = start + len(text) - len(text.lstrip())
+    last = max(first, start + len(text.rstrip()) - 1)
+    return {"page_start": bisect_right(pages, first), "page_end": bisect_right(pages, last)}
