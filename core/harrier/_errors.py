@@ -37,7 +37,7 @@ class HarrierError(Exception):
 def _restore(cls: type[HarrierError], args: tuple[Any, ...], state: dict[str, Any]
              ) -> HarrierError:
     """Rebuild a pickled error without calling its ``__init__`` (whose signature may differ)."""
-    error = cls.__new__(cls, *args)
+    error = BaseException.__new__(cls, *args)
     error.args = args
     error.__dict__.update(state)
     return error

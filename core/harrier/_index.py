@@ -8,6 +8,7 @@ from typing import Any
 
 from harrier._deprecation import renamed
 from harrier._embedder import Embedder
+from harrier._errors import ConfigurationError
 from harrier._ingest import IngestReport, ingest
 from harrier._records import Hit
 from harrier._store import VectorStore
@@ -56,7 +57,7 @@ class Index:
     def search(self, query: str, *, k: int = DEFAULT_K, filter: Any = None) -> list[Hit]:
         """The ``k`` spans nearest to ``query`` (embedded with the query instruction)."""
         if k < 1:
-            raise ValueError("k must be at least 1")
+            raise ConfigurationError(f"k={k} must be at least 1")
         self.store.ensure_collection(
             self.embedder.identity, self.embedder.dimension, create=False
         )
