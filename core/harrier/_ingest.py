@@ -147,9 +147,9 @@ def _ingest(
     show_progress: bool, group_documents: int, group_chars: int, large_file_bytes: int,
     folder: FolderFilter, convert_timeout: float,
 ) -> None:
-    store.ensure_collection(embedder.model_name, embedder.dimension)
+    store.ensure_collection(embedder.identity, embedder.dimension)
     limit = max_tokens or embedder.max_tokens
-    settings = canonical_json([embedder.model_name, limit, overlap_tokens])
+    settings = canonical_json([embedder.identity.fingerprint, limit, overlap_tokens])
     seen: set[str] = set()
     job = _Job(store, embedder, limit, overlap_tokens, settings, report,
                FileConverter(convert_timeout))

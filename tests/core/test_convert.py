@@ -11,8 +11,8 @@ import tracemalloc
 import zipfile
 
 import pytest
-from document_files import PDF_PAGES, write_all, write_pdf
 
+from document_files import PDF_PAGES, write_all, write_pdf
 from harrier._documents import Skipped, iter_source
 from harrier._ingest import IngestReport
 from harrier.convert import ConvertedFile, FileConverter, Unconvertible
