@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import model_folder, table  # noqa: E402
+from _common import model_folder, table
 
 _WORDS = ("river valley sediment flood delta estuary glacier current bank channel meander "
           "survey station sample laboratory report season water level rain basin").split()
