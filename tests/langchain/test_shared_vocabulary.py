@@ -7,13 +7,13 @@ import pickle
 import warnings
 
 import pytest
-from llama_index.embeddings.harrier import HarrierEmbedding
-from llama_index.embeddings.harrier import HarrierRetriever as LlamaRetriever
 
 import harrier
 from harrier.cli import build_parser
 from langchain_harrier import HarrierEmbeddings
 from langchain_harrier import HarrierRetriever as LangChainRetriever
+from llama_index.embeddings.harrier import HarrierEmbedding
+from llama_index.embeddings.harrier import HarrierRetriever as LlamaRetriever
 
 ADAPTERS = [HarrierEmbeddings, HarrierEmbedding]
 TASK = "Find the passage that answers the question"
