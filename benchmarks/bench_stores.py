@@ -96,8 +96,10 @@ def _search(store, queries: np.ndarray, flt, budget_s: float) -> tuple[list[floa
 
 
 def _vector_case(kind: str, spans: int, work: Path, quantization: str | None) -> dict:
+    from harrier import ModelIdentity
+
     store = _open(kind, work, "vectors", quantization)
-    store.create_collection("bench", DIM)
+    store.create_collection(ModelIdentity("bench", None), DIM)
     started = time.perf_counter()
     for batch in range(spans // BATCH):
         store.upsert(_records(batch, BATCH))
@@ -132,7 +134,7 @@ def _ingest_case(kind: str, spans: int, work: Path, model: Path, device: str,
         f"{words[(i + j) % len(words)]}{j % 97}" for j in range(300)), {"i": i})
         for i in range(documents)]
     store = _open(kind, work, "ingest")
-    store.create_collection(engine.model_name, engine.dimension)
+    store.create_collection(engine.identity, engine.dimension)
     for batch in range(spans // BATCH):  # the collection's earlier contents
         store.upsert([r.__class__(**{**r.__dict__, "vector": r.vector[:engine.dimension]})
                       for r in _records(batch, BATCH)])

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import bench_convert
 import bench_documents
 import bench_ingest
 import bench_long_span
@@ -28,6 +29,7 @@ CPU = {
     "ingestion": ["--layers", "2", "--documents", "48"],
     "splitter": [],
     "stores": ["--sizes", "10000", "--documents", "100"],
+    "conversion": ["--pages", "200", "--layers", "2"],
 }
 GPU = {
     "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
@@ -39,10 +41,12 @@ GPU = {
                   "--device", "cuda"],
     "splitter": [],
     "stores": ["--sizes", "10000,100000", "--stores", "edge", "--device", "cuda"],
+    "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
+                   "--device", "cuda"],
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
            "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
-           "stores": bench_stores}
+           "conversion": bench_convert, "stores": bench_stores}
 
 
 def main() -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from harrier import SpanRecord, span_id
+from harrier import ModelIdentity, SpanRecord, span_id
 from harrier._store_spec import open_store
 
 VICTIM = """
 import sys, harrier
-from harrier import SpanRecord, span_id
+from harrier import ModelIdentity, SpanRecord, span_id
 from harrier._store_spec import open_store
 folder, spec, model, collection = sys.argv[1:5]
 engine = harrier.Embedder.from_pretrained(model, device="cpu")
@@ -32,6 +32,9 @@ report = harrier.ingest(folder, store, engine, max_tokens=48, group_documents=3)
 store.close()
 print(report.spans_written)
 """
+
+
+SYNTHETIC_MODEL = ModelIdentity("m", "f" * 64)
 
 
 def synthetic_records(doc_id: str, n: int, seed: int = 0, text: str = "t" * 500,

@@ -125,10 +125,10 @@ def test_paths_a_folder_and_the_default(tmp_path, monkeypatch):
     assert isinstance(store, MilvusStore) and (tmp_path / DEFAULT_PATH).is_dir()
     store.close()
     first = open_store(f"milvus:{tmp_path / 'x.db'}", "c")
-    first.ensure_collection("m", 4)
+    first.ensure_collection(harrier.ModelIdentity("m", "f" * 64), 4)
     first.close()  # releases the file: it opens again, collection and all
     again = MilvusStore("c", path=tmp_path / "x.db")
-    assert again.collection_model() == ("m", 4)
+    assert again.collection_model() == (harrier.ModelIdentity("m", "f" * 64), 4)
     again.close()
 
 
@@ -180,10 +180,10 @@ def test_vectors_come_back_as_written(store, qwen_engine):
 
 
 def test_one_warning_when_a_lite_collection_outgrows_fast_search(tmp_path, caplog):
-    from fault_harness import synthetic_records
+    from fault_harness import SYNTHETIC_MODEL, synthetic_records
 
     lite = MilvusStore("docs", path=tmp_path / "limit.db")
-    lite.create_collection("m", 32)
+    lite.create_collection(SYNTHETIC_MODEL, 32)
     lite._size_watch.limit = 10
     with caplog.at_level("WARNING", logger="harrier"):
         lite.upsert(synthetic_records("a", 6))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import harrier
+from fault_harness import SYNTHETIC_MODEL
 from fault_harness import synthetic_records as records
 from harrier._store_spec import open_store
 
@@ -24,7 +25,7 @@ DIM = 32
 
 def filled(path: Path, docs: int = 3, spans: int = 4) -> None:
     store = QdrantEdgeStore("docs", path=path)
-    store.create_collection("m", DIM)
+    store.create_collection(SYNTHETIC_MODEL, DIM)
     for d in range(docs):
         store.upsert(records(f"doc-{d}", spans, seed=d))
     store.end_bulk_load()
@@ -39,7 +40,7 @@ def digests(folder: Path) -> dict[str, str]:
 def test_qdrant_spec_opens_edge_with_the_server_payload_layout(tmp_path):
     store = open_store(f"qdrant:{tmp_path}", "docs")
     assert isinstance(store, QdrantEdgeStore)
-    store.create_collection("m", DIM)
+    store.create_collection(SYNTHETIC_MODEL, DIM)
     written = records("a", 3)
     store.upsert(written)
     point = store.shard.retrieve([written[1].id], True, False)[0]
@@ -55,7 +56,7 @@ def test_qdrant_spec_opens_edge_with_the_server_payload_layout(tmp_path):
 def test_search_before_and_after_the_index_equals_exact(tmp_path):
     store = QdrantEdgeStore("docs", path=tmp_path)
     store.indexing_threshold_kb = 100
-    store.create_collection("m", DIM)
+    store.create_collection(SYNTHETIC_MODEL, DIM)
     stored = [r for d in range(30) for r in records(f"d{d}", 100, seed=d)]
     for start in range(0, len(stored), 256):
         store.upsert(stored[start:start + 256])
@@ -75,7 +76,7 @@ def test_search_before_and_after_the_index_equals_exact(tmp_path):
 def test_quantized_collection_rescored_and_recorded(tmp_path, quantization):
     store = open_store(f"qdrant:{tmp_path}", "docs", quantization=quantization)
     store.indexing_threshold_kb = 100
-    store.create_collection("m", DIM)
+    store.create_collection(SYNTHETIC_MODEL, DIM)
     stored = [r for d in range(30) for r in records(f"d{d}", 100, seed=d)]
     store.upsert(stored[:1500])
     store.upsert(stored[1500:])
@@ -110,7 +111,7 @@ def test_a_second_process_is_refused_with_what_to_do(tmp_path):
 
 def test_local_mode_folder_is_recognised_with_the_copy_command(tmp_path):
     local = QdrantStore("docs", path=tmp_path, local_mode=True)
-    local.create_collection("m", DIM)
+    local.create_collection(SYNTHETIC_MODEL, DIM)
     local.upsert(records("a", 2))
     local.close()
     with pytest.raises(harrier.StoreError, match=r"harrier copy --from qdrant-local:") as err:
@@ -177,10 +178,11 @@ def tmpfs(tmp_path):
 
 FILL = """
 import sys, harrier
+from fault_harness import SYNTHETIC_MODEL
 from fault_harness import synthetic_records as records
 from harrier_qdrant import QdrantEdgeStore
 store = QdrantEdgeStore("docs", path=sys.argv[1])
-store.create_collection("m", 32)
+store.create_collection(SYNTHETIC_MODEL, 32)
 written = 0
 try:
     for d in range(100_000):

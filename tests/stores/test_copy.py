@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import harrier
-from fault_harness import assert_same_store, snapshot, synthetic_records
+from fault_harness import SYNTHETIC_MODEL, assert_same_store, snapshot, synthetic_records
 from harrier._store_spec import open_store
 
 pytest.importorskip("qdrant_edge")
@@ -19,7 +19,7 @@ pytest.importorskip("qdrant_edge")
 
 def fill(spec: str, docs: int, spans: int) -> list[harrier.SpanRecord]:
     store = open_store(spec, "docs")
-    store.create_collection("m", 32)
+    store.create_collection(SYNTHETIC_MODEL, 32)
     written = []
     for d in range(docs):
         batch = synthetic_records(f"doc-{d}", spans, seed=d, text=f"文本 {d} 🙂")
@@ -50,7 +50,7 @@ def test_edge_to_milvus_lite_and_local_mode_and_back_keeps_every_field(tmp_path)
         assert (report.spans, report.copied) == (300, 300)
         again = harrier.copy_collection(source, target, batch_size=64)
         assert (again.copied, again.already_there) == (0, 300)  # idempotent, writes nothing
-        assert target.collection_model() == ("m", 32)
+        assert target.collection_model() == (SYNTHETIC_MODEL, 32)
         source.close()
         target.close()
         arrived = everything(target_spec)
@@ -67,7 +67,7 @@ def test_edge_to_milvus_lite_and_local_mode_and_back_keeps_every_field(tmp_path)
 def test_copy_refuses_a_target_of_another_dimension_and_a_missing_source(tmp_path):
     fill(f"qdrant:{tmp_path / 'a'}", 1, 3)
     target = open_store(f"qdrant:{tmp_path / 'b'}", "docs")
-    target.create_collection("m", 64)
+    target.create_collection(SYNTHETIC_MODEL, 64)
     source = open_store(f"qdrant:{tmp_path / 'a'}", "docs")
     with pytest.raises(harrier.CollectionMismatchError, match="dimension 64"):
         harrier.copy_collection(source, target)
@@ -82,7 +82,7 @@ def test_copy_updates_a_document_whose_target_version_is_older(tmp_path):
     source_spec, target_spec = f"qdrant:{tmp_path / 'a'}", f"qdrant:{tmp_path / 'b'}"
     fill(source_spec, 2, 4)
     target = open_store(target_spec, "docs")
-    target.create_collection("m", 32)
+    target.create_collection(SYNTHETIC_MODEL, 32)
     old = synthetic_records("doc-1", 7, seed=9)
     target.upsert([r.__class__(**{**r.__dict__, "doc_hash": "old"}) for r in old])
     source = open_store(source_spec, "docs")

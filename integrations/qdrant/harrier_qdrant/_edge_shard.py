@@ -15,7 +15,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from harrier import StoreDamagedError, StoreError, StoreUnavailableError, StoreWriteError
+from harrier import (
+    ModelIdentity,
+    StoreDamagedError,
+    StoreError,
+    StoreUnavailableError,
+    StoreWriteError,
+)
 from harrier_qdrant._quantization import edge_quantization
 
 try:
@@ -98,7 +104,8 @@ def read_record(folder: Path) -> dict[str, Any] | None:
         record = json.loads(path.read_text(encoding="utf-8"))
         if record.get("format") != FORMAT:
             raise ValueError(f"unknown format {record.get('format')!r}")
-        return {"model": str(record["model"]), "dimension": int(record["dimension"]),
+        return {"model": ModelIdentity.from_record(record),
+                "dimension": int(record["dimension"]),
                 "quantization": record.get("quantization")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreDamagedError(
@@ -107,10 +114,11 @@ def read_record(folder: Path) -> dict[str, Any] | None:
         ) from None
 
 
-def write_record(folder: Path, model: str, dimension: int, quantization: str | None) -> None:
+def write_record(folder: Path, model: ModelIdentity, dimension: int,
+                 quantization: str | None) -> None:
     """Write the record file atomically: a reader sees the old file or the new, never half."""
     folder.mkdir(parents=True, exist_ok=True)
-    body = {"format": FORMAT, "model": model, "dimension": dimension,
+    body = {"format": FORMAT, **model.to_record(), "dimension": dimension,
             "quantization": quantization}
     tmp = folder / f".{RECORD_FILE}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from harrier import (
     ConfigurationError,
     Hit,
+    ModelIdentity,
     SpanRecord,
     StoredDocument,
     StoreError,
@@ -96,11 +97,11 @@ class QdrantEdgeStore(VectorStore):
         return f"QdrantEdgeStore({self.collection!r}, {self.root})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[str, int] | None:
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
         record = read_record(self.folder)
         return None if record is None else (record["model"], record["dimension"])
 
-    def create_collection(self, model: str, dimension: int) -> None:
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant Edge collection %s in %s (dimension %d)",
                     self.collection, self.root, dimension)
         self._check_space(self.new_shard_bytes)
