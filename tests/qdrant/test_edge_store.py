@@ -56,6 +56,7 @@ def test_qdrant_spec_opens_edge_with_the_server_payload_layout(tmp_path):
 def test_search_before_and_after_the_index_equals_exact(tmp_path):
     store = QdrantEdgeStore("docs", path=tmp_path)
     store.indexing_threshold_kb = 100
+    store.optimize_min_unindexed = 1000
     store.create_collection(SYNTHETIC_MODEL, DIM)
     stored = [r for d in range(30) for r in records(f"d{d}", 100, seed=d)]
     for start in range(0, len(stored), 256):
@@ -66,6 +67,10 @@ def test_search_before_and_after_the_index_equals_exact(tmp_path):
     assert [h.id for h in store.search_vector(query, 10)] == exact  # unindexed: a full scan
     store.end_bulk_load()  # builds HNSW
     assert store.shard.info().indexed_vectors_count == len(stored)
+    store.upsert(records("small", 10, seed=99))  # too few to re-index: left to the scan
+    store.end_bulk_load()
+    assert store.shard.info().indexed_vectors_count == len(stored)
+    assert store.search_vector(records("small", 10, seed=99)[4].vector, 1)[0].doc_id == "small"
     assert len(set(h.id for h in store.search_vector(query, 10)) & set(exact)) >= 9
     hits = store.search_vector(query, 5, filter={"i": 1})
     assert hits and all(h.metadata["i"] == 1 for h in hits)
@@ -76,6 +81,7 @@ def test_search_before_and_after_the_index_equals_exact(tmp_path):
 def test_quantized_collection_rescored_and_recorded(tmp_path, quantization):
     store = open_store(f"qdrant:{tmp_path}", "docs", quantization=quantization)
     store.indexing_threshold_kb = 100
+    store.optimize_min_unindexed = 1000
     store.create_collection(SYNTHETIC_MODEL, DIM)
     stored = [r for d in range(30) for r in records(f"d{d}", 100, seed=d)]
     store.upsert(stored[:1500])

@@ -70,6 +70,7 @@ class QdrantEdgeStore(VectorStore):
     min_free_bytes = 2 * 2**20
     new_shard_bytes = 8 * 2**20  # a new shard takes ~5.3 MB at once (WAL, segment files)
     indexing_threshold_kb: int | None = None  # see edge_config; set before creating
+    optimize_min_unindexed = 10_000  # a full scan of fewer unindexed spans costs a few ms
 
     def __init__(
         self,
@@ -131,11 +132,19 @@ class QdrantEdgeStore(VectorStore):
         return self._shard
 
     def end_bulk_load(self) -> None:
-        """Make the run durable, then build the search index over what it wrote."""
+        """Make the run durable, then index what it wrote once that is worth it.
+
+        The index is (re)built when the unindexed spans reach ``optimize_min_unindexed`` and a
+        fifth of the indexed ones: a small run into a large collection leaves its spans to the
+        exact scan (milliseconds) instead of merging them into the large index (minutes)."""
         if self._shard is None:
             return
         self._call("flushing", self.shard.flush)
-        if self._changed and self.optimize_after_load:
+        if not (self._changed and self.optimize_after_load):
+            return
+        info = self._call("reading the shard's state", self.shard.info)
+        indexed = info.indexed_vectors_count
+        if info.points_count - indexed >= max(self.optimize_min_unindexed, indexed // 5):
             self.optimize()
 
     def optimize(self) -> None:
