@@ -12,8 +12,11 @@ import json
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
+
+from tqdm.auto import tqdm
 
 from harrier import (
     ModelIdentity,
@@ -187,3 +190,23 @@ def allocated_bytes(path: Path) -> int:
             except OSError:
                 continue
     return total
+
+
+def optimize_with_progress(shard: edge.EdgeShard, label: str) -> BaseException | None:
+    """Run the blocking ``optimize()`` in a thread, showing the time spent; its error, if any."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            shard.optimize()
+        except BaseException as exc:  # handed back to the caller's thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="harrier-optimize", daemon=True).start()
+    with tqdm(desc=label, disable=None, bar_format="{desc}: {elapsed}") as bar:
+        while not done.wait(0.5):
+            bar.update(0)
+    return failure[0] if failure else None

@@ -10,21 +10,18 @@ server holds, so a collection copied to a server reads the same.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from harrier import (
     ConfigurationError,
     Hit,
     ModelIdentity,
     SpanRecord,
-    StoredDocument,
     StoreError,
     StoreWriteError,
     VectorStore,
@@ -38,12 +35,14 @@ from harrier_qdrant._edge_shard import (
     edge_config,
     free_bytes,
     open_shard,
+    optimize_with_progress,
     read_record,
     shard_error,
     write_record,
 )
-from harrier_qdrant._payload import to_hit, to_payload, to_record
+from harrier_qdrant._payload import to_hit, to_payload
 from harrier_qdrant._quantization import check_quantization, edge_search_params
+from harrier_qdrant._scans import SCROLL_PAGE, PointScans
 
 logger = logging.getLogger("harrier")
 T = TypeVar("T")
@@ -51,11 +50,9 @@ T = TypeVar("T")
 DEFAULT_PATH = Path(".harrier") / "qdrant"
 """Where the embedded store lives unless told otherwise."""
 
-_PAGE = 1024
-_SPAN_FIELDS = ["doc_id", "span_index", "span_count", "doc_hash"]
 
 
-class QdrantEdgeStore(VectorStore):
+class QdrantEdgeStore(PointScans, VectorStore):
     """A collection in an embedded Qdrant Edge store: the folder ``path / collection``.
 
     ``quantization`` (``"scalar"`` or ``"binary"``) is fixed when the collection is created;
@@ -157,25 +154,10 @@ class QdrantEdgeStore(VectorStore):
             return
         points = self.count()
         logger.info("building the search index of %s (%d spans)", self.collection, points)
-        done = threading.Event()
-        failure: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                self.shard.optimize()
-            except BaseException as exc:  # re-raised in the calling thread
-                failure.append(exc)
-            finally:
-                done.set()
-
         started = time.perf_counter()
-        threading.Thread(target=work, name="harrier-optimize", daemon=True).start()
-        with tqdm(desc=f"Indexing {points:,} spans", unit="s", disable=None,
-                  bar_format="{desc}: {elapsed}") as bar:
-            while not done.wait(0.5):
-                bar.update(0)
-        if failure:
-            raise shard_error(failure[0], self.folder, "indexed")
+        failure = optimize_with_progress(self.shard, f"Indexing {points:,} spans")
+        if failure is not None:
+            raise shard_error(failure, self.folder, "indexed")
         self._changed = False
         logger.info("search index of %s built in %.1f s", self.collection,
                     time.perf_counter() - started)
@@ -190,32 +172,6 @@ class QdrantEdgeStore(VectorStore):
             shard.close()
 
     # -- reads ---------------------------------------------------------------------------------
-    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
-        spans: dict[str, set[tuple[int, int, str]]] = {}
-        for point in self._scroll(_doc_filter(doc_ids), _SPAN_FIELDS):
-            p = point.payload or {}
-            spans.setdefault(p["doc_id"], set()).add(
-                (p["span_index"], p["span_count"], p["doc_hash"]))
-        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
-
-    def iter_doc_ids(self) -> Iterable[str]:
-        seen: set[str] = set()
-        for point in self._scroll(None, ["doc_id"]):
-            doc_id = (point.payload or {}).get("doc_id")
-            if doc_id is not None and doc_id not in seen:
-                seen.add(doc_id)
-                yield doc_id
-
-    def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
-        page: list[SpanRecord] = []
-        for p in self._scroll(None, True, vectors=True, page=batch_size):
-            page.append(to_record(p.id, p.vector, p.payload or {}))
-            if len(page) == batch_size:
-                yield page
-                page = []
-        if page:
-            yield page
-
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         request = edge.QueryRequest(
             limit=k, query=edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
@@ -223,16 +179,14 @@ class QdrantEdgeStore(VectorStore):
         points = self._call("searching", lambda: self.shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
-    def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
-        points = self._scroll(_doc_filter([doc_id]), True, vectors=True)
-        records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
-        return sorted(records, key=lambda r: r.span_index)
-
     def count(self) -> int:
         return int(self._call("counting", lambda: self.shard.count(edge.CountRequest())))
 
+    def _doc_filter(self, doc_ids: Sequence[str]) -> Any:
+        return _doc_filter(doc_ids)
+
     def _scroll(self, flt: Any, payload: list[str] | bool, *, vectors: bool = False,
-                page: int = _PAGE) -> Iterator[Any]:
+                page: int = SCROLL_PAGE) -> Iterator[Any]:
         offset = None
         while True:
             request = edge.ScrollRequest(offset=offset, limit=page, filter=flt,

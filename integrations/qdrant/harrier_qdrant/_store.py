@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ from harrier import (
     Hit,
     ModelIdentity,
     SpanRecord,
-    StoredDocument,
     StoreError,
     StoreUnavailableError,
     VectorStore,
@@ -23,12 +22,13 @@ from harrier import (
 )
 from harrier_qdrant._edge_shard import RECORD_FILE
 from harrier_qdrant._edge_store import QdrantEdgeStore
-from harrier_qdrant._payload import to_hit, to_payload, to_record
+from harrier_qdrant._payload import to_hit, to_payload
 from harrier_qdrant._quantization import (
     check_quantization,
     client_quantization,
     client_search_params,
 )
+from harrier_qdrant._scans import SCROLL_PAGE, PointScans
 
 try:
     from qdrant_client import QdrantClient, models
@@ -43,11 +43,10 @@ logger = logging.getLogger("harrier")
 LOCAL_PATH = Path(".harrier") / "qdrant"
 """Where qdrant-client's local mode store lives unless told otherwise."""
 
-_SCROLL_PAGE = 1024
 _BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
 
 
-class QdrantStore(VectorStore):
+class QdrantStore(PointScans, VectorStore):
     """A collection in Qdrant: a server at ``url`` (or a given ``client``).
 
     Without ``url`` or ``client`` this opens the embedded default, a :class:`QdrantEdgeStore`
@@ -146,24 +145,6 @@ class QdrantStore(VectorStore):
         self.client.close()
 
     # -- reads ---------------------------------------------------------------------------------
-    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
-        spans: dict[str, set[tuple[int, int, str]]] = {}
-        fields = ["doc_id", "span_index", "span_count", "doc_hash"]
-        for point in self._scroll(_doc_filter(doc_ids), fields):
-            p = point.payload or {}
-            spans.setdefault(p["doc_id"], set()).add(
-                (p["span_index"], p["span_count"], p["doc_hash"])
-            )
-        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
-
-    def iter_doc_ids(self) -> Iterable[str]:
-        seen: set[str] = set()
-        for point in self._scroll(None, ["doc_id"]):
-            doc_id = (point.payload or {}).get("doc_id")
-            if doc_id is not None and doc_id not in seen:
-                seen.add(doc_id)
-                yield doc_id
-
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         result = self.client.query_points(
             self.collection, query=np.asarray(vector, dtype=np.float32).tolist(), limit=k,
@@ -172,33 +153,19 @@ class QdrantStore(VectorStore):
         )
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
-    def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
-        points = self._scroll(_doc_filter([doc_id]), True, with_vectors=True)
-        records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
-        return sorted(records, key=lambda r: r.span_index)
-
-    def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
-        page: list[SpanRecord] = []
-        for p in self._scroll(None, True, with_vectors=True, page=batch_size):
-            page.append(to_record(p.id, p.vector, p.payload or {}))
-            if len(page) == batch_size:
-                yield page
-                page = []
-        if page:
-            yield page
-
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)
 
-    def _scroll(
-        self, flt: models.Filter | None, fields: list[str] | bool, with_vectors: bool = False,
-        page: int = _SCROLL_PAGE,
-    ) -> Iterable[Any]:
+    def _doc_filter(self, doc_ids: Sequence[str]) -> models.Filter:
+        return _doc_filter(doc_ids)
+
+    def _scroll(self, flt: models.Filter | None, payload: list[str] | bool, *,
+                vectors: bool = False, page: int = SCROLL_PAGE) -> Iterator[Any]:
         offset = None
         while True:
             points, offset = self.client.scroll(
                 self.collection, scroll_filter=flt, limit=page, offset=offset,
-                with_payload=fields, with_vectors=with_vectors,
+                with_payload=payload, with_vectors=vectors,
             )
             yield from points
             if offset is None:
