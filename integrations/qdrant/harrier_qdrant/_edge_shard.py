@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -118,17 +119,24 @@ def read_record(folder: Path) -> dict[str, Any] | None:
 
 
 def write_record(folder: Path, model: ModelIdentity, dimension: int,
-                 quantization: str | None) -> None:
-    """Write the record file atomically: a reader sees the old file or the new, never half."""
-    folder.mkdir(parents=True, exist_ok=True)
+                 quantization: str | None) -> bool:
+    """Create ``folder`` holding its record file, atomically: another process sees no folder or
+    a folder with its record, never one without. False if another process created it first."""
     body = {"format": FORMAT, **model.to_record(), "dimension": dimension,
             "quantization": quantization}
-    tmp = folder / f".{RECORD_FILE}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    with open(staging / RECORD_FILE, "w", encoding="utf-8") as handle:
         json.dump(body, handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, folder / RECORD_FILE)
+    try:
+        os.rename(staging, folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if folder.is_dir():
+            return False
+        raise exc
+    return True
 
 
 def open_shard(path: Path, config: edge.EdgeConfig) -> edge.EdgeShard:
@@ -137,7 +145,12 @@ def open_shard(path: Path, config: edge.EdgeConfig) -> edge.EdgeShard:
         if (path / "edge_config.json").exists() or (path / "segments").exists():
             shard = edge.EdgeShard.load(str(path))
         else:
-            shard = edge.EdgeShard.create(str(path), config)
+            try:
+                shard = edge.EdgeShard.create(str(path), config)
+            except Exception as exc:  # another process created it meanwhile
+                if "already contains" not in str(exc):
+                    raise
+                shard = edge.EdgeShard.load(str(path))
         indexed = set(shard.info().payload_schema)
         for name in INDEXED_FIELDS:
             if name not in indexed:

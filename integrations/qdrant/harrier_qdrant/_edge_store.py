@@ -104,10 +104,15 @@ class QdrantEdgeStore(PointScans, VectorStore):
                     self.collection, self.root, dimension)
         self._check_space(self.new_shard_bytes)
         try:
-            write_record(self.folder, model, dimension, self.quantization)
+            created = write_record(self.folder, model, dimension, self.quantization)
         except OSError as exc:
             raise shard_error(exc, self.folder, "created") from None
-        self._open({"model": model, "dimension": dimension, "quantization": self.quantization})
+        if not created:  # another process made it meanwhile: it must hold the same model
+            self.ensure_collection(model, dimension)
+        record = read_record(self.folder)
+        if record is None:
+            raise self._missing()
+        self._open(record)
 
     def _open(self, record: dict[str, Any]) -> None:
         recorded = record["quantization"]
