@@ -10,7 +10,7 @@ import harrier
 from fault_harness import assert_same_store, snapshot, write_corpus
 
 pytest.importorskip("qdrant_edge")
-from harrier_qdrant import QdrantEdgeStore  # noqa: E402
+from harrier_qdrant import QdrantEdgeStore
 
 
 def _run(folder, path, engine) -> str:
