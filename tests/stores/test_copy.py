@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -141,3 +142,20 @@ def test_killed_copies_then_a_full_copy_equal_one_clean_copy(tmp_path):
     assert any(0 < c < 1200 for c in counts), counts
     run_copy(source, victim, None)
     assert_same_store(snapshot(victim), snapshot(clean))
+
+
+def test_copy_command_line(tmp_path, capsys):
+    from harrier.cli import main
+
+    source, target = f"qdrant:{tmp_path / 'a'}", f"qdrant:{tmp_path / 'b'}"
+    fill(source, 3, 5)
+    assert main(["copy", "--from", source, "--to", target, "--collection", "docs",
+                 "--quantization", "scalar", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["spans"], report["copied"]) == (15, 15)
+    assert json.loads((tmp_path / "b" / "docs" / "collection.json").read_text())[
+        "quantization"] == "scalar"
+    with pytest.raises(SystemExit):
+        main(["copy", "--from", source, "--to", f"milvus:{tmp_path / 'c.db'}",
+              "--collection", "docs", "--quantization", "binary"])
+    assert "Qdrant option" in capsys.readouterr().err
