@@ -12,6 +12,7 @@ from harrier._embedder import DEFAULT_MODEL, Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import Index
 from harrier._ingest import IngestReport
+from harrier._serve_command import add_serve_parser, run_serve
 from harrier._store_spec import open_store
 
 EPILOG = """examples:
@@ -20,6 +21,7 @@ EPILOG = """examples:
   harrier ingest ./docs --collection docs --store qdrant:http://localhost:6333 --prune
   harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
   harrier ingest ./docs --collection docs --store milvus:http://localhost:19530 --ray auto
+  harrier serve --model microsoft/harrier-oss-v1-270m --port 8080
 
 stores: qdrant (embedded in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key from
 QDRANT_API_KEY); milvus (Milvus Lite in ./.harrier/milvus.db), milvus:PATH, milvus:URI
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--instruction", help="task instruction for the query "
                         "(default: the model's web search prompt)")
 
+    add_serve_parser(commands)
     for sub in (ingest, search):
         sub.add_argument("--collection", required=True, help="collection name")
         sub.add_argument("--store", default="qdrant", metavar="KIND[:PATH_OR_URL]",
@@ -99,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return run_serve(args)
     if args.command == "ingest" and args.ray is not None:
         from harrier.ray_ingest import ingest_on_ray
 
