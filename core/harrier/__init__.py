@@ -8,6 +8,7 @@ from harrier._errors import (
     CollectionMismatchError,
     ConfigurationError,
     EmbeddingOutOfMemoryError,
+    EmbeddingServerError,
     EmptyTextError,
     HarrierError,
     InputError,
@@ -27,6 +28,7 @@ from harrier._ingest import IngestReport, ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
 from harrier._records import Hit, SpanRecord, document_hash, span_id
+from harrier._remote import RemoteEmbedder
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
@@ -36,6 +38,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "DEFAULT_MODEL",
     "Embedder",
     "EmbeddingOutOfMemoryError",
+    "EmbeddingServerError",
     "EmptyTextError",
     "HARRIER_RETRIEVAL_PROMPT",
     "HarrierError",
@@ -46,6 +49,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "InputTypeError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "RemoteEmbedder",
     "SourceDocument",
     "SourceError",
     "Span",

@@ -9,6 +9,7 @@ from typing import Any
 from harrier._embedder import Embedder
 from harrier._ingest import IngestReport, ingest
 from harrier._records import Hit
+from harrier._remote import RemoteEmbedder
 from harrier._store import VectorStore
 
 
@@ -22,7 +23,7 @@ class Index:
     def __init__(
         self,
         store: VectorStore,
-        embedder: Embedder,
+        embedder: Embedder | RemoteEmbedder,
         *,
         instruction: str | None = None,
         prompt_name: str | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,7 @@ from harrier._embedder import DEFAULT_MODEL, Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import Index
 from harrier._ingest import IngestReport
+from harrier._remote import RemoteEmbedder
 from harrier._serve_command import add_serve_parser, run_serve
 from harrier._store_spec import open_store
 
@@ -75,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                          help=f"Hub id or local folder (default {DEFAULT_MODEL})")
         sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
+        sub.add_argument("--embedder", metavar="URL",
+                         help="embed through a `harrier serve` server instead of loading the "
+                         "model here (API key from HARRIER_API_KEY)")
         sub.add_argument("--json", action="store_true", help="machine-readable output")
         sub.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     return parser
@@ -105,6 +110,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return run_serve(args)
     if args.command == "ingest" and args.ray is not None:
+        if args.embedder:
+            _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
         from harrier.ray_ingest import ingest_on_ray
 
         try:
@@ -117,12 +124,17 @@ def _run(args: argparse.Namespace) -> int:
             _fail(str(exc))
         _print_report(report, args.json)
         return 0
-    embedder = Embedder.from_pretrained(args.model, device=args.device,
-                                        max_tokens=getattr(args, "max_tokens", None))
+    embedder: Embedder | RemoteEmbedder
+    if args.embedder:
+        embedder = RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
+    else:
+        embedder = Embedder.from_pretrained(args.model, device=args.device,
+                                            max_tokens=getattr(args, "max_tokens", None))
     with Index(open_store(args.store, args.collection), embedder,
                instruction=getattr(args, "instruction", None)) as index:
         if args.command == "ingest":
             report = index.ingest(args.source, overlap_tokens=args.overlap, prune=args.prune,
+                                  max_tokens=args.max_tokens if args.embedder else None,
                                   show_progress=not args.json and sys.stderr.isatty())
             _print_report(report, args.json)
             return 0

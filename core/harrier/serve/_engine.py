@@ -103,7 +103,8 @@ class ServedEngine:
             if count > limit and not key.truncate:
                 raise ApiError(400, f"{param}[{i}] has {count} tokens, over the model's limit "
                                f"of {limit}; split it into shorter texts, or ask for truncation",
-                               param=f"{param}[{i}]", code="text_too_long")
+                               param=f"{param}[{i}]", code="text_too_long",
+                               details={"index": i, "token_count": count, "limit": limit})
             if not prompt and count <= self._special:
                 raise bad_request(f"{param}[{i}] is empty (no tokens besides special tokens); "
                                   "drop empty texts", param=f"{param}[{i}]", code="empty_text")

@@ -16,8 +16,10 @@ class ApiError(Exception):
 
     def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
                  param: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
+        self.details = details or {}
         self.status = status
         self.message = message
         self.type = type
@@ -27,7 +29,7 @@ class ApiError(Exception):
 
     def response(self) -> JSONResponse:
         body = {"error": {"message": self.message, "type": self.type, "param": self.param,
-                          "code": self.code}}
+                          "code": self.code, **self.details}}
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 

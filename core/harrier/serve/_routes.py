@@ -14,7 +14,6 @@ from harrier.serve._http import (
     ApiError,
     b64_float32,
     bad_request,
-    check_api_key,
     field,
     json_response,
     texts_field,

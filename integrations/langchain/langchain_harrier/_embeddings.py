@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from harrier import DEFAULT_MODEL, Embedder
+from harrier import DEFAULT_MODEL, Embedder, RemoteEmbedder
 
 
 class HarrierEmbeddings(BaseModel, Embeddings):
@@ -95,11 +95,18 @@ class HarrierEmbeddings(BaseModel, Embeddings):
         description="Show a progress bar while embedding.",
     )
 
-    _engine: Embedder | None = PrivateAttr(default=None)
+    _engine: Embedder | RemoteEmbedder | None = PrivateAttr(default=None)
 
-    def __init__(self, **data: Any) -> None:
-        """Validate the settings, then load the model (harrier's typed errors pass unchanged)."""
+    def __init__(self, *, embedder: Embedder | RemoteEmbedder | None = None, **data: Any) -> None:
+        """Validate the settings, then load the model (harrier's typed errors pass unchanged).
+
+        ``embedder`` (an ``Embedder`` or a ``harrier.RemoteEmbedder``) is used as is instead of
+        loading ``model``.
+        """
+        if embedder is not None:
+            data.setdefault("model", embedder.model_name)
         super().__init__(**data)
+        self._engine = embedder
         self.embedder.query_prompt(self.query_instruction, self.prompt_name)
 
     @field_validator("model_name", mode="before")
@@ -108,7 +115,7 @@ class HarrierEmbeddings(BaseModel, Embeddings):
         return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @property
-    def embedder(self) -> Embedder:
+    def embedder(self) -> Embedder | RemoteEmbedder:
         """The ``harrier.Embedder`` doing the work (built on first use)."""
         if self._engine is None:
             self._engine = Embedder.from_pretrained(

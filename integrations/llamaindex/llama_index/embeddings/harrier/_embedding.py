@@ -8,7 +8,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from harrier import DEFAULT_MODEL, Embedder
+from harrier import DEFAULT_MODEL, Embedder, RemoteEmbedder
 
 
 class HarrierEmbedding(BaseEmbedding):
@@ -65,16 +65,19 @@ class HarrierEmbedding(BaseEmbedding):
     revision: str | None = Field(default=None, description="Hub revision (branch, tag, commit).")
     show_progress: bool = Field(default=False, description="Show the engine's progress bar.")
 
-    _engine: Embedder = PrivateAttr()
+    _engine: Embedder | RemoteEmbedder = PrivateAttr()
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, *, embedder: Embedder | RemoteEmbedder | None = None, **data: Any) -> None:
         """Validate the settings, then load (or reuse) the model and check the query prompt.
 
         Harrier's own errors (``ModelNotFoundError``, ``UnknownPromptError``, ...) propagate as
-        they are rather than wrapped in a pydantic ``ValidationError``.
+        they are rather than wrapped in a pydantic ``ValidationError``. ``embedder`` (an
+        ``Embedder`` or a ``harrier.RemoteEmbedder``) is used as is instead of loading one.
         """
+        if embedder is not None:
+            data.setdefault("model_name", embedder.model_name)
         super().__init__(**data)
-        self._engine = Embedder.from_pretrained(
+        self._engine = embedder or Embedder.from_pretrained(
             self.model_name,
             device=self.device,
             dtype=self.dtype,
@@ -92,7 +95,7 @@ class HarrierEmbedding(BaseEmbedding):
         return "HarrierEmbedding"
 
     @property
-    def engine(self) -> Embedder:
+    def engine(self) -> Embedder | RemoteEmbedder:
         """The ``harrier.Embedder`` doing the work (shares its weights with other embedders)."""
         return self._engine
 
