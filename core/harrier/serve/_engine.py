@@ -13,7 +13,12 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from harrier._embedder import Embedder
-from harrier._errors import ConfigurationError, EmbeddingOutOfMemoryError, InputError
+from harrier._errors import (
+    ConfigurationError,
+    EmbeddingOutOfMemoryError,
+    EmptyTextError,
+    InputError,
+)
 from harrier.serve._batcher import Batcher, QueueFull
 from harrier.serve._http import ApiError, bad_request
 from harrier.serve._metrics import Metrics
@@ -106,8 +111,7 @@ class ServedEngine:
                                param=f"{param}[{i}]", code="text_too_long",
                                details={"index": i, "token_count": count, "limit": limit})
             if not prompt and count <= self._special:
-                raise bad_request(f"{param}[{i}] is empty (no tokens besides special tokens); "
-                                  "drop empty texts", param=f"{param}[{i}]", code="empty_text")
+                raise EmptyTextError(i)
         counts = [min(count, limit) for count in counts]
         if sum(counts) > limits.max_tokens_per_request:
             raise ApiError(413, f"the request has {sum(counts)} tokens, over the limit of "
@@ -119,8 +123,25 @@ class ServedEngine:
     async def embed(self, request: Request, texts: list[str], key: Key, param: str
                     ) -> tuple[np.ndarray, int]:
         """The vectors of ``texts`` and the tokens the model ran, through the shared queue."""
-        counts = await run_in_threadpool(self.token_counts, texts, key, param)
-        tokens = sum(counts)
+        try:
+            counts = await run_in_threadpool(self.token_counts, texts, key, param)
+            future = self._submit(key, texts, sum(counts))
+            vectors = await _result_unless_gone(request, future)
+        except EmptyTextError as exc:  # only special tokens
+            raise bad_request(f"{param}[{exc.index}] is empty (no tokens besides special "
+                              "tokens); drop empty texts", param=f"{param}[{exc.index}]",
+                              code="empty_text") from None
+        except InputError as exc:
+            raise bad_request(str(exc), param=param, code="invalid_input") from None
+        except EmbeddingOutOfMemoryError as exc:
+            raise ApiError(413, str(exc), param=param, code="out_of_memory") from None
+        finally:
+            self.metrics.queue_depth.set(self.batcher.queued_texts)
+        self.metrics.tokens.labels(key.input_type).inc(sum(counts))
+        self.metrics.texts.labels(key.input_type).inc(len(texts))
+        return vectors, sum(counts)
+
+    def _submit(self, key: Key, texts: list[str], tokens: int) -> Any:
         try:
             future = self.batcher.submit(key, texts, tokens)
         except QueueFull as exc:
@@ -130,11 +151,7 @@ class ServedEngine:
                            code="queue_full",
                            headers={"Retry-After": str(self.limits.retry_after_s)}) from None
         self.metrics.queue_depth.set(self.batcher.queued_texts)
-        vectors = await _result_unless_gone(request, future)
-        self.metrics.queue_depth.set(self.batcher.queued_texts)
-        self.metrics.tokens.labels(key.input_type).inc(tokens)
-        self.metrics.texts.labels(key.input_type).inc(len(texts))
-        return vectors, tokens
+        return future
 
     def close(self, timeout: float | None = None) -> None:
         self.batcher.close(timeout)
@@ -148,12 +165,7 @@ async def _result_unless_gone(request: Request, future: Any) -> np.ndarray:
         await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
         if not result.done():
             raise Disconnected
-        try:
-            return result.result()
-        except InputError as exc:
-            raise bad_request(str(exc), code="invalid_input") from None
-        except EmbeddingOutOfMemoryError as exc:
-            raise ApiError(413, str(exc), code="out_of_memory") from None
+        return result.result()
     finally:
         gone.cancel()
         if not result.done():
