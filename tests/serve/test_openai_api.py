@@ -12,6 +12,8 @@ import harrier
 
 TEXTS = ["Paris is the capital of France.", "机器学习 🙂", "a", "The quick brown fox. " * 20]
 
+HTTP = httpx.Client(timeout=60)  # one client: building one per call costs ~50 ms
+
 
 def _vectors(body: dict) -> np.ndarray:
     rows = sorted(body["data"], key=lambda row: row["index"])
@@ -19,7 +21,7 @@ def _vectors(body: dict) -> np.ndarray:
 
 
 def test_documents_equal_the_local_engine(server: str, engine: harrier.Embedder) -> None:
-    answer = httpx.post(f"{server}/v1/embeddings", json={"input": TEXTS, "model": "tiny"})
+    answer = HTTP.post(f"{server}/v1/embeddings", json={"input": TEXTS, "model": "tiny"})
     assert answer.status_code == 200
     body = answer.json()
     np.testing.assert_allclose(_vectors(body), engine.embed_documents(TEXTS), atol=1e-6)
@@ -28,7 +30,7 @@ def test_documents_equal_the_local_engine(server: str, engine: harrier.Embedder)
 
 
 def test_base64_is_bit_exact(server: str, engine: harrier.Embedder) -> None:
-    answer = httpx.post(f"{server}/v1/embeddings",
+    answer = HTTP.post(f"{server}/v1/embeddings",
                         json={"input": TEXTS[0], "encoding_format": "base64"}).json()
     vector = np.frombuffer(base64.b64decode(answer["data"][0]["embedding"]), dtype="<f4")
     assert np.array_equal(vector, engine.embed_documents(TEXTS[:1])[0])
@@ -43,7 +45,7 @@ def test_base64_is_bit_exact(server: str, engine: harrier.Embedder) -> None:
 def test_queries_follow_the_engine_rules(server: str, engine: harrier.Embedder,
                                          fields: dict, kwargs: dict) -> None:
     queries = ["capital of France", "how to bake bread"]
-    body = httpx.post(f"{server}/v1/embeddings", json={"input": queries, **fields}).json()
+    body = HTTP.post(f"{server}/v1/embeddings", json={"input": queries, **fields}).json()
     np.testing.assert_allclose(_vectors(body), engine.embed_queries(queries, **kwargs),
                                atol=1e-6)
     prompt = engine.query_prompt(**kwargs)
@@ -55,12 +57,12 @@ def test_too_long_text_names_index_count_and_limit(server: str, engine: harrier.
                                                    ) -> None:
     long = "word " * 400
     count = engine.count_tokens([long])[0]
-    answer = httpx.post(f"{server}/v1/embeddings", json={"input": ["ok", long]})
+    answer = HTTP.post(f"{server}/v1/embeddings", json={"input": ["ok", long]})
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["param"] == "input[1]" and error["code"] == "text_too_long"
     assert f"input[1] has {count} tokens" in error["message"] and "256" in error["message"]
-    cut = httpx.post(f"{server}/v1/embeddings", json={"input": [long], "truncate": True}).json()
+    cut = HTTP.post(f"{server}/v1/embeddings", json={"input": [long], "truncate": True}).json()
     assert cut["usage"]["prompt_tokens"] == 256
 
 
@@ -83,24 +85,24 @@ def test_too_long_text_names_index_count_and_limit(server: str, engine: harrier.
 ])
 def test_bad_requests_get_openai_errors(server: str, content: bytes, status: int, code: str
                                         ) -> None:
-    answer = httpx.post(f"{server}/v1/embeddings", content=content,
+    answer = HTTP.post(f"{server}/v1/embeddings", content=content,
                         headers={"Content-Type": "application/json"})
     assert answer.status_code == status, answer.text
     error = answer.json()["error"]
     assert error["code"] == code and error["message"] and set(error) >= {"type", "param"}
-    assert httpx.get(f"{server}/health").status_code == 200  # still serving
+    assert HTTP.get(f"{server}/health").status_code == 200  # still serving
 
 
 def test_tei_embed_and_tokenize(server: str, engine: harrier.Embedder) -> None:
-    vectors = httpx.post(f"{server}/embed", json={"inputs": TEXTS[:2]}).json()
+    vectors = HTTP.post(f"{server}/embed", json={"inputs": TEXTS[:2]}).json()
     np.testing.assert_allclose(np.array(vectors, dtype=np.float32),
                                engine.embed_documents(TEXTS[:2]), atol=1e-6)
-    query = httpx.post(f"{server}/embed", json={"inputs": "x y", "prompt_name": "sts_query"})
+    query = HTTP.post(f"{server}/embed", json={"inputs": "x y", "prompt_name": "sts_query"})
     np.testing.assert_allclose(np.array(query.json(), dtype=np.float32),
                                engine.embed_queries(["x y"], prompt_name="sts_query"), atol=1e-6)
-    refused = httpx.post(f"{server}/embed", json={"inputs": "x", "normalize": False})
+    refused = HTTP.post(f"{server}/embed", json={"inputs": "x", "normalize": False})
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "normalize"
-    tokens = httpx.post(f"{server}/tokenize", json={"inputs": TEXTS}).json()
+    tokens = HTTP.post(f"{server}/tokenize", json={"inputs": TEXTS}).json()
     assert [len(row) for row in tokens] == engine.count_tokens(TEXTS)
     first = tokens[0]
     assert [t["id"] for t in first] == engine.tokenizer(TEXTS[0])["input_ids"]
@@ -108,16 +110,16 @@ def test_tei_embed_and_tokenize(server: str, engine: harrier.Embedder) -> None:
 
 
 def test_models_info_health_metrics(server: str, engine: harrier.Embedder) -> None:
-    ids = [m["id"] for m in httpx.get(f"{server}/v1/models").json()["data"]]
+    ids = [m["id"] for m in HTTP.get(f"{server}/v1/models").json()["data"]]
     assert ids == ["tiny", "tiny:query", "tiny:document"]
-    info = httpx.get(f"{server}/info").json()
+    info = HTTP.get(f"{server}/info").json()
     assert (info["dimension"], info["max_input_length"]) == (engine.dimension, 256)
     assert info["default_query_prompt"] == engine.query_prompt()
-    assert httpx.get(f"{server}/health").json()["status"] == "ok"
-    httpx.post(f"{server}/v1/embeddings", json={"input": ["metrics probe"]})
-    metrics = httpx.get(f"{server}/metrics").text
+    assert HTTP.get(f"{server}/health").json()["status"] == "ok"
+    HTTP.post(f"{server}/v1/embeddings", json={"input": ["metrics probe"]})
+    metrics = HTTP.get(f"{server}/metrics").text
     for name in ("harrier_requests_total", "harrier_tokens_total", "harrier_batch_texts_bucket",
                  "harrier_queue_depth", "harrier_request_latency_seconds_bucket"):
         assert name in metrics
     assert 'harrier_requests_total{endpoint="/v1/embeddings",status="200"}' in metrics
-    assert httpx.get(f"{server}/nowhere").json()["error"]["code"] == "not_found"
+    assert HTTP.get(f"{server}/nowhere").json()["error"]["code"] == "not_found"
