@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harrier._documents import SourceDocument
-from harrier._embedder import DEFAULT_MODEL, Embedder
+from harrier._embedder import Embedder
 from harrier._errors import (
     CollectionMismatchError,
     ConfigurationError,
@@ -23,20 +23,24 @@ from harrier._errors import (
     TextTooLongError,
     UnknownPromptError,
 )
-from harrier._index import Index
+from harrier._identity import ModelIdentity
+from harrier._index import DEFAULT_K, Index
 from harrier._ingest import IngestReport, ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
 from harrier._records import Hit, SpanRecord, document_hash, span_id
 from harrier._remote import RemoteEmbedder
+from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "CollectionMismatchError",
     "ConfigurationError",
+    "DEFAULT_K",
     "DEFAULT_MODEL",
     "Embedder",
+    "EmbedderSettings",
     "EmbeddingOutOfMemoryError",
     "EmbeddingServerError",
     "EmptyTextError",
@@ -47,6 +51,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "IngestReport",
     "InputError",
     "InputTypeError",
+    "ModelIdentity",
     "ModelLoadError",
     "ModelNotFoundError",
     "RemoteEmbedder",

@@ -28,6 +28,7 @@ from harrier._errors import (
     InputError,
     TextTooLongError,
 )
+from harrier._identity import ModelIdentity
 from harrier._model_files import query_prompt
 
 _RETRIES = 5
@@ -52,6 +53,8 @@ class RemoteEmbedder:
         self._tokenizer: Any = tokenizer if not isinstance(tokenizer, (str, Path)) else None
         info = self._request("GET", "/info")
         self.model_name: str = info["model_id"]
+        self.identity = ModelIdentity(**info["identity"])
+        """The served weights' identity (name and fingerprint), as vector stores record it."""
         self.dimension: int = int(info["dimension"])
         self.max_tokens: int = int(info["max_input_length"])
         self.prompts: dict[str, str] = dict(info["prompts"])

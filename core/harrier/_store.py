@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from harrier._errors import CollectionMismatchError, StoreError, StoreWriteError
+from harrier._identity import ModelIdentity
 from harrier._records import Hit, SpanRecord
 
 logger = logging.getLogger("harrier")
@@ -50,12 +51,13 @@ class VectorStore(abc.ABC):
     max_batch_bytes: int = 4 * 2**20
 
     @abc.abstractmethod
-    def collection_model(self) -> tuple[str, int] | None:
-        """The (model, dimension) recorded on the collection, or None if it does not exist."""
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
+        """The (model identity, dimension) recorded on the collection, or None if it does not
+        exist. A collection of an older harrier recorded the name only (fingerprint None)."""
 
     @abc.abstractmethod
-    def create_collection(self, model: str, dimension: int) -> None:
-        """Create the collection for vectors of ``dimension``, recording ``model``."""
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
+        """Create the collection for vectors of ``dimension``, recording ``model.to_record()``."""
 
     @abc.abstractmethod
     def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
@@ -100,8 +102,14 @@ class VectorStore(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the client."""
 
-    def ensure_collection(self, model: str, dimension: int, *, create: bool = True) -> None:
-        """Create the collection, or check that it was made by the same model and dimension."""
+    def ensure_collection(
+        self, model: ModelIdentity, dimension: int, *, create: bool = True
+    ) -> None:
+        """Create the collection, or check that it was made by the same model and dimension.
+
+        Models compare by fingerprint (the same weights under any path or name are accepted,
+        other weights under the same name are not); a collection written before fingerprints
+        were recorded compares by name."""
         recorded = self.collection_model()
         if recorded is None and not create:
             raise StoreError(
@@ -110,11 +118,13 @@ class VectorStore(abc.ABC):
         if recorded is None:
             self.create_collection(model, dimension)
             return
-        if recorded != (model, dimension):
+        recorded_model, recorded_dimension = recorded
+        if recorded_dimension != dimension or not recorded_model.same_model(model):
             raise CollectionMismatchError(
-                f"collection {self.collection!r} holds vectors of model {recorded[0]!r} "
-                f"(dimension {recorded[1]}); refusing to add vectors of {model!r} (dimension "
-                f"{dimension}). Use another collection, or the model that made this one."
+                f"collection {self.collection!r} holds vectors of model {recorded_model} "
+                f"(dimension {recorded_dimension}); refusing to add vectors of {model} "
+                f"(dimension {dimension}). Use another collection, or the model that made "
+                "this one."
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -99,7 +100,7 @@ def embedding_routes(state: ServerState) -> APIRouter:
             "max_client_batch_size": state.limits.max_texts_per_request,
             "max_batch_tokens": engine.max_batch_tokens, "prompts": engine.prompts,
             "default_query_prompt": engine.query_prompt(), "version": __version__,
-            "router": "harrier",
+            "router": "harrier", "identity": dataclasses.asdict(engine.identity),
         })
 
     return router

@@ -13,6 +13,7 @@ import numpy as np
 from harrier import (
     ConfigurationError,
     Hit,
+    ModelIdentity,
     SpanRecord,
     StoredDocument,
     StoreError,
@@ -102,7 +103,7 @@ class MilvusStore(VectorStore):
         return f"MilvusStore({self.collection!r}, {self._where})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[str, int] | None:
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
         exists = self._read("checking the collection", lambda: self.client.has_collection(
             self.collection, timeout=self.timeout))
         if not exists:
@@ -111,7 +112,7 @@ class MilvusStore(VectorStore):
             self.collection, timeout=self.timeout))
         return recorded_model(self.collection, info.get("properties") or {})
 
-    def create_collection(self, model: str, dimension: int) -> None:
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Milvus collection %s (dimension %d)", self.collection, dimension)
         self._read("creating the collection", lambda: create_span_collection(
             self.client, self.collection, model, dimension, lite=self.is_lite,

@@ -13,6 +13,7 @@ import numpy as np
 from harrier import (
     CollectionMismatchError,
     Hit,
+    ModelIdentity,
     SpanRecord,
     StoredDocument,
     StoreUnavailableError,
@@ -69,7 +70,7 @@ class QdrantStore(VectorStore):
         return f"QdrantStore({self.collection!r}, {where})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[str, int] | None:
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
         if not self.client.collection_exists(self.collection):
             return None
         info = self.client.get_collection(self.collection)
@@ -79,14 +80,16 @@ class QdrantStore(VectorStore):
                 f"collection {self.collection!r} was not created by harrier (it records no "
                 "model); use a new collection name"
             )
-        return str(metadata["harrier_model"]), int(metadata["harrier_dimension"])
+        record = {key.removeprefix("harrier_"): value for key, value in metadata.items()}
+        return ModelIdentity.from_record(record), int(metadata["harrier_dimension"])
 
-    def create_collection(self, model: str, dimension: int) -> None:
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant collection %s (dimension %d)", self.collection, dimension)
+        recorded = {f"harrier_{key}": value for key, value in model.to_record().items()}
         self.client.create_collection(
             self.collection,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-            metadata={"harrier_model": model, "harrier_dimension": dimension},
+            metadata={**recorded, "harrier_dimension": dimension},
         )
         if self.is_server:
             self.client.create_payload_index(
