@@ -110,10 +110,10 @@ class EmbeddingServerError(HarrierError):
 
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status
-        super().__init__(message)
+        super().__init__(message, status)
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (str(self), self.status))
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class SourceError(HarrierError):

@@ -135,6 +135,7 @@ class Batcher:
     def _embed_group(self, key: Hashable, group: list[Job]) -> None:
         """One engine call for the group; on failure, each job alone (so errors stay its own)."""
         texts = [text for job in group for text in job.texts]
+        started = time.perf_counter()
         try:
             vectors = self._embed(key, texts)
         except Exception as exc:
@@ -149,6 +150,8 @@ class Batcher:
                 except Exception as one:
                     job.future.set_exception(one)
             return
+        logger.debug("embedded %d requests (%d texts) in %.1f ms", len(group), len(texts),
+                     1000 * (time.perf_counter() - started))
         if self._on_batch is not None:
             self._on_batch(len(group), len(texts), sum(job.tokens for job in group))
         start = 0
