@@ -177,15 +177,11 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "ingest":
             report = index.ingest(args.source, overlap_tokens=args.overlap_tokens or 0,
                                   prune=args.prune,
-<<<<<<< HEAD
                                   max_tokens=args.max_tokens if args.embedder else None,
-                                  show_progress=not args.json and sys.stderr.isatty())
-=======
                                   show_progress=not args.json and sys.stderr.isatty(),
                                   include=args.include, exclude=args.exclude,
                                   follow_symlinks=args.follow_symlinks,
                                   convert_timeout=args.convert_timeout, skip_log=args.skip_log)
->>>>>>> main
             _print_report(report, args.json)
             return 0
         hits = index.search(args.query, k=args.k)
