@@ -222,9 +222,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                 asyncio.run(_load(server.host, server.port, bodies[:64], 8, None))  # warm-up
                 if args.device.startswith("cuda"):
                     asyncio.run(_load(server.host, server.port, bodies, args.clients, None))
-                results[name] = asyncio.run(_load(server.host, server.port,
-                                                  bodies[: args.requests] * max(1, args.requests
-                                                  // len(bodies)), args.clients, None))
+                timed = [bodies[i % len(bodies)] for i in range(args.requests)]
+                results[name] = asyncio.run(_load(server.host, server.port, timed,
+                                                  args.clients, None))
                 vectors[name] = _vectors(server, queries[:8])
             finally:
                 server.stop()

@@ -25,6 +25,9 @@ from harrier.serve._metrics import Metrics
 
 logger = logging.getLogger("harrier")
 
+_INLINE_CHARS = 4096
+"""Requests with less text than this are tokenised on the event loop, larger ones in a thread."""
+
 
 @dataclass(frozen=True)
 class ServeLimits:
@@ -124,7 +127,10 @@ class ServedEngine:
                     ) -> tuple[np.ndarray, int]:
         """The vectors of ``texts`` and the tokens the model ran, through the shared queue."""
         try:
-            counts = await run_in_threadpool(self.token_counts, texts, key, param)
+            if sum(map(len, texts)) < _INLINE_CHARS:  # cheaper than a thread hand-off
+                counts = self.token_counts(texts, key, param)
+            else:
+                counts = await run_in_threadpool(self.token_counts, texts, key, param)
             future = self._submit(key, texts, sum(counts))
             vectors = await _result_unless_gone(request, future)
         except EmptyTextError as exc:  # only special tokens
