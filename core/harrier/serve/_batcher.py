@@ -32,6 +32,10 @@ class QueueFull(Exception):
     """The queue holds as many texts or tokens as it may; the caller should retry later."""
 
 
+class Closing(QueueFull):
+    """The batcher is shutting down and takes no new work."""
+
+
 @dataclass(eq=False)
 class Job:
     key: Hashable
@@ -72,7 +76,7 @@ class Batcher:
         job = Job(key, texts, tokens)
         with self._cond:
             if self._closing:
-                raise QueueFull("the server is shutting down")
+                raise Closing("the server is shutting down")
             if self._pending and (self._texts + len(texts) > self.max_queue_texts
                                   or self._tokens + tokens > self.max_queue_tokens):
                 raise QueueFull(f"{self._texts} texts ({self._tokens} tokens) are queued")
