@@ -219,7 +219,8 @@ def write_only(uri: str, records: list, writers: int) -> dict[str, object]:  # t
 
     name = f"bench_{uuid.uuid4().hex[:8]}"
     stores = [MilvusStore(name, url=uri) for _ in range(writers)]
-    stores[0].ensure_collection(records[0].model, records[0].vector.shape[0])
+    stores[0].ensure_collection(harrier.ModelIdentity(records[0].model, None),
+                                records[0].vector.shape[0])
     size = stores[0].max_batch_count
     batches = [records[i:i + size] for i in range(0, len(records), size)]
 
