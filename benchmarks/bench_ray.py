@@ -215,6 +215,7 @@ def write_rows(spans, dimension: int, model: str, uri: str, count: int) -> list[
 def write_only(uri: str, records: list, writers: int) -> dict[str, object]:  # type: ignore[type-arg]
     """Upsert records in the store's own batches from ``writers`` threads, until a strong count
     sees every one."""
+    import harrier
     from harrier_milvus import MilvusStore
 
     name = f"bench_{uuid.uuid4().hex[:8]}"
