@@ -8,6 +8,7 @@ from harrier._errors import (
     CollectionMismatchError,
     ConfigurationError,
     EmbeddingOutOfMemoryError,
+    EmbeddingServerError,
     EmptyTextError,
     HarrierError,
     InputError,
@@ -28,6 +29,7 @@ from harrier._ingest import IngestReport, ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
 from harrier._records import Hit, SpanRecord, document_hash, span_id
+from harrier._remote import RemoteEmbedder
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
@@ -40,6 +42,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "Embedder",
     "EmbedderSettings",
     "EmbeddingOutOfMemoryError",
+    "EmbeddingServerError",
     "EmptyTextError",
     "HARRIER_RETRIEVAL_PROMPT",
     "HarrierError",
@@ -51,6 +54,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ModelIdentity",
     "ModelLoadError",
     "ModelNotFoundError",
+    "RemoteEmbedder",
     "SourceDocument",
     "SourceError",
     "Span",
