@@ -26,7 +26,7 @@ from harrier._index import Index
 from harrier._ingest import IngestReport, ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
-from harrier._records import Hit, SpanRecord, document_hash, span_id
+from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
@@ -46,6 +46,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "InputTypeError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "SPAN_FIELDS",
     "SourceDocument",
     "SourceError",
     "Span",

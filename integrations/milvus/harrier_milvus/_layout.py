@@ -1,4 +1,4 @@
-"""The collection schema, index and recorded model of a harrier Milvus collection (LAYOUT.md)."""
+"""The schema, index and recorded model of a harrier Milvus collection (docs/milvus.md)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ _MIN_EF = 64
 def build_schema(client: MilvusClient, dimension: int) -> CollectionSchema:
     """One row per span; every string a real server holds is under its byte limits."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False,
-                                  description="harrier spans (see harrier_milvus LAYOUT.md)")
+                                  description="harrier spans (see harrier-suite docs/milvus.md)")
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64,
                      description="UUIDv5 of (doc_id, span_index)")
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension,
@@ -100,17 +100,11 @@ def properties(model: str, dimension: int) -> dict[str, str]:
             PROPERTY_LAYOUT: str(LAYOUT_VERSION)}
 
 
-def recorded_model(collection: str, recorded: dict[str, Any]) -> tuple[str, int]:
-    """The (model, dimension) of a collection's properties; refuse foreign or newer layouts."""
-    if PROPERTY_MODEL not in recorded or PROPERTY_DIMENSION not in recorded:
-        raise CollectionMismatchError(
-            f"collection {collection!r} was not created by harrier (it records no model); "
-            "use a new collection name"
-        )
+def check_layout(collection: str, recorded: dict[str, Any]) -> None:
+    """Refuse a harrier collection of another layout."""
     layout = int(recorded.get(PROPERTY_LAYOUT, LAYOUT_VERSION))
     if layout != LAYOUT_VERSION:
         raise CollectionMismatchError(
             f"collection {collection!r} uses harrier's Milvus layout {layout}, this version "
             f"reads layout {LAYOUT_VERSION}; upgrade harrier-suite or use a new collection"
         )
-    return str(recorded[PROPERTY_MODEL]), int(recorded[PROPERTY_DIMENSION])
