@@ -23,10 +23,11 @@ from harrier._errors import (
     UnknownPromptError,
 )
 from harrier._index import Index
-from harrier._ingest import IngestReport, ingest
+from harrier._ingest import ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
 from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
+from harrier._report import IngestReport
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,21 @@ class SourceDocument:
 
 
 @dataclass(frozen=True)
+class LazyDocument:
+    """A document whose text is produced on demand, only when it changed.
+
+    ``digest`` stands for the text in the document hash (e.g. a SHA-256 of the raw bytes plus
+    the converter's name and version); ``load()`` returns the text, or raises ``SourceError``
+    to skip the document.
+    """
+
+    id: str
+    digest: str
+    load: Callable[[], str] = field(compare=False)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Skipped:
     """A source item that was not ingested, and why."""
 
@@ -49,7 +64,7 @@ class LargeFile:
     metadata: dict[str, Any]
 
 
-SourceItem = SourceDocument | LargeFile | Skipped
+SourceItem = SourceDocument | LazyDocument | LargeFile | Skipped
 
 
 def iter_source(
@@ -130,6 +145,8 @@ def _iter_jsonl(path: Path) -> Iterator[SourceItem]:
 def _from_object(item: Any, position: int) -> SourceItem:
     if isinstance(item, SourceDocument):
         return _checked(item)
+    if isinstance(item, LazyDocument):
+        return item
     if hasattr(item, "page_content"):  # LangChain Document
         doc_id = getattr(item, "id", None) or f"document-{position}"
         return _checked(SourceDocument(str(doc_id), item.page_content, dict(item.metadata)))

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harrier._embedder import Embedder
-from harrier._ingest import IngestReport, ingest
+from harrier._ingest import ingest
 from harrier._records import Hit
+from harrier._report import IngestReport
 from harrier._store import VectorStore
 
 

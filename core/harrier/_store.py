@@ -64,13 +64,13 @@ class VectorStore(abc.ABC):
     retry_attempts: int = 5
     retry_delay: float = 0.5
     """Seconds before the first retry; doubled before each next one."""
-    model_property: str = "harrier_model"
-    dimension_property: str = "harrier_dimension"
+    property_prefix: str = "harrier_"
+    """Before each name the collection records (``model``, ``dimension``)."""
 
     # -- what a connector implements -------------------------------------------------------------
     @abc.abstractmethod
     def collection_properties(self) -> dict[str, Any] | None:
-        """What the collection records (``model_property``...), or None if it does not exist."""
+        """What the collection records (see :meth:`properties`), or None if it does not exist."""
 
     @abc.abstractmethod
     def create_collection(self, model: str, dimension: int) -> None:
@@ -155,16 +155,23 @@ class VectorStore(abc.ABC):
 
     def collection_model(self) -> tuple[str, int] | None:
         """The (model, dimension) recorded on the collection, or None if it does not exist."""
-        recorded = self._read("checking the collection", self.collection_properties)
-        if recorded is None:
+        properties = self._read("checking the collection", self.collection_properties)
+        if properties is None:
             return None
-        if self.model_property not in recorded or self.dimension_property not in recorded:
+        recorded = {key.removeprefix(self.property_prefix): value
+                    for key, value in properties.items() if key.startswith(self.property_prefix)}
+        if "model" not in recorded or "dimension" not in recorded:
             raise CollectionMismatchError(
                 f"collection {self.collection!r} was not created by harrier (it records no "
                 "model); use a new collection name"
             )
-        self.check_properties(recorded)
-        return str(recorded[self.model_property]), int(recorded[self.dimension_property])
+        self.check_properties(properties)
+        return str(recorded["model"]), int(recorded["dimension"])
+
+    def properties(self, model: str, dimension: int) -> dict[str, str]:
+        """What a new collection records about its vectors (names under ``property_prefix``)."""
+        return {f"{self.property_prefix}model": model,
+                f"{self.property_prefix}dimension": str(dimension)}
 
     def ensure_collection(self, model: str, dimension: int, *, create: bool = True) -> None:
         """Create the collection, or check that it was made by the same model and dimension."""

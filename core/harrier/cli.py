@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from harrier._embedder import DEFAULT_MODEL, Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import Index
-from harrier._ingest import IngestReport
+from harrier._report import IngestReport
 from harrier._store_spec import open_store
 
 EPILOG = """examples:

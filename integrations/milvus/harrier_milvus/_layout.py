@@ -21,8 +21,8 @@ logger = logging.getLogger("harrier")
 LAYOUT_VERSION = 1
 """Bumped when the row layout changes; a collection of another layout is refused."""
 
-PROPERTY_MODEL = "harrier.model"
-PROPERTY_DIMENSION = "harrier.dimension"
+PROPERTY_PREFIX = "harrier."
+"""Before each property a collection records: ``model``, ``dimension``, ``layout``."""
 PROPERTY_LAYOUT = "harrier.layout"
 
 LOAD_SECONDS = 300.0
@@ -73,11 +73,12 @@ def doc_id_index(client: MilvusClient) -> IndexParams:
     return params
 
 
-def create_span_collection(client: MilvusClient, collection: str, model: str, dimension: int,
-                           *, lite: bool, timeout: float) -> None:
+def create_span_collection(client: MilvusClient, collection: str, recorded: dict[str, str],
+                           dimension: int, *, lite: bool, timeout: float) -> None:
     """Create, index and load the collection; index creation does not poll (Lite cannot)."""
     client.create_collection(collection, schema=build_schema(client, dimension),
-                             consistency_level="Strong", properties=properties(model, dimension),
+                             consistency_level="Strong",
+                             properties={**recorded, PROPERTY_LAYOUT: str(LAYOUT_VERSION)},
                              timeout=timeout)
     client.create_index(collection, build_index(client, lite), timeout=timeout, sync=False)
     if not lite:  # speeds up filters on doc_id; a server that refuses it works without it
@@ -92,12 +93,6 @@ def search_params(lite: bool, k: int) -> dict[str, Any]:
     if lite:
         return {"metric_type": "COSINE"}
     return {"metric_type": "COSINE", "params": {"ef": max(k, _MIN_EF)}}
-
-
-def properties(model: str, dimension: int) -> dict[str, str]:
-    """What the collection records about its vectors."""
-    return {PROPERTY_MODEL: model, PROPERTY_DIMENSION: str(dimension),
-            PROPERTY_LAYOUT: str(LAYOUT_VERSION)}
 
 
 def check_layout(collection: str, recorded: dict[str, Any]) -> None:

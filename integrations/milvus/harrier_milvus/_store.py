@@ -32,8 +32,7 @@ from harrier_milvus._connection import (
 from harrier_milvus._expr import ALL_ROWS, doc_filter, metadata_filter, stale_filter
 from harrier_milvus._layout import (
     LOAD_SECONDS,
-    PROPERTY_DIMENSION,
-    PROPERTY_MODEL,
+    PROPERTY_PREFIX,
     check_layout,
     create_span_collection,
     search_params,
@@ -66,8 +65,7 @@ class MilvusStore(VectorStore):
 
     max_batch_count = 256
     max_batch_bytes = 8 * 2**20
-    model_property = PROPERTY_MODEL
-    dimension_property = PROPERTY_DIMENSION
+    property_prefix = PROPERTY_PREFIX
 
     def __init__(
         self,
@@ -113,8 +111,9 @@ class MilvusStore(VectorStore):
 
     def create_collection(self, model: str, dimension: int) -> None:
         logger.info("creating Milvus collection %s (dimension %d)", self.collection, dimension)
+        recorded = self.properties(model, dimension)
         self._write(f"creating the collection {self.collection!r}", lambda: (
-            create_span_collection(self.client, self.collection, model, dimension,
+            create_span_collection(self.client, self.collection, recorded, dimension,
                                    lite=self.is_lite, timeout=self.timeout)))
         self._loaded = True
 

@@ -76,7 +76,7 @@ class QdrantStore(VectorStore):
     def create_collection(self, model: str, dimension: int) -> None:
         logger.info("creating Qdrant collection %s (dimension %d)", self.collection, dimension)
         vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
-        recorded = {self.model_property: model, self.dimension_property: dimension}
+        recorded = self.properties(model, dimension)
         self._write(f"creating the collection {self.collection!r}", lambda: (
             self.client.create_collection(self.collection, vectors_config=vectors,
                                           metadata=recorded)))
