@@ -32,6 +32,7 @@ class Index:
         self.embedder = embedder
         self.instruction = instruction
         self.prompt_name = prompt_name
+        self._checked = False  # the collection was found made by this model and dimension
         embedder.query_prompt(instruction, prompt_name)  # fail now on a bad prompt name
 
     def ingest(
@@ -44,16 +45,23 @@ class Index:
         show_progress: bool = False,
     ) -> IngestReport:
         """See :func:`harrier.ingest`."""
-        return ingest(source, self.store, self.embedder, max_tokens=max_tokens,
-                      overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress)
+        report = ingest(source, self.store, self.embedder, max_tokens=max_tokens,
+                        overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress)
+        self._checked = True
+        return report
 
     def search(self, query: str, *, k: int = 5, filter: Any = None) -> list[Hit]:
-        """The ``k`` spans nearest to ``query`` (embedded with the query instruction)."""
+        """The ``k`` spans nearest to ``query`` (embedded with the query instruction).
+
+        The collection is checked (exists, same model and dimension) on the first search only.
+        """
         if k < 1:
             raise ValueError("k must be at least 1")
-        self.store.ensure_collection(
-            self.embedder.model_name, self.embedder.dimension, create=False
-        )
+        if not self._checked:
+            self.store.ensure_collection(
+                self.embedder.model_name, self.embedder.dimension, create=False
+            )
+            self._checked = True
         vector = self.embedder.embed_queries(
             [query], instruction=self.instruction, prompt_name=self.prompt_name
         )[0]

@@ -160,7 +160,7 @@ def test_a_stage_error_comes_back_as_the_original_error(ray_cluster: str, open_s
     """A write task's StoreLimitError (Milvus cannot store a lone surrogate) is raised by the
     driver as itself, from the task's cause, not rebuilt from traceback text."""
     store = open_server_store()
-    bad = [SourceDocument("bad", "a lone surrogate \ud800 here")]
+    bad = [SourceDocument("bad", "fine text", {"note": "a lone surrogate \ud800"})]
     with pytest.raises(harrier.StoreLimitError, match="lone surrogate") as info:
         ingest_on_ray(bad, ray_cluster, store.collection, qwen_path, **RAY_OPTIONS)
     assert type(info.value) is harrier.StoreLimitError
