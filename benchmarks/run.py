@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import bench_convert
 import bench_documents
 import bench_ingest
 import bench_long_span
 import bench_queries
+import bench_serve
 import bench_splitter
 from _common import table
 
@@ -26,6 +28,9 @@ CPU = {
     "long span": ["--layers", "1", "--tokens", "32000"],
     "ingestion": ["--layers", "2", "--documents", "48"],
     "splitter": [],
+    "conversion": ["--pages", "200", "--layers", "2"],
+    "serving": ["--shapes", "harrier-270m", "--layers", "2", "--clients", "64",
+                "--requests", "640", "--overload-seconds", "30"],
 }
 GPU = {
     "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
@@ -36,9 +41,14 @@ GPU = {
     "ingestion": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
                   "--device", "cuda"],
     "splitter": [],
+    "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
+                   "--device", "cuda"],
+    "serving": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--device", "cuda",
+                "--clients", "64", "--requests", "6400", "--overload-seconds", "30"],
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
-           "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter}
+           "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
+           "conversion": bench_convert, "serving": bench_serve}
 
 
 def main() -> None:
@@ -46,6 +56,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpu", action="store_true", help="full-depth models on CUDA, bf16")
     parser.add_argument("--only", help=f"comma list of {', '.join(MODULES)}")
+    parser.add_argument("--skip", default="", help="comma list of benchmarks not to run")
     parser.add_argument("--out", help="folder to write report.md into")
     args = parser.parse_args()
     import torch
@@ -56,7 +67,7 @@ def main() -> None:
              f"machine: {device}, torch {torch.__version__}, threads {torch.get_num_threads()}",
              ""]
     for name, module in MODULES.items():
-        if args.only and name not in args.only.split(","):
+        if (args.only and name not in args.only.split(",")) or name in args.skip.split(","):
             continue
         started = time.perf_counter()
         rows = module.main(profile[name])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from harrier._documents import SourceDocument
-from harrier._embedder import DEFAULT_MODEL, Embedder
+from harrier._embedder import Embedder
 from harrier._errors import (
     CollectionMismatchError,
     ConfigurationError,
     EmbeddingOutOfMemoryError,
+    EmbeddingServerError,
     EmptyTextError,
     HarrierError,
     InputError,
@@ -22,21 +23,27 @@ from harrier._errors import (
     TextTooLongError,
     UnknownPromptError,
 )
-from harrier._index import Index
+from harrier._identity import ModelIdentity
+from harrier._index import DEFAULT_K, Index
 from harrier._ingest import ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
 from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
+from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
+from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "CollectionMismatchError",
     "ConfigurationError",
+    "DEFAULT_K",
     "DEFAULT_MODEL",
     "Embedder",
+    "EmbedderSettings",
     "EmbeddingOutOfMemoryError",
+    "EmbeddingServerError",
     "EmptyTextError",
     "HARRIER_RETRIEVAL_PROMPT",
     "HarrierError",
@@ -45,8 +52,10 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "IngestReport",
     "InputError",
     "InputTypeError",
+    "ModelIdentity",
     "ModelLoadError",
     "ModelNotFoundError",
+    "RemoteEmbedder",
     "SPAN_FIELDS",
     "SourceDocument",
     "SourceError",

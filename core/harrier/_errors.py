@@ -10,6 +10,7 @@
     │   └── EmptyTextError          tokenises to no content tokens
     ├── InputTypeError              an input is not a str (also a TypeError)
     ├── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
+    ├── EmbeddingServerError        a harrier server failed, refused the key or is unreachable
     ├── SourceError                 an ingestion source cannot be read (missing, bad format)
     └── StoreError                  a vector store operation failed
         ├── StoreUnavailableError   the store cannot be reached or refuses the credentials
@@ -20,9 +21,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HarrierError(Exception):
-    """Base class of every error raised by harrier-suite."""
+    """Base class of every error raised by harrier-suite.
+
+    Every subclass pickles with its attributes (``index``, ``token_count``...), so an error
+    raised in another process (a Ray worker) arrives whole.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restore, (type(self), self.args, dict(self.__dict__))
+
+
+def _restore(cls: type[HarrierError], args: tuple[Any, ...], state: dict[str, Any]
+             ) -> HarrierError:
+    """Rebuild a pickled error without calling its ``__init__`` (whose signature may differ)."""
+    error = BaseException.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ModelLoadError(HarrierError):
@@ -75,13 +94,26 @@ class EmptyTextError(InputError):
 class InputTypeError(HarrierError, TypeError):
     """An input is not a string."""
 
-    def __init__(self, index: int, value: object) -> None:
+    def __init__(self, index: int, value: object, *, hint: str = "") -> None:
         self.index = index
-        super().__init__(f"input at index {index} is a {type(value).__name__}, expected str")
+        message = f"input at index {index} is a {type(value).__name__}, expected str"
+        super().__init__(f"{message}: {hint}" if hint else message)
 
 
 class EmbeddingOutOfMemoryError(HarrierError, MemoryError):
     """A single text does not fit the device's memory even alone in its batch."""
+
+
+class EmbeddingServerError(HarrierError):
+    """A ``harrier serve`` server cannot be reached, refuses the API key, stays overloaded or
+    fails; ``status`` is the HTTP status (None when there was no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message, status)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class SourceError(HarrierError):

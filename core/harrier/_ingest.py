@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,15 @@ from tqdm.auto import tqdm
 from harrier import _stages as stages
 from harrier._documents import LARGE_FILE_BYTES, LargeFile, iter_source, iter_text_pieces
 from harrier._embedder import Embedder
+from harrier._folders import FolderFilter
 from harrier._records import document_hash
+from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._spans import Span, split_spans
 from harrier._stages import Document, DocumentWork
 from harrier._store import VectorStore
 from harrier._threads import BackgroundConsumer, in_background
+from harrier.convert import CONVERT_TIMEOUT, FileConverter
 
 logger = logging.getLogger("harrier")
 
@@ -28,7 +32,7 @@ logger = logging.getLogger("harrier")
 def ingest(
     source: str | Path | Iterable[Any],
     store: VectorStore,
-    embedder: Embedder,
+    embedder: Embedder | RemoteEmbedder,
     *,
     max_tokens: int | None = None,
     overlap_tokens: int = 0,
@@ -37,6 +41,11 @@ def ingest(
     group_documents: int = 64,
     group_chars: int = 4_000_000,
     large_file_bytes: int = LARGE_FILE_BYTES,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    convert_timeout: float = CONVERT_TIMEOUT,
+    skip_log: str | Path | None = None,
 ) -> IngestReport:
     """Split, embed and write every document of ``source`` into ``store``.
 
@@ -45,31 +54,26 @@ def ingest(
     documents missing from ``source`` are deleted at the end. Memory stays bounded: documents
     are handled in groups of at most ``group_documents`` documents or ``group_chars`` characters,
     and files over ``large_file_bytes`` are streamed in pieces.
+
+    A folder is walked honouring ``.gitignore`` files; ``include`` / ``exclude`` are
+    ``.gitignore``-style patterns, symbolic links are followed with ``follow_symlinks``. PDF,
+    Office, HTML and EPUB files are converted (in a worker process, at most
+    ``convert_timeout`` seconds each) only when their bytes changed. Skips are counted by
+    reason in the report; ``skip_log`` names a file that gets every one of them.
     """
     started = time.perf_counter()
-    report = IngestReport()
-    store.ensure_collection(embedder.model_name, embedder.dimension)
-    limit = max_tokens or embedder.max_tokens
-    seen: set[str] = set()
-    job = Pipeline(store, embedder, limit, overlap_tokens, report)
-    store.begin_bulk_load()
-    try:
-        with tqdm(desc="Ingesting", unit="doc", disable=not show_progress) as bar:
-            job.progress = bar
-            items = iter_source(source, large_file_bytes=large_file_bytes)
-            groups = stages.document_groups(items, seen, report, group_documents, group_chars)
-            # Three stages overlap: read+split, embed (this thread), write.
-            writer = BackgroundConsumer(job.write, maxsize=2, name="harrier-writer")
-            try:
-                for prepared in in_background(job.prepare_all(groups), maxsize=2,
-                                              name="harrier-reader"):
-                    writer.put(job.embed(prepared))
-            finally:
-                writer.close()
-    finally:
-        store.end_bulk_load()
-    if prune:
-        report.documents_pruned = stages.prune(store, seen)
+    with (open(skip_log, "w", encoding="utf-8") if skip_log is not None
+          else contextlib.nullcontext()) as log:
+        report = IngestReport(skip_log=log)
+        job = Pipeline(store, embedder, max_tokens or embedder.max_tokens, overlap_tokens,
+                       report, FileConverter(convert_timeout))
+        try:
+            job.run(iter_source(source, large_file_bytes=large_file_bytes,
+                                folder=FolderFilter(include, exclude, follow_symlinks)),
+                    prune, show_progress, group_documents, group_chars)
+        finally:
+            job.converter.close()
+    report.skip_log = None
     report.seconds = time.perf_counter() - started
     logger.info("ingestion done: %s", report.summary())
     return report
@@ -81,28 +85,56 @@ class Pipeline:
     client, which the reader and writer threads share)."""
 
     store: VectorStore
-    embedder: Embedder
+    embedder: Embedder | RemoteEmbedder
     max_tokens: int
     overlap: int
     report: IngestReport
+    converter: FileConverter | None = None
     progress: Any = None
     store_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def settings(self) -> str:
-        return stages.ingest_settings(self.embedder.model_name, self.max_tokens, self.overlap)
+        return stages.ingest_settings(self.embedder.identity, self.max_tokens, self.overlap)
+
+    def run(self, items: Iterable[Any], prune: bool, show_progress: bool, group_documents: int,
+            group_chars: int) -> None:
+        """The three stages overlapped: read+split, embed (this thread), write."""
+        self.store.ensure_collection(self.embedder.identity, self.embedder.dimension)
+        seen: set[str] = set()
+        self.store.begin_bulk_load()
+        try:
+            with tqdm(desc="Ingesting", unit="doc", disable=not show_progress) as bar:
+                self.progress = bar
+                groups = stages.document_groups(items, seen, self.report, group_documents,
+                                                group_chars)
+                writer = BackgroundConsumer(self.write, maxsize=2, name="harrier-writer")
+                try:
+                    for prepared in in_background(self.prepare_all(groups), maxsize=2,
+                                                  name="harrier-reader"):
+                        writer.put(self.embed(prepared))
+                finally:
+                    writer.close()
+        finally:
+            self.store.end_bulk_load()
+        if prune:
+            self.report.documents_pruned = stages.prune(self.store, seen)
 
     def prepare_all(
         self, groups: Iterable[list[Document] | LargeFile]
     ) -> Iterator[list[DocumentWork]]:
         """Stage 1 over every group: one list per group, or per piece of a large file."""
         for group in groups:
-            if isinstance(group, LargeFile):
-                yield from self.prepare_large(group)
-                continue
-            with self.store_lock:
-                stored = self.store.stored_documents([d.id for d in group])
-            yield stages.prepare(group, stored, self.settings, self.split)
+            parts = self.prepare_large(group) if isinstance(group, LargeFile) else [
+                self.prepare(group)]
+            for works in parts:
+                stages.record_skips(self.report, stages.skipped(works))
+                yield works
+
+    def prepare(self, group: list[Document]) -> list[DocumentWork]:
+        with self.store_lock:
+            stored = self.store.stored_documents([d.id for d in group])
+        return stages.prepare(group, stored, self.settings, self.split, self.converter)
 
     def prepare_large(self, file: LargeFile) -> Iterator[list[DocumentWork]]:
         """A large file in pieces: a first pass hashes it and counts its spans, a second splits
@@ -112,7 +144,8 @@ class Pipeline:
                                      file.metadata, self.settings)
             count = sum(len(self.split(piece)) for _, piece in iter_text_pieces(file.path))
         except (OSError, UnicodeDecodeError) as exc:
-            reason = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            reason = ("not valid UTF-8" if isinstance(exc, UnicodeDecodeError)
+                      else f"cannot read: {exc.strerror or exc}")
             yield [DocumentWork(file.id, file.metadata, "", skip=reason)]
             return
         with self.store_lock:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harrier._errors import ConfigurationError, ModelNotFoundError
+from harrier._errors import ConfigurationError, ModelNotFoundError, UnknownPromptError
 
 logger = logging.getLogger("harrier")
 
@@ -18,6 +18,11 @@ HARRIER_RETRIEVAL_PROMPT = (
     "Query: "
 )
 """The query prompt used when a model ships none (Harrier's ``web_search_query``)."""
+
+HUB_ETAG_TIMEOUT = 10
+"""Seconds to wait for the Hub's metadata answer (``HF_HUB_ETAG_TIMEOUT`` overrides it)."""
+HUB_DOWNLOAD_TIMEOUT = 30
+"""Seconds a weight download may stall (``HF_HUB_DOWNLOAD_TIMEOUT`` overrides it)."""
 
 _ALLOWED_FILES = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*/*.json"]
 _SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
@@ -50,14 +55,13 @@ def resolve_folder(
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
     try:
         folder = snapshot_download(
             model,
             revision=revision,
             local_files_only=local_files_only,
             allow_patterns=_ALLOWED_FILES,
+            etag_timeout=apply_hub_timeouts(),
         )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as exc:
         where = "in the local cache" if local_files_only else "locally or on the Hugging Face Hub"
@@ -68,6 +72,18 @@ def resolve_folder(
             "access to the Hub (huggingface-cli download ...)."
         ) from exc
     return Path(folder)
+
+
+def apply_hub_timeouts() -> float:
+    """Set harrier's download timeout in ``huggingface_hub`` (read at import, so changing the
+    environment now would be too late) unless the user set one; return the metadata timeout."""
+    from huggingface_hub import constants
+
+    if "HF_HUB_DOWNLOAD_TIMEOUT" not in os.environ:
+        constants.HF_HUB_DOWNLOAD_TIMEOUT = HUB_DOWNLOAD_TIMEOUT
+    if "HF_HUB_ETAG_TIMEOUT" in os.environ:
+        return float(constants.HF_HUB_ETAG_TIMEOUT)
+    return float(HUB_ETAG_TIMEOUT)
 
 
 def _looks_like_repo_id(model: str) -> bool:
@@ -115,3 +131,21 @@ def _read_json(path: Path) -> Any:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def query_prompt(prompts: dict[str, str], default: str, instruction: str | None = None,
+                 prompt_name: str | None = None) -> str:
+    """The text put before every query: the rule of ``Embedder.query_prompt``, given the
+    model's named ``prompts`` and its ``default`` prompt."""
+    if instruction is not None and prompt_name is not None:
+        raise ConfigurationError("pass either instruction or prompt_name, not both")
+    if instruction is not None:
+        return f"Instruct: {instruction}\nQuery: "
+    if prompt_name is not None:
+        if prompt_name not in prompts:
+            raise UnknownPromptError(
+                f"unknown prompt name {prompt_name!r}; this model ships "
+                f"{sorted(prompts) or 'no prompts'}"
+            )
+        return prompts[prompt_name]
+    return default

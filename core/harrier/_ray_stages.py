@@ -19,16 +19,18 @@ from ray.data.datasource import Datasource, ReadTask
 from ray.util.queue import Full, Queue
 
 from harrier import _stages as stages
-from harrier._documents import LargeFile
+from harrier._documents import LargeFile, Skipped
 from harrier._embedder import Embedder
 from harrier._loading import _token_limit
 from harrier._model_files import resolve_folder
 from harrier._report import IngestReport
+from harrier._settings import EmbedderSettings
 from harrier._spans import Span, split_spans
 from harrier._store_spec import open_store
+from harrier.convert import ConvertedFile, FileConverter
 
-COUNTS = ("documents", "skipped", "unchanged", "spans_written", "spans_deleted", "tokens")
-"""What the write tasks count (with ``skip_reasons``); the driver counts the rest."""
+COUNTS = ("unchanged", "spans_written", "spans_deleted", "tokens")
+"""What the write tasks count (with the skips); the driver counts the rest."""
 
 
 def encode(rows: Iterable[Any]) -> pa.Table:
@@ -77,7 +79,7 @@ class BlockFeed:
             for group in groups:
                 if isinstance(group, LargeFile):
                     self.large.append(group)
-                elif not self._put(encode(group)):
+                elif not self._put(encode(_portable(doc) for doc in group)):
                     return
         except BaseException as exc:  # re-raised by the driver after the run
             self.error = exc
@@ -92,6 +94,17 @@ class BlockFeed:
             except Full:
                 continue
         return False
+
+
+def _portable(doc: Any) -> Any:
+    """A document as the driver sends it: a file to convert travels with its bytes (one that
+    cannot be read travels without, and its Prepare actor skips it with the reason)."""
+    if not isinstance(doc, ConvertedFile):
+        return doc
+    try:
+        return doc.with_data()
+    except OSError:
+        return doc
 
 
 class _QueueSource(Datasource):
@@ -116,25 +129,28 @@ class _QueueSource(Datasource):
         return [ReadTask(read, metadata) for _ in range(self.readers)]
 
 
-def model_info(model: str) -> tuple[Any, int, int]:
+def model_info(model: EmbedderSettings) -> tuple[Any, int, int]:
     """(tokenizer, dimension, token limit) of ``model``, as the engine loads them, no weights."""
     from transformers import AutoConfig, AutoTokenizer
 
-    folder = resolve_folder(model, revision=None, local_files_only=False)
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+    folder = resolve_folder(model.model, revision=model.revision,
+                            local_files_only=model.local_files_only)
+    remote = model.trust_remote_code
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=remote)
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=remote)
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     return tokenizer, int(text.hidden_size), _token_limit(folder, tokenizer, text)
 
 
 class Prepare:
-    """Stage 1 (actors with a tokenizer and a store client): keep the changed documents of a
-    block, split them, and drop their text. Ray Data deletes the actor's instance when it
-    releases the actor, which closes the store client."""
+    """Stage 1 (actors with a tokenizer, a converter and a store client): keep the changed
+    documents of a block, convert and split them, and drop their text. Ray Data deletes the
+    actor's instance when it releases the actor, which closes the converter and the store."""
 
-    def __init__(self, store: str, collection: str, model: str, max_tokens: int, overlap: int,
-                 settings: str) -> None:
+    def __init__(self, store: str, collection: str, model: EmbedderSettings, max_tokens: int,
+                 overlap: int, settings: str, convert_timeout: float) -> None:
         self.store = open_store(store, collection)
+        self.converter = FileConverter(convert_timeout)
         self.tokenizer = model_info(model)[0]
         self.max_tokens, self.overlap, self.settings = max_tokens, overlap, settings
 
@@ -145,17 +161,18 @@ class Prepare:
     def __call__(self, block: pa.Table) -> pa.Table:
         docs = decode(block)
         stored = self.store.stored_documents([d.id for d in docs])
-        return encode(stages.prepare(docs, stored, self.settings, self._split))
+        return encode(stages.prepare(docs, stored, self.settings, self._split, self.converter))
 
     def __del__(self) -> None:
+        self.converter.close()
         self.store.close()
 
 
 class Embed:
     """Stage 2 (``actors`` actors, one Embedder each): embed every span of a block at once."""
 
-    def __init__(self, model: str, device: str) -> None:
-        self.embedder = Embedder.from_pretrained(model, device=device)
+    def __init__(self, settings: EmbedderSettings) -> None:
+        self.embedder = Embedder.from_settings(settings)
 
     def __call__(self, block: pa.Table) -> pa.Table:
         works = decode(block)
@@ -171,21 +188,23 @@ class StoreSink(Datasink[dict[str, Any]]):
     def __init__(self, store: str, collection: str, model: str) -> None:
         self.store, self.collection, self.model = store, collection, model
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
-        self.skip_reasons: list[str] = []
+        self.skips: list[Skipped] = []
 
     def write(self, blocks: Iterable[Any], ctx: Any) -> dict[str, Any]:
         report = IngestReport()
+        skips: list[tuple[str, str]] = []
         store = open_store(self.store, self.collection)
         try:
             for block in blocks:
-                stages.write(decode(block), store, self.model, report)
+                works = decode(block)
+                skips.extend((s.id, s.reason) for s in stages.skipped(works))
+                stages.write(works, store, self.model, report)
         finally:
             store.close()
-        return {"skip_reasons": report.skip_reasons,
-                **{key: getattr(report, key) for key in COUNTS}}
+        return {"skips": skips, **{key: getattr(report, key) for key in COUNTS}}
 
     def on_write_complete(self, write_result: Any) -> None:
         for counts in write_result.write_returns:
             for key in COUNTS:
                 self.counts[key] += counts[key]
-            self.skip_reasons.extend(counts["skip_reasons"])
+            self.skips.extend(Skipped(*skip) for skip in counts["skips"])

@@ -8,16 +8,17 @@ Each document becomes one :class:`DocumentWork` that the stages fill in turn::
     write            upsert the spans in bounded requests, then delete each document's stale ones
 
 A document is a :class:`SourceDocument` (its text is at hand) or a :class:`LazyDocument`: a
-document whose text is costly to produce (a converted PDF, say) gives a ``digest`` instead,
-e.g. a SHA-256 of its raw bytes plus the converter's name and version. The digest stands for
-the text in the document hash, and ``load()`` is called, in :func:`prepare`, only when the
-document changed (its ``SourceError`` skips the document). For Ray, ``load`` must pickle (a
-module-level function or a ``functools.partial`` of one).
+document whose text is costly to produce gives a ``digest`` instead, e.g. a SHA-256 of its raw
+bytes plus the converter's name and version. The digest stands for the text in the document
+hash, and ``load()`` is called, in :func:`prepare`, only when the document changed (its
+``SourceError`` skips the document). For Ray, ``load`` must pickle (a module-level function or
+a ``functools.partial`` of one). A :class:`~harrier.convert.ConvertedFile` (PDF, Office...) is
+one: its digest is its ``hash_input()``, and its load is the caller's ``FileConverter``.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,19 +28,21 @@ import numpy as np
 from harrier._documents import LargeFile, LazyDocument, Skipped, SourceDocument, SourceItem
 from harrier._embedder import Embedder
 from harrier._errors import SourceError
+from harrier._identity import ModelIdentity
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
+from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._spans import Span
 from harrier._store import StoredDocument, VectorStore
+from harrier.convert import ConvertedFile, FileConverter, Unconvertible, page_range
 
-logger = logging.getLogger("harrier")
-
-Document = SourceDocument | LazyDocument
+Document = SourceDocument | LazyDocument | ConvertedFile
 
 
-def ingest_settings(model: str, max_tokens: int, overlap_tokens: int) -> str:
-    """What besides a document decides its spans and vectors: part of every document hash."""
-    return canonical_json([model, max_tokens, overlap_tokens])
+def ingest_settings(model: ModelIdentity, max_tokens: int, overlap_tokens: int) -> str:
+    """What besides a document decides its spans and vectors: part of every document hash.
+    The model counts by its weights' fingerprint, whatever path or name loaded it."""
+    return canonical_json([model.fingerprint or model.name, max_tokens, overlap_tokens])
 
 
 def hash_of(doc: Document, settings: str) -> str:
@@ -67,6 +70,7 @@ class DocumentWork:
     span_count: int = 0
     last: bool = True
     skip: str | None = None
+    pages: tuple[int, ...] = ()
 
     def records(self, model: str) -> list[SpanRecord]:
         """The span records of this document, once embedded."""
@@ -79,7 +83,8 @@ class DocumentWork:
                 id=span_id(self.id, s.index), vector=vector, text=s.text, doc_id=self.id,
                 span_index=s.index, span_count=self.span_count, start=s.start, end=s.end,
                 token_count=s.token_count, doc_hash=self.hash, model=model,
-                metadata=self.metadata,
+                metadata={**self.metadata, **page_range(self.pages, s.start, s.text)}
+                if self.pages else self.metadata,
             )
             for s, vector in zip(self.spans, self.vectors, strict=True)
         ]
@@ -96,8 +101,7 @@ def document_groups(
         if not isinstance(item, Skipped):
             item = _validated(item, seen)
         if isinstance(item, Skipped):
-            report.skipped += 1
-            report.skip_reasons.append(f"{item.id}: {item.reason}")
+            report.add_skip(item)
             continue
         seen.add(item.id)
         report.documents += 1
@@ -108,7 +112,8 @@ def document_groups(
             yield item
             continue
         group.append(item)
-        group_chars += len(item.text) if isinstance(item, SourceDocument) else 0
+        group_chars += (len(item.text) if isinstance(item, SourceDocument)
+                        else item.size if isinstance(item, ConvertedFile) else 0)
         if len(group) >= size or group_chars >= chars:
             yield group
             group, group_chars = [], 0
@@ -118,18 +123,28 @@ def document_groups(
 
 def prepare(
     docs: Sequence[Document], stored: dict[str, StoredDocument], settings: str,
-    split: Callable[[str], list[Span]],
+    split: Callable[[str], list[Span]], converter: FileConverter | None = None,
 ) -> list[DocumentWork]:
-    """Stage 1, given what the store holds of ``docs``: hash each, split the changed ones."""
+    """Stage 1, given what the store holds of ``docs``: hash each, split the changed ones.
+    ``converter`` converts the :class:`ConvertedFile` among them (required if there are any)."""
     works = []
     for doc in docs:
-        work = DocumentWork(doc.id, doc.metadata, hash_of(doc, settings), stored.get(doc.id))
+        work = DocumentWork(doc.id, doc.metadata, "", stored.get(doc.id))
         works.append(work)
-        if work.stored is not None and work.stored.is_complete(work.hash):
-            continue
         try:
-            text = doc.load() if isinstance(doc, LazyDocument) else doc.text
-        except SourceError as exc:
+            if isinstance(doc, ConvertedFile):
+                doc = as_lazy(doc, converter)
+            work.hash = hash_of(doc, settings)
+            if work.stored is not None and work.stored.is_complete(work.hash):
+                continue
+            if isinstance(doc, LazyDocument):
+                text, work.metadata, work.pages = doc.load()
+            else:
+                text, work.pages = doc.text, doc.pages
+        except OSError as exc:
+            work.skip = f"cannot read: {exc.strerror or exc}"
+            continue
+        except (SourceError, Unconvertible) as exc:
             work.skip = str(exc)
             continue
         if not text.strip():
@@ -140,7 +155,28 @@ def prepare(
     return works
 
 
-def embed(works: Sequence[DocumentWork], embedder: Embedder) -> None:
+def as_lazy(file: ConvertedFile, converter: FileConverter | None) -> LazyDocument:
+    """A file to convert as a lazy document: hashed from its bytes (one read), converted by
+    ``converter`` on load. Raises ``OSError`` when the file cannot be read."""
+    if converter is None:
+        raise ValueError(f"{file.id!r} needs a converter")
+    return LazyDocument(file.id, file.hash_input(), functools.partial(converter.convert, file),
+                        file.metadata)
+
+
+def skipped(works: Iterable[DocumentWork]) -> list[Skipped]:
+    """The documents that ``prepare`` skipped, with their reasons."""
+    return [Skipped(w.id, w.skip) for w in works if w.skip is not None]
+
+
+def record_skips(report: IngestReport, items: Iterable[Skipped]) -> None:
+    """Count documents that were counted as seen, then skipped, under their reasons."""
+    for item in items:
+        report.documents -= 1
+        report.add_skip(item)
+
+
+def embed(works: Sequence[DocumentWork], embedder: Embedder | RemoteEmbedder) -> None:
     """Stage 2: embed every span of ``works`` in one call (the engine batches by tokens)."""
     texts = [s.text for w in works for s in w.spans or ()]
     if not texts:
@@ -156,16 +192,10 @@ def embed(works: Sequence[DocumentWork], embedder: Embedder) -> None:
 def write(
     works: Sequence[DocumentWork], store: VectorStore, model: str, report: IngestReport
 ) -> None:
-    """Stage 3: write the new spans, then delete the stale ones of each finished document."""
+    """Stage 3: write the new spans, then delete the stale ones of each finished document.
+    Skipped documents are left to the caller (:func:`skipped`, :func:`record_skips`)."""
     changed = [w for w in works if w.spans is not None]
-    for work in works:
-        if work.skip is not None:
-            logger.warning("skipping %s: %s", work.id, work.skip)
-            report.documents -= 1
-            report.skipped += 1
-            report.skip_reasons.append(f"{work.id}: {work.skip}")
-        elif work.spans is None:
-            report.unchanged += 1
+    report.unchanged += sum(w.spans is None and w.skip is None for w in works)
     report.tokens += sum(s.token_count for w in changed for s in w.spans or ())
     per_doc = [w.records(model) for w in changed]
     for batch in write_batches(per_doc, store.max_batch_count, store.max_batch_bytes):
@@ -218,5 +248,4 @@ def _validated(doc: Document | LargeFile, seen: set[str]) -> SourceItem:
 
 
 def _skip(doc_id: str, reason: str) -> Skipped:
-    logger.warning("skipping %s: %s", doc_id, reason)
     return Skipped(doc_id, reason)

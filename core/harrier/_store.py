@@ -18,6 +18,7 @@ from harrier._errors import (
     StoreUnavailableError,
     StoreWriteError,
 )
+from harrier._identity import ModelIdentity
 from harrier._records import Hit, SpanRecord
 
 logger = logging.getLogger("harrier")
@@ -73,8 +74,8 @@ class VectorStore(abc.ABC):
         """What the collection records (see :meth:`properties`), or None if it does not exist."""
 
     @abc.abstractmethod
-    def create_collection(self, model: str, dimension: int) -> None:
-        """Create the collection for vectors of ``dimension``, recording ``model``."""
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
+        """Create the collection for vectors of ``dimension``, recording ``model.to_record()``."""
 
     @abc.abstractmethod
     def scan_spans(
@@ -153,8 +154,9 @@ class VectorStore(abc.ABC):
         for start in range(0, len(ids), self.delete_chunk_size):
             self.delete_document_chunk(ids[start:start + self.delete_chunk_size])
 
-    def collection_model(self) -> tuple[str, int] | None:
-        """The (model, dimension) recorded on the collection, or None if it does not exist."""
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
+        """The (model identity, dimension) recorded on the collection, or None if it does not
+        exist. A collection of an older harrier recorded the name only (fingerprint None)."""
         properties = self._read("checking the collection", self.collection_properties)
         if properties is None:
             return None
@@ -166,15 +168,22 @@ class VectorStore(abc.ABC):
                 "model); use a new collection name"
             )
         self.check_properties(properties)
-        return str(recorded["model"]), int(recorded["dimension"])
+        return ModelIdentity.from_record(recorded), int(recorded["dimension"])
 
-    def properties(self, model: str, dimension: int) -> dict[str, str]:
-        """What a new collection records about its vectors (names under ``property_prefix``)."""
-        return {f"{self.property_prefix}model": model,
-                f"{self.property_prefix}dimension": str(dimension)}
+    def properties(self, model: ModelIdentity, dimension: int) -> dict[str, str]:
+        """What a new collection records about its vectors (names under ``property_prefix``):
+        the model's identity (``model.to_record()``) and the dimension."""
+        return {self.property_prefix + key: value
+                for key, value in {**model.to_record(), "dimension": str(dimension)}.items()}
 
-    def ensure_collection(self, model: str, dimension: int, *, create: bool = True) -> None:
-        """Create the collection, or check that it was made by the same model and dimension."""
+    def ensure_collection(
+        self, model: ModelIdentity, dimension: int, *, create: bool = True
+    ) -> None:
+        """Create the collection, or check that it was made by the same model and dimension.
+
+        Models compare by fingerprint (the same weights under any path or name are accepted,
+        other weights under the same name are not); a collection written before fingerprints
+        were recorded compares by name."""
         recorded = self.collection_model()
         if recorded is None and not create:
             raise StoreError(
@@ -183,11 +192,13 @@ class VectorStore(abc.ABC):
         if recorded is None:
             self.create_collection(model, dimension)
             return
-        if recorded != (model, dimension):
+        recorded_model, recorded_dimension = recorded
+        if recorded_dimension != dimension or not recorded_model.same_model(model):
             raise CollectionMismatchError(
-                f"collection {self.collection!r} holds vectors of model {recorded[0]!r} "
-                f"(dimension {recorded[1]}); refusing to add vectors of {model!r} (dimension "
-                f"{dimension}). Use another collection, or the model that made this one."
+                f"collection {self.collection!r} holds vectors of model {recorded_model} "
+                f"(dimension {recorded_dimension}); refusing to add vectors of {model} "
+                f"(dimension {dimension}). Use another collection, or the model that made "
+                "this one."
             )
 
     def _read(self, what: str, action: Callable[[], T]) -> T:

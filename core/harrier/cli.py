@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from harrier._embedder import DEFAULT_MODEL, Embedder
+from harrier._embedder import Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
-from harrier._index import Index
+from harrier._index import DEFAULT_K, Index
+from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
+from harrier._serve_command import add_serve_parser, run_serve
+from harrier._settings import DEFAULT_MODEL
 from harrier._store_spec import open_store
+from harrier.convert import CONVERT_TIMEOUT
 
 EPILOG = """examples:
   harrier ingest ./docs --collection docs
@@ -20,6 +25,7 @@ EPILOG = """examples:
   harrier ingest ./docs --collection docs --store qdrant:http://localhost:6333 --prune
   harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
   harrier ingest ./docs --collection docs --store milvus:http://localhost:19530 --ray auto
+  harrier serve --model microsoft/harrier-oss-v1-270m --port 8080
 
 stores: qdrant (embedded in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key from
 QDRANT_API_KEY); milvus (Milvus Lite in ./.harrier/milvus.db), milvus:PATH, milvus:URI
@@ -33,22 +39,38 @@ def build_parser() -> argparse.ArgumentParser:
         description="Embed documents with Harrier-OSS-v1 into a vector store, and search it.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser(
         "ingest", help="split, embed and write documents (re-runs skip unchanged ones)",
         description="Split documents into spans, embed them and write them idempotently. "
-        "SOURCE is a folder (text, Markdown, reST, code; binary files are skipped) or a "
+        "SOURCE is a folder (text, Markdown, code; PDF, DOCX, PPTX, XLSX, HTML and EPUB with "
+        "the documents extra; .gitignore files are honoured), a file, or a "
         'JSON Lines file of {"id", "text", "metadata"} objects.',
+        allow_abbrev=False,
     )
     ingest.add_argument("source", metavar="SOURCE", help="a folder or a .jsonl file")
     ingest.add_argument("--max-tokens", type=int, metavar="N",
                         help="span length limit in tokens (default: the model's, 32768)")
-    ingest.add_argument("--overlap", type=int, default=0, metavar="N",
+    ingest.add_argument("--overlap-tokens", type=int, metavar="N",
                         help="tokens shared by consecutive spans (default 0)")
+    ingest.add_argument("--overlap", type=int, help=argparse.SUPPRESS)  # deprecated
     ingest.add_argument("--prune", action="store_true",
                         help="delete documents that are no longer in SOURCE")
+    ingest.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="read only files matching this .gitignore-style pattern "
+                        "(repeatable), e.g. '*.pdf'")
+    ingest.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="skip files and folders matching this pattern (repeatable)")
+    ingest.add_argument("--follow-symlinks", action="store_true",
+                        help="read symbolic links (never in a loop); default: skip them")
+    ingest.add_argument("--convert-timeout", type=float, default=CONVERT_TIMEOUT, metavar="S",
+                        help=f"seconds one document may take to convert (default "
+                        f"{CONVERT_TIMEOUT:g})")
+    ingest.add_argument("--skip-log", metavar="FILE",
+                        help="write every skipped file and its reason to FILE (JSON lines)")
     ingest.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                         help="run on Ray Data (pip install 'harrier-suite[ray]'; needs a store "
                         "server): alone, a local Ray; auto or ray://HOST:10001 joins a cluster")
@@ -59,12 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="find the spans nearest to a query",
                                  description="Embed QUERY with the query instruction and "
-                                 "print the nearest spans.")
+                                 "print the nearest spans.", allow_abbrev=False)
     search.add_argument("query", metavar="QUERY")
-    search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
-    search.add_argument("--instruction", help="task instruction for the query "
-                        "(default: the model's web search prompt)")
+    search.add_argument("-k", type=int, default=DEFAULT_K,
+                        help=f"number of results (default {DEFAULT_K})")
+    search.add_argument("--query-instruction", metavar="TASK", help="task instruction for "
+                        "the query (default: the model's web search prompt)")
+    search.add_argument("--instruction", help=argparse.SUPPRESS)  # deprecated
 
+    add_serve_parser(commands)
     for sub in (ingest, search):
         sub.add_argument("--collection", required=True, help="collection name")
         sub.add_argument("--store", default="qdrant", metavar="KIND[:PATH_OR_URL]",
@@ -72,13 +97,35 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                          help=f"Hub id or local folder (default {DEFAULT_MODEL})")
         sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
+        sub.add_argument("--embedder", metavar="URL",
+                         help="embed through a `harrier serve` server instead of loading the "
+                         "model here (API key from HARRIER_API_KEY)")
         sub.add_argument("--json", action="store_true", help="machine-readable output")
         sub.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+_RENAMED = {"overlap": "overlap_tokens", "instruction": "query_instruction"}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; deprecated spellings (``--overlap``, ``--instruction``) still work, with
+    a warning on stderr, and give their value to the new option."""
     args = build_parser().parse_args(argv)
+    for old, new in _RENAMED.items():
+        value = getattr(args, old, None)
+        if value is None:
+            continue
+        flag, new_flag = "--" + old, "--" + new.replace("_", "-")
+        if getattr(args, new) is not None:
+            _fail(f"pass {new_flag} only ({flag} is its deprecated spelling)")
+        sys.stderr.write(f"harrier: warning: {flag} is deprecated; use {new_flag}\n")
+        setattr(args, new, value)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
@@ -99,26 +146,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return run_serve(args)
     if args.command == "ingest" and args.ray is not None:
+        if args.embedder:
+            _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
         from harrier.ray_ingest import ingest_on_ray
 
         try:
             report = ingest_on_ray(
                 args.source, args.store, args.collection, args.model,
-                max_tokens=args.max_tokens, overlap_tokens=args.overlap, prune=args.prune,
+                max_tokens=args.max_tokens, overlap_tokens=args.overlap_tokens or 0,
+                prune=args.prune,
                 actors=args.actors, num_gpus_per_actor=args.gpus_per_actor, device=args.device,
-                address=args.ray or None, show_progress=not args.json and sys.stderr.isatty())
+                address=args.ray or None, show_progress=not args.json and sys.stderr.isatty(),
+                include=args.include, exclude=args.exclude,
+                follow_symlinks=args.follow_symlinks, convert_timeout=args.convert_timeout)
         except ImportError as exc:  # Ray is not installed: the message names the extra
             _fail(str(exc))
         _print_report(report, args.json)
         return 0
-    embedder = Embedder.from_pretrained(args.model, device=args.device,
-                                        max_tokens=getattr(args, "max_tokens", None))
+    embedder: Embedder | RemoteEmbedder
+    if args.embedder:
+        embedder = RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
+    else:
+        embedder = Embedder.from_pretrained(args.model, device=args.device,
+                                            max_tokens=getattr(args, "max_tokens", None))
     with Index(open_store(args.store, args.collection), embedder,
-               instruction=getattr(args, "instruction", None)) as index:
+               query_instruction=getattr(args, "query_instruction", None)) as index:
         if args.command == "ingest":
-            report = index.ingest(args.source, overlap_tokens=args.overlap, prune=args.prune,
-                                  show_progress=not args.json and sys.stderr.isatty())
+            report = index.ingest(args.source, overlap_tokens=args.overlap_tokens or 0,
+                                  prune=args.prune,
+                                  max_tokens=args.max_tokens if args.embedder else None,
+                                  show_progress=not args.json and sys.stderr.isatty(),
+                                  include=args.include, exclude=args.exclude,
+                                  follow_symlinks=args.follow_symlinks,
+                                  convert_timeout=args.convert_timeout, skip_log=args.skip_log)
             _print_report(report, args.json)
             return 0
         hits = index.search(args.query, k=args.k)
@@ -137,8 +200,8 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
         _out(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         _out(report.summary())
-        for reason in report.skip_reasons:
-            _out(f"  skipped {reason}")
+        for reason, group in report.skips.items():
+            _out(f"  skipped {group['count']}: {reason} (e.g. {', '.join(group['examples'])})")
 
 
 def _out(line: str) -> None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,16 @@ from harrier import _stages
 from harrier._documents import LARGE_FILE_BYTES, LargeFile, iter_source
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, HarrierError
+from harrier._folders import FolderFilter
+from harrier._identity import model_identity
 from harrier._ingest import Pipeline
+from harrier._model_files import resolve_folder
 from harrier._report import IngestReport
+from harrier._settings import EmbedderSettings
 from harrier._spans import split_spans
 from harrier._store import VectorStore
 from harrier._store_spec import open_store
+from harrier.convert import CONVERT_TIMEOUT
 
 logger = logging.getLogger("harrier")
 
@@ -42,8 +48,9 @@ def ingest_on_ray(
     source: str | Path | Iterable[Any],
     store: str,
     collection: str,
-    model: str | Path,
+    model: str | Path | None = None,
     *,
+    settings: EmbedderSettings | None = None,
     max_tokens: int | None = None,
     overlap_tokens: int = 0,
     prune: bool = False,
@@ -55,17 +62,24 @@ def ingest_on_ray(
     address: str | None = None,
     large_file_bytes: int = LARGE_FILE_BYTES,
     show_progress: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    convert_timeout: float = CONVERT_TIMEOUT,
 ) -> IngestReport:
     """Split, embed and write ``source`` into ``collection`` of the store server ``store``.
 
     ``store`` is a spec as the command line takes it (``milvus:http://host:19530``,
-    ``qdrant:http://host:6333``); credentials come from each worker's environment. ``model`` is
-    loaded by each of ``actors`` embedding actors with ``num_gpus_per_actor`` GPUs and
-    ``cpus_per_actor`` CPUs, on ``device`` (default: ``cuda`` when GPUs are asked for, else
-    ``cpu``). Blocks of ``batch_size`` documents (at most 4 MiB of text) are what each stage
-    takes at a time. Ray is started locally, or joined at ``address`` (``auto``,
+    ``qdrant:http://host:6333``); credentials come from each worker's environment. The engine
+    is ``settings`` (an :class:`~harrier.EmbedderSettings`: dtype, revision, batch budget...
+    reach every actor), or ``model`` with the defaults; each of ``actors`` embedding actors
+    builds it with ``num_gpus_per_actor`` GPUs and ``cpus_per_actor`` CPUs, on ``device``
+    (which overrides the settings'; default: ``cuda`` when GPUs are asked for, else ``cpu``).
+    Blocks of ``batch_size`` documents (at most 4 MiB of text) are what each stage takes at a
+    time. Ray is started locally, or joined at ``address`` (``auto``,
     ``ray://host:10001``), unless it is already initialised. The store ends exactly as
-    :func:`harrier.ingest` with the same arguments leaves it.
+    :func:`harrier.ingest` with the same arguments leaves it (folder filters and conversion
+    as there: the Prepare actors convert the changed files, which travel with their bytes).
     """
     try:
         import ray
@@ -82,14 +96,16 @@ def ingest_on_ray(
         raise ConfigurationError("actors and batch_size must be at least 1, "
                                  "num_gpus_per_actor at least 0 and cpus_per_actor above 0")
     started = time.perf_counter()
-    name = str(model)
-    tokenizer, dimension, model_limit = model_info(name)
-    limit = max_tokens or model_limit
+    settings = actor_settings(model, settings, device, num_gpus_per_actor)
+    tokenizer, dimension, model_limit = model_info(settings)
+    limit = max_tokens or settings.max_tokens or model_limit
     if not 0 < limit <= model_limit:
         raise ConfigurationError(f"max_tokens={limit} must be between 1 and the model's limit "
                                  f"{model_limit}")
     split_spans("check", tokenizer, max_tokens=limit, overlap_tokens=overlap_tokens)
-    settings = _stages.ingest_settings(name, limit, overlap_tokens)
+    identity = model_identity(settings.model, resolve_folder(
+        settings.model, revision=settings.revision, local_files_only=settings.local_files_only))
+    hash_settings = _stages.ingest_settings(identity, limit, overlap_tokens)
     report = IngestReport()
     seen: set[str] = set()
     if not ray.is_initialized():
@@ -98,17 +114,17 @@ def ingest_on_ray(
     progress_was, context.enable_progress_bars = context.enable_progress_bars, show_progress
     driver_store = open_store(store, collection)
     try:
-        driver_store.ensure_collection(name, dimension)
+        driver_store.ensure_collection(identity, dimension)
         driver_store.begin_bulk_load()
         try:
-            groups = _stages.document_groups(
-                iter_source(source, large_file_bytes=large_file_bytes), seen, report,
-                batch_size, _BLOCK_CHARS)
-            large = _run_pipeline(ray, groups, store, collection, name, limit, overlap_tokens,
-                                  settings, actors, cpus_per_actor, num_gpus_per_actor,
-                                  device, report)
+            items = iter_source(source, large_file_bytes=large_file_bytes,
+                                folder=FolderFilter(include, exclude, follow_symlinks))
+            groups = _stages.document_groups(items, seen, report, batch_size, _BLOCK_CHARS)
+            large = _run_pipeline(ray, groups, store, collection, settings, limit,
+                                  overlap_tokens, hash_settings, actors, cpus_per_actor,
+                                  num_gpus_per_actor, convert_timeout, report)
             if large:
-                _ingest_large(large, driver_store, name, device, limit, overlap_tokens, report)
+                _ingest_large(large, driver_store, settings, limit, overlap_tokens, report)
         finally:
             driver_store.end_bulk_load()
         if prune:
@@ -121,16 +137,31 @@ def ingest_on_ray(
     return report
 
 
+def actor_settings(model: str | Path | None, settings: EmbedderSettings | None,
+                   device: str | None, gpus_per_actor: float) -> EmbedderSettings:
+    """The engine settings every Embed actor builds: ``settings`` or ``model``'s defaults, with
+    ``device`` (else the settings' device, else ``cuda`` when GPUs are asked for, else ``cpu``)."""
+    if settings is None:
+        if model is None:
+            raise ConfigurationError("ingest_on_ray needs model= or settings=")
+        settings = EmbedderSettings(model=str(model))
+    elif model is not None and str(model) != settings.model:
+        raise ConfigurationError(f"model={str(model)!r} differs from settings.model="
+                                 f"{settings.model!r}: pass one of them")
+    device = device or settings.device or ("cuda" if gpus_per_actor > 0 else "cpu")
+    return replace(settings, device=device)
+
+
 def _run_pipeline(
-    ray: Any, groups: Iterator[list[Any] | LargeFile], store: str, collection: str, model: str,
-    limit: int, overlap: int, settings: str, actors: int, cpus_per_actor: float,
-    gpus_per_actor: float, device: str | None, report: IngestReport,
+    ray: Any, groups: Iterator[list[Any] | LargeFile], store: str, collection: str,
+    engine: EmbedderSettings, limit: int, overlap: int, settings: str, actors: int,
+    cpus_per_actor: float, gpus_per_actor: float, convert_timeout: float, report: IngestReport,
 ) -> list[LargeFile]:
     """Stream the groups through Prepare, Embed and StoreSink; the large files set aside."""
     from harrier import _ray_stages as stages
 
     feed = stages.BlockFeed(groups, readers=actors)
-    sink = stages.StoreSink(store, collection, model)
+    sink = stages.StoreSink(store, collection, engine.model)
     logger.info("ingesting on Ray with %d embedding actors", actors)
     try:
         (ray.data.read_datasource(feed.datasource(), override_num_blocks=actors,
@@ -138,13 +169,12 @@ def _run_pipeline(
          .map_batches(stages.Prepare, batch_size=None, batch_format="pyarrow",
                       compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
                       num_cpus=_LIGHT_CPUS, fn_constructor_kwargs=dict(
-                          store=store, collection=collection, model=model, max_tokens=limit,
-                          overlap=overlap, settings=settings))
+                          store=store, collection=collection, model=engine, max_tokens=limit,
+                          overlap=overlap, settings=settings, convert_timeout=convert_timeout))
          .map_batches(stages.Embed, batch_size=None, batch_format="pyarrow",
                       compute=ray.data.ActorPoolStrategy(size=actors),
                       num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None,
-                      fn_constructor_kwargs=dict(model=model, device=device or (
-                          "cuda" if gpus_per_actor > 0 else "cpu")))
+                      fn_constructor_kwargs=dict(settings=engine))
          .write_datasink(sink, ray_remote_args={"num_cpus": _LIGHT_CPUS},
                          concurrency=actors))
     except ray.exceptions.RayError as exc:
@@ -158,17 +188,17 @@ def _run_pipeline(
         raise feed.error
     for key in stages.COUNTS:
         setattr(report, key, getattr(report, key) + sink.counts[key])
-    report.skip_reasons.extend(sink.skip_reasons)
+    _stages.record_skips(report, sink.skips)
     return large
 
 
 def _ingest_large(
-    files: list[LargeFile], store: VectorStore, model: str, device: str | None, limit: int,
+    files: list[LargeFile], store: VectorStore, settings: EmbedderSettings, limit: int,
     overlap: int, report: IngestReport,
 ) -> None:
     """Files too large for one row, streamed in pieces on the driver as ``ingest`` does."""
     logger.info("streaming %d large files on the driver", len(files))
-    embedder = Embedder.from_pretrained(model, device=device)
+    embedder = Embedder.from_settings(settings)
     job = Pipeline(store, embedder, limit, overlap, report)
     for prepared in job.prepare_all(files):
         job.write(job.embed(prepared))

@@ -13,6 +13,7 @@ import numpy as np
 from harrier import (
     ConfigurationError,
     Hit,
+    ModelIdentity,
     SpanRecord,
     StoreError,
     StoreLimitError,
@@ -109,7 +110,7 @@ class MilvusStore(VectorStore):
     def check_properties(self, properties: dict[str, Any]) -> None:
         check_layout(self.collection, properties)
 
-    def create_collection(self, model: str, dimension: int) -> None:
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Milvus collection %s (dimension %d)", self.collection, dimension)
         recorded = self.properties(model, dimension)
         self._write(f"creating the collection {self.collection!r}", lambda: (

@@ -13,6 +13,7 @@ import numpy as np
 
 from harrier import (
     Hit,
+    ModelIdentity,
     SpanRecord,
     StoreError,
     StoreUnavailableError,
@@ -73,7 +74,7 @@ class QdrantStore(VectorStore):
             return None
         return dict(self.client.get_collection(self.collection).config.metadata or {})
 
-    def create_collection(self, model: str, dimension: int) -> None:
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant collection %s (dimension %d)", self.collection, dimension)
         vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
         recorded = self.properties(model, dimension)

@@ -13,7 +13,7 @@ from llama_index.core.schema import (
     TextNode,
 )
 
-from harrier import Hit, Index
+from harrier import DEFAULT_K, Hit, Index
 
 
 class HarrierRetriever(BaseRetriever):
@@ -23,7 +23,9 @@ class HarrierRetriever(BaseRetriever):
     SOURCE relationship to its document id; the query gets the index's instruction.
     """
 
-    def __init__(self, index: Index, *, k: int = 4, filter: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, index: Index, *, k: int = DEFAULT_K, filter: Any = None, **kwargs: Any
+    ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
         self.index = index
