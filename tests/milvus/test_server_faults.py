@@ -66,7 +66,7 @@ def test_two_runs_at_once_store_one_copy(server_spec, tmp_path, qwen_path):
     run_victim(tmp_path, spec, qwen_path, None, env, clean_name)
     store = MilvusStore(shared_name, url=spec.split(":", 1)[1], token=env["MILVUS_TOKEN"])
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
-    store.ensure_collection(str(qwen_path), engine.dimension)  # as the CLI would, first
+    store.ensure_collection(engine.identity, engine.dimension)  # as the CLI would, first
     store.close()
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda _: run_victim(tmp_path, spec, qwen_path, None, env, shared_name),
