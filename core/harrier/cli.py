@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from harrier._embedder import Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import DEFAULT_K, Index
-from harrier._ingest import IngestReport
 from harrier._remote import RemoteEmbedder
+from harrier._report import IngestReport
 from harrier._serve_command import add_serve_parser, run_serve
 from harrier._settings import DEFAULT_MODEL
 from harrier._store_spec import open_store

@@ -118,6 +118,18 @@ def test_server_that_goes_away_fails_clearly_then_resumes(server_spec, milvus_se
     assert_same_store(snapshot(spec, victim_name), snapshot(spec, clean_name))
 
 
+def test_each_store_has_its_own_connection(server_spec, milvus_server):
+    """pymilvus shares one cached connection per address unless asked not to: a store opened
+    after a server restart would then inherit an earlier store's dead channel."""
+    url, token = milvus_server.uri, milvus_server.token
+    first = MilvusStore("conn_a", url=url, token=token)
+    second = MilvusStore("conn_b", url=url, token=token)
+    assert first.client._handler is not second.client._handler
+    first.close()
+    assert second.collection_model() is None  # the other store's connection is still open
+    second.close()
+
+
 class TcpProxy:
     """Forwards a local port to ``host:port``; ``shut`` cuts every connection and refuses new
     ones until ``open``."""
