@@ -18,6 +18,7 @@ import bench_documents
 import bench_ingest
 import bench_long_span
 import bench_queries
+import bench_serve
 import bench_splitter
 import bench_stores
 from _common import table
@@ -30,6 +31,8 @@ CPU = {
     "splitter": [],
     "stores": ["--sizes", "10000", "--documents", "100"],
     "conversion": ["--pages", "200", "--layers", "2"],
+    "serving": ["--shapes", "harrier-270m", "--layers", "2", "--clients", "64",
+                "--requests", "640", "--overload-seconds", "30"],
 }
 GPU = {
     "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
@@ -43,10 +46,12 @@ GPU = {
     "stores": ["--sizes", "10000,100000", "--stores", "edge", "--device", "cuda"],
     "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
                    "--device", "cuda"],
+    "serving": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--device", "cuda",
+                "--clients", "64", "--requests", "6400", "--overload-seconds", "30"],
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
            "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
-           "conversion": bench_convert, "stores": bench_stores}
+           "conversion": bench_convert, "serving": bench_serve, "stores": bench_stores}
 
 
 def main() -> None:
@@ -54,6 +59,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpu", action="store_true", help="full-depth models on CUDA, bf16")
     parser.add_argument("--only", help=f"comma list of {', '.join(MODULES)}")
+    parser.add_argument("--skip", default="", help="comma list of benchmarks not to run")
     parser.add_argument("--out", help="folder to write report.md into")
     args = parser.parse_args()
     import torch
@@ -64,7 +70,7 @@ def main() -> None:
              f"machine: {device}, torch {torch.__version__}, threads {torch.get_num_threads()}",
              ""]
     for name, module in MODULES.items():
-        if args.only and name not in args.only.split(","):
+        if (args.only and name not in args.only.split(",")) or name in args.skip.split(","):
             continue
         started = time.perf_counter()
         rows = module.main(profile[name])

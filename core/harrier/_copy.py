@@ -10,7 +10,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harrier._errors import StoreError
-from harrier._ingest import _write_batches
+from harrier._stages import write_batches
 from harrier._records import SpanRecord
 from harrier._store import StoredDocument, VectorStore
 
@@ -73,7 +73,7 @@ def _copy_page(page: list[SpanRecord], target: VectorStore, report: CopyReport) 
     held = target.stored_documents(sorted({r.doc_id for r in page}))
     missing = [r for r in page if (r.span_index, r.span_count, r.doc_hash)
                not in held.get(r.doc_id, _NOTHING).spans]
-    for batch in _write_batches([missing], target.max_batch_count, target.max_batch_bytes):
+    for batch in write_batches([missing], target.max_batch_count, target.max_batch_bytes):
         target.upsert(batch)
     versions: dict[str, set[str]] = {}
     for r in page:

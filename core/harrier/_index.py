@@ -9,8 +9,10 @@ from typing import Any
 from harrier._deprecation import renamed
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError
-from harrier._ingest import IngestReport, ingest
+from harrier._ingest import ingest
 from harrier._records import Hit
+from harrier._remote import RemoteEmbedder
+from harrier._report import IngestReport
 from harrier._store import VectorStore
 
 DEFAULT_K = 5
@@ -28,7 +30,7 @@ class Index:
     def __init__(
         self,
         store: VectorStore,
-        embedder: Embedder,
+        embedder: Embedder | RemoteEmbedder,
         *,
         query_instruction: str | None = None,
         prompt_name: str | None = None,
@@ -39,6 +41,7 @@ class Index:
         self.query_instruction = renamed("instruction", instruction, "query_instruction",
                                          query_instruction)
         self.prompt_name = prompt_name
+        self._checked = False  # the collection was found made by this model and dimension
         embedder.query_prompt(self.query_instruction, prompt_name)  # fail now on a bad name
 
     def ingest(
@@ -53,17 +56,24 @@ class Index:
     ) -> IngestReport:
         """See :func:`harrier.ingest` (``options``: its folder, conversion and skip-log
         arguments)."""
-        return ingest(source, self.store, self.embedder, max_tokens=max_tokens,
-                      overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress,
-                      **options)
+        report = ingest(source, self.store, self.embedder, max_tokens=max_tokens,
+                        overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress,
+                        **options)
+        self._checked = True
+        return report
 
     def search(self, query: str, *, k: int = DEFAULT_K, filter: Any = None) -> list[Hit]:
-        """The ``k`` spans nearest to ``query`` (embedded with the query instruction)."""
+        """The ``k`` spans nearest to ``query`` (embedded with the query instruction).
+
+        The collection is checked (exists, same model and dimension) on the first search only.
+        """
         if k < 1:
             raise ConfigurationError(f"k={k} must be at least 1")
-        self.store.ensure_collection(
-            self.embedder.identity, self.embedder.dimension, create=False
-        )
+        if not self._checked:
+            self.store.ensure_collection(
+                self.embedder.identity, self.embedder.dimension, create=False
+            )
+            self._checked = True
         vector = self.embedder.embed_queries(
             [query], instruction=self.query_instruction, prompt_name=self.prompt_name
         )[0]

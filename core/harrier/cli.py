@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -12,7 +13,9 @@ from harrier._copy import copy_collection
 from harrier._embedder import Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import DEFAULT_K, Index
-from harrier._ingest import IngestReport
+from harrier._remote import RemoteEmbedder
+from harrier._report import IngestReport
+from harrier._serve_command import add_serve_parser, run_serve
 from harrier._settings import DEFAULT_MODEL
 from harrier._store_spec import open_store
 from harrier.convert import CONVERT_TIMEOUT
@@ -24,6 +27,7 @@ EPILOG = """examples:
   harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
   harrier ingest ./docs --collection docs --store milvus:http://localhost:19530 --ray auto
   harrier copy --from qdrant --to qdrant:http://localhost:6333 --collection docs
+  harrier serve --model microsoft/harrier-oss-v1-270m --port 8080
 
 stores: qdrant (embedded Qdrant Edge in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key
 from QDRANT_API_KEY); qdrant-local[:PATH] (qdrant-client's local mode, as earlier versions
@@ -48,7 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
         "SOURCE is a folder (text, Markdown, code; PDF, DOCX, PPTX, XLSX, HTML and EPUB with "
         "the documents extra; .gitignore files are honoured), a file, or a "
         'JSON Lines file of {"id", "text", "metadata"} objects.',
-        allow_abbrev=False,
     )
     ingest.add_argument("source", metavar="SOURCE", help="a folder or a .jsonl file")
     ingest.add_argument("--max-tokens", type=int, metavar="N",
@@ -97,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="find the spans nearest to a query",
                                  description="Embed QUERY with the query instruction and "
-                                 "print the nearest spans.", allow_abbrev=False)
+                                 "print the nearest spans.")
     search.add_argument("query", metavar="QUERY")
     search.add_argument("-k", type=int, default=DEFAULT_K,
                         help=f"number of results (default {DEFAULT_K})")
@@ -105,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the query (default: the model's web search prompt)")
     search.add_argument("--instruction", help=argparse.SUPPRESS)  # deprecated
 
+    add_serve_parser(commands)
+    for sub in commands.choices.values():  # every subcommand, also those added elsewhere
+        sub.allow_abbrev = False
     for sub in (ingest, search):
         sub.add_argument("--collection", required=True, help="collection name")
         sub.add_argument("--store", default="qdrant", metavar="KIND[:PATH_OR_URL]",
@@ -112,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                          help=f"Hub id or local folder (default {DEFAULT_MODEL})")
         sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
+        sub.add_argument("--embedder", metavar="URL",
+                         help="embed through a `harrier serve` server instead of loading the "
+                         "model here (API key from HARRIER_API_KEY)")
         sub.add_argument("--json", action="store_true", help="machine-readable output")
         sub.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     return parser
@@ -160,7 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "copy":
         return _copy(args)
+    if args.command == "serve":
+        return run_serve(args)
     if args.command == "ingest" and args.ray is not None:
+        if args.embedder:
+            _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
         from harrier.ray_ingest import ingest_on_ray
 
         try:
@@ -176,15 +189,21 @@ def _run(args: argparse.Namespace) -> int:
             _fail(str(exc))
         _print_report(report, args.json)
         return 0
-    embedder = Embedder.from_pretrained(args.model, device=args.device,
-                                        max_tokens=getattr(args, "max_tokens", None))
+    embedder: Embedder | RemoteEmbedder
+    if args.embedder:
+        embedder = RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
+    else:
+        embedder = Embedder.from_pretrained(args.model, device=args.device,
+                                            max_tokens=getattr(args, "max_tokens", None))
+    quantization = getattr(args, "quantization", None)  # a Qdrant option, ingest only
     store = open_store(args.store, args.collection,
-                       quantization=getattr(args, "quantization", None))
+                       **({"quantization": quantization} if quantization else {}))
     with Index(store, embedder,
                query_instruction=getattr(args, "query_instruction", None)) as index:
         if args.command == "ingest":
             report = index.ingest(args.source, overlap_tokens=args.overlap_tokens or 0,
                                   prune=args.prune,
+                                  max_tokens=args.max_tokens if args.embedder else None,
                                   show_progress=not args.json and sys.stderr.isatty(),
                                   include=args.include, exclude=args.exclude,
                                   follow_symlinks=args.follow_symlinks,

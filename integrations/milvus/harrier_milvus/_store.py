@@ -15,12 +15,9 @@ from harrier import (
     Hit,
     ModelIdentity,
     SpanRecord,
-    StoredDocument,
     StoreError,
     StoreLimitError,
-    StoreUnavailableError,
     VectorStore,
-    retry,
 )
 from harrier_milvus._connection import (
     MilvusClient,
@@ -36,8 +33,9 @@ from harrier_milvus._connection import (
 from harrier_milvus._expr import ALL_ROWS, doc_filter, metadata_filter, stale_filter
 from harrier_milvus._layout import (
     LOAD_SECONDS,
+    PROPERTY_PREFIX,
+    check_layout,
     create_span_collection,
-    recorded_model,
     search_params,
 )
 from harrier_milvus._lite_limits import LiteSizeWatch
@@ -56,20 +54,20 @@ T = TypeVar("T")
 STRONG = "Strong"
 _ID_PAGE = 16_384  # the server's largest query window
 _RECORD_PAGE = 64  # rows with vectors and whole texts
-_DELETE_IDS = 512  # document ids per delete expression
 
 
 class MilvusStore(VectorStore):
     """A collection in Milvus: Milvus Lite in ``path`` by default, or a server at ``url``.
 
     The token comes from ``token`` or the ``MILVUS_TOKEN`` environment variable and is never
-    logged. Text and metadata of any size are stored losslessly (see ``LAYOUT.md``); every read
+    logged. Text and metadata of any size are stored losslessly (see docs/milvus.md); every read
     asks for strong consistency. ``timeout`` bounds each call (loading a collection: at least
     five minutes), ``connect_timeout`` the opening.
     """
 
     max_batch_count = 256
     max_batch_bytes = 8 * 2**20
+    property_prefix = PROPERTY_PREFIX
 
     def __init__(
         self,
@@ -105,20 +103,21 @@ class MilvusStore(VectorStore):
         return f"MilvusStore({self.collection!r}, {self._where})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[ModelIdentity, int] | None:
-        exists = self._read("checking the collection", lambda: self.client.has_collection(
-            self.collection, timeout=self.timeout))
-        if not exists:
+    def collection_properties(self) -> dict[str, Any] | None:
+        if not self.client.has_collection(self.collection, timeout=self.timeout):
             return None
-        info = self._read("describing the collection", lambda: self.client.describe_collection(
-            self.collection, timeout=self.timeout))
-        return recorded_model(self.collection, info.get("properties") or {})
+        info = self.client.describe_collection(self.collection, timeout=self.timeout)
+        return dict(info.get("properties") or {})
+
+    def check_properties(self, properties: dict[str, Any]) -> None:
+        check_layout(self.collection, properties)
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Milvus collection %s (dimension %d)", self.collection, dimension)
-        self._read("creating the collection", lambda: create_span_collection(
-            self.client, self.collection, model, dimension, lite=self.is_lite,
-            timeout=self.timeout))
+        recorded = self.properties(model, dimension)
+        self._write(f"creating the collection {self.collection!r}", lambda: (
+            create_span_collection(self.client, self.collection, recorded, dimension,
+                                   lite=self.is_lite, timeout=self.timeout)))
         self._loaded = True
 
     def close(self) -> None:
@@ -131,21 +130,11 @@ class MilvusStore(VectorStore):
             release_lite(self._lite_db)
 
     # -- reads ---------------------------------------------------------------------------------
-    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
-        spans: dict[str, set[tuple[int, int, str]]] = {}
-        fields = ["doc_id", "span_index", "span_count", "doc_hash"]
-        for row in self._query(doc_filter(doc_ids), fields, _ID_PAGE):
-            spans.setdefault(row["doc_id"], set()).add(
-                (int(row["span_index"]), int(row["span_count"]), row["doc_hash"])
-            )
-        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
-
-    def iter_doc_ids(self) -> Iterable[str]:
-        seen: set[str] = set()
-        for row in self._query(ALL_ROWS, ["doc_id"], _ID_PAGE):
-            if row["doc_id"] not in seen:
-                seen.add(row["doc_id"])
-                yield row["doc_id"]
+    def scan_spans(
+        self, doc_ids: Sequence[str] | None, fields: Sequence[str]
+    ) -> Iterable[dict[str, Any]]:
+        expr = ALL_ROWS if doc_ids is None else doc_filter(doc_ids)
+        return self._query(expr, list(fields), _ID_PAGE)
 
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         self._ensure_loaded()
@@ -204,18 +193,6 @@ class MilvusStore(VectorStore):
                 self.collection, timeout=max(self.timeout, LOAD_SECONDS)))
             self._loaded = True
 
-    def _read(self, what: str, action: Callable[[], T]) -> T:
-        """Retry transient failures with backoff (then StoreUnavailableError); others at once."""
-        def attempt() -> T:
-            with quiet():
-                return action()
-
-        try:
-            return retry(attempt, what=f"{what} in {self.collection!r}",
-                         transient=is_transient, error=StoreUnavailableError)
-        except MilvusException as exc:
-            raise _store_error(f"{what} in {self.collection!r}", exc) from exc
-
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         self._ensure_loaded()
@@ -229,31 +206,27 @@ class MilvusStore(VectorStore):
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         self._delete(stale_filter(doc_id, keep_hash), f"deleting stale spans of {doc_id!r}")
 
-    def delete_documents(self, doc_ids: Sequence[str]) -> None:
-        for start in range(0, len(doc_ids), _DELETE_IDS):
-            chunk = doc_ids[start:start + _DELETE_IDS]
-            self._delete(doc_filter(chunk), f"deleting {len(chunk)} documents")
+    def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
+        self._delete(doc_filter(doc_ids), f"deleting {len(doc_ids)} documents")
 
     def _delete(self, expr: str, what: str) -> None:
         self._ensure_loaded()
         self._write(what, lambda: self.client.delete(self.collection, filter=expr,
                                                      timeout=self.timeout))
 
-    def _write(self, what: str, action: Callable[[], Any]) -> None:
-        """Retry transient failures with backoff; raise any other one at once."""
-        def attempt() -> Any:
-            with quiet():
-                return action()
+    # -- errors --------------------------------------------------------------------------------
+    def _attempt(self, action: Callable[[], T]) -> T:
+        with quiet():
+            return action()
 
-        try:
-            retry(attempt, what=what, transient=is_transient)
-        except MilvusException as exc:
-            raise _store_error(what, exc) from exc
+    def is_transient(self, exc: BaseException) -> bool:
+        return is_transient(exc)
 
-
-def _store_error(what: str, exc: MilvusException) -> StoreError:
-    """A harrier error with the server's reason (its messages never hold the token)."""
-    message = f"{what} failed: {exc.message}"
-    if "exceed" in str(exc.message).lower():
-        return StoreLimitError(f"{message}; a value is over what this Milvus can hold")
-    return StoreError(message)
+    def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
+        """A harrier error with the server's reason (its messages never hold the token)."""
+        if not isinstance(exc, MilvusException):
+            return None
+        message = f"{what} failed: {exc.message}"
+        if "exceed" in str(exc.message).lower():
+            return StoreLimitError(f"{message}; a value is over what this Milvus can hold")
+        return StoreError(message)

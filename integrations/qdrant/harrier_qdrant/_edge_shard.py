@@ -95,7 +95,8 @@ def check_store_folder(root: Path) -> None:
 
 
 def read_record(folder: Path) -> dict[str, Any] | None:
-    """The collection's record file, or None when the collection does not exist."""
+    """The collection's record (model identity fields, ``dimension``, ``quantization``), or
+    None when the collection does not exist."""
     path = folder / RECORD_FILE
     if not folder.exists():
         return None
@@ -108,9 +109,9 @@ def read_record(folder: Path) -> dict[str, Any] | None:
         record = json.loads(path.read_text(encoding="utf-8"))
         if record.get("format") != FORMAT:
             raise ValueError(f"unknown format {record.get('format')!r}")
-        return {"model": ModelIdentity.from_record(record),
-                "dimension": int(record["dimension"]),
-                "quantization": record.get("quantization")}
+        ModelIdentity.from_record(record)
+        int(record["dimension"])
+        return dict(record)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreDamagedError(
             f"{path} is unreadable ({exc}); restore it from a backup, or ingest into a new "

@@ -95,9 +95,11 @@ class QdrantEdgeStore(PointScans, VectorStore):
         return f"QdrantEdgeStore({self.collection!r}, {self.root})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[ModelIdentity, int] | None:
+    def collection_properties(self) -> dict[str, Any] | None:
         record = read_record(self.folder)
-        return None if record is None else (record["model"], record["dimension"])
+        if record is None:
+            return None
+        return {self.property_prefix + key: value for key, value in record.items()}
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant Edge collection %s in %s (dimension %d)",
@@ -115,7 +117,7 @@ class QdrantEdgeStore(PointScans, VectorStore):
         self._open(record)
 
     def _open(self, record: dict[str, Any]) -> None:
-        recorded = record["quantization"]
+        recorded = record.get("quantization")
         if self.quantization is not None and self.quantization != recorded:
             raise ConfigurationError(
                 f"collection {self.collection!r} was created with quantization={recorded}; "
@@ -123,7 +125,7 @@ class QdrantEdgeStore(PointScans, VectorStore):
                 "(harrier copy ... --quantization) or leave the option out"
             )
         self._shard = open_shard(self.folder / SHARD_FOLDER,
-                                 edge_config(record["dimension"], recorded,
+                                 edge_config(int(record["dimension"]), recorded,
                                              self.indexing_threshold_kb))
         self._search_params = edge_search_params(recorded)
 
@@ -141,10 +143,10 @@ class QdrantEdgeStore(PointScans, VectorStore):
         exact scan (milliseconds) instead of merging them into the large index (minutes)."""
         if self._shard is None:
             return
-        self._call("flushing", self.shard.flush)
+        self._engine("flushing", self.shard.flush)
         if not (self._changed and self.optimize_after_load):
             return
-        info = self._call("reading the shard's state", self.shard.info)
+        info = self._engine("reading the shard's state", self.shard.info)
         indexed = info.indexed_vectors_count
         if info.points_count - indexed >= max(self.optimize_min_unindexed, indexed // 5):
             self.optimize()
@@ -181,11 +183,11 @@ class QdrantEdgeStore(PointScans, VectorStore):
         request = edge.QueryRequest(
             limit=k, query=edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
             filter=_metadata_filter(filter), with_payload=True, params=self._search_params)
-        points = self._call("searching", lambda: self.shard.query(request))
+        points = self._engine("searching", lambda: self.shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
     def count(self) -> int:
-        return int(self._call("counting", lambda: self.shard.count(edge.CountRequest())))
+        return int(self._engine("counting", lambda: self.shard.count(edge.CountRequest())))
 
     def _doc_filter(self, doc_ids: Sequence[str]) -> Any:
         return _doc_filter(doc_ids)
@@ -196,7 +198,7 @@ class QdrantEdgeStore(PointScans, VectorStore):
         while True:
             request = edge.ScrollRequest(offset=offset, limit=page, filter=flt,
                                          with_payload=payload, with_vector=vectors)
-            points, offset = self._call("reading", lambda r=request: self.shard.scroll(r))
+            points, offset = self._engine("reading", lambda r=request: self.shard.scroll(r))
             yield from points
             if offset is None:
                 return
@@ -214,12 +216,12 @@ class QdrantEdgeStore(PointScans, VectorStore):
         self._update(f"deleting stale spans of {doc_id!r}",
                      edge.UpdateOperation.delete_points_by_filter(selector))
 
-    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+    def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
         self._update(f"deleting {len(doc_ids)} documents",
                      edge.UpdateOperation.delete_points_by_filter(_doc_filter(doc_ids)))
 
     def _update(self, what: str, operation: Any) -> None:
-        self._call(what, lambda: self.shard.update(operation))
+        self._engine(what, lambda: self.shard.update(operation))
         self._changed = True
 
     def _check_space(self, needed: int) -> None:
@@ -232,7 +234,7 @@ class QdrantEdgeStore(PointScans, VectorStore):
                 "lost and finished documents are skipped"
             )
 
-    def _call(self, what: str, action: Callable[[], T]) -> T:
+    def _engine(self, what: str, action: Callable[[], T]) -> T:
         """Run an engine call, turning its untyped errors into harrier's."""
         if self._shard is None:
             raise self._missing()

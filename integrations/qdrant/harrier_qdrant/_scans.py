@@ -6,16 +6,15 @@ import abc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from harrier import SpanRecord, StoredDocument
+from harrier import SpanRecord
 from harrier_qdrant._payload import to_record
 
-SPAN_FIELDS = ["doc_id", "span_index", "span_count", "doc_hash"]
 SCROLL_PAGE = 1024
 
 
 class PointScans(abc.ABC):
-    """``stored_documents``, ``iter_doc_ids``, ``iter_records`` and ``fetch_spans`` for a store
-    that can scroll its points (filtered, with chosen payload fields, optionally vectors)."""
+    """``scan_spans``, ``iter_records`` and ``fetch_spans`` for a store that can scroll its
+    points (filtered, with chosen payload fields, optionally with vectors)."""
 
     @abc.abstractmethod
     def _scroll(self, flt: Any, payload: list[str] | bool, *, vectors: bool = False,
@@ -26,21 +25,11 @@ class PointScans(abc.ABC):
     def _doc_filter(self, doc_ids: Sequence[str]) -> Any:
         """The filter matching every span of ``doc_ids``."""
 
-    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
-        spans: dict[str, set[tuple[int, int, str]]] = {}
-        for point in self._scroll(self._doc_filter(doc_ids), SPAN_FIELDS):
-            p = point.payload or {}
-            spans.setdefault(p["doc_id"], set()).add(
-                (p["span_index"], p["span_count"], p["doc_hash"]))
-        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
-
-    def iter_doc_ids(self) -> Iterable[str]:
-        seen: set[str] = set()
-        for point in self._scroll(None, ["doc_id"]):
-            doc_id = (point.payload or {}).get("doc_id")
-            if doc_id is not None and doc_id not in seen:
-                seen.add(doc_id)
-                yield doc_id
+    def scan_spans(self, doc_ids: Sequence[str] | None,
+                   fields: Sequence[str]) -> Iterable[dict[str, Any]]:
+        flt = None if doc_ids is None else self._doc_filter(doc_ids)
+        for point in self._scroll(flt, list(fields)):
+            yield point.payload or {}
 
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
         page: list[SpanRecord] = []

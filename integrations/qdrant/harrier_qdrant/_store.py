@@ -5,20 +5,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harrier import (
-    CollectionMismatchError,
     Hit,
     ModelIdentity,
     SpanRecord,
     StoreError,
     StoreUnavailableError,
     VectorStore,
-    retry,
 )
 from harrier_qdrant._edge_shard import RECORD_FILE
 from harrier_qdrant._edge_store import QdrantEdgeStore
@@ -92,69 +91,64 @@ class QdrantStore(PointScans, VectorStore):
         return f"QdrantStore({self.collection!r}, {where})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[ModelIdentity, int] | None:
+    def collection_properties(self) -> dict[str, Any] | None:
         if not self.client.collection_exists(self.collection):
             return None
-        info = self.client.get_collection(self.collection)
-        metadata = info.config.metadata or {}
-        if "harrier_model" not in metadata:
-            raise CollectionMismatchError(
-                f"collection {self.collection!r} was not created by harrier (it records no "
-                "model); use a new collection name"
-            )
+        config = self.client.get_collection(self.collection).config
         if self.quantization is None:  # searches rescore as the collection was made
-            self.quantization = _quantization_name(info.config.quantization_config)
-        record = {key.removeprefix("harrier_"): value for key, value in metadata.items()}
-        return ModelIdentity.from_record(record), int(metadata["harrier_dimension"])
+            self.quantization = _quantization_name(config.quantization_config)
+        return dict(config.metadata or {})
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant collection %s (dimension %d)", self.collection, dimension)
-        recorded = {f"harrier_{key}": value for key, value in model.to_record().items()}
-        self.client.create_collection(
-            self.collection,
-            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-            metadata={**recorded, "harrier_dimension": dimension},
-            quantization_config=client_quantization(self.quantization),
-        )
-        if self.is_server:
-            for name in ("doc_id", "doc_hash"):
-                self.client.create_payload_index(
-                    self.collection, name, models.PayloadSchemaType.KEYWORD, wait=True
-                )
+        vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+        recorded = self.properties(model, dimension)
+        self._write(f"creating the collection {self.collection!r}", lambda: (
+            self.client.create_collection(
+                self.collection, vectors_config=vectors, metadata=recorded,
+                quantization_config=client_quantization(self.quantization))))
+        for name in ("doc_id", "doc_hash") if self.is_server else ():
+            self._write(f"indexing {name}", lambda name=name: self.client.create_payload_index(
+                self.collection, name, models.PayloadSchemaType.KEYWORD, wait=True
+            ))
 
     def begin_bulk_load(self) -> None:
         if not self.is_server:
             return
-        config = self.client.get_collection(self.collection).config.optimizer_config
+        config = self._read("reading the collection", lambda: self.client.get_collection(
+            self.collection)).config.optimizer_config
         self._saved_hnsw = models.OptimizersConfigDiff(
             indexing_threshold=config.indexing_threshold
         )
-        self.client.update_collection(
+        self._write("deferring index building", lambda: self.client.update_collection(
             self.collection,
             optimizers_config=models.OptimizersConfigDiff(
                 indexing_threshold=_BULK_INDEXING_THRESHOLD
             ),
-        )
+        ))
 
     def end_bulk_load(self) -> None:
         if self._saved_hnsw is not None:
-            self.client.update_collection(self.collection, optimizers_config=self._saved_hnsw)
-            self._saved_hnsw = None
+            saved, self._saved_hnsw = self._saved_hnsw, None
+            self._write("restoring index building", lambda: self.client.update_collection(
+                self.collection, optimizers_config=saved))
 
     def close(self) -> None:
         self.client.close()
 
     # -- reads ---------------------------------------------------------------------------------
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
-        result = self.client.query_points(
-            self.collection, query=np.asarray(vector, dtype=np.float32).tolist(), limit=k,
-            query_filter=_metadata_filter(filter), with_payload=True,
+        query = np.asarray(vector, dtype=np.float32).tolist()
+        flt = _metadata_filter(filter)
+        result = self._read("searching", lambda: self.client.query_points(
+            self.collection, query=query, limit=k, query_filter=flt, with_payload=True,
             search_params=client_search_params(self.quantization),
-        )
+        ))
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
     def count(self) -> int:
-        return int(self.client.count(self.collection, exact=True).count)
+        return int(self._read("counting", lambda: self.client.count(
+            self.collection, exact=True)).count)
 
     def _doc_filter(self, doc_ids: Sequence[str]) -> models.Filter:
         return _doc_filter(doc_ids)
@@ -163,10 +157,10 @@ class QdrantStore(PointScans, VectorStore):
                 vectors: bool = False, page: int = SCROLL_PAGE) -> Iterator[Any]:
         offset = None
         while True:
-            points, offset = self.client.scroll(
-                self.collection, scroll_filter=flt, limit=page, offset=offset,
-                with_payload=payload, with_vectors=vectors,
-            )
+            points, offset = self._read("scrolling", partial(
+                self.client.scroll, self.collection, scroll_filter=flt, limit=page,
+                offset=offset, with_payload=payload, with_vectors=vectors,
+            ))
             yield from points
             if offset is None:
                 return
@@ -186,7 +180,7 @@ class QdrantStore(PointScans, VectorStore):
         )
         self._delete(selector, f"deleting stale spans of {doc_id!r}")
 
-    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+    def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
         self._delete(_doc_filter(doc_ids), f"deleting {len(doc_ids)} documents")
 
     def _delete(self, selector: models.Filter, what: str) -> None:
@@ -194,15 +188,18 @@ class QdrantStore(PointScans, VectorStore):
             self.collection, points_selector=models.FilterSelector(filter=selector), wait=True
         ))
 
-    def _write(self, what: str, action: Any) -> None:
-        retry(action, what=what, transient=_is_transient)
+    # -- errors --------------------------------------------------------------------------------
+    def is_transient(self, exc: BaseException) -> bool:
+        """Connection failures and 5xx answers are worth retrying; 4xx answers are not."""
+        if isinstance(exc, UnexpectedResponse):
+            return exc.status_code is not None and exc.status_code >= 500
+        return isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError))
 
-
-def _is_transient(exc: BaseException) -> bool:
-    """Connection failures and 5xx answers are worth retrying; 4xx answers are not."""
-    if isinstance(exc, UnexpectedResponse):
-        return exc.status_code is not None and exc.status_code >= 500
-    return isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError))
+    def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
+        if isinstance(exc, UnexpectedResponse):
+            return StoreError(f"{what} failed: Qdrant answered HTTP {exc.status_code} "
+                              f"({exc.reason_phrase})")
+        return None
 
 
 def _connect(
