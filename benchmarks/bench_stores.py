@@ -140,6 +140,7 @@ def _ingest_case(kind: str, spans: int, work: Path, model: Path, device: str,
                       for r in _records(batch, BATCH)])
     store.end_bulk_load()
     texts = [s.text for d in docs for s in harrier.split_spans(d.text, engine, max_tokens=128)]
+    engine.embed_documents(texts[:64])  # warm-up: thread pools, first-call costs
     started = time.perf_counter()
     engine.embed_documents(texts)
     embed_s = time.perf_counter() - started

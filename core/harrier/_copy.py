@@ -10,8 +10,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harrier._errors import StoreError
-from harrier._stages import write_batches
 from harrier._records import SpanRecord
+from harrier._stages import write_batches
 from harrier._store import StoredDocument, VectorStore
 
 logger = logging.getLogger("harrier")
