@@ -125,6 +125,9 @@ def test_each_store_has_its_own_connection(server_spec, milvus_server):
     first = MilvusStore("conn_a", url=url, token=token)
     second = MilvusStore("conn_b", url=url, token=token)
     assert first.client._handler is not second.client._handler
+    # and its own gRPC subchannel (no backoff inherited from another channel), backoff capped
+    assert first.client._handler._grpc_options["grpc.use_local_subchannel_pool"] == 1
+    assert first.client._handler._grpc_options["grpc.max_reconnect_backoff_ms"] <= 5000
     first.close()
     assert second.collection_model() is None  # the other store's connection is still open
     second.close()
