@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harrier._copy import CopyReport, copy_collection
 from harrier._documents import SourceDocument
 from harrier._embedder import Embedder
 from harrier._errors import (
@@ -16,6 +17,7 @@ from harrier._errors import (
     ModelLoadError,
     ModelNotFoundError,
     SourceError,
+    StoreDamagedError,
     StoreError,
     StoreLimitError,
     StoreUnavailableError,
@@ -38,6 +40,7 @@ from harrier._store import StoredDocument, VectorStore, retry
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "CollectionMismatchError",
     "ConfigurationError",
+    "CopyReport",
     "DEFAULT_K",
     "DEFAULT_MODEL",
     "Embedder",
@@ -61,6 +64,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "SourceError",
     "Span",
     "SpanRecord",
+    "StoreDamagedError",
     "StoreError",
     "StoreLimitError",
     "StoreUnavailableError",
@@ -69,6 +73,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "TextTooLongError",
     "UnknownPromptError",
     "VectorStore",
+    "copy_collection",
     "document_hash",
     "ingest",
     "l2_normalize",

@@ -16,6 +16,7 @@
         ├── StoreUnavailableError   the store cannot be reached or refuses the credentials
         ├── CollectionMismatchError the collection was made by another model or dimension
         ├── StoreLimitError         a value exceeds what the store can hold
+        ├── StoreDamagedError       the store's files are damaged or were written by another tool
         └── StoreWriteError         a write failed after retries (says how to resume)
 """
 
@@ -134,6 +135,10 @@ class CollectionMismatchError(StoreError):
 
 class StoreLimitError(StoreError):
     """A value (text, metadata, request) exceeds what the store can hold."""
+
+
+class StoreDamagedError(StoreError):
+    """The store's files on disk are damaged, or were not written by harrier."""
 
 
 class StoreWriteError(StoreError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,15 @@ from harrier import (
     StoreUnavailableError,
     VectorStore,
 )
-from harrier_qdrant._payload import to_hit, to_payload, to_record
+from harrier_qdrant._edge_shard import RECORD_FILE
+from harrier_qdrant._edge_store import QdrantEdgeStore
+from harrier_qdrant._payload import to_hit, to_payload
+from harrier_qdrant._quantization import (
+    check_quantization,
+    client_quantization,
+    client_search_params,
+)
+from harrier_qdrant._scans import SCROLL_PAGE, PointScans
 
 try:
     from qdrant_client import QdrantClient, models
@@ -31,20 +39,31 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 logger = logging.getLogger("harrier")
 
-DEFAULT_PATH = Path(".harrier") / "qdrant"
-"""Where the embedded (local mode) store lives unless told otherwise."""
+LOCAL_PATH = Path(".harrier") / "qdrant"
+"""Where qdrant-client's local mode store lives unless told otherwise."""
 
-_SCROLL_PAGE = 1024
 _BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
 
 
-class QdrantStore(VectorStore):
-    """A collection in Qdrant: embedded in ``path`` by default, or a server at ``url``.
+class QdrantStore(PointScans, VectorStore):
+    """A collection in Qdrant: a server at ``url`` (or a given ``client``).
 
-    The API key comes from ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is
-    never logged. On a server, a keyword index on ``doc_id`` is created with the collection and
-    HNSW building is deferred during bulk loads.
+    Without ``url`` or ``client`` this opens the embedded default, a :class:`QdrantEdgeStore`
+    in ``path``; ``local_mode=True`` opens qdrant-client's local mode there instead (what
+    earlier versions wrote, and what ``langchain_qdrant`` reads). The API key comes from
+    ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is never logged. On a
+    server, keyword indexes on ``doc_id`` and ``doc_hash`` are created with the collection,
+    HNSW building is deferred during bulk loads, and ``quantization`` (``"scalar"`` or
+    ``"binary"``) applies with rescoring on the original vectors.
     """
+
+    def __new__(cls, collection: str, *, path: str | Path | None = None,
+                url: str | None = None, client: QdrantClient | None = None,
+                local_mode: bool = False, quantization: str | None = None,
+                **options: Any) -> Any:
+        if cls is QdrantStore and url is None and client is None and not local_mode:
+            return QdrantEdgeStore(collection, path=path, quantization=quantization)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -56,8 +75,11 @@ class QdrantStore(VectorStore):
         prefer_grpc: bool = False,
         timeout: int = 30,
         client: QdrantClient | None = None,
+        local_mode: bool = False,
+        quantization: str | None = None,
     ) -> None:
         self.collection = collection
+        self.quantization = check_quantization(quantization)
         self.is_server = url is not None or (client is not None and not _is_local(client))
         if client is None:
             client = _connect(path, url, api_key, prefer_grpc, timeout)
@@ -72,18 +94,22 @@ class QdrantStore(VectorStore):
     def collection_properties(self) -> dict[str, Any] | None:
         if not self.client.collection_exists(self.collection):
             return None
-        return dict(self.client.get_collection(self.collection).config.metadata or {})
+        config = self.client.get_collection(self.collection).config
+        if self.quantization is None:  # searches rescore as the collection was made
+            self.quantization = _quantization_name(config.quantization_config)
+        return dict(config.metadata or {})
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant collection %s (dimension %d)", self.collection, dimension)
         vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
         recorded = self.properties(model, dimension)
         self._write(f"creating the collection {self.collection!r}", lambda: (
-            self.client.create_collection(self.collection, vectors_config=vectors,
-                                          metadata=recorded)))
-        if self.is_server:
-            self._write("indexing doc_id", lambda: self.client.create_payload_index(
-                self.collection, "doc_id", models.PayloadSchemaType.KEYWORD, wait=True
+            self.client.create_collection(
+                self.collection, vectors_config=vectors, metadata=recorded,
+                quantization_config=client_quantization(self.quantization))))
+        for name in ("doc_id", "doc_hash") if self.is_server else ():
+            self._write(f"indexing {name}", lambda name=name: self.client.create_payload_index(
+                self.collection, name, models.PayloadSchemaType.KEYWORD, wait=True
             ))
 
     def begin_bulk_load(self) -> None:
@@ -111,38 +137,29 @@ class QdrantStore(VectorStore):
         self.client.close()
 
     # -- reads ---------------------------------------------------------------------------------
-    def scan_spans(
-        self, doc_ids: Sequence[str] | None, fields: Sequence[str]
-    ) -> Iterable[dict[str, Any]]:
-        flt = None if doc_ids is None else _doc_filter(doc_ids)
-        for point in self._scroll(flt, list(fields)):
-            yield point.payload or {}
-
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         query = np.asarray(vector, dtype=np.float32).tolist()
         flt = _metadata_filter(filter)
         result = self._read("searching", lambda: self.client.query_points(
             self.collection, query=query, limit=k, query_filter=flt, with_payload=True,
+            search_params=client_search_params(self.quantization),
         ))
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
-
-    def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
-        points = self._scroll(_doc_filter([doc_id]), True, with_vectors=True)
-        records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
-        return sorted(records, key=lambda r: r.span_index)
 
     def count(self) -> int:
         return int(self._read("counting", lambda: self.client.count(
             self.collection, exact=True)).count)
 
-    def _scroll(
-        self, flt: models.Filter | None, fields: list[str] | bool, with_vectors: bool = False
-    ) -> Iterator[Any]:
+    def _doc_filter(self, doc_ids: Sequence[str]) -> models.Filter:
+        return _doc_filter(doc_ids)
+
+    def _scroll(self, flt: models.Filter | None, payload: list[str] | bool, *,
+                vectors: bool = False, page: int = SCROLL_PAGE) -> Iterator[Any]:
         offset = None
         while True:
             points, offset = self._read("scrolling", partial(
-                self.client.scroll, self.collection, scroll_filter=flt, limit=_SCROLL_PAGE,
-                offset=offset, with_payload=fields, with_vectors=with_vectors,
+                self.client.scroll, self.collection, scroll_filter=flt, limit=page,
+                offset=offset, with_payload=payload, with_vectors=vectors,
             ))
             yield from points
             if offset is None:
@@ -189,7 +206,12 @@ def _connect(
     path: str | Path | None, url: str | None, api_key: str | None, grpc: bool, timeout: int
 ) -> QdrantClient:
     if url is None:
-        folder = Path(path or DEFAULT_PATH)
+        folder = Path(path or LOCAL_PATH)
+        if any(folder.glob(f"*/{RECORD_FILE}")):
+            raise StoreError(
+                f"{folder} holds an embedded Qdrant Edge store, not a local-mode one; open it "
+                f"as --store qdrant:{folder}"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         try:
             return QdrantClient(path=str(folder))
@@ -214,6 +236,12 @@ def _connect(
             "server is running"
         ) from None
     return client
+
+
+def _quantization_name(config: Any) -> str | None:
+    if isinstance(config, models.ScalarQuantization):
+        return "scalar"
+    return "binary" if isinstance(config, models.BinaryQuantization) else None
 
 
 def _is_local(client: QdrantClient) -> bool:
