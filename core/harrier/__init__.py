@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
 from harrier._documents import SourceDocument
 from harrier._embedder import DEFAULT_MODEL, Embedder
 from harrier._errors import (
@@ -14,6 +15,7 @@ from harrier._errors import (
     InputTypeError,
     ModelLoadError,
     ModelNotFoundError,
+    NoSparseVectorsError,
     SourceError,
     StoreError,
     StoreLimitError,
@@ -31,6 +33,8 @@ from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
+    "Bm25Encoder",
+    "Bm25Settings",
     "CollectionMismatchError",
     "ConfigurationError",
     "DEFAULT_MODEL",
@@ -46,6 +50,8 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "InputTypeError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "NoSparseVectorsError",
+    "SPARSE_VECTOR_NAME",
     "SourceDocument",
     "SourceError",
     "Span",

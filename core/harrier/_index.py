@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harrier._embedder import Embedder
+from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._ingest import IngestReport, ingest
 from harrier._records import Hit
 from harrier._store import VectorStore
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+MODES = ("hybrid", "dense", "sparse")
 
 
 class Index:
     """Ingest documents into ``store`` and search it, with one embedder for both sides.
 
     Queries get the instruction (``instruction``/``prompt_name``, default the model's retrieval
-    prompt); stored spans never do.
+    prompt); stored spans never do. Search is hybrid (dense + BM25, fused by reciprocal rank) on
+    collections with BM25 vectors, dense on the others.
     """
 
     def __init__(
@@ -31,6 +36,7 @@ class Index:
         self.embedder = embedder
         self.instruction = instruction
         self.prompt_name = prompt_name
+        self._has_sparse: bool | None = None
         embedder.query_prompt(instruction, prompt_name)  # fail now on a bad prompt name
 
     def ingest(
@@ -46,17 +52,49 @@ class Index:
         return ingest(source, self.store, self.embedder, max_tokens=max_tokens,
                       overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress)
 
-    def search(self, query: str, *, k: int = 5, filter: Any = None) -> list[Hit]:
-        """The ``k`` spans nearest to ``query`` (embedded with the query instruction)."""
+    def search(
+        self, query: str, *, k: int = 5, filter: Any = None, mode: str | None = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best spans for ``query``, best first.
+
+        ``mode``: ``"dense"`` (embedding similarity), ``"sparse"`` (BM25) or ``"hybrid"`` (both,
+        fused by reciprocal rank); default :meth:`resolve_mode`. ``weights`` (dense, sparse)
+        weigh the two arms of a hybrid search. ``filter`` applies to every arm.
+        """
         if k < 1:
             raise ValueError("k must be at least 1")
-        self.store.ensure_collection(
-            self.embedder.model_name, self.embedder.dimension, create=False
-        )
+        mode = self.resolve_mode(mode)
+        if weights is not None and (mode != "hybrid" or len(weights) != 2
+                                    or min(weights) < 0 or max(weights) <= 0):
+            raise ConfigurationError(
+                "weights are (dense, sparse): two non-negative numbers, not both zero, and only "
+                "for mode='hybrid'"
+            )
+        if mode == "sparse":
+            return self.store.search_sparse(query, k, filter)
         vector = self.embedder.embed_queries(
             [query], instruction=self.instruction, prompt_name=self.prompt_name
         )[0]
-        return self.store.search_vector(vector, k, filter)
+        if mode == "dense":
+            return self.store.search_vector(vector, k, filter)
+        return self.store.search_hybrid(vector, query, k, filter, weights)
+
+    def resolve_mode(self, mode: str | None = None) -> SearchMode:
+        """The mode a search runs: ``mode`` checked, or hybrid where the collection has BM25
+        vectors and dense where not. Checks the collection's model once."""
+        if mode is not None and mode not in MODES:
+            raise ConfigurationError(f"unknown search mode {mode!r}; use one of {MODES}")
+        if self._has_sparse is None:
+            self.store.ensure_collection(
+                self.embedder.model_name, self.embedder.dimension, create=False
+            )
+            self._has_sparse = self.store.collection_bm25() is not None
+        if mode is None:
+            return "hybrid" if self._has_sparse else "dense"
+        if mode != "dense" and not self._has_sparse:
+            raise NoSparseVectorsError(self.store.no_sparse_message())
+        return mode  # type: ignore[return-value]
 
     def close(self) -> None:
         self.store.close()

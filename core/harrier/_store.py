@@ -11,11 +11,25 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from harrier._errors import CollectionMismatchError, StoreError, StoreWriteError
+from harrier._bm25 import Bm25Settings
+from harrier._errors import (
+    CollectionMismatchError,
+    NoSparseVectorsError,
+    StoreError,
+    StoreWriteError,
+)
 from harrier._records import Hit, SpanRecord
 
 logger = logging.getLogger("harrier")
 T = TypeVar("T")
+
+RRF_K = 60
+"""The reciprocal rank fusion constant of hybrid search: score = sum of weight / (60 + rank)."""
+
+
+def arm_limit(k: int) -> int:
+    """How many candidates each arm of a hybrid search hands to the fusion for ``k`` results."""
+    return max(4 * k, 20)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,9 @@ class VectorStore(abc.ABC):
     collection: str
     max_batch_count: int = 128
     max_batch_bytes: int = 4 * 2**20
+    sparse: bool = True
+    """Whether ``create_collection`` adds BM25 vectors; an existing collection keeps its own."""
+    bm25: Bm25Settings = Bm25Settings()
 
     @abc.abstractmethod
     def collection_model(self) -> tuple[str, int] | None:
@@ -91,6 +108,32 @@ class VectorStore(abc.ABC):
     def count(self) -> int:
         """Number of spans in the collection."""
 
+    def collection_bm25(self) -> dict[str, Any] | None:
+        """The BM25 configuration the collection records; None when it has no BM25 vectors."""
+        return None
+
+    def bm25_record(self) -> dict[str, Any]:
+        """The BM25 configuration this store records on the collections it creates."""
+        return self.bm25.record()
+
+    def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
+        """The ``k`` spans that score best for ``text`` under BM25, best first."""
+        raise NoSparseVectorsError(self.no_sparse_message())
+
+    def search_hybrid(
+        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        """Dense and BM25 results fused by reciprocal rank (``weights``: dense, sparse)."""
+        raise NoSparseVectorsError(self.no_sparse_message())
+
+    def no_sparse_message(self) -> str:
+        return (
+            f"collection {self.collection!r} in {self!r} holds no BM25 vectors, so only dense "
+            "search works on it; to add them, ingest again into a new collection without "
+            "--no-sparse (sparse=True, the default), or search with mode='dense'"
+        )
+
     def begin_bulk_load(self) -> None:  # noqa: B027 - optional hook
         """Called before a large load (e.g. defer index building)."""
 
@@ -115,6 +158,13 @@ class VectorStore(abc.ABC):
                 f"collection {self.collection!r} holds vectors of model {recorded[0]!r} "
                 f"(dimension {recorded[1]}); refusing to add vectors of {model!r} (dimension "
                 f"{dimension}). Use another collection, or the model that made this one."
+            )
+        bm25 = self.collection_bm25()
+        if bm25 is not None and bm25 != self.bm25_record():
+            raise CollectionMismatchError(
+                f"collection {self.collection!r} holds BM25 vectors made with {bm25}; this "
+                f"store makes {self.bm25_record()}. Use another collection, or the same BM25 "
+                "settings."
             )
 
 

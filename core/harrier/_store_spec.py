@@ -14,11 +14,12 @@ _CONNECTORS = {
 }
 
 
-def open_store(spec: str, collection: str) -> VectorStore:
+def open_store(spec: str, collection: str, *, sparse: bool = True) -> VectorStore:
     """``qdrant`` / ``qdrant:./folder`` / ``qdrant:http://host:6333``; the same for ``milvus``.
 
     A bare kind opens the embedded default (``./.harrier/...``); a value with ``://`` is a
     server address, anything else a local path. Credentials come from the environment.
+    ``sparse=False``: a collection this store creates gets no BM25 vectors.
     """
     kind, _, where = spec.partition(":")
     if kind not in _CONNECTORS:
@@ -34,7 +35,7 @@ def open_store(spec: str, collection: str) -> VectorStore:
         ) from None
     store_class: Any = getattr(module, class_name)
     if not where:
-        return store_class(collection)
+        return store_class(collection, sparse=sparse)
     if "://" in where:
-        return store_class(collection, url=where)
-    return store_class(collection, path=where)
+        return store_class(collection, url=where, sparse=sparse)
+    return store_class(collection, path=where, sparse=sparse)

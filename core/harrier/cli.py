@@ -17,6 +17,7 @@ from harrier._store_spec import open_store
 EPILOG = """examples:
   harrier ingest ./docs --collection docs
   harrier search "how do I reset my password?" --collection docs -k 3
+  harrier search "error E1234" --collection docs --mode sparse
   harrier ingest ./docs --collection docs --store qdrant:http://localhost:6333 --prune
   harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
   harrier ingest ./docs --collection docs --store milvus:http://localhost:19530 --ray auto
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tokens shared by consecutive spans (default 0)")
     ingest.add_argument("--prune", action="store_true",
                         help="delete documents that are no longer in SOURCE")
+    ingest.add_argument("--no-sparse", dest="sparse", action="store_false",
+                        help="a new collection gets dense vectors only, no BM25 vectors "
+                        "(hybrid and sparse search then refuse it)")
     ingest.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                         help="run on Ray Data (pip install 'harrier-suite[ray]'; needs a store "
                         "server): alone, a local Ray; auto or ray://HOST:10001 joins a cluster")
@@ -62,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "print the nearest spans.")
     search.add_argument("query", metavar="QUERY")
     search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    search.add_argument("--mode", choices=["hybrid", "dense", "sparse"],
+                        help="hybrid (dense + BM25, fused), dense or sparse (BM25) (default: "
+                        "hybrid where the collection has BM25 vectors, else dense)")
     search.add_argument("--instruction", help="task instruction for the query "
                         "(default: the model's web search prompt)")
 
@@ -107,24 +114,27 @@ def _run(args: argparse.Namespace) -> int:
                 args.source, args.store, args.collection, args.model,
                 max_tokens=args.max_tokens, overlap_tokens=args.overlap, prune=args.prune,
                 actors=args.actors, num_gpus_per_actor=args.gpus_per_actor, device=args.device,
-                address=args.ray or None, show_progress=not args.json and sys.stderr.isatty())
+                address=args.ray or None, show_progress=not args.json and sys.stderr.isatty(),
+                sparse=args.sparse)
         except ImportError as exc:  # Ray is not installed: the message names the extra
             _fail(str(exc))
         _print_report(report, args.json)
         return 0
     embedder = Embedder.from_pretrained(args.model, device=args.device,
                                         max_tokens=getattr(args, "max_tokens", None))
-    with Index(open_store(args.store, args.collection), embedder,
+    store = open_store(args.store, args.collection, sparse=getattr(args, "sparse", True))
+    with Index(store, embedder,
                instruction=getattr(args, "instruction", None)) as index:
         if args.command == "ingest":
             report = index.ingest(args.source, overlap_tokens=args.overlap, prune=args.prune,
                                   show_progress=not args.json and sys.stderr.isatty())
             _print_report(report, args.json)
             return 0
-        hits = index.search(args.query, k=args.k)
+        mode = index.resolve_mode(args.mode)
+        hits = index.search(args.query, k=args.k, mode=mode)
         for rank, hit in enumerate(hits, start=1):
             if args.json:
-                _out(json.dumps(hit.to_dict(), ensure_ascii=False))
+                _out(json.dumps({**hit.to_dict(), "mode": mode}, ensure_ascii=False))
             else:
                 preview = " ".join(hit.text.split())[:200]
                 _out(f"{rank}. [{hit.score:.3f}] {hit.doc_id} [{hit.start}:{hit.end}]\n"

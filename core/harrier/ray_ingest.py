@@ -56,6 +56,7 @@ def ingest_on_ray(
     address: str | None = None,
     large_file_bytes: int = LARGE_FILE_BYTES,
     show_progress: bool = False,
+    sparse: bool = True,
 ) -> IngestReport:
     """Split, embed and write ``source`` into ``collection`` of the store server ``store``.
 
@@ -66,7 +67,8 @@ def ingest_on_ray(
     ``cpu``). Blocks of ``batch_size`` documents (at most 4 MiB of text) are what each stage
     takes at a time. Ray is started locally, or joined at ``address`` (``auto``,
     ``ray://host:10001``), unless it is already initialised. The store ends exactly as
-    :func:`harrier.ingest` with the same arguments leaves it.
+    :func:`harrier.ingest` with the same arguments leaves it. ``sparse=False``: a new
+    collection gets no BM25 vectors.
     """
     try:
         import ray
@@ -97,7 +99,7 @@ def ingest_on_ray(
         ray.init(address=address)
     context = ray.data.DataContext.get_current()
     progress_was, context.enable_progress_bars = context.enable_progress_bars, show_progress
-    driver_store = open_store(store, collection)
+    driver_store = open_store(store, collection, sparse=sparse)
     try:
         driver_store.ensure_collection(name, dimension)
         driver_store.begin_bulk_load()

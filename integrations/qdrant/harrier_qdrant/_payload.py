@@ -28,6 +28,8 @@ def to_hit(point_id: Any, score: float, payload: dict[str, Any]) -> Hit:
 
 
 def to_record(point_id: Any, vector: Any, payload: dict[str, Any]) -> SpanRecord:
+    if isinstance(vector, dict):  # the unnamed dense vector beside the named BM25 one
+        vector = vector[""]
     return SpanRecord(
         id=str(point_id), vector=np.asarray(vector, dtype=np.float32), text=payload["page_content"],
         metadata=payload.get("metadata") or {}, **{name: payload[name] for name in SPAN_FIELDS},

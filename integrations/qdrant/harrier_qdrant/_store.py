@@ -11,14 +11,19 @@ from typing import Any
 import numpy as np
 
 from harrier import (
+    Bm25Encoder,
+    Bm25Settings,
     CollectionMismatchError,
     Hit,
+    NoSparseVectorsError,
     SpanRecord,
     StoredDocument,
     StoreUnavailableError,
     VectorStore,
     retry,
 )
+from harrier._bm25 import SPARSE_VECTOR_NAME
+from harrier._store import RRF_K, arm_limit
 from harrier_qdrant._payload import to_hit, to_payload, to_record
 
 try:
@@ -43,7 +48,8 @@ class QdrantStore(VectorStore):
 
     The API key comes from ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is
     never logged. On a server, a keyword index on ``doc_id`` is created with the collection and
-    HNSW building is deferred during bulk loads.
+    HNSW building is deferred during bulk loads. New collections get a BM25 sparse vector named
+    ``langchain-sparse`` with Qdrant's IDF modifier unless ``sparse=False``.
     """
 
     def __init__(
@@ -56,8 +62,14 @@ class QdrantStore(VectorStore):
         prefer_grpc: bool = False,
         timeout: int = 30,
         client: QdrantClient | None = None,
+        sparse: bool = True,
+        bm25: Bm25Settings | None = None,
     ) -> None:
         self.collection = collection
+        self.sparse = sparse
+        self.bm25 = bm25 or Bm25Settings()
+        self._encoder: Bm25Encoder | None = None
+        self._has_sparse: bool | None = None
         self.is_server = url is not None or (client is not None and not _is_local(client))
         if client is None:
             client = _connect(path, url, api_key, prefer_grpc, timeout)
@@ -70,10 +82,9 @@ class QdrantStore(VectorStore):
 
     # -- collection ----------------------------------------------------------------------------
     def collection_model(self) -> tuple[str, int] | None:
-        if not self.client.collection_exists(self.collection):
+        metadata = self._metadata()
+        if metadata is None:
             return None
-        info = self.client.get_collection(self.collection)
-        metadata = info.config.metadata or {}
         if "harrier_model" not in metadata:
             raise CollectionMismatchError(
                 f"collection {self.collection!r} was not created by harrier (it records no "
@@ -81,13 +92,30 @@ class QdrantStore(VectorStore):
             )
         return str(metadata["harrier_model"]), int(metadata["harrier_dimension"])
 
+    def collection_bm25(self) -> dict[str, Any] | None:
+        bm25 = (self._metadata() or {}).get("harrier_bm25")
+        self._has_sparse = bm25 is not None
+        return bm25
+
+    def _metadata(self) -> dict[str, Any] | None:
+        if not self.client.collection_exists(self.collection):
+            return None
+        return self.client.get_collection(self.collection).config.metadata or {}
+
     def create_collection(self, model: str, dimension: int) -> None:
-        logger.info("creating Qdrant collection %s (dimension %d)", self.collection, dimension)
+        logger.info("creating Qdrant collection %s (dimension %d, BM25 %s)", self.collection,
+                    dimension, "on" if self.sparse else "off")
+        metadata: dict[str, Any] = {"harrier_model": model, "harrier_dimension": dimension}
+        sparse = None
+        if self.sparse:
+            metadata["harrier_bm25"] = self.bm25_record()
+            sparse = {SPARSE_VECTOR_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)}
         self.client.create_collection(
             self.collection,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-            metadata={"harrier_model": model, "harrier_dimension": dimension},
+            sparse_vectors_config=sparse, metadata=metadata,
         )
+        self._has_sparse = self.sparse
         if self.is_server:
             self.client.create_payload_index(
                 self.collection, "doc_id", models.PayloadSchemaType.KEYWORD, wait=True
@@ -141,6 +169,49 @@ class QdrantStore(VectorStore):
         )
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
+    def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
+        result = self.client.query_points(
+            self.collection, query=self._sparse_query(text), using=SPARSE_VECTOR_NAME, limit=k,
+            query_filter=_metadata_filter(filter), with_payload=True,
+        )
+        return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
+
+    def search_hybrid(
+        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        flt, limit = _metadata_filter(filter), arm_limit(k)
+        dense = np.asarray(vector, dtype=np.float32).tolist()
+        result = self.client.query_points(
+            self.collection,
+            prefetch=[
+                models.Prefetch(query=dense, filter=flt, limit=limit),
+                models.Prefetch(query=self._sparse_query(text), using=SPARSE_VECTOR_NAME,
+                                filter=flt, limit=limit),
+            ],
+            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=_weights(weights))),
+            limit=k, with_payload=True,
+        )
+        return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
+
+    def _sparse_query(self, text: str) -> models.SparseVector:
+        if not self._sparse_on():
+            raise NoSparseVectorsError(self.no_sparse_message())
+        indices, values = self.encoder.embed_query(text)
+        return models.SparseVector(indices=indices, values=values)
+
+    @property
+    def encoder(self) -> Bm25Encoder:
+        if self._encoder is None:
+            self._encoder = Bm25Encoder(self.bm25)
+        return self._encoder
+
+    def _sparse_on(self) -> bool:
+        """Whether the collection holds BM25 vectors (asked once)."""
+        if self._has_sparse is None:
+            self.collection_bm25()
+        return bool(self._has_sparse)
+
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         points = self._scroll(_doc_filter([doc_id]), True, with_vectors=True)
         records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
@@ -165,11 +236,19 @@ class QdrantStore(VectorStore):
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         points = [
-            models.PointStruct(id=r.id, vector=r.vector.tolist(), payload=to_payload(r))
+            models.PointStruct(id=r.id, vector=self._vectors(r), payload=to_payload(r))
             for r in records
         ]
         self._write(f"writing {len(points)} spans to {self.collection!r}",
                     lambda: self.client.upsert(self.collection, points=points, wait=True))
+
+    def _vectors(self, record: SpanRecord) -> Any:
+        dense = record.vector.tolist()
+        if not self._sparse_on():
+            return dense
+        indices, values = self.encoder.embed_document(record.text)
+        return {"": dense, SPARSE_VECTOR_NAME: models.SparseVector(indices=indices,
+                                                                  values=values)}
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         selector = models.Filter(
@@ -187,6 +266,10 @@ class QdrantStore(VectorStore):
 
     def _write(self, what: str, action: Any) -> None:
         retry(action, what=what, transient=_is_transient)
+
+
+def _weights(weights: tuple[float, float] | None) -> list[float] | None:
+    return None if weights is None else [float(w) for w in weights]
 
 
 def _is_transient(exc: BaseException) -> bool:
