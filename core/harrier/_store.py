@@ -6,7 +6,7 @@ import abc
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -30,6 +30,20 @@ RRF_K = 60
 def arm_limit(k: int) -> int:
     """How many candidates each arm of a hybrid search hands to the fusion for ``k`` results."""
     return max(4 * k, 20)
+
+
+def fuse_ranks(arms: Sequence[Sequence[Hit]], weights: Sequence[float], k: int) -> list[Hit]:
+    """Weighted reciprocal rank fusion of ranked lists, by Qdrant's formula: a hit at 0-based
+    ``rank`` in an arm of weight ``w`` adds ``1 / ((rank + 1) / w + RRF_K - 1)``."""
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for arm, weight in zip(arms, weights, strict=True):
+        for rank, hit in enumerate(arm):
+            first.setdefault(hit.id, hit)
+            if weight > 0:
+                scores[hit.id] = scores.get(hit.id, 0.0) + 1 / ((rank + 1) / weight + RRF_K - 1)
+    best = sorted(scores, key=scores.__getitem__, reverse=True)[:k]
+    return [replace(first[key], score=scores[key]) for key in best]
 
 
 @dataclass(frozen=True)

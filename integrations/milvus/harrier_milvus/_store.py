@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from pymilvus import AnnSearchRequest, RRFRanker
 
 from harrier import (
+    Bm25Settings,
     ConfigurationError,
     Hit,
+    NoSparseVectorsError,
     SpanRecord,
     StoredDocument,
     StoreError,
@@ -21,6 +25,8 @@ from harrier import (
     VectorStore,
     retry,
 )
+from harrier._store import RRF_K, arm_limit, fuse_ranks
+from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, recorded_bm25, search_requests
 from harrier_milvus._connection import (
     MilvusClient,
     MilvusException,
@@ -63,7 +69,8 @@ class MilvusStore(VectorStore):
     The token comes from ``token`` or the ``MILVUS_TOKEN`` environment variable and is never
     logged. Text and metadata of any size are stored losslessly (see ``LAYOUT.md``); every read
     asks for strong consistency. ``timeout`` bounds each call (loading a collection: at least
-    five minutes), ``connect_timeout`` the opening.
+    five minutes), ``connect_timeout`` the opening. New collections get Milvus' BM25 function
+    (servers >= 2.5 and Lite) unless ``sparse=False``.
     """
 
     max_batch_count = 256
@@ -79,11 +86,16 @@ class MilvusStore(VectorStore):
         client: MilvusClient | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        sparse: bool = True,
+        bm25: Bm25Settings | None = None,
     ) -> None:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise ConfigurationError("pass at most one of path, url and client")
         self.collection = collection
         self.timeout = timeout
+        self.sparse = sparse
+        self.bm25 = bm25 or Bm25Settings()
+        self._has_sparse: bool | None = None
         self._lite_db: Path | None = None
         if client is not None:
             self._where = "client"
@@ -103,20 +115,41 @@ class MilvusStore(VectorStore):
 
     # -- collection ----------------------------------------------------------------------------
     def collection_model(self) -> tuple[str, int] | None:
+        properties = self._properties()
+        return None if properties is None else recorded_model(self.collection, properties)
+
+    def collection_bm25(self) -> dict[str, Any] | None:
+        bm25 = recorded_bm25(self._properties() or {})
+        self._has_sparse = bm25 is not None
+        return bm25
+
+    def bm25_record(self) -> dict[str, Any]:
+        """Milvus normalises lengths by the collection's own average, not ``avg_len``."""
+        return {**self.bm25.record(), "avg_len": "collection"}
+
+    def _properties(self) -> dict[str, Any] | None:
         exists = self._read("checking the collection", lambda: self.client.has_collection(
             self.collection, timeout=self.timeout))
         if not exists:
             return None
         info = self._read("describing the collection", lambda: self.client.describe_collection(
             self.collection, timeout=self.timeout))
-        return recorded_model(self.collection, info.get("properties") or {})
+        return dict(info.get("properties") or {})
+
+    def _sparse_on(self) -> bool:
+        if self._has_sparse is None:
+            self.collection_bm25()
+        return bool(self._has_sparse)
 
     def create_collection(self, model: str, dimension: int) -> None:
-        logger.info("creating Milvus collection %s (dimension %d)", self.collection, dimension)
+        logger.info("creating Milvus collection %s (dimension %d, BM25 %s)", self.collection,
+                    dimension, "on" if self.sparse else "off")
+        bm25 = self.bm25_record() if self.sparse else None
         self._read("creating the collection", lambda: create_span_collection(
             self.client, self.collection, model, dimension, lite=self.is_lite,
-            timeout=self.timeout))
+            timeout=self.timeout, bm25=bm25))
         self._loaded = True
+        self._has_sparse = self.sparse
 
     def close(self) -> None:
         if self._closed:
@@ -150,9 +183,47 @@ class MilvusStore(VectorStore):
         results = self._read("searching", lambda: self.client.search(
             self.collection, data=[query], limit=k, filter=metadata_filter(filter),
             output_fields=HIT_FIELDS, search_params=search_params(self.is_lite, k),
-            consistency_level=STRONG, timeout=self.timeout,
+            anns_field="vector", consistency_level=STRONG, timeout=self.timeout,
         ))
         return [to_hit(hit) for hit in results[0]]
+
+    def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
+        request = self._requests(None, text, k, filter)[0]
+        results = self._read("searching", lambda: self.client.search(
+            self.collection, data=request.data, anns_field=SPARSE_FIELD, limit=k,
+            filter=request.expr, search_params=request.param, output_fields=HIT_FIELDS,
+            consistency_level=STRONG, timeout=self.timeout,
+        ))
+        # BM25 scores are never negative; Milvus Lite reports them negated
+        return [replace(to_hit(hit), score=abs(hit["distance"])) for hit in results[0]]
+
+    def search_hybrid(
+        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        """Milvus' ``RRFRanker``; with ``weights``, both arms fused here by weighted RRF (the
+        formula Qdrant uses), as Milvus' rankers weigh scores, not ranks."""
+        requests = self._requests(vector, text, arm_limit(k), filter)
+        if weights is None:
+            results = self._read("searching", lambda: self.client.hybrid_search(
+                self.collection, requests, ranker=RRFRanker(RRF_K), limit=k,
+                output_fields=HIT_FIELDS, consistency_level=STRONG, timeout=self.timeout,
+            ))
+            return [to_hit(hit) for hit in results[0]]
+        arms = [self._read("searching", partial(
+            self.client.search, self.collection, data=r.data, anns_field=r.anns_field,
+            limit=r.limit, filter=r.expr, search_params=r.param, output_fields=HIT_FIELDS,
+            consistency_level=STRONG, timeout=self.timeout))[0] for r in requests]
+        return fuse_ranks([[to_hit(hit) for hit in arm] for arm in arms], weights, k)
+
+    def _requests(self, vector: np.ndarray | None, text: str, limit: int,
+                  filter: Any) -> list[AnnSearchRequest]:
+        """The search requests of each arm (dense only when ``vector`` is given)."""
+        if not self._sparse_on():
+            raise NoSparseVectorsError(self.no_sparse_message())
+        self._ensure_loaded()
+        return search_requests(vector, text, limit, metadata_filter(filter),
+                               search_params(self.is_lite, limit))
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
@@ -206,7 +277,8 @@ class MilvusStore(VectorStore):
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         self._ensure_loaded()
-        rows = [to_row(r) for r in records]
+        sparse = self._sparse_on()
+        rows = [to_row(r, bm25_text(r.text) if sparse else None) for r in records]
         for chunk in request_chunks(rows):
             self._write(f"writing {len(chunk)} spans to {self.collection!r}",
                         partial(self.client.upsert, self.collection, chunk, timeout=self.timeout))
