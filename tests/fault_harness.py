@@ -14,11 +14,11 @@ import numpy as np
 from harrier._store_spec import open_store
 
 VICTIM = """
-import sys, harrier
+import os, sys, harrier
 from harrier._store_spec import open_store
 folder, spec, model, collection = sys.argv[1:5]
 engine = harrier.Embedder.from_pretrained(model, device="cpu")
-store = open_store(spec, collection)
+store = open_store(spec, collection, sparse=os.environ.get("HARRIER_VICTIM_SPARSE") != "0")
 upsert = store.upsert
 
 def announced_upsert(records):
