@@ -24,7 +24,7 @@ logger = logging.getLogger("harrier")
 T = TypeVar("T")
 
 RRF_K = 60
-"""The reciprocal rank fusion constant of hybrid search: score = sum of weight / (60 + rank)."""
+"""The reciprocal rank fusion constant: a hit at 1-based ``rank`` adds ``1 / (60 + rank)``."""
 
 
 def arm_limit(k: int) -> int:
@@ -33,15 +33,15 @@ def arm_limit(k: int) -> int:
 
 
 def fuse_ranks(arms: Sequence[Sequence[Hit]], weights: Sequence[float], k: int) -> list[Hit]:
-    """Weighted reciprocal rank fusion of ranked lists, by Qdrant's formula: a hit at 0-based
-    ``rank`` in an arm of weight ``w`` adds ``1 / ((rank + 1) / w + RRF_K - 1)``."""
+    """Weighted reciprocal rank fusion of ranked lists (Qdrant's formula): a hit at 1-based
+    ``rank`` in an arm of weight ``w`` adds ``1 / (rank / w + RRF_K)``."""
     scores: dict[str, float] = {}
     first: dict[str, Hit] = {}
     for arm, weight in zip(arms, weights, strict=True):
-        for rank, hit in enumerate(arm):
+        for rank, hit in enumerate(arm, start=1):
             first.setdefault(hit.id, hit)
             if weight > 0:
-                scores[hit.id] = scores.get(hit.id, 0.0) + 1 / ((rank + 1) / weight + RRF_K - 1)
+                scores[hit.id] = scores.get(hit.id, 0.0) + 1 / (rank / weight + RRF_K)
     best = sorted(scores, key=scores.__getitem__, reverse=True)[:k]
     return [replace(first[key], score=scores[key]) for key in best]
 

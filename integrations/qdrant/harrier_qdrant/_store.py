@@ -189,7 +189,8 @@ class QdrantStore(VectorStore):
                 models.Prefetch(query=self._sparse_query(text), using=SPARSE_VECTOR_NAME,
                                 filter=flt, limit=limit),
             ],
-            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=_weights(weights))),
+            # Qdrant adds 1 / (k - 1 + rank): k = RRF_K + 1 gives the same scores as Milvus
+            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K + 1, weights=_weights(weights))),
             limit=k, with_payload=True,
         )
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
