@@ -56,8 +56,11 @@ def add_bm25_fields(schema: CollectionSchema) -> None:
 
 
 def add_bm25_index(params: IndexParams, record: dict[str, Any]) -> None:
+    """k1 and b go in a nested ``params`` (the wire format servers read, and the only one Milvus
+    Lite 3.2.2 reads: it ignores them flattened, as pymilvus 3 sends them otherwise)."""
+    bm25 = {"bm25_k1": record["k"], "bm25_b": record["b"]}
     params.add_index(SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                     params={"bm25_k1": record["k"], "bm25_b": record["b"]})
+                     params={"params": bm25})
 
 
 def search_requests(vector: Any, text: str, limit: int, expr: str,
