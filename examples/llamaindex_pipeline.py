@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"Hugging Face id or local folder (default: {DEFAULT_MODEL})")
     parser.add_argument("--query", default="What is the capital of France?")
-    parser.add_argument("--instruction", default=None,
+    parser.add_argument("--query-instruction", default=None,
                         help="one-sentence retrieval task (default: the model's own prompt)")
     parser.add_argument("--chunk-tokens", type=int, default=256,
                         help="most tokens per node, metadata included (default: 256)")
@@ -59,7 +59,7 @@ def load_documents(files: list[Path]) -> list[Document]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     embedding = HarrierEmbedding(
-        model_name=args.model, device=args.device, query_instruction=args.instruction
+        model_name=args.model, device=args.device, query_instruction=args.query_instruction
     )
     splitter = HarrierNodeParser(
         embedding, max_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     documents = load_documents(args.files)
     nodes = IngestionPipeline(transformations=[splitter, embedding]).run(documents=documents)
     print(f"ingested {len(nodes)} nodes from {len(documents)} documents "
-          f"(dimension {embedding.engine.dimension})")
+          f"(dimension {embedding.embedder.dimension})")
 
     index = VectorStoreIndex(nodes, embed_model=embedding)
     print(f"query: {args.query!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,30 @@ import pytest
 from harrier.testing import build_model
 
 ARCHS = ["tiny-gemma3", "tiny-qwen3"]
+
+
+_HF_CONSTANTS = {"HF_HOME": "", "HF_HUB_CACHE": "hub", "HUGGINGFACE_HUB_CACHE": "hub",
+                 "HF_ASSETS_CACHE": "assets", "HUGGINGFACE_ASSETS_CACHE": "assets",
+                 "HF_XET_CACHE": "xet", "HF_TOKEN_PATH": "token",
+                 "HF_STORED_TOKENS_PATH": "stored_tokens"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hermetic_hugging_face_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every subprocess it starts) sees an empty Hugging Face cache of its own,
+    never the user's ``~/.cache/huggingface``: set for new processes in the environment, and for
+    this one in ``huggingface_hub.constants``, which read the environment at import."""
+    from huggingface_hub import constants
+
+    home = tmp_path_factory.mktemp("hf-home")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, sub in _HF_CONSTANTS.items():
+            patch.setenv(name, str(home / sub))
+            if hasattr(constants, name):
+                patch.setattr(constants, name, str(home / sub))
+        patch.setenv("HF_MODULES_CACHE", str(home / "modules"))
+        patch.delenv("HF_TOKEN", raising=False)
+        yield home
 
 
 @pytest.fixture(scope="session")

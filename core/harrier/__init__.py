@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
 from harrier._documents import SourceDocument
-from harrier._embedder import DEFAULT_MODEL, Embedder
+from harrier._embedder import Embedder
 from harrier._errors import (
     CollectionMismatchError,
     ConfigurationError,
@@ -24,11 +24,13 @@ from harrier._errors import (
     TextTooLongError,
     UnknownPromptError,
 )
-from harrier._index import Index
+from harrier._identity import ModelIdentity
+from harrier._index import DEFAULT_K, Index
 from harrier._ingest import IngestReport, ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
 from harrier._records import Hit, SpanRecord, document_hash, span_id
+from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
@@ -37,8 +39,10 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "Bm25Settings",
     "CollectionMismatchError",
     "ConfigurationError",
+    "DEFAULT_K",
     "DEFAULT_MODEL",
     "Embedder",
+    "EmbedderSettings",
     "EmbeddingOutOfMemoryError",
     "EmptyTextError",
     "HARRIER_RETRIEVAL_PROMPT",
@@ -48,6 +52,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "IngestReport",
     "InputError",
     "InputTypeError",
+    "ModelIdentity",
     "ModelLoadError",
     "ModelNotFoundError",
     "NoSparseVectorsError",

@@ -3,108 +3,98 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from harrier import _forward
 from harrier._batching import token_budget_batches
 from harrier._errors import (
     ConfigurationError,
-    EmbeddingOutOfMemoryError,
     EmptyTextError,
     InputTypeError,
     TextTooLongError,
     UnknownPromptError,
 )
+from harrier._identity import ModelIdentity, model_identity
 from harrier._loading import LoadedModel, load_model, resolve_device, resolve_dtype
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, resolve_folder
-from harrier._pooling import POOLERS, l2_normalize
-from harrier._prefix_cache import PrefixEntry
+from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 
 logger = logging.getLogger("harrier")
-
-DEFAULT_MODEL = "microsoft/harrier-oss-v1-270m"
 
 
 class Embedder:
     """Embeds documents and queries with a Harrier (or any last-token / mean-pooled) model.
 
-    Build one with :meth:`from_pretrained`. Embedders of the same model, device and dtype share
-    one loaded model, so settings can differ without paying for the weights twice.
+    Build one with :meth:`from_pretrained` or :meth:`from_settings`. Embedders of the same model,
+    device and dtype share one loaded model, so settings can differ without paying for the
+    weights twice. The engine schedules (tokenise, check, batch by token budget, restore order);
+    the forward pass itself is in ``harrier._forward``.
     """
 
-    def __init__(
-        self,
-        loaded: LoadedModel,
-        *,
-        model_name: str,
-        max_tokens: int | None = None,
-        truncate: bool = False,
-        max_batch_tokens: int | None = None,
-        show_progress: bool = False,
-        prefix_cache: bool = True,
-    ) -> None:
+    def __init__(self, loaded: LoadedModel, settings: EmbedderSettings) -> None:
         self._loaded = loaded
-        self.model_name = model_name
-        if max_tokens is not None and not 0 < max_tokens <= loaded.limit:
+        self._settings = settings
+        self.model_name = settings.model
+        if settings.max_tokens is not None and settings.max_tokens > loaded.limit:
             raise ConfigurationError(
-                f"max_tokens={max_tokens} must be between 1 and the model's limit {loaded.limit}"
+                f"max_tokens={settings.max_tokens} must be between 1 and the model's limit "
+                f"{loaded.limit}"
             )
-        self.max_tokens: int = max_tokens or loaded.limit
-        self.truncate = truncate
+        self.max_tokens: int = settings.max_tokens or loaded.limit
+        self.truncate = settings.truncate
         default_budget = 65_536 if loaded.device.type == "cuda" else 8_192
-        self.max_batch_tokens: int = max_batch_tokens or default_budget
-        if self.max_batch_tokens < 1:
-            raise ConfigurationError("max_batch_tokens must be positive")
-        self.show_progress = show_progress
-        self.prefix_cache = prefix_cache and loaded.files.pooling == "lasttoken"
+        self.max_batch_tokens: int = settings.max_batch_tokens or default_budget
+        self.show_progress = settings.show_progress
+        wanted = settings.prefix_cache
+        if wanted is None:  # measured: a win on CPU, slower than the plain path on an H200
+            wanted = loaded.device.type == "cpu"
+        self.prefix_cache = wanted and loaded.files.pooling == "lasttoken"
+        self._identity: ModelIdentity | None = None
 
     @classmethod
-    def from_pretrained(
-        cls,
-        model: str | Path = DEFAULT_MODEL,
-        *,
-        device: str | torch.device | None = None,
-        dtype: str | torch.dtype | None = None,
-        max_tokens: int | None = None,
-        truncate: bool = False,
-        local_files_only: bool = False,
-        revision: str | None = None,
-        max_batch_tokens: int | None = None,
-        show_progress: bool = False,
-        prefix_cache: bool = True,
-        trust_remote_code: bool = False,
-        attn_implementation: str | None = None,
-    ) -> Embedder:
-        """Load ``model`` (a Hub id or a local folder), sharing weights already loaded.
+    def from_settings(cls, settings: EmbedderSettings) -> Embedder:
+        """Load the model ``settings`` name (a Hub id or a local folder), sharing loaded weights."""
+        folder = resolve_folder(settings.model, revision=settings.revision,
+                                local_files_only=settings.local_files_only)
+        device = resolve_device(settings.device)
+        loaded = load_model(
+            folder,
+            device=device,
+            dtype=resolve_dtype(settings.dtype, device),
+            trust_remote_code=settings.trust_remote_code,
+            attn_implementation=settings.attn_implementation,
+        )
+        return cls(loaded, settings)
+
+    @classmethod
+    def from_pretrained(cls, model: str | Path = DEFAULT_MODEL, **settings: Any) -> Embedder:
+        """Load ``model`` (a Hub id or a local folder); keywords are :class:`EmbedderSettings`
+        fields (``device``, ``dtype``, ``max_tokens``, ``truncate``, ``max_batch_tokens``,
+        ``prefix_cache``, ``revision``, ``local_files_only``...).
 
         ``device``/``dtype`` default to CUDA + bfloat16 when a GPU is present, else CPU +
         float32. ``max_tokens`` defaults to the model's limit (32,768 for Harrier); longer texts
-        raise ``TextTooLongError`` unless ``truncate=True``. ``max_batch_tokens`` bounds the padded
-        tokens of one forward pass. ``prefix_cache`` reuses the query prompt's key/value states
-        across queries (exact; last-token models only).
+        raise ``TextTooLongError`` unless ``truncate=True``.
         """
-        folder = resolve_folder(str(model), revision=revision, local_files_only=local_files_only)
-        resolved_device = resolve_device(device)
-        loaded = load_model(
-            folder,
-            device=resolved_device,
-            dtype=resolve_dtype(dtype, resolved_device),
-            trust_remote_code=trust_remote_code,
-            attn_implementation=attn_implementation,
-        )
-        return cls(
-            loaded,
-            model_name=str(model),
-            max_tokens=max_tokens,
-            truncate=truncate,
-            max_batch_tokens=max_batch_tokens,
-            show_progress=show_progress,
-            prefix_cache=prefix_cache,
-        )
+        return cls.from_settings(EmbedderSettings(model=model, **settings))  # type: ignore[arg-type]
+
+    @property
+    def settings(self) -> EmbedderSettings:
+        """The settings this embedder was built from (picklable: rebuild it elsewhere)."""
+        return self._settings
+
+    @property
+    def identity(self) -> ModelIdentity:
+        """Which weights this is (name and fingerprint), as vector stores record it."""
+        if self._identity is None:
+            self._identity = model_identity(self.model_name, self._loaded.files.folder)
+        return self._identity
 
     # -- what the model is ---------------------------------------------------------------------
     @property
@@ -228,91 +218,25 @@ class Embedder:
             cached = [i for i in plain if tuple(ids[i][:size]) == entry.ids]
             plain = sorted(set(plain) - set(cached))
         progress = self.show_progress if show_progress is None else show_progress
+        runs = [(plain, 0, _forward.plain_runner(self._loaded))]
+        if entry is not None:
+            runs.append((cached, len(entry.ids), _forward.cached_runner(self._loaded, entry)))
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
-            for group, skip, run in (
-                (plain, 0, self._forward_batch),
-                (cached, len(entry.ids) if entry else 0, self._cached_runner(entry)),
-            ):
+            for group, skip, run in runs:
                 lengths = [len(ids[i]) - skip for i in group]
                 for batch in token_budget_batches(lengths, self.max_batch_tokens,
                                                   shared_prefix=skip):
                     rows = [group[j] for j in batch]
-                    out[rows] = self._forward([ids[i][skip:] for i in rows], run)
+                    out[rows] = _forward.run_batch([ids[i][skip:] for i in rows], run,
+                                                   self.device)
                     bar.update(len(rows))
         return out
-
-    def _forward(self, rows: list[list[int]], run: Callable[[list[list[int]]], np.ndarray]
-                 ) -> np.ndarray:
-        """Embed one batch with ``run``; on out-of-memory split it in halves and retry."""
-        try:
-            return run(rows)
-        except torch.OutOfMemoryError as exc:
-            if len(rows) == 1:
-                raise EmbeddingOutOfMemoryError(
-                    f"one text of {len(rows[0])} tokens does not fit in {self.device} memory; "
-                    "lower max_tokens and split texts into shorter spans"
-                ) from exc
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            half = len(rows) // 2
-            logger.info("out of memory on a batch of %d texts, splitting it", len(rows))
-            return np.concatenate([self._forward(rows[:half], run),
-                                   self._forward(rows[half:], run)])
-
-    def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Right-padded ids and their attention mask, on the model's device."""
-        longest = max(len(r) for r in rows)
-        pad_id = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for i, row in enumerate(rows):
-            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
-        return input_ids.to(self.device), mask.to(self.device)
-
-    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-        pooled = POOLERS[self._loaded.files.pooling](hidden, mask)
-        return l2_normalize(pooled).cpu().numpy()
-
-    @torch.inference_mode()
-    def _forward_batch(self, rows: list[list[int]]) -> np.ndarray:
-        input_ids, mask = self._pad(rows)
-        # All rows full: no mask, so attention can take its causal fast path.
-        full = bool(mask.all())
-        hidden = self._loaded.model(
-            input_ids=input_ids, attention_mask=None if full else mask, use_cache=False
-        ).last_hidden_state
-        return self._pool(hidden, mask)
-
-    def _cached_runner(
-        self, entry: PrefixEntry | None
-    ) -> Callable[[list[list[int]]], np.ndarray]:
-        """A batch function that runs query suffixes after ``entry``'s cached prefix."""
-
-        @torch.inference_mode()
-        def run(rows: list[list[int]]) -> np.ndarray:
-            assert entry is not None
-            input_ids, mask = self._pad(rows)
-            size = len(entry.ids)
-            prefix_mask = torch.ones((len(rows), size), dtype=mask.dtype, device=mask.device)
-            positions = torch.arange(size, size + input_ids.shape[1], device=self.device)
-            hidden = self._loaded.model(
-                input_ids=input_ids,
-                attention_mask=torch.cat([prefix_mask, mask], dim=1),
-                position_ids=positions.expand(len(rows), -1),
-                cache=entry.cache_for(len(rows)),
-                use_cache=True,
-            ).last_hidden_state
-            return self._pool(hidden, mask)
-
-        return run
 
 
 def _checked(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
-        raise InputTypeError(0, texts) from TypeError(
-            "pass a list of strings, not a single string"
-        )
+        raise InputTypeError(0, texts, hint="pass a list of strings, e.g. [text], not a "
+                             "single string")
     items = list(texts)
     for i, text in enumerate(items):
         if not isinstance(text, str):

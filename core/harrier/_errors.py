@@ -21,9 +21,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HarrierError(Exception):
-    """Base class of every error raised by harrier-suite."""
+    """Base class of every error raised by harrier-suite.
+
+    Every subclass pickles with its attributes (``index``, ``token_count``...), so an error
+    raised in another process (a Ray worker) arrives whole.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restore, (type(self), self.args, dict(self.__dict__))
+
+
+def _restore(cls: type[HarrierError], args: tuple[Any, ...], state: dict[str, Any]
+             ) -> HarrierError:
+    """Rebuild a pickled error without calling its ``__init__`` (whose signature may differ)."""
+    error = BaseException.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ModelLoadError(HarrierError):
@@ -76,9 +94,10 @@ class EmptyTextError(InputError):
 class InputTypeError(HarrierError, TypeError):
     """An input is not a string."""
 
-    def __init__(self, index: int, value: object) -> None:
+    def __init__(self, index: int, value: object, *, hint: str = "") -> None:
         self.index = index
-        super().__init__(f"input at index {index} is a {type(value).__name__}, expected str")
+        message = f"input at index {index} is a {type(value).__name__}, expected str"
+        super().__init__(f"{message}: {hint}" if hint else message)
 
 
 class EmbeddingOutOfMemoryError(HarrierError, MemoryError):

@@ -6,11 +6,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from harrier._deprecation import renamed
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._ingest import IngestReport, ingest
 from harrier._records import Hit
 from harrier._store import VectorStore
+
+DEFAULT_K = 5
+"""How many hits every search entry point returns unless told (Index, CLI, retrievers)."""
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
 MODES = ("hybrid", "dense", "sparse")
@@ -19,8 +23,9 @@ MODES = ("hybrid", "dense", "sparse")
 class Index:
     """Ingest documents into ``store`` and search it, with one embedder for both sides.
 
-    Queries get the instruction (``instruction``/``prompt_name``, default the model's retrieval
-    prompt); stored spans never do. Search is hybrid (dense + BM25, fused by reciprocal rank) on
+    Queries get the query prompt (``query_instruction`` or ``prompt_name``, default the model's
+    retrieval prompt); stored spans never do. ``instruction`` is the deprecated spelling of
+    ``query_instruction``. Search is hybrid (dense + BM25, fused by reciprocal rank) on
     collections with BM25 vectors, dense on the others.
     """
 
@@ -29,15 +34,17 @@ class Index:
         store: VectorStore,
         embedder: Embedder,
         *,
-        instruction: str | None = None,
+        query_instruction: str | None = None,
         prompt_name: str | None = None,
+        instruction: str | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.instruction = instruction
+        self.query_instruction = renamed("instruction", instruction, "query_instruction",
+                                         query_instruction)
         self.prompt_name = prompt_name
         self._has_sparse: bool | None = None
-        embedder.query_prompt(instruction, prompt_name)  # fail now on a bad prompt name
+        embedder.query_prompt(self.query_instruction, prompt_name)  # fail now on a bad name
 
     def ingest(
         self,
@@ -53,7 +60,7 @@ class Index:
                       overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress)
 
     def search(
-        self, query: str, *, k: int = 5, filter: Any = None, mode: str | None = None,
+        self, query: str, *, k: int = DEFAULT_K, filter: Any = None, mode: str | None = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
         """The ``k`` best spans for ``query``, best first.
@@ -63,7 +70,7 @@ class Index:
         weigh the two arms of a hybrid search. ``filter`` applies to every arm.
         """
         if k < 1:
-            raise ValueError("k must be at least 1")
+            raise ConfigurationError(f"k={k} must be at least 1")
         mode = self.resolve_mode(mode)
         if weights is not None and (mode != "hybrid" or len(weights) != 2
                                     or min(weights) < 0 or max(weights) <= 0):
@@ -74,7 +81,7 @@ class Index:
         if mode == "sparse":
             return self.store.search_sparse(query, k, filter)
         vector = self.embedder.embed_queries(
-            [query], instruction=self.instruction, prompt_name=self.prompt_name
+            [query], instruction=self.query_instruction, prompt_name=self.prompt_name
         )[0]
         if mode == "dense":
             return self.store.search_vector(vector, k, filter)
@@ -87,7 +94,7 @@ class Index:
             raise ConfigurationError(f"unknown search mode {mode!r}; use one of {MODES}")
         if self._has_sparse is None:
             self.store.ensure_collection(
-                self.embedder.model_name, self.embedder.dimension, create=False
+                self.embedder.identity, self.embedder.dimension, create=False
             )
             self._has_sparse = self.store.collection_bm25() is not None
         if mode is None:

@@ -83,9 +83,9 @@ def ingest(
     """
     started = time.perf_counter()
     report = IngestReport()
-    store.ensure_collection(embedder.model_name, embedder.dimension)
+    store.ensure_collection(embedder.identity, embedder.dimension)
     limit = max_tokens or embedder.max_tokens
-    settings = canonical_json([embedder.model_name, limit, overlap_tokens])
+    settings = canonical_json([embedder.identity.fingerprint, limit, overlap_tokens])
     seen: set[str] = set()
     job = _Job(store, embedder, limit, overlap_tokens, settings, report)
     store.begin_bulk_load()

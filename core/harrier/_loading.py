@@ -14,18 +14,11 @@ import torch
 from harrier._errors import ConfigurationError, ModelLoadError
 from harrier._model_files import ModelFiles, read_model_files
 from harrier._prefix_cache import PrefixCache
+from harrier._settings import DTYPES
 
 logger = logging.getLogger("harrier")
 
 HARRIER_MAX_TOKENS = 32_768
-_DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-}
 
 
 @dataclass(eq=False)
@@ -77,10 +70,10 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     if isinstance(dtype, torch.dtype):
         return dtype
     try:
-        return _DTYPES[str(dtype).lower()]
+        return DTYPES[str(dtype).lower()]
     except KeyError:
         raise ConfigurationError(
-            f"unknown dtype {dtype!r}; use one of {sorted(set(_DTYPES))}"
+            f"unknown dtype {dtype!r}; use one of {sorted(DTYPES)}"
         ) from None
 
 

@@ -19,6 +19,11 @@ HARRIER_RETRIEVAL_PROMPT = (
 )
 """The query prompt used when a model ships none (Harrier's ``web_search_query``)."""
 
+HUB_ETAG_TIMEOUT = 10
+"""Seconds to wait for the Hub's metadata answer (``HF_HUB_ETAG_TIMEOUT`` overrides it)."""
+HUB_DOWNLOAD_TIMEOUT = 30
+"""Seconds a weight download may stall (``HF_HUB_DOWNLOAD_TIMEOUT`` overrides it)."""
+
 _ALLOWED_FILES = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*/*.json"]
 _SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
 _POOLING_KEYS = {"pooling_mode_lasttoken": "lasttoken", "pooling_mode_mean_tokens": "mean"}
@@ -50,14 +55,13 @@ def resolve_folder(
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
     try:
         folder = snapshot_download(
             model,
             revision=revision,
             local_files_only=local_files_only,
             allow_patterns=_ALLOWED_FILES,
+            etag_timeout=apply_hub_timeouts(),
         )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as exc:
         where = "in the local cache" if local_files_only else "locally or on the Hugging Face Hub"
@@ -68,6 +72,18 @@ def resolve_folder(
             "access to the Hub (huggingface-cli download ...)."
         ) from exc
     return Path(folder)
+
+
+def apply_hub_timeouts() -> float:
+    """Set harrier's download timeout in ``huggingface_hub`` (read at import, so changing the
+    environment now would be too late) unless the user set one; return the metadata timeout."""
+    from huggingface_hub import constants
+
+    if "HF_HUB_DOWNLOAD_TIMEOUT" not in os.environ:
+        constants.HF_HUB_DOWNLOAD_TIMEOUT = HUB_DOWNLOAD_TIMEOUT
+    if "HF_HUB_ETAG_TIMEOUT" in os.environ:
+        return float(constants.HF_HUB_ETAG_TIMEOUT)
+    return float(HUB_ETAG_TIMEOUT)
 
 
 def _looks_like_repo_id(model: str) -> bool:

@@ -18,6 +18,7 @@ from harrier._errors import (
     StoreError,
     StoreWriteError,
 )
+from harrier._identity import ModelIdentity
 from harrier._records import Hit, SpanRecord
 
 logger = logging.getLogger("harrier")
@@ -81,12 +82,13 @@ class VectorStore(abc.ABC):
     bm25: Bm25Settings = Bm25Settings()
 
     @abc.abstractmethod
-    def collection_model(self) -> tuple[str, int] | None:
-        """The (model, dimension) recorded on the collection, or None if it does not exist."""
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
+        """The (model identity, dimension) recorded on the collection, or None if it does not
+        exist. A collection of an older harrier recorded the name only (fingerprint None)."""
 
     @abc.abstractmethod
-    def create_collection(self, model: str, dimension: int) -> None:
-        """Create the collection for vectors of ``dimension``, recording ``model``."""
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
+        """Create the collection for vectors of ``dimension``, recording ``model.to_record()``."""
 
     @abc.abstractmethod
     def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
@@ -157,8 +159,14 @@ class VectorStore(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the client."""
 
-    def ensure_collection(self, model: str, dimension: int, *, create: bool = True) -> None:
-        """Create the collection, or check that it was made by the same model and dimension."""
+    def ensure_collection(
+        self, model: ModelIdentity, dimension: int, *, create: bool = True
+    ) -> None:
+        """Create the collection, or check that it was made by the same model and dimension.
+
+        Models compare by fingerprint (the same weights under any path or name are accepted,
+        other weights under the same name are not); a collection written before fingerprints
+        were recorded compares by name."""
         recorded = self.collection_model()
         if recorded is None and not create:
             raise StoreError(
@@ -167,11 +175,13 @@ class VectorStore(abc.ABC):
         if recorded is None:
             self.create_collection(model, dimension)
             return
-        if recorded != (model, dimension):
+        recorded_model, recorded_dimension = recorded
+        if recorded_dimension != dimension or not recorded_model.same_model(model):
             raise CollectionMismatchError(
-                f"collection {self.collection!r} holds vectors of model {recorded[0]!r} "
-                f"(dimension {recorded[1]}); refusing to add vectors of {model!r} (dimension "
-                f"{dimension}). Use another collection, or the model that made this one."
+                f"collection {self.collection!r} holds vectors of model {recorded_model} "
+                f"(dimension {recorded_dimension}); refusing to add vectors of {model} "
+                f"(dimension {dimension}). Use another collection, or the model that made "
+                "this one."
             )
         bm25 = self.collection_bm25()
         if bm25 is not None and bm25 != self.bm25_record():

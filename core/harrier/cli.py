@@ -8,10 +8,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from harrier._embedder import DEFAULT_MODEL, Embedder
+from harrier._embedder import Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
-from harrier._index import Index
+from harrier._index import DEFAULT_K, Index
 from harrier._ingest import IngestReport
+from harrier._settings import DEFAULT_MODEL
 from harrier._store_spec import open_store
 
 EPILOG = """examples:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Embed documents with Harrier-OSS-v1 into a vector store, and search it.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -42,12 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Split documents into spans, embed them and write them idempotently. "
         "SOURCE is a folder (text, Markdown, reST, code; binary files are skipped) or a "
         'JSON Lines file of {"id", "text", "metadata"} objects.',
+        allow_abbrev=False,
     )
     ingest.add_argument("source", metavar="SOURCE", help="a folder or a .jsonl file")
     ingest.add_argument("--max-tokens", type=int, metavar="N",
                         help="span length limit in tokens (default: the model's, 32768)")
-    ingest.add_argument("--overlap", type=int, default=0, metavar="N",
+    ingest.add_argument("--overlap-tokens", type=int, metavar="N",
                         help="tokens shared by consecutive spans (default 0)")
+    ingest.add_argument("--overlap", type=int, help=argparse.SUPPRESS)  # deprecated
     ingest.add_argument("--prune", action="store_true",
                         help="delete documents that are no longer in SOURCE")
     ingest.add_argument("--no-sparse", dest="sparse", action="store_false",
@@ -63,14 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="find the spans nearest to a query",
                                  description="Embed QUERY with the query instruction and "
-                                 "print the nearest spans.")
+                                 "print the nearest spans.", allow_abbrev=False)
     search.add_argument("query", metavar="QUERY")
-    search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    search.add_argument("-k", type=int, default=DEFAULT_K,
+                        help=f"number of results (default {DEFAULT_K})")
+    search.add_argument("--query-instruction", metavar="TASK", help="task instruction for "
+                        "the query (default: the model's web search prompt)")
+    search.add_argument("--instruction", help=argparse.SUPPRESS)  # deprecated
     search.add_argument("--mode", choices=["hybrid", "dense", "sparse"],
                         help="hybrid (dense + BM25, fused), dense or sparse (BM25) (default: "
                         "hybrid where the collection has BM25 vectors, else dense)")
-    search.add_argument("--instruction", help="task instruction for the query "
-                        "(default: the model's web search prompt)")
 
     for sub in (ingest, search):
         sub.add_argument("--collection", required=True, help="collection name")
@@ -84,8 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+_RENAMED = {"overlap": "overlap_tokens", "instruction": "query_instruction"}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; deprecated spellings (``--overlap``, ``--instruction``) still work, with
+    a warning on stderr, and give their value to the new option."""
     args = build_parser().parse_args(argv)
+    for old, new in _RENAMED.items():
+        value = getattr(args, old, None)
+        if value is None:
+            continue
+        flag, new_flag = "--" + old, "--" + new.replace("_", "-")
+        if getattr(args, new) is not None:
+            _fail(f"pass {new_flag} only ({flag} is its deprecated spelling)")
+        sys.stderr.write(f"harrier: warning: {flag} is deprecated; use {new_flag}\n")
+        setattr(args, new, value)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
@@ -112,7 +137,8 @@ def _run(args: argparse.Namespace) -> int:
         try:
             report = ingest_on_ray(
                 args.source, args.store, args.collection, args.model,
-                max_tokens=args.max_tokens, overlap_tokens=args.overlap, prune=args.prune,
+                max_tokens=args.max_tokens, overlap_tokens=args.overlap_tokens or 0,
+                prune=args.prune,
                 actors=args.actors, num_gpus_per_actor=args.gpus_per_actor, device=args.device,
                 address=args.ray or None, show_progress=not args.json and sys.stderr.isatty(),
                 sparse=args.sparse)
@@ -124,9 +150,10 @@ def _run(args: argparse.Namespace) -> int:
                                         max_tokens=getattr(args, "max_tokens", None))
     store = open_store(args.store, args.collection, sparse=getattr(args, "sparse", True))
     with Index(store, embedder,
-               instruction=getattr(args, "instruction", None)) as index:
+               query_instruction=getattr(args, "query_instruction", None)) as index:
         if args.command == "ingest":
-            report = index.ingest(args.source, overlap_tokens=args.overlap, prune=args.prune,
+            report = index.ingest(args.source, overlap_tokens=args.overlap_tokens or 0,
+                                  prune=args.prune,
                                   show_progress=not args.json and sys.stderr.isatty())
             _print_report(report, args.json)
             return 0

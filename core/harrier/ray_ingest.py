@@ -26,7 +26,9 @@ from harrier import _errors
 from harrier._documents import LARGE_FILE_BYTES, LargeFile, iter_source
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, HarrierError
+from harrier._identity import model_identity
 from harrier._ingest import IngestReport, _groups, _Job, prune_missing
+from harrier._model_files import resolve_folder
 from harrier._records import canonical_json
 from harrier._spans import split_spans
 from harrier._store import VectorStore
@@ -92,7 +94,8 @@ def ingest_on_ray(
         raise ConfigurationError(f"max_tokens={limit} must be between 1 and the model's limit "
                                  f"{model_limit}")
     split_spans("check", tokenizer, max_tokens=limit, overlap_tokens=overlap_tokens)
-    settings = canonical_json([name, limit, overlap_tokens])
+    identity = model_identity(name, resolve_folder(name, revision=None, local_files_only=False))
+    settings = canonical_json([identity.fingerprint, limit, overlap_tokens])
     report = IngestReport()
     seen: set[str] = set()
     if not ray.is_initialized():
@@ -101,7 +104,7 @@ def ingest_on_ray(
     progress_was, context.enable_progress_bars = context.enable_progress_bars, show_progress
     driver_store = open_store(store, collection, sparse=sparse)
     try:
-        driver_store.ensure_collection(name, dimension)
+        driver_store.ensure_collection(identity, dimension)
         driver_store.begin_bulk_load()
         try:
             blocks: list[Any] = []  # object refs of Arrow blocks

@@ -123,25 +123,32 @@ def test_progress_bar_when_asked(embedder, capsys):
 
 
 def test_out_of_memory_splits_the_batch(model_path, monkeypatch, mixed_texts):
+    from harrier import _forward
+
     engine = harrier.Embedder.from_pretrained(model_path, device="cpu")
     expected = engine.embed_documents(mixed_texts)
-    real = harrier.Embedder._forward_batch
+    real = _forward.plain_runner
     sizes: list[int] = []
 
-    def fails_when_big(self, rows):
-        sizes.append(len(rows))
-        if len(rows) > 1:
-            raise torch.OutOfMemoryError("simulated")
-        return real(self, rows)
+    def fails_when_big(loaded):
+        run = real(loaded)
 
-    monkeypatch.setattr(harrier.Embedder, "_forward_batch", fails_when_big)
+        def runner(rows):
+            sizes.append(len(rows))
+            if len(rows) > 1:
+                raise torch.OutOfMemoryError("simulated")
+            return run(rows)
+
+        return runner
+
+    monkeypatch.setattr(_forward, "plain_runner", fails_when_big)
     np.testing.assert_allclose(engine.embed_documents(mixed_texts), expected, atol=1e-6)
     assert max(sizes) > 1 and sizes.count(1) == len(mixed_texts)
 
-    monkeypatch.setattr(
-        harrier.Embedder, "_forward_batch",
-        lambda self, rows: (_ for _ in ()).throw(torch.OutOfMemoryError("simulated")),
-    )
+    def always_fails(rows):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(_forward, "plain_runner", lambda loaded: always_fails)
     with pytest.raises(harrier.EmbeddingOutOfMemoryError, match="split texts"):
         engine.embed_documents(["one text"])
 

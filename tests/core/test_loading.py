@@ -16,8 +16,9 @@ import pytest
 import harrier
 
 
-def test_unknown_model_not_in_cache_is_a_typed_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+def test_unknown_model_not_in_cache_is_a_typed_error():
+    """The suite's Hugging Face cache is an empty folder (tests/conftest.py), whatever the
+    user's cache holds."""
     with pytest.raises(harrier.ModelNotFoundError, match="local folder"):
         harrier.Embedder.from_pretrained(
             "microsoft/harrier-oss-v1-270m", local_files_only=True
@@ -103,3 +104,38 @@ def test_unsupported_pooling_is_refused(tmp_path, qwen_path):
     pooling.write_text(json.dumps(config))
     with pytest.raises(harrier.ConfigurationError, match="pooling_mode_cls_token"):
         harrier.Embedder.from_pretrained(folder, device="cpu")
+
+
+def test_hub_timeouts_apply_in_this_process(monkeypatch):
+    """huggingface_hub reads its timeouts at import, so harrier sets its own in the module."""
+    from huggingface_hub import constants
+
+    from harrier._model_files import HUB_DOWNLOAD_TIMEOUT
+
+    monkeypatch.delenv("HF_HUB_DOWNLOAD_TIMEOUT", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 10)
+    with pytest.raises(harrier.ModelNotFoundError):
+        harrier.Embedder.from_pretrained("harrier-test/not-cached", local_files_only=True)
+    assert constants.HF_HUB_DOWNLOAD_TIMEOUT == HUB_DOWNLOAD_TIMEOUT == 30
+
+
+def test_a_timeout_the_user_set_is_kept(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "7")
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 7)
+    with pytest.raises(harrier.ModelNotFoundError):
+        harrier.Embedder.from_pretrained("harrier-test/not-cached", local_files_only=True)
+    assert constants.HF_HUB_DOWNLOAD_TIMEOUT == 7
+
+
+def test_the_suite_never_sees_the_users_hugging_face_cache():
+    """An autouse fixture points the cache at a temporary folder, for this process and
+    for subprocesses, so a model in ~/.cache/huggingface changes no result."""
+    from huggingface_hub import constants
+
+    user_cache = Path("~/.cache/huggingface").expanduser()
+    for path in (constants.HF_HOME, constants.HF_HUB_CACHE, os.environ["HF_HUB_CACHE"]):
+        assert not Path(path).is_relative_to(user_cache)
+        assert "hf-home" in Path(path).as_posix()
+    assert not any(Path(constants.HF_HUB_CACHE).glob("models--*"))

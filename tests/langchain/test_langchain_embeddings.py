@@ -118,7 +118,7 @@ def test_fields_are_documented_and_model_is_an_alias():
 def test_unknown_setting_is_refused(qwen_path):
     with pytest.raises(ValidationError, match="extra"):
         HarrierEmbeddings(model=qwen_path, devise="cpu")
-    with pytest.raises(ValidationError):
+    with pytest.raises(harrier.ConfigurationError, match="zero never means the default"):
         HarrierEmbeddings(model=qwen_path, max_tokens=0)
 
 

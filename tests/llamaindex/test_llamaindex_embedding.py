@@ -65,7 +65,7 @@ def test_batches_keep_order(qwen_path: Path, qwen_engine, mixed_texts):
 async def test_async_hooks_run_off_the_event_loop(qwen_embedding, qwen_engine, monkeypatch):
     loop_thread = threading.get_ident()
     threads: list[int] = []
-    engine = qwen_embedding.engine
+    engine = qwen_embedding.embedder
     for name in ("embed_queries", "embed_documents"):
         original = getattr(engine, name)
 
@@ -89,7 +89,7 @@ def test_shares_the_loaded_model(qwen_path: Path):
     embedding = HarrierEmbedding(model_name=str(qwen_path))
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
     assert embedding._engine._loaded is engine._loaded
-    assert embedding.engine is embedding._engine
+    assert embedding.embedder is embedding._engine
 
 
 def test_fields_serialise_and_pickle(qwen_path: Path):
@@ -104,7 +104,7 @@ def test_fields_serialise_and_pickle(qwen_path: Path):
     assert data["embed_batch_size"] == 7
     restored = pickle.loads(pickle.dumps(embedding))
     assert restored._engine._loaded is embedding._engine._loaded
-    assert restored.engine.max_tokens == 64
+    assert restored.embedder.max_tokens == 64
     assert restored.get_query_embedding(QUERY) == embedding.get_query_embedding(QUERY)
     assert HarrierEmbedding.from_dict(data).query_prompt == embedding.query_prompt
 
@@ -114,13 +114,13 @@ def test_engine_settings_pass_through(qwen_path: Path):
         model_name=str(qwen_path), device="cpu", dtype="float32", max_tokens=16,
         max_batch_tokens=100, local_files_only=True, show_progress=False,
     )
-    assert embedding.engine.max_tokens == 16
-    assert embedding.engine.max_batch_tokens == 100
+    assert embedding.embedder.max_tokens == 16
+    assert embedding.embedder.max_batch_tokens == 100
     long_text = "The quick brown fox jumps over the lazy dog. " * 10
     with pytest.raises(harrier.TextTooLongError):
         embedding.get_text_embedding(long_text)
     truncating = HarrierEmbedding(model_name=str(qwen_path), max_tokens=16, truncate=True)
-    assert len(truncating.get_text_embedding(long_text)) == truncating.engine.dimension
+    assert len(truncating.get_text_embedding(long_text)) == truncating.embedder.dimension
 
 
 def test_invalid_settings_raise_typed_errors(qwen_path: Path):

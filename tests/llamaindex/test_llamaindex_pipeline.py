@@ -26,7 +26,7 @@ TEXTS = [
 
 def test_pipeline_feeds_an_index_whose_retriever_ranks_like_the_engine(model_path):
     embedding = HarrierEmbedding(model_name=str(model_path), device="cpu")
-    engine = embedding.engine
+    engine = embedding.embedder
     target = engine.query_prompt() + QUERY  # embedded as a document == the query embedding
     documents = [Document(text=text, doc_id=f"doc-{i}") for i, text in enumerate(TEXTS)]
     documents.append(Document(text=target, doc_id="target"))

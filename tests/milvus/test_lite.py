@@ -125,10 +125,10 @@ def test_paths_a_folder_and_the_default(tmp_path, monkeypatch):
     assert isinstance(store, MilvusStore) and (tmp_path / DEFAULT_PATH).is_dir()
     store.close()
     first = open_store(f"milvus:{tmp_path / 'x.db'}", "c")
-    first.ensure_collection("m", 4)
+    first.ensure_collection(harrier.ModelIdentity("m", "f" * 64), 4)
     first.close()  # releases the file: it opens again, collection and all
     again = MilvusStore("c", path=tmp_path / "x.db")
-    assert again.collection_model() == ("m", 4)
+    assert again.collection_model() == (harrier.ModelIdentity("m", "f" * 64), 4)
     again.close()
 
 

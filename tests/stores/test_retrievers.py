@@ -17,7 +17,7 @@ TEXTS = {f"doc-{i}": f"{topic} is described in this note number {i}. " * 3
 
 @pytest.fixture
 def index(open_store, qwen_engine):
-    idx = harrier.Index(open_store(), qwen_engine, instruction="Find the note on the topic")
+    idx = harrier.Index(open_store(), qwen_engine, query_instruction="Find the note on the topic")
     idx.ingest([SourceDocument(k, v, {"topic": v.split()[0]}) for k, v in TEXTS.items()])
     return idx
 

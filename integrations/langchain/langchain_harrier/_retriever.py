@@ -9,7 +9,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from harrier import Hit, Index
+from harrier import DEFAULT_K, Hit, Index
 
 
 class HarrierRetriever(BaseRetriever):
@@ -24,7 +24,7 @@ class HarrierRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     index: Index = Field(description="The harrier Index (store and embedder) to search.")
-    k: int = Field(default=4, ge=1, description="Number of spans to return.")
+    k: int = Field(default=DEFAULT_K, ge=1, description="Number of spans to return.")
     filter: Any = Field(
         default=None,
         description="Metadata equality as a dict, or the store's own filter object.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from harrier import CollectionMismatchError
+from harrier import CollectionMismatchError, ModelIdentity
 from harrier_milvus._bm25 import (
     PROPERTY_BM25,
     add_bm25_fields,
@@ -28,6 +28,7 @@ logger = logging.getLogger("harrier")
 LAYOUT_VERSION = 1
 """Bumped when the row layout changes; a collection of another layout is refused."""
 
+PROPERTY_PREFIX = "harrier."
 PROPERTY_MODEL = "harrier.model"
 PROPERTY_DIMENSION = "harrier.dimension"
 PROPERTY_LAYOUT = "harrier.layout"
@@ -85,8 +86,8 @@ def doc_id_index(client: MilvusClient) -> IndexParams:
     return params
 
 
-def create_span_collection(client: MilvusClient, collection: str, model: str, dimension: int,
-                           *, lite: bool, timeout: float,
+def create_span_collection(client: MilvusClient, collection: str, model: ModelIdentity,
+                           dimension: int, *, lite: bool, timeout: float,
                            bm25: dict[str, Any] | None = None) -> None:
     """Create, index and load the collection; index creation does not poll (Lite cannot).
     With ``bm25`` (the configuration to record) the collection gets BM25 vectors."""
@@ -112,13 +113,14 @@ def search_params(lite: bool, k: int) -> dict[str, Any]:
     return {"metric_type": "COSINE", "params": {"ef": max(k, _MIN_EF)}}
 
 
-def properties(model: str, dimension: int) -> dict[str, str]:
-    """What the collection records about its vectors."""
-    return {PROPERTY_MODEL: model, PROPERTY_DIMENSION: str(dimension),
-            PROPERTY_LAYOUT: str(LAYOUT_VERSION)}
+def properties(model: ModelIdentity, dimension: int) -> dict[str, str]:
+    """What the collection records about its vectors (``harrier.model``,
+    ``harrier.model_fingerprint``, ``harrier.model_revision``, dimension, layout)."""
+    recorded = {PROPERTY_PREFIX + key: value for key, value in model.to_record().items()}
+    return {**recorded, PROPERTY_DIMENSION: str(dimension), PROPERTY_LAYOUT: str(LAYOUT_VERSION)}
 
 
-def recorded_model(collection: str, recorded: dict[str, Any]) -> tuple[str, int]:
+def recorded_model(collection: str, recorded: dict[str, Any]) -> tuple[ModelIdentity, int]:
     """The (model, dimension) of a collection's properties; refuse foreign or newer layouts."""
     if PROPERTY_MODEL not in recorded or PROPERTY_DIMENSION not in recorded:
         raise CollectionMismatchError(
@@ -131,4 +133,5 @@ def recorded_model(collection: str, recorded: dict[str, Any]) -> tuple[str, int]
             f"collection {collection!r} uses harrier's Milvus layout {layout}, this version "
             f"reads layout {LAYOUT_VERSION}; upgrade harrier-suite or use a new collection"
         )
-    return str(recorded[PROPERTY_MODEL]), int(recorded[PROPERTY_DIMENSION])
+    record = {key.removeprefix(PROPERTY_PREFIX): value for key, value in recorded.items()}
+    return ModelIdentity.from_record(record), int(recorded[PROPERTY_DIMENSION])

@@ -16,6 +16,7 @@ from harrier import (
     Bm25Settings,
     ConfigurationError,
     Hit,
+    ModelIdentity,
     NoSparseVectorsError,
     SpanRecord,
     StoredDocument,
@@ -114,7 +115,7 @@ class MilvusStore(VectorStore):
         return f"MilvusStore({self.collection!r}, {self._where})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[str, int] | None:
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
         properties = self._properties()
         return None if properties is None else recorded_model(self.collection, properties)
 
@@ -141,7 +142,7 @@ class MilvusStore(VectorStore):
             self.collection_bm25()
         return bool(self._has_sparse)
 
-    def create_collection(self, model: str, dimension: int) -> None:
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Milvus collection %s (dimension %d, BM25 %s)", self.collection,
                     dimension, "on" if self.sparse else "off")
         bm25 = self.bm25_record() if self.sparse else None

@@ -15,6 +15,7 @@ from harrier import (
     Bm25Settings,
     CollectionMismatchError,
     Hit,
+    ModelIdentity,
     NoSparseVectorsError,
     SpanRecord,
     StoredDocument,
@@ -81,7 +82,7 @@ class QdrantStore(VectorStore):
         return f"QdrantStore({self.collection!r}, {where})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[str, int] | None:
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
         metadata = self._metadata()
         if metadata is None:
             return None
@@ -90,7 +91,8 @@ class QdrantStore(VectorStore):
                 f"collection {self.collection!r} was not created by harrier (it records no "
                 "model); use a new collection name"
             )
-        return str(metadata["harrier_model"]), int(metadata["harrier_dimension"])
+        record = {key.removeprefix("harrier_"): value for key, value in metadata.items()}
+        return ModelIdentity.from_record(record), int(metadata["harrier_dimension"])
 
     def collection_bm25(self) -> dict[str, Any] | None:
         bm25 = (self._metadata() or {}).get("harrier_bm25")
@@ -102,10 +104,12 @@ class QdrantStore(VectorStore):
             return None
         return self.client.get_collection(self.collection).config.metadata or {}
 
-    def create_collection(self, model: str, dimension: int) -> None:
+    def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant collection %s (dimension %d, BM25 %s)", self.collection,
                     dimension, "on" if self.sparse else "off")
-        metadata: dict[str, Any] = {"harrier_model": model, "harrier_dimension": dimension}
+        metadata: dict[str, Any] = {f"harrier_{key}": value
+                                    for key, value in model.to_record().items()}
+        metadata["harrier_dimension"] = dimension
         sparse = None
         if self.sparse:
             metadata["harrier_bm25"] = self.bm25_record()

@@ -3,89 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from llama_index.core.bridge.pydantic import ConfigDict, Field
 
-from harrier import DEFAULT_MODEL, Embedder
+from harrier import Embedder
+from harrier._deprecation import warn_renamed
+from harrier.adapters import EmbedderFields
 
 
-class HarrierEmbedding(BaseEmbedding):
+class HarrierEmbedding(EmbedderFields, BaseEmbedding):
     """Harrier-OSS-v1 embeddings for LlamaIndex.
 
     Queries get the query prompt (``query_instruction``, else ``prompt_name``, else the model's
     own retrieval prompt); texts and nodes are embedded as plain text, never with a prompt.
+    The engine fields are those of ``harrier.EmbedderSettings``; the engine is ``embedder``.
     Batching is done by the engine by token budget; ``embed_batch_size`` only sets how many
     texts LlamaIndex hands over at once.
     """
 
     model_config = ConfigDict(
-        extra="forbid", protected_namespaces=("pydantic_model_",), arbitrary_types_allowed=True
+        extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True
     )
 
-    model_name: str = Field(
-        default=DEFAULT_MODEL, description="Hugging Face model id or local folder of the model."
-    )
     embed_batch_size: int = Field(
         default=256,
         gt=0,
         le=2048,
         description="Texts handed to the engine per call; it batches them by token budget.",
     )
-    query_instruction: str | None = Field(
-        default=None,
-        description="One-sentence task for queries, encoded as 'Instruct: {task}\\nQuery: '. "
-        "None uses prompt_name, else the model's retrieval prompt (web_search_query).",
-    )
-    prompt_name: str | None = Field(
-        default=None,
-        description="A named prompt the model ships (e.g. 'sts_query'); exclusive with "
-        "query_instruction.",
-    )
-    device: str | None = Field(
-        default=None, description="Torch device; None means CUDA when available, else CPU."
-    )
-    dtype: str | None = Field(
-        default=None, description="'bfloat16' or 'float32'; None means bf16 on CUDA, fp32 on CPU."
-    )
-    max_tokens: int | None = Field(
-        default=None, gt=0, description="Longest text in tokens; None means the model's limit."
-    )
-    max_batch_tokens: int | None = Field(
-        default=None, gt=0, description="Padded tokens per forward pass; None: engine default."
-    )
-    truncate: bool = Field(
-        default=False,
-        description="Cut texts longer than max_tokens instead of raising TextTooLongError.",
-    )
-    local_files_only: bool = Field(
-        default=False, description="Never contact the Hugging Face Hub; use the local cache."
-    )
-    revision: str | None = Field(default=None, description="Hub revision (branch, tag, commit).")
-    show_progress: bool = Field(default=False, description="Show the engine's progress bar.")
-
-    _engine: Embedder = PrivateAttr()
-
-    def __init__(self, **data: Any) -> None:
-        """Validate the settings, then load (or reuse) the model and check the query prompt.
-
-        Harrier's own errors (``ModelNotFoundError``, ``UnknownPromptError``, ...) propagate as
-        they are rather than wrapped in a pydantic ``ValidationError``.
-        """
-        super().__init__(**data)
-        self._engine = Embedder.from_pretrained(
-            self.model_name,
-            device=self.device,
-            dtype=self.dtype,
-            max_tokens=self.max_tokens,
-            truncate=self.truncate,
-            local_files_only=self.local_files_only,
-            revision=self.revision,
-            max_batch_tokens=self.max_batch_tokens,
-            show_progress=self.show_progress,
-        )
-        self._engine.query_prompt(self.query_instruction, self.prompt_name)
 
     @classmethod
     def class_name(cls) -> str:
@@ -93,33 +39,19 @@ class HarrierEmbedding(BaseEmbedding):
 
     @property
     def engine(self) -> Embedder:
-        """The ``harrier.Embedder`` doing the work (shares its weights with other embedders)."""
-        return self._engine
-
-    @property
-    def query_prompt(self) -> str:
-        """The exact text put before every query."""
-        return self._engine.query_prompt(self.query_instruction, self.prompt_name)
-
-    def __getstate__(self) -> dict[Any, Any]:
-        """Pickle the settings only; unpickling loads the model again (or reuses it)."""
-        state = BaseModel.__getstate__(self)
-        state["__pydantic_private__"] = {}
-        return state
+        """Deprecated name of :attr:`embedder`."""
+        warn_renamed("HarrierEmbedding.engine", "HarrierEmbedding.embedder")
+        return self.embedder
 
     # -- the hooks BaseEmbedding calls ---------------------------------------------------------
     def _get_query_embedding(self, query: str) -> Embedding:
-        vectors = self._engine.embed_queries(
-            [query], instruction=self.query_instruction, prompt_name=self.prompt_name
-        )
-        return vectors[0].tolist()
+        return self.embed_query_vector(query)
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        vectors = self._engine.embed_documents(texts)
-        return vectors.tolist()
+        return self.embed_document_vectors(texts)
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
         return await asyncio.to_thread(self._get_query_embedding, query)

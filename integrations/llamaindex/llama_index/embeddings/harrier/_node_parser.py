@@ -60,7 +60,7 @@ class HarrierNodeParser(NodeParser):
         if isinstance(embedder, HarrierEmbedding):
             data.setdefault("revision", embedder.revision)
             data.setdefault("local_files_only", embedder.local_files_only)
-            embedder = embedder.engine
+            embedder = embedder.embedder
         if isinstance(embedder, Embedder):
             data["model_name"] = embedder.model_name
             if data.get("max_tokens") is None:

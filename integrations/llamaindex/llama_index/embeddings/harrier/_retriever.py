@@ -14,7 +14,7 @@ from llama_index.core.schema import (
 )
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
 
-from harrier import ConfigurationError, Hit, Index
+from harrier import DEFAULT_K, ConfigurationError, Hit, Index
 
 _MODES = {VectorStoreQueryMode.DEFAULT: "dense", VectorStoreQueryMode.HYBRID: "hybrid",
           VectorStoreQueryMode.SPARSE: "sparse", "dense": "dense"}
@@ -32,7 +32,7 @@ class HarrierRetriever(BaseRetriever):
     sparse.
     """
 
-    def __init__(self, index: Index, *, k: int = 4, filter: Any = None,
+    def __init__(self, index: Index, *, k: int = DEFAULT_K, filter: Any = None,
                  mode: str | VectorStoreQueryMode | None = None, alpha: float | None = None,
                  **kwargs: Any) -> None:
         if k < 1:

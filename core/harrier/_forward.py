@@ -1,0 +1,96 @@
+"""The forward pass: pad token ids, run the model (from scratch or after a cached prompt), pool.
+
+A *runner* embeds one batch of token-id rows into L2-normalised float32 vectors. The
+``Embedder`` decides which rows go together; :func:`run_batch` runs one batch and, on
+out-of-memory, splits it in halves until single rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from harrier._errors import EmbeddingOutOfMemoryError
+from harrier._loading import LoadedModel
+from harrier._pooling import POOLERS, l2_normalize
+from harrier._prefix_cache import PrefixEntry
+
+logger = logging.getLogger("harrier")
+
+Runner = Callable[[list[list[int]]], np.ndarray]
+
+
+def run_batch(rows: list[list[int]], run: Runner, device: torch.device) -> np.ndarray:
+    """Embed one batch with ``run``; on out-of-memory split it in halves and retry."""
+    try:
+        return run(rows)
+    except torch.OutOfMemoryError as exc:
+        if len(rows) == 1:
+            raise EmbeddingOutOfMemoryError(
+                f"one text of {len(rows[0])} tokens does not fit in {device} memory; "
+                "lower max_tokens and split texts into shorter spans"
+            ) from exc
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        half = len(rows) // 2
+        logger.info("out of memory on a batch of %d texts, splitting it", len(rows))
+        return np.concatenate([run_batch(rows[:half], run, device),
+                               run_batch(rows[half:], run, device)])
+
+
+def pad(loaded: LoadedModel, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and their attention mask, on the model's device."""
+    longest = max(len(r) for r in rows)
+    pad_id = loaded.tokenizer.pad_token_id or 0
+    input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return input_ids.to(loaded.device), mask.to(loaded.device)
+
+
+def pool(loaded: LoadedModel, hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+    """The model's pooling, then unit length, as float32 numpy."""
+    pooled = POOLERS[loaded.files.pooling](hidden, mask)
+    return l2_normalize(pooled).cpu().numpy()
+
+
+def plain_runner(loaded: LoadedModel) -> Runner:
+    """A runner that embeds whole rows."""
+
+    @torch.inference_mode()
+    def run(rows: list[list[int]]) -> np.ndarray:
+        input_ids, mask = pad(loaded, rows)
+        # All rows full: no mask, so attention can take its causal fast path.
+        full = bool(mask.all())
+        hidden = loaded.model(
+            input_ids=input_ids, attention_mask=None if full else mask, use_cache=False
+        ).last_hidden_state
+        return pool(loaded, hidden, mask)
+
+    return run
+
+
+def cached_runner(loaded: LoadedModel, entry: PrefixEntry) -> Runner:
+    """A runner that embeds rows which follow ``entry``'s cached prefix (given without it)."""
+
+    @torch.inference_mode()
+    def run(rows: list[list[int]]) -> np.ndarray:
+        input_ids, mask = pad(loaded, rows)
+        size = len(entry.ids)
+        prefix_mask = torch.ones((len(rows), size), dtype=mask.dtype, device=mask.device)
+        positions = torch.arange(size, size + input_ids.shape[1], device=loaded.device)
+        hidden = loaded.model(
+            input_ids=input_ids,
+            attention_mask=torch.cat([prefix_mask, mask], dim=1),
+            position_ids=positions.expand(len(rows), -1),
+            cache=entry.cache_for(len(rows)),
+            use_cache=True,
+        ).last_hidden_state
+        return pool(loaded, hidden, mask)
+
+    return run

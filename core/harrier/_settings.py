@@ -1,0 +1,98 @@
+"""``EmbedderSettings``: everything that decides how a model is loaded and run, as one value."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from harrier._errors import ConfigurationError
+
+DEFAULT_MODEL = "microsoft/harrier-oss-v1-270m"
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+_DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+
+
+@dataclass(frozen=True)
+class EmbedderSettings:
+    """How to load and run an embedding model; frozen, hashable and picklable.
+
+    ``Embedder.from_settings(settings)`` builds the engine; the same value can be sent to other
+    processes (Ray actors) to build the same engine there. Every field is checked here, so a bad
+    value fails where it is written, not when the model loads. ``None`` means "the default";
+    zero never does (``max_tokens=0`` is an error, as in ``split_spans``).
+
+    - ``model``: Hub id or local folder; ``revision``: Hub branch, tag or commit;
+      ``local_files_only``: never contact the Hub.
+    - ``device``: ``cpu``, ``cuda``, ``cuda:1``; None: CUDA when present. ``dtype``: ``float32``,
+      ``bfloat16``, ``float16``; None: bfloat16 on CUDA, float32 elsewhere.
+    - ``max_tokens``: longest text accepted (None: the model's limit); longer texts raise
+      ``TextTooLongError`` unless ``truncate``.
+    - ``max_batch_tokens``: padded tokens per forward pass (None: 65,536 on CUDA, 8,192 else).
+    - ``prefix_cache``: reuse the query prompt's key/value states (exact; last-token models);
+      None: on for CPU, off for CUDA, where it measured slower.
+    - ``trust_remote_code``, ``attn_implementation``: passed to transformers.
+    - ``show_progress``: a progress bar while embedding.
+    """
+
+    model: str = DEFAULT_MODEL
+    revision: str | None = None
+    local_files_only: bool = False
+    device: str | None = None
+    dtype: str | None = None
+    max_tokens: int | None = None
+    truncate: bool = False
+    max_batch_tokens: int | None = None
+    prefix_cache: bool | None = None
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+    show_progress: bool = False
+
+    def __post_init__(self) -> None:
+        model = self.model
+        if isinstance(model, os.PathLike):
+            model = os.fspath(model)
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigurationError(f"model must be a Hub id or a folder, got {model!r}")
+        object.__setattr__(self, "model", model)
+        if isinstance(self.device, torch.device):
+            object.__setattr__(self, "device", str(self.device))
+        if self.device is not None:
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError) as exc:
+                raise ConfigurationError(f"invalid device {self.device!r}: {exc}") from None
+        if self.dtype is not None:
+            dtype = self.dtype if isinstance(self.dtype, torch.dtype) else (
+                DTYPES.get(str(self.dtype).lower()))
+            if dtype not in _DTYPE_NAMES:
+                raise ConfigurationError(
+                    f"unknown dtype {self.dtype!r}; use one of {sorted(DTYPES)}")
+            object.__setattr__(self, "dtype", _DTYPE_NAMES[dtype])
+        for name in ("max_tokens", "max_batch_tokens"):
+            positive_or_none(name, getattr(self, name))
+        for name in ("local_files_only", "truncate", "trust_remote_code", "show_progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(f"{name} must be True or False")
+        if self.prefix_cache is not None and not isinstance(self.prefix_cache, bool):
+            raise ConfigurationError("prefix_cache must be True, False or None (per device)")
+
+
+def positive_or_none(name: str, value: Any) -> int | None:
+    """``value`` when it is None or a positive int; else ``ConfigurationError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"{name}={value!r} must be a positive integer (or None for the default); zero "
+            "never means the default")
+    return value
