@@ -13,6 +13,8 @@ import numpy as np
 
 from harrier._store_spec import open_store
 
+WORDS = "rivers carry water from hills to the sea 机器 学习 énergie 🙂".split()
+
 VICTIM = """
 import os, sys, harrier
 from harrier._store_spec import open_store
@@ -34,7 +36,7 @@ print(report.spans_written)
 
 def write_corpus(folder: Path) -> None:
     rng = random.Random(7)
-    words = "rivers carry water from hills to the sea 机器 学习 énergie 🙂".split()
+    words = WORDS
     for i in range(36):
         text = " ".join(rng.choice(words) for _ in range(rng.randint(5, 120)))
         (folder / f"doc-{i:02d}.txt").write_text(text + "\n", encoding="utf-8")
@@ -74,6 +76,18 @@ def snapshot(spec: str, collection: str = "docs") -> dict[str, list[tuple]]:
     return snapshot
 
 
+
+
+def sparse_snapshot(spec: str, collection: str = "docs", scores: bool = True) -> dict[str, list]:
+    """The BM25 arm's ranking, (span id, score), for each corpus word: equal rankings and
+    scores mean equal BM25 vectors and corpus statistics. ``scores=False``: the spans found."""
+    store = open_store(spec, collection)
+    try:
+        return {word: [(h.id, round(h.score, 4)) for h in store.search_sparse(word, 200)]
+                if scores else sorted(h.id for h in store.search_sparse(word, 200))
+                for word in WORDS}
+    finally:
+        store.close()
 
 
 def assert_same_store(victim: dict[str, list[tuple]], clean: dict[str, list[tuple]]) -> None:
