@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
     for shape in args.shapes.split(","):
         folder = model_folder(Path(args.cache), shape, args.layers or None)
-        cached = harrier.Embedder.from_pretrained(folder, device=args.device, dtype=dtype)
+        cached = harrier.Embedder.from_pretrained(folder, device=args.device, dtype=dtype,
+                                                  prefix_cache=True)
         plain = harrier.Embedder.from_pretrained(folder, device=args.device, dtype=dtype,
                                                  prefix_cache=False)
         reference = SentenceTransformer(str(folder), device=args.device,

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import bench_convert
 import bench_documents
 import bench_ingest
 import bench_long_span
@@ -26,6 +27,7 @@ CPU = {
     "long span": ["--layers", "1", "--tokens", "32000"],
     "ingestion": ["--layers", "2", "--documents", "48"],
     "splitter": [],
+    "conversion": ["--pages", "200", "--layers", "2"],
 }
 GPU = {
     "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
@@ -36,9 +38,12 @@ GPU = {
     "ingestion": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
                   "--device", "cuda"],
     "splitter": [],
+    "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
+                   "--device", "cuda"],
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
-           "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter}
+           "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
+           "conversion": bench_convert}
 
 
 def main() -> None:

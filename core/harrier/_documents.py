@@ -5,14 +5,17 @@ from __future__ import annotations
 import codecs
 import json
 import logging
-import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harrier._errors import SourceError
+from harrier._folders import FolderFilter, walk_folder
+from harrier.convert import ConvertedFile, Unconvertible, detect_format
+from harrier.convert._registry import check_convertible
 
 logger = logging.getLogger("harrier")
 
@@ -25,11 +28,16 @@ _CUTS = (re.compile(r"(?s:.*)\n"), re.compile(r"(?s:.*)\s"))  # last newline, el
 
 @dataclass(frozen=True)
 class SourceDocument:
-    """One document to ingest: a stable id, its full text and JSON-able metadata."""
+    """One document to ingest: a stable id, its full text and JSON-able metadata.
+
+    ``pages``: the start offset of each page in ``text`` (converted PDFs and slide decks), from
+    which each span gets ``page_start`` / ``page_end`` (1-based) in its metadata.
+    """
 
     id: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,13 +57,18 @@ class LargeFile:
     metadata: dict[str, Any]
 
 
-SourceItem = SourceDocument | LargeFile | Skipped
+SourceItem = SourceDocument | LargeFile | ConvertedFile | Skipped
 
 
 def iter_source(
-    source: str | Path | Iterable[Any], *, large_file_bytes: int = LARGE_FILE_BYTES
+    source: str | Path | Iterable[Any], *, large_file_bytes: int = LARGE_FILE_BYTES,
+    folder: FolderFilter | None = None,
 ) -> Iterator[SourceItem]:
-    """Yield documents (or skips) from a folder, a ``.jsonl`` file, a text file or documents.
+    """Yield documents (or skips) from a folder, a ``.jsonl`` file, a file or documents.
+
+    A folder is walked as ``folder`` says (default: :class:`FolderFilter`, which honours
+    ``.gitignore`` files). PDF, Office, HTML and EPUB files become :class:`ConvertedFile`
+    items, converted later and only when changed; other files are read as UTF-8 text.
 
     In-memory items may be ``SourceDocument``, LangChain ``Document`` (``page_content``,
     ``metadata``, optional ``id``) or LlamaIndex ``Document`` (``text``, ``metadata``, ``id_``).
@@ -63,7 +76,7 @@ def iter_source(
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
-            yield from _iter_folder(path, large_file_bytes)
+            yield from _iter_folder(path, large_file_bytes, folder or FolderFilter())
         elif path.is_file() and path.suffix in {".jsonl", ".ndjson"}:
             yield from _iter_jsonl(path)
         elif path.is_file():
@@ -75,31 +88,39 @@ def iter_source(
         yield _from_object(item, position)
 
 
-def _iter_folder(root: Path, large_file_bytes: int) -> Iterator[SourceItem]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield _read_file(Path(folder) / name, root, large_file_bytes)
+def _iter_folder(root: Path, large_file_bytes: int, where: FolderFilter) -> Iterator[SourceItem]:
+    for path, reason in walk_folder(root, where):
+        if reason is not None:
+            yield _skip(path.relative_to(root).as_posix(), reason)
+        else:
+            yield _read_file(path, root, large_file_bytes)
 
 
 def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
     doc_id = path.relative_to(root).as_posix()
     try:
-        if path.stat().st_size > large_file_bytes:
-            with path.open("rb") as head:
-                if b"\x00" in head.read(_SNIFF_BYTES):
-                    return _skip(doc_id, "binary file")
-            return LargeFile(doc_id, path, {"source": doc_id})
-        data = path.read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return _skip(doc_id, "not a regular file: a pipe, socket or device")
+        with path.open("rb") as stream:
+            head = stream.read(_SNIFF_BYTES)
+            fmt = detect_format(path, head)
+            if fmt is not None:
+                check_convertible(fmt, info.st_size)
+                return ConvertedFile(doc_id, path, fmt, info.st_size, {"source": doc_id})
+            if b"\x00" in head:
+                return _skip(doc_id, "binary file")
+            if info.st_size > large_file_bytes:
+                return LargeFile(doc_id, path, {"source": doc_id})
+            data = head + stream.read()
+    except Unconvertible as exc:
+        return _skip(doc_id, str(exc))
     except OSError as exc:
         return _skip(doc_id, f"cannot read: {exc.strerror or exc}")
-    if b"\x00" in data[:_SNIFF_BYTES]:
-        return _skip(doc_id, "binary file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return _skip(doc_id, f"not valid UTF-8 (byte {exc.start})")
+        return _skip(doc_id, f"not valid UTF-8: byte {exc.start}")
     if not text.strip():
         return _skip(doc_id, "empty or whitespace only")
     return SourceDocument(doc_id, text, {"source": doc_id})

@@ -13,10 +13,10 @@ The fingerprint is a SHA-256 over what decides the vectors, read without loading
   dtype, shape and offsets), and three 4 KiB samples of every tensor's bytes (start, middle,
   end).
 
-So it reads a few KiB per tensor, not the weights: a 54 GB model is fingerprinted in well under
-a second from a warm disk. A fine-tune changes every value of the tensors it touches, so any
-changed tensor changes the fingerprint; an edit confined to the unsampled middle of one tensor
-would not (the price of not reading whole files).
+So it reads 12 KiB per tensor, not the weights (about 10 MB of a 54 GB model). A fine-tune
+changes every value of the tensors it touches, so any changed tensor changes the fingerprint;
+an edit confined to the unsampled middle of one tensor would not (the price of not reading
+whole files).
 """
 
 from __future__ import annotations

@@ -54,10 +54,13 @@ class Index:
         overlap_tokens: int = 0,
         prune: bool = False,
         show_progress: bool = False,
+        **options: Any,
     ) -> IngestReport:
-        """See :func:`harrier.ingest`."""
+        """See :func:`harrier.ingest` (``options``: its folder, conversion and skip-log
+        arguments)."""
         return ingest(source, self.store, self.embedder, max_tokens=max_tokens,
-                      overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress)
+                      overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress,
+                      **options)
 
     def search(
         self, query: str, *, k: int = DEFAULT_K, filter: Any = None, mode: str | None = None,

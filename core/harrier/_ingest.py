@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import threading
 import time
@@ -22,12 +24,23 @@ from harrier._documents import (
     iter_text_pieces,
 )
 from harrier._embedder import Embedder
+from harrier._folders import FolderFilter
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore
 from harrier._threads import BackgroundConsumer, in_background
+from harrier.convert import (
+    CONVERT_TIMEOUT,
+    ConvertedFile,
+    FileConverter,
+    Unconvertible,
+    page_range,
+)
 
 logger = logging.getLogger("harrier")
+
+SKIP_EXAMPLES = 3
+"""How many document ids the report keeps per skip reason (the skip log has them all)."""
 
 
 @dataclass
@@ -42,14 +55,37 @@ class IngestReport:
     documents_pruned: int = 0
     tokens: int = 0
     seconds: float = 0.0
-    skip_reasons: list[str] = field(default_factory=list)
+    skips: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Skipped documents by reason: ``{reason: {"count": n, "examples": [ids]}}``."""
+    skip_log: Any = field(default=None, repr=False, compare=False)
+    """A text stream that gets every skip as a JSON line ``{"id", "reason"}``, if set."""
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds else 0.0
 
+    @property
+    def skip_reasons(self) -> list[str]:
+        """``"id: reason"`` of the examples kept for each reason."""
+        return [f"{doc_id}: {reason}" for reason, group in self.skips.items()
+                for doc_id in group["examples"]]
+
+    def add_skip(self, item: Skipped) -> None:
+        """Count a skipped document under its reason (the text before the first ``": "``)."""
+        self.skipped += 1
+        group = self.skips.setdefault(item.reason.partition(": ")[0],
+                                      {"count": 0, "examples": []})
+        group["count"] += 1
+        if len(group["examples"]) < SKIP_EXAMPLES:
+            group["examples"].append(item.id)
+        logger.info("skipped %s: %s", item.id, item.reason)
+        if self.skip_log is not None:
+            self.skip_log.write(json.dumps({"id": item.id, "reason": item.reason},
+                                           ensure_ascii=False) + "\n")
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tokens_per_second": round(self.tokens_per_second, 1)}
+        fields = {k: v for k, v in asdict(self).items() if k != "skip_log"}
+        return {**fields, "tokens_per_second": round(self.tokens_per_second, 1)}
 
     def summary(self) -> str:
         return (
@@ -72,6 +108,11 @@ def ingest(
     group_documents: int = 64,
     group_chars: int = 4_000_000,
     large_file_bytes: int = LARGE_FILE_BYTES,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    convert_timeout: float = CONVERT_TIMEOUT,
+    skip_log: str | Path | None = None,
 ) -> IngestReport:
     """Split, embed and write every document of ``source`` into ``store``.
 
@@ -80,19 +121,43 @@ def ingest(
     documents missing from ``source`` are deleted at the end. Memory stays bounded: documents
     are handled in groups of at most ``group_documents`` documents or ``group_chars`` characters,
     and files over ``large_file_bytes`` are streamed in pieces.
+
+    A folder is walked honouring ``.gitignore`` files; ``include`` / ``exclude`` are
+    ``.gitignore``-style patterns, symbolic links are followed with ``follow_symlinks``. PDF,
+    Office, HTML and EPUB files are converted (in a worker process, at most
+    ``convert_timeout`` seconds each) only when their bytes changed. Skips are counted by
+    reason in the report; ``skip_log`` names a file that gets every one of them.
     """
     started = time.perf_counter()
-    report = IngestReport()
+    with (open(skip_log, "w", encoding="utf-8") if skip_log is not None
+          else contextlib.nullcontext()) as log:
+        report = IngestReport(skip_log=log)
+        _ingest(source, store, embedder, report, max_tokens, overlap_tokens, prune,
+                show_progress, group_documents, group_chars, large_file_bytes,
+                FolderFilter(include, exclude, follow_symlinks), convert_timeout)
+    report.skip_log = None
+    report.seconds = time.perf_counter() - started
+    logger.info("ingestion done: %s", report.summary())
+    return report
+
+
+def _ingest(
+    source: str | Path | Iterable[Any], store: VectorStore, embedder: Embedder,
+    report: IngestReport, max_tokens: int | None, overlap_tokens: int, prune: bool,
+    show_progress: bool, group_documents: int, group_chars: int, large_file_bytes: int,
+    folder: FolderFilter, convert_timeout: float,
+) -> None:
     store.ensure_collection(embedder.identity, embedder.dimension)
     limit = max_tokens or embedder.max_tokens
     settings = canonical_json([embedder.identity.fingerprint, limit, overlap_tokens])
     seen: set[str] = set()
-    job = _Job(store, embedder, limit, overlap_tokens, settings, report)
+    job = _Job(store, embedder, limit, overlap_tokens, settings, report,
+               FileConverter(convert_timeout))
     store.begin_bulk_load()
     try:
         with tqdm(desc="Ingesting", unit="doc", disable=not show_progress) as bar:
             job.progress = bar
-            items = iter_source(source, large_file_bytes=large_file_bytes)
+            items = iter_source(source, large_file_bytes=large_file_bytes, folder=folder)
             groups = _groups(items, seen, report, group_documents, group_chars)
             # Three stages overlap: read+split, embed (this thread), write.
             writer = BackgroundConsumer(job.write, maxsize=2, name="harrier-writer")
@@ -103,12 +168,10 @@ def ingest(
             finally:
                 writer.close()
     finally:
+        job.converter.close()
         store.end_bulk_load()
     if prune:
         report.documents_pruned = prune_missing(store, seen)
-    report.seconds = time.perf_counter() - started
-    logger.info("ingestion done: %s", report.summary())
-    return report
 
 
 def prune_missing(store: VectorStore, seen: set[str]) -> int:
@@ -119,18 +182,21 @@ def prune_missing(store: VectorStore, seen: set[str]) -> int:
     return len(gone)
 
 
+Document = SourceDocument | ConvertedFile
+
+
 def _groups(
     items: Iterator[SourceItem], seen: set[str], report: IngestReport, size: int, chars: int
-) -> Iterator[list[SourceDocument] | LargeFile]:
-    """Bounded groups of valid, first-seen documents (a large file alone); skips are counted."""
-    group: list[SourceDocument] = []
+) -> Iterator[list[Document] | LargeFile]:
+    """Bounded groups of valid, first-seen documents (a large file alone); skips are counted.
+    A file to convert counts its size in bytes towards ``chars``."""
+    group: list[Document] = []
     group_chars = 0
     for item in items:
         if not isinstance(item, Skipped):
             item = _validated(item, seen)
         if isinstance(item, Skipped):
-            report.skipped += 1
-            report.skip_reasons.append(f"{item.id}: {item.reason}")
+            report.add_skip(item)
             continue
         seen.add(item.id)
         report.documents += 1
@@ -141,7 +207,7 @@ def _groups(
             yield item
             continue
         group.append(item)
-        group_chars += len(item.text)
+        group_chars += item.size if isinstance(item, ConvertedFile) else len(item.text)
         if len(group) >= size or group_chars >= chars:
             yield group
             group, group_chars = [], 0
@@ -149,7 +215,7 @@ def _groups(
         yield group
 
 
-def _validated(doc: SourceDocument | LargeFile, seen: set[str]) -> SourceItem:
+def _validated(doc: Document | LargeFile, seen: set[str]) -> SourceItem:
     if doc.id in seen:
         return _skip(doc.id, "duplicate document id in this run (the first one was kept)")
     try:
@@ -160,7 +226,6 @@ def _validated(doc: SourceDocument | LargeFile, seen: set[str]) -> SourceItem:
 
 
 def _skip(doc_id: str, reason: str) -> Skipped:
-    logger.warning("skipping %s: %s", doc_id, reason)
     return Skipped(doc_id, reason)
 
 
@@ -175,6 +240,7 @@ class _Prepared:
     splits: list[list[Span]]
     span_counts: list[int]
     records: list[list[SpanRecord]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 @dataclass
@@ -185,12 +251,11 @@ class _Job:
     overlap: int
     settings: str
     report: IngestReport
+    converter: FileConverter
     progress: Any = None
     store_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def prepare_all(
-        self, groups: Iterable[list[SourceDocument] | LargeFile]
-    ) -> Iterator[_Prepared]:
+    def prepare_all(self, groups: Iterable[list[Document] | LargeFile]) -> Iterator[_Prepared]:
         """Stage 1 over every group: one prepared item per group, or per piece of a large file."""
         for group in groups:
             if isinstance(group, LargeFile):
@@ -198,12 +263,15 @@ class _Job:
             else:
                 yield self.prepare(group)
 
-    def prepare(self, docs: Sequence[SourceDocument]) -> _Prepared:
-        """Find the changed documents of a group and split them."""
+    def prepare(self, docs: Sequence[Document]) -> _Prepared:
+        """Find the changed documents of a group, convert and split them."""
         with self.store_lock:
             stored = self.store.stored_documents([d.id for d in docs])
-        prepared = split_changed(docs, stored, self.settings, self._split)
-        self.report.unchanged += len(docs) - len(prepared.docs)
+        prepared = split_changed(docs, stored, self.settings, self._split, self.converter)
+        for item in prepared.skipped:
+            self.report.documents -= 1
+            self.report.add_skip(item)
+        self.report.unchanged += len(docs) - len(prepared.docs) - len(prepared.skipped)
         return prepared
 
     def prepare_large(self, file: LargeFile) -> Iterator[_Prepared]:
@@ -214,11 +282,10 @@ class _Job:
                                      file.metadata, self.settings)
             count = sum(len(self._split(piece)) for _, piece in iter_text_pieces(file.path))
         except (OSError, UnicodeDecodeError) as exc:
-            reason = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            logger.warning("skipping %s: %s", file.id, reason)
-            self.report.skip_reasons.append(f"{file.id}: {reason}")
+            reason = ("not valid UTF-8" if isinstance(exc, UnicodeDecodeError)
+                      else f"cannot read: {exc.strerror or exc}")
             self.report.documents -= 1
-            self.report.skipped += 1
+            self.report.add_skip(Skipped(file.id, reason))
             return
         with self.store_lock:
             stored = self.store.stored_documents([file.id])
@@ -257,14 +324,34 @@ class _Job:
 
 
 def split_changed(
-    docs: Sequence[SourceDocument], stored: dict[str, StoredDocument], settings: str,
-    split: Callable[[str], list[Span]],
+    docs: Sequence[Document], stored: dict[str, StoredDocument], settings: str,
+    split: Callable[[str], list[Span]], converter: FileConverter,
 ) -> _Prepared:
-    """Stage 1 given what the store holds of ``docs``: hash them, keep and split the changed."""
-    hashes = {d.id: document_hash(d.text, d.metadata, settings) for d in docs}
-    changed = [d for d in docs if not _complete(stored.get(d.id), hashes[d.id])]
+    """Stage 1 given what the store holds of ``docs``: hash them, keep and split the changed.
+    A file to convert is hashed from its bytes and converted only when it changed."""
+    hashes: dict[str, str] = {}
+    skipped: list[Skipped] = []
+    changed: list[SourceDocument] = []
+    for doc in docs:
+        try:
+            text = doc.hash_input() if isinstance(doc, ConvertedFile) else doc.text
+        except OSError as exc:
+            skipped.append(Skipped(doc.id, f"cannot read: {exc.strerror or exc}"))
+            continue
+        hashes[doc.id] = document_hash(text, doc.metadata, settings)
+        if _complete(stored.get(doc.id), hashes[doc.id]):
+            continue
+        if isinstance(doc, ConvertedFile):
+            try:
+                text, metadata, pages = converter.convert(doc)
+            except Unconvertible as exc:
+                skipped.append(Skipped(doc.id, str(exc)))
+                continue
+            doc = SourceDocument(doc.id, text, metadata, pages)
+        changed.append(doc)
     splits = [split(d.text) for d in changed]
-    return _Prepared(len(docs), changed, hashes, stored, splits, [len(s) for s in splits])
+    return _Prepared(len(docs), changed, hashes, stored, splits, [len(s) for s in splits],
+                     skipped=skipped)
 
 
 def span_records(group: _Prepared, vectors: Iterable[Any], model: str) -> list[list[SpanRecord]]:
@@ -276,7 +363,8 @@ def span_records(group: _Prepared, vectors: Iterable[Any], model: str) -> list[l
                 id=span_id(doc.id, s.index), vector=next(flat), text=s.text, doc_id=doc.id,
                 span_index=s.index, span_count=count, start=s.start, end=s.end,
                 token_count=s.token_count, doc_hash=group.hashes[doc.id], model=model,
-                metadata=doc.metadata,
+                metadata={**doc.metadata, **page_range(doc.pages, s.start, s.text)}
+                if doc.pages else doc.metadata,
             )
             for s in spans
         ]

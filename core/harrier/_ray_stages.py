@@ -17,7 +17,7 @@ import pyarrow as pa
 from ray.data import Datasink
 from ray.data.block import BlockAccessor
 
-from harrier._documents import SourceDocument
+from harrier._documents import Skipped, SourceDocument
 from harrier._embedder import Embedder
 from harrier._ingest import IngestReport, _Prepared, span_records, split_changed, write_group
 from harrier._loading import _token_limit
@@ -25,6 +25,7 @@ from harrier._model_files import resolve_folder
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument
 from harrier._store_spec import open_store
+from harrier.convert import ConvertedFile, FileConverter
 
 COUNTS = ("unchanged", "spans_written", "spans_deleted", "tokens")
 """What the write tasks count; the driver counts the rest."""
@@ -32,13 +33,25 @@ COUNTS = ("unchanged", "spans_written", "spans_deleted", "tokens")
 
 @dataclass
 class Work:
-    """One document between stages; ``spans`` is None while unsplit or when it is unchanged."""
+    """One document between stages; ``spans`` is None while unsplit or when it is unchanged,
+    ``skip`` the reason when it could not be read or converted."""
 
-    doc: SourceDocument
+    doc: SourceDocument | ConvertedFile
     doc_hash: str = ""
     stored: StoredDocument | None = None
     spans: list[Span] | None = None
     vectors: np.ndarray | None = None
+    skip: str | None = None
+
+
+def work_of(doc: SourceDocument | ConvertedFile) -> Work:
+    """A document as the driver sends it: a file to convert travels with its bytes."""
+    if not isinstance(doc, ConvertedFile):
+        return Work(doc)
+    try:
+        return Work(doc.with_data())
+    except OSError as exc:
+        return Work(SourceDocument(doc.id, ""), skip=f"cannot read: {exc.strerror or exc}")
 
 
 def encode(works: Iterable[Work]) -> pa.Table:
@@ -65,11 +78,12 @@ def model_info(model: str) -> tuple[Any, int, int]:
 
 class Prepare:
     """Stage 1 (actors with a tokenizer and a store client): keep the changed documents of a
-    block, split them, and drop their text."""
+    block, convert and split them, and drop their text."""
 
     def __init__(self, store: str, collection: str, model: str, max_tokens: int, overlap: int,
-                 settings: str) -> None:
+                 settings: str, convert_timeout: float) -> None:
         self.store = open_store(store, collection)
+        self.converter = FileConverter(convert_timeout)
         self.tokenizer = model_info(model)[0]
         self.max_tokens, self.overlap, self.settings = max_tokens, overlap, settings
 
@@ -78,14 +92,17 @@ class Prepare:
                            overlap_tokens=self.overlap)
 
     def __call__(self, block: pa.Table) -> pa.Table:
-        docs = [w.doc for w in decode(block)]
+        works = decode(block)
+        docs = [w.doc for w in works if w.skip is None]
         group = split_changed(docs, self.store.stored_documents([d.id for d in docs]),
-                              self.settings, self._split)
-        changed = dict(zip((d.id for d in group.docs), group.splits, strict=True))
+                              self.settings, self._split, self.converter)
+        changed = {d.id: (d, spans) for d, spans in zip(group.docs, group.splits, strict=True)}
+        skips = {s.id: s.reason for s in group.skipped}
         return encode(
-            Work(replace(d, text=""), group.hashes[d.id], group.stored.get(d.id), changed[d.id])
-            if d.id in changed else Work(replace(d, text=""))
-            for d in docs
+            Work(replace(changed[w.doc.id][0], text=""), group.hashes[w.doc.id],
+                 group.stored.get(w.doc.id), changed[w.doc.id][1]) if w.doc.id in changed
+            else Work(SourceDocument(w.doc.id, ""), skip=w.skip or skips.get(w.doc.id))
+            for w in works
         )
 
 
@@ -115,15 +132,19 @@ class StoreSink(Datasink[dict[str, int]]):
     def __init__(self, store: str, collection: str, model: str) -> None:
         self.store, self.collection, self.model = store, collection, model
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
+        self.skips: list[Skipped] = []
 
-    def write(self, blocks: Iterable[Any], ctx: Any) -> dict[str, int]:
+    def write(self, blocks: Iterable[Any], ctx: Any) -> dict[str, Any]:
         report = IngestReport()
+        skips: list[tuple[str, str]] = []
         store = open_store(self.store, self.collection)
         try:
             for block in blocks:
                 works = decode(block)
                 changed = [w for w in works if w.spans is not None]
-                report.unchanged += len(works) - len(changed)
+                skipped = [(w.doc.id, w.skip) for w in works if w.skip is not None]
+                skips.extend(skipped)
+                report.unchanged += len(works) - len(changed) - len(skipped)
                 report.tokens += sum(s.token_count for w in changed for s in w.spans or ())
                 group = _Prepared(
                     len(works), [w.doc for w in changed], {w.doc.id: w.doc_hash for w in changed},
@@ -134,9 +155,10 @@ class StoreSink(Datasink[dict[str, int]]):
                 write_group(store, group, report)
         finally:
             store.close()
-        return {key: getattr(report, key) for key in COUNTS}
+        return {"skips": skips, **{key: getattr(report, key) for key in COUNTS}}
 
     def on_write_complete(self, write_result: Any) -> None:
         for counts in write_result.write_returns:
             for key in COUNTS:
                 self.counts[key] += counts[key]
+            self.skips.extend(Skipped(*skip) for skip in counts["skips"])

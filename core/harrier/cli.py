@@ -14,6 +14,7 @@ from harrier._index import DEFAULT_K, Index
 from harrier._ingest import IngestReport
 from harrier._settings import DEFAULT_MODEL
 from harrier._store_spec import open_store
+from harrier.convert import CONVERT_TIMEOUT
 
 EPILOG = """examples:
   harrier ingest ./docs --collection docs
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser(
         "ingest", help="split, embed and write documents (re-runs skip unchanged ones)",
         description="Split documents into spans, embed them and write them idempotently. "
-        "SOURCE is a folder (text, Markdown, reST, code; binary files are skipped) or a "
+        "SOURCE is a folder (text, Markdown, code; PDF, DOCX, PPTX, XLSX, HTML and EPUB with "
+        "the documents extra; .gitignore files are honoured), a file, or a "
         'JSON Lines file of {"id", "text", "metadata"} objects.',
         allow_abbrev=False,
     )
@@ -57,6 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--no-sparse", dest="sparse", action="store_false",
                         help="a new collection gets dense vectors only, no BM25 vectors "
                         "(hybrid and sparse search then refuse it)")
+    ingest.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="read only files matching this .gitignore-style pattern "
+                        "(repeatable), e.g. '*.pdf'")
+    ingest.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="skip files and folders matching this pattern (repeatable)")
+    ingest.add_argument("--follow-symlinks", action="store_true",
+                        help="read symbolic links (never in a loop); default: skip them")
+    ingest.add_argument("--convert-timeout", type=float, default=CONVERT_TIMEOUT, metavar="S",
+                        help=f"seconds one document may take to convert (default "
+                        f"{CONVERT_TIMEOUT:g})")
+    ingest.add_argument("--skip-log", metavar="FILE",
+                        help="write every skipped file and its reason to FILE (JSON lines)")
     ingest.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                         help="run on Ray Data (pip install 'harrier-suite[ray]'; needs a store "
                         "server): alone, a local Ray; auto or ray://HOST:10001 joins a cluster")
@@ -141,6 +155,8 @@ def _run(args: argparse.Namespace) -> int:
                 prune=args.prune,
                 actors=args.actors, num_gpus_per_actor=args.gpus_per_actor, device=args.device,
                 address=args.ray or None, show_progress=not args.json and sys.stderr.isatty(),
+                include=args.include, exclude=args.exclude,
+                follow_symlinks=args.follow_symlinks, convert_timeout=args.convert_timeout,
                 sparse=args.sparse)
         except ImportError as exc:  # Ray is not installed: the message names the extra
             _fail(str(exc))
@@ -154,7 +170,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "ingest":
             report = index.ingest(args.source, overlap_tokens=args.overlap_tokens or 0,
                                   prune=args.prune,
-                                  show_progress=not args.json and sys.stderr.isatty())
+                                  show_progress=not args.json and sys.stderr.isatty(),
+                                  include=args.include, exclude=args.exclude,
+                                  follow_symlinks=args.follow_symlinks,
+                                  convert_timeout=args.convert_timeout, skip_log=args.skip_log)
             _print_report(report, args.json)
             return 0
         mode = index.resolve_mode(args.mode)
@@ -174,8 +193,8 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
         _out(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         _out(report.summary())
-        for reason in report.skip_reasons:
-            _out(f"  skipped {reason}")
+        for reason, group in report.skips.items():
+            _out(f"  skipped {group['count']}: {reason} (e.g. {', '.join(group['examples'])})")
 
 
 def _out(line: str) -> None:

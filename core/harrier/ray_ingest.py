@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from harrier import _errors
 from harrier._documents import LARGE_FILE_BYTES, LargeFile, iter_source
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, HarrierError
+from harrier._folders import FolderFilter
 from harrier._identity import model_identity
 from harrier._ingest import IngestReport, _groups, _Job, prune_missing
 from harrier._model_files import resolve_folder
@@ -33,6 +34,7 @@ from harrier._records import canonical_json
 from harrier._spans import split_spans
 from harrier._store import VectorStore
 from harrier._store_spec import open_store
+from harrier.convert import CONVERT_TIMEOUT, FileConverter
 
 logger = logging.getLogger("harrier")
 
@@ -58,6 +60,10 @@ def ingest_on_ray(
     address: str | None = None,
     large_file_bytes: int = LARGE_FILE_BYTES,
     show_progress: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    convert_timeout: float = CONVERT_TIMEOUT,
     sparse: bool = True,
 ) -> IngestReport:
     """Split, embed and write ``source`` into ``collection`` of the store server ``store``.
@@ -69,8 +75,9 @@ def ingest_on_ray(
     ``cpu``). Blocks of ``batch_size`` documents (at most 4 MiB of text) are what each stage
     takes at a time. Ray is started locally, or joined at ``address`` (``auto``,
     ``ray://host:10001``), unless it is already initialised. The store ends exactly as
-    :func:`harrier.ingest` with the same arguments leaves it. ``sparse=False``: a new
-    collection gets no BM25 vectors.
+    :func:`harrier.ingest` with the same arguments leaves it (folder filters and conversion
+    as there: the Prepare actors convert the changed files, which travel with their bytes).
+    ``sparse=False``: a new collection gets no BM25 vectors.
     """
     try:
         import ray
@@ -109,12 +116,13 @@ def ingest_on_ray(
         try:
             blocks: list[Any] = []  # object refs of Arrow blocks
             large: list[LargeFile] = []
-            for group in _groups(iter_source(source, large_file_bytes=large_file_bytes), seen,
-                                 report, batch_size, _BLOCK_CHARS):
+            items = iter_source(source, large_file_bytes=large_file_bytes,
+                                folder=FolderFilter(include, exclude, follow_symlinks))
+            for group in _groups(items, seen, report, batch_size, _BLOCK_CHARS):
                 if isinstance(group, LargeFile):
                     large.append(group)
                 else:
-                    blocks.append(ray.put(stages.encode(stages.Work(d) for d in group)))
+                    blocks.append(ray.put(stages.encode(stages.work_of(d) for d in group)))
             if blocks:
                 logger.info("ingesting %d documents in %d blocks on Ray with %d actors",
                             report.documents - len(large), len(blocks), actors)
@@ -126,7 +134,7 @@ def ingest_on_ray(
                                   num_cpus=_LIGHT_CPUS, fn_constructor_kwargs=dict(
                                       store=store, collection=collection, model=name,
                                       max_tokens=limit, overlap=overlap_tokens,
-                                      settings=settings))
+                                      settings=settings, convert_timeout=convert_timeout))
                      .map_batches(stages.Embed, batch_size=None, batch_format="pyarrow",
                                   compute=ray.data.ActorPoolStrategy(size=actors),
                                   num_cpus=cpus_per_actor, num_gpus=num_gpus_per_actor or None,
@@ -141,6 +149,9 @@ def ingest_on_ray(
                     raise error from exc
                 for key in stages.COUNTS:
                     setattr(report, key, getattr(report, key) + sink.counts[key])
+                for skipped in sink.skips:
+                    report.documents -= 1
+                    report.add_skip(skipped)
             if large:
                 _ingest_large(large, driver_store, name, device, limit, overlap_tokens, settings,
                               report)
@@ -163,7 +174,7 @@ def _ingest_large(
     """Files too large for one row, streamed in pieces on the driver as ``ingest`` does."""
     logger.info("streaming %d large files on the driver", len(files))
     embedder = Embedder.from_pretrained(model, device=device)
-    job = _Job(store, embedder, limit, overlap, settings, report)
+    job = _Job(store, embedder, limit, overlap, settings, report, FileConverter())
     for prepared in job.prepare_all(files):
         job.write(job.embed(prepared))
 

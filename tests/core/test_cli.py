@@ -88,3 +88,44 @@ def test_help_is_printed(tmp_path, command):
     result = harrier_cli(*command, "--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "usage: harrier" in result.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["search", "q", "--collection", "c", "--mode", "x"],  # once read as --model x
+    ["ingest", "src", "--collection", "c", "--max", "5"],
+    ["search", "q", "--collection", "c", "--dev", "cpu"],
+    ["search", "q", "--collection", "c", "--js"],
+])
+def test_abbreviated_options_are_refused(argv, capsys):
+    from harrier.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_new_spellings_and_deprecated_ones(capsys):
+    from harrier import DEFAULT_K
+    from harrier.cli import parse_args
+
+    args = parse_args(["ingest", "src", "--collection", "c", "--overlap-tokens", "8"])
+    assert args.overlap_tokens == 8 and capsys.readouterr().err == ""
+    args = parse_args(["search", "q", "--collection", "c", "--query-instruction", "Find it"])
+    assert args.query_instruction == "Find it" and args.k == DEFAULT_K
+    args = parse_args(["ingest", "src", "--collection", "c", "--overlap", "4"])
+    assert args.overlap_tokens == 4
+    assert "--overlap is deprecated; use --overlap-tokens" in capsys.readouterr().err
+    args = parse_args(["search", "q", "--collection", "c", "--instruction", "Old"])
+    assert args.query_instruction == "Old"
+    assert "--instruction is deprecated; use --query-instruction" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["ingest", "src", "--collection", "c", "--overlap", "4",
+                    "--overlap-tokens", "4"])
+
+
+def test_zero_max_tokens_is_an_error_not_the_default(tmp_path, qwen_path):
+    result = harrier_cli("ingest", str(CORPUS), "--collection", "z", "--model", str(qwen_path),
+                         "--max-tokens", "0", cwd=tmp_path)
+    assert result.returncode == 1 and "zero never means the default" in result.stderr
+    assert "Traceback" not in result.stderr

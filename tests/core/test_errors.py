@@ -62,5 +62,5 @@ def test_a_bare_string_says_pass_a_list(qwen_path):
         with pytest.raises(harrier.InputTypeError, match="pass a list of strings") as info:
             call("a single text")
         assert info.value.index == 0
-    with pytest.raises(harrier.InputTypeError, match="index 1 is a int, expected str$"):
+    with pytest.raises(harrier.InputTypeError, match=r"index 1 is a int, expected str$"):
         engine.embed_documents(["fine", 3])  # type: ignore[list-item]

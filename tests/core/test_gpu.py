@@ -43,8 +43,9 @@ def test_cuda_bfloat16_close_to_reference(model_path, mixed_texts):
 
 
 def test_cuda_prefix_cache_matches_plain_path(model_path, mixed_texts):
-    cached = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype="float32")
-    plain = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype="float32",
-                                             prefix_cache=False)
+    cached = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype="float32",
+                                              prefix_cache=True)
+    plain = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype="float32")
+    assert cached.prefix_cache and not plain.prefix_cache  # off by default on CUDA
     np.testing.assert_allclose(cached.embed_queries(mixed_texts),
                                plain.embed_queries(mixed_texts), atol=1e-4)

@@ -1,0 +1,59 @@
+"""Which converter a file needs, decided by its content (magic bytes) and its extension."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+from harrier.convert._registry import BY_EXTENSION, Unconvertible
+
+_HTML_START = re.compile(rb"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]",
+                         re.IGNORECASE | re.DOTALL)
+_OOXML = (("word/", "docx"), ("ppt/", "pptx"), ("xl/", "xlsx"))
+_ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub")
+
+
+def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | None:
+    """The format of a file to convert (a key of ``CONVERTERS``), or None for a file read as
+    text or skipped as binary. ``head``: its first bytes; ``data``: all of them, when in memory.
+
+    Raises :class:`Unconvertible` when the extension names a document format that the content
+    contradicts (a ZIP archive renamed ``.docx``) or the container is corrupt.
+    """
+    claimed = BY_EXTENSION.get(path.suffix.lower())
+    if b"%PDF-" in head[:1024]:
+        found: str | None = "pdf"
+    elif head.startswith(b"PK\x03\x04"):
+        found = _zip_format(path, data, claimed)
+    elif _HTML_START.match(head.removeprefix(b"\xef\xbb\xbf")):
+        found = "html"
+    else:
+        found = None
+    if claimed is None or claimed == found:
+        return found
+    if claimed == "html" and found is None and b"\x00" not in head:
+        return "html"  # a fragment without <html>: still markup
+    what = f"{found.upper()} content" if found else (
+        "a ZIP archive" if head.startswith(b"PK") else "unrecognised content")
+    raise Unconvertible(f"not a {claimed.upper()} file: {what} behind the "
+                        f"{path.suffix} extension")
+
+
+def _zip_format(path: Path, data: bytes | None, claimed: str | None) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data) if data is not None else path) as archive:
+            names = archive.namelist()
+            if "mimetype" in names and archive.read("mimetype").strip() == (
+                    b"application/epub+zip"):
+                return "epub"
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        if claimed in _ZIP_FORMATS:
+            raise Unconvertible(f"corrupt or truncated file: {exc}") from exc
+        return None
+    if "[Content_Types].xml" in names:
+        for prefix, fmt in _OOXML:
+            if any(name.startswith(prefix) for name in names):
+                return fmt
+    return None

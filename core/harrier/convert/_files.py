@@ -1,0 +1,81 @@
+"""Files whose text comes from a converter: hashed from their bytes, converted only if changed."""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harrier.convert._registry import CONVERTERS, Unconvertible
+from harrier.convert._worker import ConversionWorker
+
+CONVERT_TIMEOUT = 120.0
+"""Seconds one file may take to convert before it is skipped."""
+
+_CHUNK = 2**20
+
+
+@dataclass(frozen=True)
+class ConvertedFile:
+    """A document whose text is produced on demand by the converter of ``format``.
+
+    Its hash input is its raw bytes and the converter's name and version, so deciding that it
+    is unchanged costs one read of the file and no conversion. ``data`` holds the bytes when the
+    file travels to another machine (Ray).
+    """
+
+    id: str
+    path: Path
+    format: str
+    size: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    data: bytes | None = None
+
+    def hash_input(self) -> str:
+        """What stands for the text in the document hash: converter identity and byte digest."""
+        digest = hashlib.sha256()
+        if self.data is not None:
+            digest.update(self.data)
+        else:
+            with self.path.open("rb") as stream:
+                while chunk := stream.read(_CHUNK):
+                    digest.update(chunk)
+        return f"{CONVERTERS[self.format].identity} sha256:{digest.hexdigest()}"
+
+    def with_data(self) -> ConvertedFile:
+        """This file with its bytes in memory."""
+        return replace(self, data=self.path.read_bytes())
+
+
+class FileConverter:
+    """Turns :class:`ConvertedFile` into text, in a worker process with a per-file time limit."""
+
+    def __init__(self, timeout: float = CONVERT_TIMEOUT) -> None:
+        self.worker = ConversionWorker(timeout)
+
+    def convert(self, file: ConvertedFile) -> tuple[str, dict[str, Any], tuple[int, ...]]:
+        """``(text, metadata, page starts)``: the metadata adds the title and the format.
+        Raises :class:`Unconvertible` with the reason to skip the file."""
+        text, title, pages = self.worker.convert(
+            file.format, file.data if file.data is not None else file.path)
+        if not text.strip():
+            raise Unconvertible(f"empty or whitespace only: no text in the {file.format.upper()}"
+                                " (a scan needs OCR first)" if file.format == "pdf" else
+                                "empty or whitespace only")
+        metadata = {**file.metadata, "title": title or file.path.stem, "format": file.format}
+        if pages:
+            metadata["pages"] = len(pages)
+        return text, metadata, pages
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def page_range(pages: tuple[int, ...], start: int, text: str) -> dict[str, int]:
+    """``page_start`` / ``page_end`` (1-based) of a span of ``text`` at offset ``start``, given
+    each page's start offset; whitespace at the span's ends (page breaks) does not count."""
+    first = start + len(text) - len(text.lstrip())
+    last = max(first, start + len(text.rstrip()) - 1)
+    return {"page_start": bisect_right(pages, first), "page_end": bisect_right(pages, last)}
