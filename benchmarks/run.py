@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_convert
 import bench_documents
+import bench_hybrid
 import bench_ingest
 import bench_long_span
 import bench_queries
@@ -28,6 +29,7 @@ CPU = {
     "ingestion": ["--layers", "2", "--documents", "48"],
     "splitter": [],
     "conversion": ["--pages", "200", "--layers", "2"],
+    "hybrid": ["--layers", "2", "--documents", "48", "--spans", "100000"],
 }
 GPU = {
     "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
@@ -40,10 +42,12 @@ GPU = {
     "splitter": [],
     "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
                    "--device", "cuda"],
+    "hybrid": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
+               "--device", "cuda", "--spans", "100000"],
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
            "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
-           "conversion": bench_convert}
+           "conversion": bench_convert, "hybrid": bench_hybrid}
 
 
 def main() -> None:
