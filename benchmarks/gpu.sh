@@ -18,4 +18,6 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch, transformers, sentence_transformers as st; print('torch', torch.__version__, 'transformers', transformers.__version__, 'sentence-transformers', st.__version__)" | tee -a "$OUT/gpu.txt"
 python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider -o addopts="" 2>&1 \
   | grep -v -E "Loading weights|Writing model" | tail -15 | tee "$OUT/gpu-tests.txt" || true
-timeout 420 python3 benchmarks/run.py --gpu --out "$OUT" 2>&1 | grep -v -E "Loading weights|Writing model|Batches:" | tee "$OUT/log.txt"
+timeout 420 python3 benchmarks/run.py --gpu --skip serving --out "$OUT" 2>&1 | grep -v -E "Loading weights|Writing model|Batches:" | tee "$OUT/log.txt"
+# harrier serve under load (servers in subprocesses; needs fastapi, uvicorn, prometheus-client)
+timeout 360 python3 benchmarks/run.py --gpu --only serving --out "$OUT/serving" 2>&1 | grep -v -E "Loading weights|Writing model|Batches:" | tee "$OUT/serving-log.txt"

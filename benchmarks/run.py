@@ -19,6 +19,7 @@ import bench_hybrid
 import bench_ingest
 import bench_long_span
 import bench_queries
+import bench_serve
 import bench_splitter
 from _common import table
 
@@ -29,6 +30,8 @@ CPU = {
     "ingestion": ["--layers", "2", "--documents", "48"],
     "splitter": [],
     "conversion": ["--pages", "200", "--layers", "2"],
+    "serving": ["--shapes", "harrier-270m", "--layers", "2", "--clients", "64",
+                "--requests", "640", "--overload-seconds", "30"],
     "hybrid": ["--layers", "2", "--documents", "48", "--spans", "100000"],
 }
 GPU = {
@@ -42,12 +45,15 @@ GPU = {
     "splitter": [],
     "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
                    "--device", "cuda"],
+    "serving": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--device", "cuda",
+                "--clients", "64", "--requests", "6400", "--overload-seconds", "30"],
     "hybrid": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
                "--device", "cuda", "--spans", "100000"],
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
            "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
-           "conversion": bench_convert, "hybrid": bench_hybrid}
+           "conversion": bench_convert, "serving": bench_serve,
+           "hybrid": bench_hybrid}
 
 
 def main() -> None:
@@ -55,6 +61,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpu", action="store_true", help="full-depth models on CUDA, bf16")
     parser.add_argument("--only", help=f"comma list of {', '.join(MODULES)}")
+    parser.add_argument("--skip", default="", help="comma list of benchmarks not to run")
     parser.add_argument("--out", help="folder to write report.md into")
     args = parser.parse_args()
     import torch
@@ -65,7 +72,7 @@ def main() -> None:
              f"machine: {device}, torch {torch.__version__}, threads {torch.get_num_threads()}",
              ""]
     for name, module in MODULES.items():
-        if args.only and name not in args.only.split(","):
+        if (args.only and name not in args.only.split(",")) or name in args.skip.split(","):
             continue
         started = time.perf_counter()
         rows = module.main(profile[name])

@@ -9,6 +9,7 @@ from harrier._errors import (
     CollectionMismatchError,
     ConfigurationError,
     EmbeddingOutOfMemoryError,
+    EmbeddingServerError,
     EmptyTextError,
     HarrierError,
     InputError,
@@ -30,6 +31,7 @@ from harrier._ingest import IngestReport, ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
 from harrier._records import Hit, SpanRecord, document_hash, span_id
+from harrier._remote import RemoteEmbedder
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
@@ -44,6 +46,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "Embedder",
     "EmbedderSettings",
     "EmbeddingOutOfMemoryError",
+    "EmbeddingServerError",
     "EmptyTextError",
     "HARRIER_RETRIEVAL_PROMPT",
     "HarrierError",
@@ -56,6 +59,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ModelLoadError",
     "ModelNotFoundError",
     "NoSparseVectorsError",
+    "RemoteEmbedder",
     "SPARSE_VECTOR_NAME",
     "SourceDocument",
     "SourceError",

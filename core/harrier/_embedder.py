@@ -18,11 +18,10 @@ from harrier._errors import (
     EmptyTextError,
     InputTypeError,
     TextTooLongError,
-    UnknownPromptError,
 )
 from harrier._identity import ModelIdentity, model_identity
 from harrier._loading import LoadedModel, load_model, resolve_device, resolve_dtype
-from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, resolve_folder
+from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, query_prompt, resolve_folder
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 
 logger = logging.getLogger("harrier")
@@ -127,20 +126,10 @@ class Embedder:
         named prompt unchanged; neither gives the model's default or ``web_search_query`` prompt,
         else Harrier's retrieval instruction.
         """
-        if instruction is not None and prompt_name is not None:
-            raise ConfigurationError("pass either instruction or prompt_name, not both")
-        if instruction is not None:
-            return f"Instruct: {instruction}\nQuery: "
-        prompts = self._loaded.files.prompts
-        if prompt_name is not None:
-            if prompt_name not in prompts:
-                raise UnknownPromptError(
-                    f"unknown prompt name {prompt_name!r}; this model ships "
-                    f"{sorted(prompts) or 'no prompts'}"
-                )
-            return prompts[prompt_name]
-        name = self._loaded.files.default_prompt_name or "web_search_query"
-        return prompts.get(name, HARRIER_RETRIEVAL_PROMPT)
+        files = self._loaded.files
+        default = files.prompts.get(files.default_prompt_name or "web_search_query",
+                                    HARRIER_RETRIEVAL_PROMPT)
+        return query_prompt(files.prompts, default, instruction, prompt_name)
 
     # -- embedding -----------------------------------------------------------------------------
     def embed_documents(

@@ -10,6 +10,7 @@
     │   └── EmptyTextError          tokenises to no content tokens
     ├── InputTypeError              an input is not a str (also a TypeError)
     ├── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
+    ├── EmbeddingServerError        a harrier server failed, refused the key or is unreachable
     ├── SourceError                 an ingestion source cannot be read (missing, bad format)
     └── StoreError                  a vector store operation failed
         ├── StoreUnavailableError   the store cannot be reached or refuses the credentials
@@ -102,6 +103,18 @@ class InputTypeError(HarrierError, TypeError):
 
 class EmbeddingOutOfMemoryError(HarrierError, MemoryError):
     """A single text does not fit the device's memory even alone in its batch."""
+
+
+class EmbeddingServerError(HarrierError):
+    """A ``harrier serve`` server cannot be reached, refuses the API key, stays overloaded or
+    fails; ``status`` is the HTTP status (None when there was no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message, status)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class SourceError(HarrierError):

@@ -11,6 +11,7 @@ from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._ingest import IngestReport, ingest
 from harrier._records import Hit
+from harrier._remote import RemoteEmbedder
 from harrier._store import VectorStore
 
 DEFAULT_K = 5
@@ -32,7 +33,7 @@ class Index:
     def __init__(
         self,
         store: VectorStore,
-        embedder: Embedder,
+        embedder: Embedder | RemoteEmbedder,
         *,
         query_instruction: str | None = None,
         prompt_name: str | None = None,

@@ -26,6 +26,7 @@ from harrier._documents import (
 from harrier._embedder import Embedder
 from harrier._folders import FolderFilter
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
+from harrier._remote import RemoteEmbedder
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore
 from harrier._threads import BackgroundConsumer, in_background
@@ -99,7 +100,7 @@ class IngestReport:
 def ingest(
     source: str | Path | Iterable[Any],
     store: VectorStore,
-    embedder: Embedder,
+    embedder: Embedder | RemoteEmbedder,
     *,
     max_tokens: int | None = None,
     overlap_tokens: int = 0,
@@ -246,7 +247,7 @@ class _Prepared:
 @dataclass
 class _Job:
     store: VectorStore
-    embedder: Embedder
+    embedder: Embedder | RemoteEmbedder
     max_tokens: int
     overlap: int
     settings: str

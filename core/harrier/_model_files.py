@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harrier._errors import ConfigurationError, ModelNotFoundError
+from harrier._errors import ConfigurationError, ModelNotFoundError, UnknownPromptError
 
 logger = logging.getLogger("harrier")
 
@@ -131,3 +131,21 @@ def _read_json(path: Path) -> Any:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def query_prompt(prompts: dict[str, str], default: str, instruction: str | None = None,
+                 prompt_name: str | None = None) -> str:
+    """The text put before every query: the rule of ``Embedder.query_prompt``, given the
+    model's named ``prompts`` and its ``default`` prompt."""
+    if instruction is not None and prompt_name is not None:
+        raise ConfigurationError("pass either instruction or prompt_name, not both")
+    if instruction is not None:
+        return f"Instruct: {instruction}\nQuery: "
+    if prompt_name is not None:
+        if prompt_name not in prompts:
+            raise UnknownPromptError(
+                f"unknown prompt name {prompt_name!r}; this model ships "
+                f"{sorted(prompts) or 'no prompts'}"
+            )
+        return prompts[prompt_name]
+    return default

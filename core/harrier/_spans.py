@@ -19,6 +19,7 @@ import numpy as np
 
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, InputTypeError
+from harrier._remote import RemoteEmbedder
 
 logger = logging.getLogger("harrier")
 
@@ -94,7 +95,7 @@ def split_spans(
 
 def _resolve(obj: Any, max_tokens: int | None) -> tuple[Any, int]:
     """The tokenizer and the token limit to split for."""
-    if isinstance(obj, Embedder):
+    if isinstance(obj, (Embedder, RemoteEmbedder)):
         tokenizer, default, ceiling = obj.tokenizer, obj.max_tokens, obj.max_tokens
     elif getattr(obj, "is_fast", False):
         tokenizer, ceiling = obj, None

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from harrier._embedder import Embedder
+from harrier._remote import RemoteEmbedder
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 
 _ENGINE_FIELDS = ("revision", "local_files_only", "device", "dtype", "max_tokens", "truncate",
@@ -65,12 +66,18 @@ class EmbedderFields(BaseModel):
     show_progress: bool = Field(default=False, frozen=True,
                                 description="Show the engine's progress bar.")
 
-    _engine: Embedder | None = PrivateAttr(default=None)
+    _engine: Embedder | RemoteEmbedder | None = PrivateAttr(default=None)
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, *, embedder: Embedder | RemoteEmbedder | None = None, **data: Any) -> None:
         """Check the settings, load the model and check the query prompt; harrier's errors
-        (``ConfigurationError``, ``ModelNotFoundError``...) pass unchanged, not wrapped."""
+        (``ConfigurationError``, ``ModelNotFoundError``...) pass unchanged, not wrapped.
+
+        ``embedder`` (an ``Embedder``, or a ``harrier.RemoteEmbedder`` for a ``harrier serve``
+        server) is used as is instead of loading ``model``."""
+        if embedder is not None and "model" not in data and "model_name" not in data:
+            data["model_name"] = embedder.model_name
         super().__init__(**data)
+        self._engine = embedder
         self.embedder.query_prompt(self.query_instruction, self.prompt_name)
 
     @field_validator("model_name", mode="before")
@@ -85,8 +92,8 @@ class EmbedderFields(BaseModel):
                                 **{name: getattr(self, name) for name in _ENGINE_FIELDS})
 
     @property
-    def embedder(self) -> Embedder:
-        """The ``harrier.Embedder`` doing the work (built on first use)."""
+    def embedder(self) -> Embedder | RemoteEmbedder:
+        """The ``harrier.Embedder`` (or ``RemoteEmbedder``) doing the work (built on first use)."""
         if self._engine is None:
             self._engine = Embedder.from_settings(self.settings)
         return self._engine
@@ -109,8 +116,10 @@ class EmbedderFields(BaseModel):
         return vectors
 
     def __getstate__(self) -> dict[Any, Any]:
-        """Pickle the settings only; the unpickled copy loads (or reuses) the model on use."""
+        """Pickle the settings only; the unpickled copy loads (or reuses) the model on use.
+        A ``RemoteEmbedder`` is kept (it pickles as its URL and settings)."""
         state = BaseModel.__getstate__(self)
+        remote = self._engine if isinstance(self._engine, RemoteEmbedder) else None
         state["__pydantic_private__"] = {**(state.get("__pydantic_private__") or {}),
-                                         "_engine": None}
+                                         "_engine": remote}
         return state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,8 @@ from harrier._embedder import Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import DEFAULT_K, Index
 from harrier._ingest import IngestReport
+from harrier._remote import RemoteEmbedder
+from harrier._serve_command import add_serve_parser, run_serve
 from harrier._settings import DEFAULT_MODEL
 from harrier._store_spec import open_store
 from harrier.convert import CONVERT_TIMEOUT
@@ -23,6 +26,7 @@ EPILOG = """examples:
   harrier ingest ./docs --collection docs --store qdrant:http://localhost:6333 --prune
   harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
   harrier ingest ./docs --collection docs --store milvus:http://localhost:19530 --ray auto
+  harrier serve --model microsoft/harrier-oss-v1-270m --port 8080
 
 stores: qdrant (embedded in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key from
 QDRANT_API_KEY); milvus (Milvus Lite in ./.harrier/milvus.db), milvus:PATH, milvus:URI
@@ -92,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="hybrid (dense + BM25, fused), dense or sparse (BM25) (default: "
                         "hybrid where the collection has BM25 vectors, else dense)")
 
+    add_serve_parser(commands)
     for sub in (ingest, search):
         sub.add_argument("--collection", required=True, help="collection name")
         sub.add_argument("--store", default="qdrant", metavar="KIND[:PATH_OR_URL]",
@@ -99,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                          help=f"Hub id or local folder (default {DEFAULT_MODEL})")
         sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
+        sub.add_argument("--embedder", metavar="URL",
+                         help="embed through a `harrier serve` server instead of loading the "
+                         "model here (API key from HARRIER_API_KEY)")
         sub.add_argument("--json", action="store_true", help="machine-readable output")
         sub.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     return parser
@@ -145,7 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return run_serve(args)
     if args.command == "ingest" and args.ray is not None:
+        if args.embedder:
+            _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
         from harrier.ray_ingest import ingest_on_ray
 
         try:
@@ -162,14 +174,19 @@ def _run(args: argparse.Namespace) -> int:
             _fail(str(exc))
         _print_report(report, args.json)
         return 0
-    embedder = Embedder.from_pretrained(args.model, device=args.device,
-                                        max_tokens=getattr(args, "max_tokens", None))
+    embedder: Embedder | RemoteEmbedder
+    if args.embedder:
+        embedder = RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
+    else:
+        embedder = Embedder.from_pretrained(args.model, device=args.device,
+                                            max_tokens=getattr(args, "max_tokens", None))
     store = open_store(args.store, args.collection, sparse=getattr(args, "sparse", True))
     with Index(store, embedder,
                query_instruction=getattr(args, "query_instruction", None)) as index:
         if args.command == "ingest":
             report = index.ingest(args.source, overlap_tokens=args.overlap_tokens or 0,
                                   prune=args.prune,
+                                  max_tokens=args.max_tokens if args.embedder else None,
                                   show_progress=not args.json and sys.stderr.isatty(),
                                   include=args.include, exclude=args.exclude,
                                   follow_symlinks=args.follow_symlinks,

@@ -8,6 +8,7 @@ compute.
 
 from __future__ import annotations
 
+from harrier.testing._serving import serve_in_thread
 from harrier.testing._tiny_models import (
     HARRIER_PROMPTS,
     SHAPES,
@@ -16,4 +17,11 @@ from harrier.testing._tiny_models import (
     train_tokenizer,
 )
 
-__all__ = ["HARRIER_PROMPTS", "SHAPES", "ModelShape", "build_model", "train_tokenizer"]
+__all__ = [
+    "HARRIER_PROMPTS",
+    "SHAPES",
+    "ModelShape",
+    "build_model",
+    "serve_in_thread",
+    "train_tokenizer",
+]

@@ -9,7 +9,14 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_text_splitters import TextSplitter
 
-from harrier import DEFAULT_MODEL, ConfigurationError, Embedder, Span, split_spans
+from harrier import (
+    DEFAULT_MODEL,
+    ConfigurationError,
+    Embedder,
+    RemoteEmbedder,
+    Span,
+    split_spans,
+)
 from langchain_harrier._embeddings import HarrierEmbeddings
 
 
@@ -50,7 +57,7 @@ class HarrierTextSplitter(TextSplitter):
         """
         if isinstance(embedder, HarrierEmbeddings):
             embedder = embedder.embedder
-        if isinstance(embedder, Embedder):
+        if isinstance(embedder, (Embedder, RemoteEmbedder)):
             if device is not None or local_files_only or revision is not None:
                 raise ConfigurationError(
                     "device, local_files_only and revision apply only when the splitter loads "

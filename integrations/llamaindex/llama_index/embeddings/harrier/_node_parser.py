@@ -12,7 +12,14 @@ from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, Document, MetadataMode, NodeRelationship, TextNode
 from llama_index.core.utils import get_tqdm_iterable
 
-from harrier import DEFAULT_MODEL, ConfigurationError, Embedder, ModelNotFoundError, split_spans
+from harrier import (
+    DEFAULT_MODEL,
+    ConfigurationError,
+    Embedder,
+    ModelNotFoundError,
+    RemoteEmbedder,
+    split_spans,
+)
 from llama_index.embeddings.harrier._embedding import HarrierEmbedding
 
 _NAME_LIMIT = 32_768  # Harrier's token limit: the cap when only a tokenizer is loaded
@@ -61,14 +68,14 @@ class HarrierNodeParser(NodeParser):
             data.setdefault("revision", embedder.revision)
             data.setdefault("local_files_only", embedder.local_files_only)
             embedder = embedder.embedder
-        if isinstance(embedder, Embedder):
+        if isinstance(embedder, (Embedder, RemoteEmbedder)):
             data["model_name"] = embedder.model_name
             if data.get("max_tokens") is None:
                 data["max_tokens"] = embedder.max_tokens
         elif embedder is not None:
             data["model_name"] = os.fspath(embedder)
         super().__init__(**data)
-        if isinstance(embedder, Embedder):
+        if isinstance(embedder, (Embedder, RemoteEmbedder)):
             self._counter = embedder
         else:
             self._counter = self._load_tokenizer()
@@ -180,7 +187,7 @@ class HarrierNodeParser(NodeParser):
 
     def _count(self, texts: list[str]) -> list[int]:
         """Token counts as the engine counts documents (special tokens included)."""
-        if isinstance(self._counter, Embedder):
+        if isinstance(self._counter, (Embedder, RemoteEmbedder)):
             return self._counter.count_tokens(texts)
         ids = self._counter(texts, add_special_tokens=True, truncation=False, verbose=False)
         return [len(row) for row in ids["input_ids"]]

@@ -1,0 +1,183 @@
+"""The served engine: request checks against the limits, queueing, waiting for the vectors."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from harrier._embedder import Embedder
+from harrier._errors import (
+    ConfigurationError,
+    EmbeddingOutOfMemoryError,
+    EmptyTextError,
+    InputError,
+)
+from harrier.serve._batcher import Batcher, QueueFull
+from harrier.serve._http import ApiError, bad_request
+from harrier.serve._metrics import Metrics
+
+logger = logging.getLogger("harrier")
+
+_INLINE_CHARS = 4096
+"""Requests with less text than this are tokenised on the event loop, larger ones in a thread."""
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """What one request and the queue may hold, and how batches are formed."""
+
+    max_texts_per_request: int = 2048
+    max_tokens_per_request: int = 300_000
+    max_request_bytes: int = 32 * 2**20
+    max_queue_texts: int = 8192
+    max_queue_tokens: int = 2**20
+    max_batch_requests: int = 256
+    batch_wait_ms: float = 5.0
+    retry_after_s: int = 1
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if value < 0 or (value == 0 and name != "batch_wait_ms"):
+                raise ConfigurationError(f"{name}={value} must be positive")
+        if self.max_queue_tokens < self.max_tokens_per_request:
+            raise ConfigurationError("max_queue_tokens must be at least max_tokens_per_request, "
+                                     "or a largest allowed request could never be queued")
+
+
+class Key(NamedTuple):
+    """How a group of texts is embedded; requests with equal keys share engine calls."""
+
+    input_type: str  # "query" or "document"
+    instruction: str | None
+    prompt_name: str | None
+    truncate: bool
+
+
+class Disconnected(Exception):
+    """The client went away before its vectors were ready."""
+
+
+class ServedEngine:
+    """An ``Embedder`` behind a bounded batching queue, with the request checks."""
+
+    def __init__(self, engine: Embedder, limits: ServeLimits, metrics: Metrics) -> None:
+        self.engine = engine
+        self.limits = limits
+        self.metrics = metrics
+        self._truncating = copy.copy(engine)  # shares the loaded model
+        self._truncating.truncate = True
+        self._special = engine.count_tokens([""])[0]
+        self.batcher = Batcher(
+            self._embed, max_batch_tokens=engine.max_batch_tokens,
+            max_wait=limits.batch_wait_ms / 1000, max_queue_texts=limits.max_queue_texts,
+            max_queue_tokens=limits.max_queue_tokens,
+            max_batch_requests=limits.max_batch_requests, on_batch=metrics.on_batch)
+
+    def _embed(self, key: Key, texts: list[str]) -> np.ndarray:
+        engine = self._truncating if key.truncate else self.engine
+        if key.input_type == "query":
+            return engine.embed_queries(texts, instruction=key.instruction,
+                                        prompt_name=key.prompt_name)
+        return engine.embed_documents(texts)
+
+    def prompt(self, key: Key) -> str:
+        """The text put before each input (empty for documents); 400 on a bad prompt."""
+        if key.input_type != "query":
+            return ""
+        try:
+            return self.engine.query_prompt(key.instruction, key.prompt_name)
+        except ConfigurationError as exc:
+            param = "prompt_name" if key.prompt_name is not None else "instruction"
+            raise bad_request(str(exc), param=param, code="invalid_prompt") from None
+
+    def token_counts(self, texts: list[str], key: Key, param: str) -> list[int]:
+        """Tokens the model runs per text (prompt included); checks every limit."""
+        limits = self.limits
+        if len(texts) > limits.max_texts_per_request:
+            raise ApiError(413, f"{len(texts)} texts in one request, over the limit of "
+                           f"{limits.max_texts_per_request} (--max-texts-per-request); send "
+                           "them in several requests", param=param, code="too_many_inputs")
+        prompt = self.prompt(key)
+        counts = self.engine.count_tokens([prompt + text for text in texts])
+        limit = self.engine.max_tokens
+        for i, count in enumerate(counts):
+            if count > limit and not key.truncate:
+                raise ApiError(400, f"{param}[{i}] has {count} tokens, over the model's limit "
+                               f"of {limit}; split it into shorter texts, or ask for truncation",
+                               param=f"{param}[{i}]", code="text_too_long",
+                               details={"index": i, "token_count": count, "limit": limit})
+            if not prompt and count <= self._special:
+                raise EmptyTextError(i)
+        counts = [min(count, limit) for count in counts]
+        if sum(counts) > limits.max_tokens_per_request:
+            raise ApiError(413, f"the request has {sum(counts)} tokens, over the limit of "
+                           f"{limits.max_tokens_per_request} per request "
+                           "(--max-tokens-per-request); send fewer texts per request",
+                           param=param, code="too_many_tokens")
+        return counts
+
+    async def embed(self, request: Request, texts: list[str], key: Key, param: str
+                    ) -> tuple[np.ndarray, int]:
+        """The vectors of ``texts`` and the tokens the model ran, through the shared queue."""
+        try:
+            if sum(map(len, texts)) < _INLINE_CHARS:  # cheaper than a thread hand-off
+                counts = self.token_counts(texts, key, param)
+            else:
+                counts = await run_in_threadpool(self.token_counts, texts, key, param)
+            future = self._submit(key, texts, sum(counts))
+            vectors = await _result_unless_gone(request, future)
+        except EmptyTextError as exc:  # only special tokens
+            raise bad_request(f"{param}[{exc.index}] is empty (no tokens besides special "
+                              "tokens); drop empty texts", param=f"{param}[{exc.index}]",
+                              code="empty_text") from None
+        except InputError as exc:
+            raise bad_request(str(exc), param=param, code="invalid_input") from None
+        except EmbeddingOutOfMemoryError as exc:
+            raise ApiError(413, str(exc), param=param, code="out_of_memory") from None
+        finally:
+            self.metrics.queue_depth.set(self.batcher.queued_texts)
+        self.metrics.tokens.labels(key.input_type).inc(sum(counts))
+        self.metrics.texts.labels(key.input_type).inc(len(texts))
+        return vectors, sum(counts)
+
+    def _submit(self, key: Key, texts: list[str], tokens: int) -> Any:
+        try:
+            future = self.batcher.submit(key, texts, tokens)
+        except QueueFull as exc:
+            self.metrics.rejected.inc()
+            raise ApiError(429, f"the server is busy ({exc}); retry after "
+                           f"{self.limits.retry_after_s} s", type="rate_limit_error",
+                           code="queue_full",
+                           headers={"Retry-After": str(self.limits.retry_after_s)}) from None
+        self.metrics.queue_depth.set(self.batcher.queued_texts)
+        return future
+
+    def close(self, timeout: float | None = None) -> None:
+        self.batcher.close(timeout)
+
+
+async def _result_unless_gone(request: Request, future: Any) -> np.ndarray:
+    """Wait for ``future``; cancel it (freeing its queue slot) if the client disconnects."""
+    result = asyncio.wrap_future(future)
+    gone = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not result.done():
+            raise Disconnected
+        return result.result()
+    finally:
+        gone.cancel()
+        if not result.done():
+            result.cancel()  # cancels the queued job too
+
+
+async def _disconnect(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
