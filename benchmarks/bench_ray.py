@@ -215,11 +215,13 @@ def write_rows(spans, dimension: int, model: str, uri: str, count: int) -> list[
 def write_only(uri: str, records: list, writers: int) -> dict[str, object]:  # type: ignore[type-arg]
     """Upsert records in the store's own batches from ``writers`` threads, until a strong count
     sees every one."""
+    import harrier
     from harrier_milvus import MilvusStore
 
     name = f"bench_{uuid.uuid4().hex[:8]}"
     stores = [MilvusStore(name, url=uri) for _ in range(writers)]
-    stores[0].ensure_collection(records[0].model, records[0].vector.shape[0])
+    stores[0].ensure_collection(harrier.ModelIdentity(records[0].model, None),
+                                records[0].vector.shape[0])
     size = stores[0].max_batch_count
     batches = [records[i:i + size] for i in range(0, len(records), size)]
 

@@ -63,9 +63,11 @@ def st_server(folder: str, device: str, dtype: str) -> None:
 
 # -- servers in subprocesses -------------------------------------------------------------------
 class Server:
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], threads: int = 0) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(_ROOT / "core"), os.environ.get("PYTHONPATH", "")]), "HF_HUB_OFFLINE": "1"}
+        if threads:
+            env["OMP_NUM_THREADS"] = str(threads)
         self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
         assert self.process.stderr is not None
         for line in self.process.stderr:
@@ -192,10 +194,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--requests", type=int, default=640, help="per throughput run")
     parser.add_argument("--overload-seconds", type=float, default=30.0, help="0: skip")
     parser.add_argument("--overload-factor", type=int, default=10)
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="OMP_NUM_THREADS of every server (default: 1 on CPU, where 2-thread "
+                        "teams stall on a shared machine; torch's own choice on GPU)")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     parser.add_argument("--st-server", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     dtype = "bfloat16" if args.device.startswith("cuda") else "float32"
+    threads = args.torch_threads if args.torch_threads is not None else (
+        0 if args.device.startswith("cuda") else 1)
     if args.st_server:
         st_server(args.st_server, args.device, dtype)
         return []
@@ -217,7 +224,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         results: dict[str, dict[str, object]] = {}
         vectors: dict[str, np.ndarray] = {}
         for name, command in cases.items():
-            server = Server(command)
+            server = Server(command, threads)
             try:
                 asyncio.run(_load(server.host, server.port, bodies[:64], 8, None))  # warm-up
                 if args.device.startswith("cuda"):
@@ -236,10 +243,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                          "p99 ms": result["p99 ms"],
                          "batching speed-up": batched / result["q/s"],  # type: ignore[operator]
                          "max |diff| vs ST": float(np.abs(vectors[name] - reference).max()),
-                         "statuses": result["statuses"]})
+                         "statuses": result["statuses"], "/health 200": "",
+                         "RSS MiB before / max / peak": ""})
         if args.overload_seconds:
             clients = args.clients * args.overload_factor
-            server = Server([*serve, "--max-queue-texts", str(4 * args.clients)])
+            server = Server([*serve, "--max-queue-texts", str(4 * args.clients)], threads)
             try:
                 before = server.rss_mib()
                 result = asyncio.run(_overload(server, bodies, clients, args.overload_seconds))
@@ -247,6 +255,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                              f"{args.overload_seconds:.0f} s", "server": "harrier serve, "
                              f"queue {4 * args.clients} texts", "q/s": result["q/s"],
                              "p50 ms": result["p50 ms"], "p99 ms": result["p99 ms"],
+                             "batching speed-up": "", "max |diff| vs ST": "",
                              "statuses": result["statuses"], "/health 200": result["health ok"],
                              "RSS MiB before / max / peak": f"{before:.0f} / "
                              f"{result['RSS max MiB']:.0f} / {server.peak_rss_mib():.0f}"})

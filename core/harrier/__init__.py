@@ -27,11 +27,12 @@ from harrier._errors import (
 )
 from harrier._identity import ModelIdentity
 from harrier._index import DEFAULT_K, Index
-from harrier._ingest import IngestReport, ingest
+from harrier._ingest import ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
-from harrier._records import Hit, SpanRecord, document_hash, span_id
+from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
 from harrier._remote import RemoteEmbedder
+from harrier._report import IngestReport
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
@@ -60,6 +61,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ModelNotFoundError",
     "NoSparseVectorsError",
     "RemoteEmbedder",
+    "SPAN_FIELDS",
     "SPARSE_VECTOR_NAME",
     "SourceDocument",
     "SourceError",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import logging
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,22 @@ class SourceDocument:
 
 
 @dataclass(frozen=True)
+class LazyDocument:
+    """A document whose text is produced on demand, only when it changed.
+
+    ``digest`` stands for the text in the document hash (e.g. a SHA-256 of the raw bytes plus
+    the converter's name and version); ``load()`` returns ``(text, metadata, page starts)``
+    (the metadata replaces ``metadata``; page starts as in :class:`SourceDocument`), or raises
+    ``SourceError`` to skip the document.
+    """
+
+    id: str
+    digest: str
+    load: Callable[[], tuple[str, dict[str, Any], tuple[int, ...]]] = field(compare=False)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Skipped:
     """A source item that was not ingested, and why."""
 
@@ -57,7 +75,7 @@ class LargeFile:
     metadata: dict[str, Any]
 
 
-SourceItem = SourceDocument | LargeFile | ConvertedFile | Skipped
+SourceItem = SourceDocument | LazyDocument | LargeFile | ConvertedFile | Skipped
 
 
 def iter_source(
@@ -84,8 +102,9 @@ def iter_source(
         else:
             raise SourceError(f"source {str(path)!r} is neither a folder nor a file")
         return
+    content_id = ContentIds("document:")
     for position, item in enumerate(source):
-        yield _from_object(item, position)
+        yield _from_object(item, position, content_id)
 
 
 def _iter_folder(root: Path, large_file_bytes: int, where: FolderFilter) -> Iterator[SourceItem]:
@@ -126,7 +145,25 @@ def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
     return SourceDocument(doc_id, text, {"source": doc_id})
 
 
+class ContentIds:
+    """Ids for documents that give none: ``PREFIX`` plus a digest of text and metadata, so
+    reordering a source keeps every id; the n-th exact duplicate in a run gets ``#n``. An
+    edited document gets a new id (the old one is pruned with ``prune``)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._counts: Counter[str] = Counter()
+
+    def __call__(self, text: str, metadata: Any) -> str:
+        content = json.dumps([text, metadata], sort_keys=True, ensure_ascii=False, default=repr)
+        digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+        self._counts[digest] += 1
+        count = self._counts[digest]
+        return f"{self.prefix}{digest}" + (f"#{count}" if count > 1 else "")
+
+
 def _iter_jsonl(path: Path) -> Iterator[SourceItem]:
+    content_id = ContentIds(f"{path.name}:")
     with path.open(encoding="utf-8", errors="strict") as lines:
         for number, line in enumerate(lines, start=1):
             where = f"{path.name}:{number}"
@@ -144,16 +181,20 @@ def _iter_jsonl(path: Path) -> Iterator[SourceItem]:
             if not isinstance(metadata, dict):
                 yield _skip(where, '"metadata" must be an object')
                 continue
-            doc_id = str(record["id"]) if record.get("id") is not None else where
+            has_id = record.get("id") is not None
+            doc_id = str(record["id"]) if has_id else content_id(record["text"], metadata)
             yield _checked(SourceDocument(doc_id, record["text"], metadata))
 
 
-def _from_object(item: Any, position: int) -> SourceItem:
+def _from_object(item: Any, position: int, content_id: ContentIds) -> SourceItem:
     if isinstance(item, SourceDocument):
         return _checked(item)
+    if isinstance(item, LazyDocument):
+        return item
     if hasattr(item, "page_content"):  # LangChain Document
-        doc_id = getattr(item, "id", None) or f"document-{position}"
-        return _checked(SourceDocument(str(doc_id), item.page_content, dict(item.metadata)))
+        metadata = dict(item.metadata)
+        doc_id = getattr(item, "id", None) or content_id(item.page_content, metadata)
+        return _checked(SourceDocument(str(doc_id), item.page_content, metadata))
     if hasattr(item, "text") and hasattr(item, "id_"):  # LlamaIndex Document
         return _checked(SourceDocument(str(item.id_), item.text, dict(item.metadata)))
     raise SourceError(

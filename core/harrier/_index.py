@@ -9,9 +9,10 @@ from typing import Any, Literal
 from harrier._deprecation import renamed
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, NoSparseVectorsError
-from harrier._ingest import IngestReport, ingest
+from harrier._ingest import ingest
 from harrier._records import Hit
 from harrier._remote import RemoteEmbedder
+from harrier._report import IngestReport
 from harrier._store import VectorStore
 
 DEFAULT_K = 5
@@ -44,7 +45,7 @@ class Index:
         self.query_instruction = renamed("instruction", instruction, "query_instruction",
                                          query_instruction)
         self.prompt_name = prompt_name
-        self._has_sparse: bool | None = None
+        self._has_sparse: bool | None = None  # known once the collection was checked
         embedder.query_prompt(self.query_instruction, prompt_name)  # fail now on a bad name
 
     def ingest(
@@ -59,9 +60,11 @@ class Index:
     ) -> IngestReport:
         """See :func:`harrier.ingest` (``options``: its folder, conversion and skip-log
         arguments)."""
-        return ingest(source, self.store, self.embedder, max_tokens=max_tokens,
-                      overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress,
-                      **options)
+        report = ingest(source, self.store, self.embedder, max_tokens=max_tokens,
+                        overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress,
+                        **options)
+        self._has_sparse = self.store.has_sparse_vectors()  # the collection was checked
+        return report
 
     def search(
         self, query: str, *, k: int = DEFAULT_K, filter: Any = None, mode: str | None = None,
@@ -100,7 +103,7 @@ class Index:
             self.store.ensure_collection(
                 self.embedder.identity, self.embedder.dimension, create=False
             )
-            self._has_sparse = self.store.collection_bm25() is not None
+            self._has_sparse = self.store.has_sparse_vectors()
         if mode is None:
             return "hybrid" if self._has_sparse else "dense"
         if mode != "dense" and not self._has_sparse:

@@ -1,87 +1,154 @@
 """The stages of :func:`harrier.ray_ingest.ingest_on_ray`: what runs in Ray actors and tasks.
 
-Rows hold one pickled :class:`_Work` each (one document), so a document never splits across
-blocks and one write task writes all its spans, then deletes its stale ones. The logic of each
-stage is the single-process pipeline's (``split_changed``, ``span_records``, ``write_group``).
+Rows hold one pickled document, then one pickled :class:`harrier._stages.DocumentWork`, each, so
+a document never splits across blocks and one write task writes all its spans, then deletes its
+stale ones. Each stage calls the single-process pipeline's own stage functions (``_stages``).
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 from ray.data import Datasink
-from ray.data.block import BlockAccessor
+from ray.data.block import BlockAccessor, BlockMetadata
+from ray.data.datasource import Datasource, ReadTask
+from ray.util.queue import Full, Queue
 
-from harrier._documents import Skipped, SourceDocument
+from harrier import _stages as stages
+from harrier._documents import LargeFile, Skipped
 from harrier._embedder import Embedder
-from harrier._ingest import IngestReport, _Prepared, span_records, split_changed, write_group
 from harrier._loading import _token_limit
 from harrier._model_files import resolve_folder
+from harrier._report import IngestReport
+from harrier._settings import EmbedderSettings
 from harrier._spans import Span, split_spans
-from harrier._store import StoredDocument
 from harrier._store_spec import open_store
 from harrier.convert import ConvertedFile, FileConverter
 
 COUNTS = ("unchanged", "spans_written", "spans_deleted", "tokens")
-"""What the write tasks count; the driver counts the rest."""
+"""What the write tasks count (with the skips); the driver counts the rest."""
 
 
-@dataclass
-class Work:
-    """One document between stages; ``spans`` is None while unsplit or when it is unchanged,
-    ``skip`` the reason when it could not be read or converted."""
-
-    doc: SourceDocument | ConvertedFile
-    doc_hash: str = ""
-    stored: StoredDocument | None = None
-    spans: list[Span] | None = None
-    vectors: np.ndarray | None = None
-    skip: str | None = None
-
-
-def work_of(doc: SourceDocument | ConvertedFile) -> Work:
-    """A document as the driver sends it: a file to convert travels with its bytes."""
-    if not isinstance(doc, ConvertedFile):
-        return Work(doc)
-    try:
-        return Work(doc.with_data())
-    except OSError as exc:
-        return Work(SourceDocument(doc.id, ""), skip=f"cannot read: {exc.strerror or exc}")
-
-
-def encode(works: Iterable[Work]) -> pa.Table:
+def encode(rows: Iterable[Any]) -> pa.Table:
     """A block of one binary column (pickles are exact: metadata types and text survive)."""
-    rows = [pickle.dumps(w, protocol=pickle.HIGHEST_PROTOCOL) for w in works]
-    return pa.table({"work": pa.array(rows, pa.large_binary())})
+    data = [pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL) for row in rows]
+    return pa.table({"work": pa.array(data, pa.large_binary())})
 
 
-def decode(block: Any) -> list[Work]:
+def decode(block: Any) -> list[Any]:
     table = BlockAccessor.for_block(block).to_arrow()
+    if "work" not in table.column_names:  # the empty block of an empty source
+        return []
     return [pickle.loads(row) for row in table.column("work").to_pylist()]
 
 
-def model_info(model: str) -> tuple[Any, int, int]:
+class BlockFeed:
+    """The driver's document groups as blocks, made one at a time as Ray's read task takes
+    them: a driver thread puts each block in a Ray queue of ``maxsize`` blocks (waiting while
+    it is full), so neither the driver nor the object store ever holds the whole corpus.
+    ``readers`` read tasks take blocks until each gets an end mark. Large files are set aside
+    for the driver; ``error`` is what reading the source raised."""
+
+    def __init__(self, groups: Iterable[list[Any] | LargeFile], readers: int,
+                 maxsize: int = 2) -> None:
+        self.readers = readers
+        self.queue = Queue(maxsize=maxsize, actor_options={"num_cpus": 0})
+        self.large: list[LargeFile] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, args=(groups,), daemon=True,
+                                        name="harrier-ray-feed")
+        self._thread.start()
+
+    def datasource(self) -> Datasource:
+        return _QueueSource(self.queue, self.readers)
+
+    def close(self) -> list[LargeFile]:
+        """Stop feeding (after a failed run), release the queue; the large files."""
+        self._stop.set()
+        self._thread.join()
+        self.queue.shutdown()
+        return self.large
+
+    def _fill(self, groups: Iterable[list[Any] | LargeFile]) -> None:
+        try:
+            for group in groups:
+                if isinstance(group, LargeFile):
+                    self.large.append(group)
+                elif not self._put(encode(_portable(doc) for doc in group)):
+                    return
+        except BaseException as exc:  # re-raised by the driver after the run
+            self.error = exc
+        for _ in range(self.readers):
+            self._put(None)
+
+    def _put(self, block: pa.Table | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self.queue.put(block, timeout=1.0)
+                return True
+            except Full:
+                continue
+        return False
+
+
+def _portable(doc: Any) -> Any:
+    """A document as the driver sends it: a file to convert travels with its bytes (one that
+    cannot be read travels without, and its Prepare actor skips it with the reason)."""
+    if not isinstance(doc, ConvertedFile):
+        return doc
+    try:
+        return doc.with_data()
+    except OSError:
+        return doc
+
+
+class _QueueSource(Datasource):
+    """``readers`` read tasks, each yielding the queue's blocks until an end mark (None)."""
+
+    def __init__(self, queue: Queue, readers: int) -> None:
+        self.queue, self.readers = queue, readers
+
+    def estimate_inmemory_data_size(self) -> int | None:
+        return None
+
+    def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
+                       data_context: Any = None) -> list[ReadTask]:
+        queue = self.queue
+
+        def read() -> Iterator[pa.Table]:
+            while (block := queue.get()) is not None:
+                yield block
+
+        metadata = BlockMetadata(num_rows=None, size_bytes=None, exec_stats=None,
+                                 input_files=None)
+        return [ReadTask(read, metadata) for _ in range(self.readers)]
+
+
+def model_info(model: EmbedderSettings) -> tuple[Any, int, int]:
     """(tokenizer, dimension, token limit) of ``model``, as the engine loads them, no weights."""
     from transformers import AutoConfig, AutoTokenizer
 
-    folder = resolve_folder(model, revision=None, local_files_only=False)
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+    folder = resolve_folder(model.model, revision=model.revision,
+                            local_files_only=model.local_files_only)
+    remote = model.trust_remote_code
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=remote)
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=remote)
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     return tokenizer, int(text.hidden_size), _token_limit(folder, tokenizer, text)
 
 
 class Prepare:
-    """Stage 1 (actors with a tokenizer and a store client): keep the changed documents of a
-    block, convert and split them, and drop their text."""
+    """Stage 1 (actors with a tokenizer, a converter and a store client): keep the changed
+    documents of a block, convert and split them, and drop their text. Ray Data deletes the
+    actor's instance when it releases the actor, which closes the converter and the store."""
 
-    def __init__(self, store: str, collection: str, model: str, max_tokens: int, overlap: int,
-                 settings: str, convert_timeout: float) -> None:
+    def __init__(self, store: str, collection: str, model: EmbedderSettings, max_tokens: int,
+                 overlap: int, settings: str, convert_timeout: float) -> None:
         self.store = open_store(store, collection)
         self.converter = FileConverter(convert_timeout)
         self.tokenizer = model_info(model)[0]
@@ -92,39 +159,28 @@ class Prepare:
                            overlap_tokens=self.overlap)
 
     def __call__(self, block: pa.Table) -> pa.Table:
-        works = decode(block)
-        docs = [w.doc for w in works if w.skip is None]
-        group = split_changed(docs, self.store.stored_documents([d.id for d in docs]),
-                              self.settings, self._split, self.converter)
-        changed = {d.id: (d, spans) for d, spans in zip(group.docs, group.splits, strict=True)}
-        skips = {s.id: s.reason for s in group.skipped}
-        return encode(
-            Work(replace(changed[w.doc.id][0], text=""), group.hashes[w.doc.id],
-                 group.stored.get(w.doc.id), changed[w.doc.id][1]) if w.doc.id in changed
-            else Work(SourceDocument(w.doc.id, ""), skip=w.skip or skips.get(w.doc.id))
-            for w in works
-        )
+        docs = decode(block)
+        stored = self.store.stored_documents([d.id for d in docs])
+        return encode(stages.prepare(docs, stored, self.settings, self._split, self.converter))
+
+    def __del__(self) -> None:
+        self.converter.close()
+        self.store.close()
 
 
 class Embed:
     """Stage 2 (``actors`` actors, one Embedder each): embed every span of a block at once."""
 
-    def __init__(self, model: str, device: str) -> None:
-        self.embedder = Embedder.from_pretrained(model, device=device)
+    def __init__(self, settings: EmbedderSettings) -> None:
+        self.embedder = Embedder.from_settings(settings)
 
     def __call__(self, block: pa.Table) -> pa.Table:
         works = decode(block)
-        texts = [s.text for w in works for s in w.spans or ()]
-        vectors = self.embedder.embed_documents(texts) if texts else None
-        start = 0
-        for work in works:
-            if work.spans and vectors is not None:
-                work.vectors = vectors[start:start + len(work.spans)].copy()
-                start += len(work.spans)
+        stages.embed(works, self.embedder)
         return encode(works)
 
 
-class StoreSink(Datasink[dict[str, int]]):
+class StoreSink(Datasink[dict[str, Any]]):
     """Stage 3: write each block through the store's ``VectorStore`` API, as ``ingest`` does
     (bounded upserts, then ``delete_stale`` per changed document). Each write task opens the
     store from its spec; after the job, ``counts`` holds the totals."""
@@ -141,18 +197,8 @@ class StoreSink(Datasink[dict[str, int]]):
         try:
             for block in blocks:
                 works = decode(block)
-                changed = [w for w in works if w.spans is not None]
-                skipped = [(w.doc.id, w.skip) for w in works if w.skip is not None]
-                skips.extend(skipped)
-                report.unchanged += len(works) - len(changed) - len(skipped)
-                report.tokens += sum(s.token_count for w in changed for s in w.spans or ())
-                group = _Prepared(
-                    len(works), [w.doc for w in changed], {w.doc.id: w.doc_hash for w in changed},
-                    {w.doc.id: w.stored for w in changed if w.stored is not None},
-                    [w.spans or [] for w in changed], [len(w.spans or ()) for w in changed])
-                vectors = [v for w in changed if w.vectors is not None for v in w.vectors]
-                group.records = span_records(group, vectors, self.model)
-                write_group(store, group, report)
+                skips.extend((s.id, s.reason) for s in stages.skipped(works))
+                stages.write(works, store, self.model, report)
         finally:
             store.close()
         return {"skips": skips, **{key: getattr(report, key) for key in COUNTS}}

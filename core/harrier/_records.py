@@ -41,9 +41,17 @@ def document_hash(text: str | Iterable[str], metadata: dict[str, Any], settings:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
+SPAN_FIELDS = ("doc_id", "span_index", "span_count", "start", "end", "token_count", "doc_hash",
+               "model")
+"""The fields of a :class:`SpanRecord` that every store keeps as they are, one column each."""
+
+
+@dataclass(frozen=True, eq=False)
 class SpanRecord:
-    """One stored span: its vector, its exact text, and where it came from."""
+    """One stored span: its vector, its exact text, and where it came from.
+
+    Two records are equal when every field is, vectors compared element by element.
+    """
 
     id: str
     vector: np.ndarray
@@ -57,6 +65,28 @@ class SpanRecord:
     doc_hash: str
     model: str
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_fields(cls, id: str, vector: Any, text: str, metadata: dict[str, Any],
+                    fields: dict[str, Any]) -> SpanRecord:
+        """A record from what a store gives back: ``fields`` holds every name of SPAN_FIELDS."""
+        return cls(id=id, vector=np.asarray(vector, dtype=np.float32), text=text,
+                   metadata=metadata, **{name: fields[name] for name in SPAN_FIELDS})
+
+    def span_fields(self) -> dict[str, Any]:
+        """The values of SPAN_FIELDS, as a store writes them."""
+        return {name: getattr(self, name) for name in SPAN_FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SpanRecord):
+            return NotImplemented
+        return (
+            (self.id, self.text, self.metadata, self.span_fields())
+            == (other.id, other.text, other.metadata, other.span_fields())
+            and np.array_equal(self.vector, other.vector)
+        )
+
+    __hash__ = None  # type: ignore[assignment] - mutable metadata, like any dataclass with eq
 
     def approx_bytes(self) -> int:
         """A generous estimate of this record's size in a request."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -14,8 +15,10 @@ import numpy as np
 from harrier._bm25 import Bm25Settings
 from harrier._errors import (
     CollectionMismatchError,
+    HarrierError,
     NoSparseVectorsError,
     StoreError,
+    StoreUnavailableError,
     StoreWriteError,
 )
 from harrier._identity import ModelIdentity
@@ -70,45 +73,56 @@ class StoredDocument:
 class VectorStore(abc.ABC):
     """A collection in a vector store, as the pipeline sees it.
 
-    Connectors implement the abstract methods; records carry deterministic ids, so every write is
-    an upsert and a re-run never duplicates.
+    What every store does the same way lives here: what is stored of a document and the
+    document ids (over one scan, :meth:`scan_spans`), deletes of many documents in chunks, the
+    check that a collection was made by harrier, and retries with typed errors for reads
+    (:class:`StoreUnavailableError`) and writes (:class:`StoreWriteError`). A connector
+    implements the abstract methods, classifies its client's errors (:meth:`is_transient`,
+    :meth:`translate_error`) and runs each client call through :meth:`_read` or :meth:`_write`.
+    Records carry deterministic ids, so every write is an upsert and a re-run never duplicates.
     """
 
     collection: str
     max_batch_count: int = 128
     max_batch_bytes: int = 4 * 2**20
+    delete_chunk_size: int = 512
+    """Document ids per delete request."""
+    retry_attempts: int = 5
+    retry_delay: float = 0.5
+    """Seconds before the first retry; doubled before each next one."""
+    property_prefix: str = "harrier_"
+    """Before each name the collection records (``model``, ``dimension``, ``bm25``)."""
     sparse: bool = True
     """Whether ``create_collection`` adds BM25 vectors; an existing collection keeps its own."""
     bm25: Bm25Settings = Bm25Settings()
+    _has_sparse: bool | None = None
 
+    # -- what a connector implements -------------------------------------------------------------
     @abc.abstractmethod
-    def collection_model(self) -> tuple[ModelIdentity, int] | None:
-        """The (model identity, dimension) recorded on the collection, or None if it does not
-        exist. A collection of an older harrier recorded the name only (fingerprint None)."""
+    def collection_properties(self) -> dict[str, Any] | None:
+        """What the collection records (see :meth:`properties`), or None if it does not exist."""
 
     @abc.abstractmethod
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         """Create the collection for vectors of ``dimension``, recording ``model.to_record()``."""
 
     @abc.abstractmethod
-    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
-        """What is stored for each of ``doc_ids`` (absent ids are left out)."""
+    def scan_spans(
+        self, doc_ids: Sequence[str] | None, fields: Sequence[str]
+    ) -> Iterable[dict[str, Any]]:
+        """``fields`` (names of ``SPAN_FIELDS``) of every span of ``doc_ids`` (None: all)."""
 
     @abc.abstractmethod
     def upsert(self, records: Sequence[SpanRecord]) -> None:
-        """Write records (insert or overwrite by id) in one request."""
+        """Write records (insert or overwrite by id)."""
 
     @abc.abstractmethod
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         """Delete the spans of ``doc_id`` whose document hash is not ``keep_hash``."""
 
     @abc.abstractmethod
-    def delete_documents(self, doc_ids: Sequence[str]) -> None:
-        """Delete every span of these documents."""
-
-    @abc.abstractmethod
-    def iter_doc_ids(self) -> Iterable[str]:
-        """Every document id in the collection (for pruning)."""
+    def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
+        """Delete every span of these documents (at most ``delete_chunk_size``) in one request."""
 
     @abc.abstractmethod
     def search_vector(
@@ -124,14 +138,6 @@ class VectorStore(abc.ABC):
     def count(self) -> int:
         """Number of spans in the collection."""
 
-    def collection_bm25(self) -> dict[str, Any] | None:
-        """The BM25 configuration the collection records; None when it has no BM25 vectors."""
-        return None
-
-    def bm25_record(self) -> dict[str, Any]:
-        """The BM25 configuration this store records on the collections it creates."""
-        return self.bm25.record()
-
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
         """The ``k`` spans that score best for ``text`` under BM25, best first."""
         raise NoSparseVectorsError(self.no_sparse_message())
@@ -143,12 +149,20 @@ class VectorStore(abc.ABC):
         """Dense and BM25 results fused by reciprocal rank (``weights``: dense, sparse)."""
         raise NoSparseVectorsError(self.no_sparse_message())
 
-    def no_sparse_message(self) -> str:
-        return (
-            f"collection {self.collection!r} in {self!r} holds no BM25 vectors, so only dense "
-            "search works on it; to add them, ingest again into a new collection without "
-            "--no-sparse (sparse=True, the default), or search with mode='dense'"
-        )
+    def bm25_record(self) -> dict[str, Any]:
+        """The BM25 configuration this store records on the collections it creates."""
+        return self.bm25.record()
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether a failed call is worth retrying (connection loss, an overloaded server)."""
+        return isinstance(exc, (ConnectionError, TimeoutError))
+
+    def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
+        """The harrier error for a failure that is not transient (None: raise it as it is)."""
+        return None
+
+    def check_properties(self, properties: dict[str, Any]) -> None:  # noqa: B027 - optional
+        """Refuse a harrier collection this version cannot read (e.g. a newer layout)."""
 
     def begin_bulk_load(self) -> None:  # noqa: B027 - optional hook
         """Called before a large load (e.g. defer index building)."""
@@ -158,6 +172,76 @@ class VectorStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the client."""
+
+    # -- what every store does the same way ------------------------------------------------------
+    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """What is stored for each of ``doc_ids`` (absent ids are left out)."""
+        spans: dict[str, set[tuple[int, int, str]]] = {}
+        for row in self.scan_spans(doc_ids, ("doc_id", "span_index", "span_count", "doc_hash")):
+            spans.setdefault(row["doc_id"], set()).add(
+                (int(row["span_index"]), int(row["span_count"]), row["doc_hash"])
+            )
+        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
+
+    def iter_doc_ids(self) -> Iterator[str]:
+        """Every document id in the collection, once each (for pruning)."""
+        seen: set[str] = set()
+        for row in self.scan_spans(None, ("doc_id",)):
+            doc_id = row.get("doc_id")
+            if doc_id is not None and doc_id not in seen:
+                seen.add(doc_id)
+                yield doc_id
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        """Delete every span of these documents, ``delete_chunk_size`` ids per request."""
+        ids = list(doc_ids)
+        for start in range(0, len(ids), self.delete_chunk_size):
+            self.delete_document_chunk(ids[start:start + self.delete_chunk_size])
+
+    def collection_model(self) -> tuple[ModelIdentity, int] | None:
+        """The (model identity, dimension) recorded on the collection, or None if it does not
+        exist. A collection of an older harrier recorded the name only (fingerprint None)."""
+        properties = self._read("checking the collection", self.collection_properties)
+        if properties is None:
+            return None
+        recorded = {key.removeprefix(self.property_prefix): value
+                    for key, value in properties.items() if key.startswith(self.property_prefix)}
+        if "model" not in recorded or "dimension" not in recorded:
+            raise CollectionMismatchError(
+                f"collection {self.collection!r} was not created by harrier (it records no "
+                "model); use a new collection name"
+            )
+        self.check_properties(properties)
+        return ModelIdentity.from_record(recorded), int(recorded["dimension"])
+
+    def properties(self, model: ModelIdentity, dimension: int) -> dict[str, str]:
+        """What a new collection records about its vectors (names under ``property_prefix``):
+        the model's identity (``model.to_record()``), the dimension and, with ``sparse``, the
+        BM25 configuration (JSON)."""
+        recorded = {**model.to_record(), "dimension": str(dimension)}
+        if self.sparse:
+            recorded["bm25"] = json.dumps(self.bm25_record(), sort_keys=True)
+        return {self.property_prefix + key: value for key, value in recorded.items()}
+
+    def collection_bm25(self) -> dict[str, Any] | None:
+        """The BM25 configuration the collection records; None when it has no BM25 vectors."""
+        properties = self._read("checking the collection", self.collection_properties) or {}
+        value = properties.get(self.property_prefix + "bm25")
+        self._has_sparse = value is not None
+        return None if value is None else dict(json.loads(value))
+
+    def has_sparse_vectors(self) -> bool:
+        """Whether the collection holds BM25 vectors (asked of the store once)."""
+        if self._has_sparse is None:
+            self.collection_bm25()
+        return bool(self._has_sparse)
+
+    def no_sparse_message(self) -> str:
+        return (
+            f"collection {self.collection!r} in {self!r} holds no BM25 vectors, so only dense "
+            "search works on it; to add them, ingest again into a new collection without "
+            "--no-sparse (sparse=True, the default), or search with mode='dense'"
+        )
 
     def ensure_collection(
         self, model: ModelIdentity, dimension: int, *, create: bool = True
@@ -174,6 +258,7 @@ class VectorStore(abc.ABC):
             )
         if recorded is None:
             self.create_collection(model, dimension)
+            self._has_sparse = self.sparse
             return
         recorded_model, recorded_dimension = recorded
         if recorded_dimension != dimension or not recorded_model.same_model(model):
@@ -190,6 +275,34 @@ class VectorStore(abc.ABC):
                 f"store makes {self.bm25_record()}. Use another collection, or the same BM25 "
                 "settings."
             )
+
+    def _read(self, what: str, action: Callable[[], T]) -> T:
+        """Run a read, retrying transient failures; then :class:`StoreUnavailableError`."""
+        return self._call(f"{what} in {self.collection!r}", action, StoreUnavailableError,
+                          "run the same command again")
+
+    def _write(self, what: str, action: Callable[[], T]) -> T:
+        """Run a write, retrying transient failures; then :class:`StoreWriteError`."""
+        return self._call(what, action, StoreWriteError,
+                          "run the same command again: finished documents are skipped")
+
+    def _attempt(self, action: Callable[[], T]) -> T:
+        """One call to the client (a connector may wrap it, e.g. to quiet the client's logs)."""
+        return action()
+
+    def _call(self, what: str, action: Callable[[], T], error: type[StoreError],
+              hint: str) -> T:
+        try:
+            return retry(lambda: self._attempt(action), what=what, transient=self.is_transient,
+                         attempts=self.retry_attempts, first_delay=self.retry_delay,
+                         resume_hint=hint, error=error)
+        except HarrierError:
+            raise
+        except Exception as exc:
+            translated = self.translate_error(what, exc)
+            if translated is None:
+                raise
+            raise translated from exc
 
 
 def retry(

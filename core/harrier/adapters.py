@@ -15,6 +15,8 @@ from harrier._embedder import Embedder
 from harrier._remote import RemoteEmbedder
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 
+__all__ = ["EmbedderFields"]
+
 _ENGINE_FIELDS = ("revision", "local_files_only", "device", "dtype", "max_tokens", "truncate",
                   "max_batch_tokens", "prefix_cache", "trust_remote_code",
                   "attn_implementation", "show_progress")

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from harrier._embedder import Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import DEFAULT_K, Index
-from harrier._ingest import IngestReport
 from harrier._remote import RemoteEmbedder
+from harrier._report import IngestReport
 from harrier._serve_command import add_serve_parser, run_serve
 from harrier._settings import DEFAULT_MODEL
 from harrier._store_spec import open_store
@@ -50,7 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
         "SOURCE is a folder (text, Markdown, code; PDF, DOCX, PPTX, XLSX, HTML and EPUB with "
         "the documents extra; .gitignore files are honoured), a file, or a "
         'JSON Lines file of {"id", "text", "metadata"} objects.',
-        allow_abbrev=False,
     )
     ingest.add_argument("source", metavar="SOURCE", help="a folder or a .jsonl file")
     ingest.add_argument("--max-tokens", type=int, metavar="N",
@@ -85,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="find the spans nearest to a query",
                                  description="Embed QUERY with the query instruction and "
-                                 "print the nearest spans.", allow_abbrev=False)
+                                 "print the nearest spans.")
     search.add_argument("query", metavar="QUERY")
     search.add_argument("-k", type=int, default=DEFAULT_K,
                         help=f"number of results (default {DEFAULT_K})")
@@ -97,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "hybrid where the collection has BM25 vectors, else dense)")
 
     add_serve_parser(commands)
+    for sub in commands.choices.values():  # every subcommand, also those added elsewhere
+        sub.allow_abbrev = False
     for sub in (ingest, search):
         sub.add_argument("--collection", required=True, help="collection name")
         sub.add_argument("--store", default="qdrant", metavar="KIND[:PATH_OR_URL]",

@@ -105,6 +105,15 @@ def test_abbreviated_options_are_refused(argv, capsys):
     assert "unrecognized arguments" in capsys.readouterr().err
 
 
+def test_no_parser_accepts_abbreviations():
+    from harrier.cli import build_parser
+
+    parser = build_parser()
+    subparsers = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert {"ingest", "search"} <= set(subparsers)
+    assert not parser.allow_abbrev and not any(p.allow_abbrev for p in subparsers.values())
+
+
 def test_new_spellings_and_deprecated_ones(capsys):
     from harrier import DEFAULT_K
     from harrier.cli import parse_args

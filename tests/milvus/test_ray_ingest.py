@@ -18,7 +18,7 @@ from harrier import SourceDocument, cli
 from harrier_milvus import MilvusStore
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'harrier-suite[ray]'")
-from harrier.ray_ingest import _remote_harrier_error, ingest_on_ray  # noqa: E402
+from harrier.ray_ingest import ingest_on_ray, original_error  # noqa: E402
 
 pytestmark = pytest.mark.server
 
@@ -156,13 +156,34 @@ def test_without_ray_the_error_names_the_extra(monkeypatch, qwen_path: Path) -> 
         ingest_on_ray(CORPUS, "milvus:http://127.0.0.1:1", "c", qwen_path)
 
 
-def test_a_stage_error_comes_back_typed_from_rays_wrapper() -> None:
-    wrapped = RuntimeError("ray::MapWorker(MapBatches(Prepare)).submit()\n  File ...\n"
-                           "harrier._errors.StoreWriteError: writing 3 spans failed; run again\n"
-                           "The above exception was the direct cause of the following exception")
-    error = _remote_harrier_error(wrapped)
-    assert isinstance(error, harrier.StoreWriteError)
-    assert str(error) == "writing 3 spans failed; run again"
-    too_long = "harrier._errors.TextTooLongError: text at index 0 has 9 tokens, over 8"
-    assert isinstance(_remote_harrier_error(RuntimeError(too_long)), harrier.TextTooLongError)
-    assert _remote_harrier_error(RuntimeError("ValueError: not ours")) is None
+def test_a_stage_error_comes_back_as_the_original_error(ray_cluster: str, open_server_store,
+                                                       qwen_path: Path) -> None:
+    """A write task's StoreLimitError (Milvus cannot store a lone surrogate) is raised by the
+    driver as itself, from the task's cause, not rebuilt from traceback text."""
+    store = open_server_store()
+    bad = [SourceDocument("bad", "fine text", {"note": "a lone surrogate \ud800"})]
+    with pytest.raises(harrier.StoreLimitError, match="lone surrogate") as info:
+        ingest_on_ray(bad, ray_cluster, store.collection, qwen_path, **RAY_OPTIONS)
+    assert type(info.value) is harrier.StoreLimitError
+    assert "Traceback" not in str(info.value) and "ray::" not in str(info.value)
+
+
+def test_the_original_error_keeps_its_attributes() -> None:
+    cause = harrier.TextTooLongError(3, 90, 32)
+    wrapped = ray.exceptions.RayTaskError("MapBatches(Embed)", "Traceback ...", cause)
+    for raised in (wrapped, wrapped.as_instanceof_cause()):
+        error = original_error(raised)
+        assert error is cause and (error.index, error.token_count, error.limit) == (3, 90, 32)
+    assert original_error(ray.exceptions.RayTaskError("f", "tb", ValueError("x"))) is None
+
+
+def test_prepare_actors_close_their_store_client(ray_cluster: str, open_server_store,
+                                                 qwen_path: Path) -> None:
+    from harrier._ray_stages import Prepare
+
+    collection = open_server_store().collection
+    prepare = Prepare(ray_cluster, collection, str(qwen_path), MAX_TOKENS, 0, "settings")
+    client = prepare.store
+    assert not client._closed
+    del prepare  # what Ray Data does when it releases the actor
+    assert client._closed

@@ -67,7 +67,7 @@ def test_two_runs_at_once_store_one_copy(server_spec, tmp_path, qwen_path):
     store = MilvusStore(shared_name, url=spec.split(":", 1)[1], token=env["MILVUS_TOKEN"],
                         sparse=False)
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
-    store.ensure_collection(str(qwen_path), engine.dimension)  # as the CLI would, first
+    store.ensure_collection(engine.identity, engine.dimension)  # as the CLI would, first
     store.close()
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda _: run_victim(tmp_path, spec, qwen_path, None, env, shared_name),
@@ -117,6 +117,18 @@ def test_server_that_goes_away_fails_clearly_then_resumes(server_spec, milvus_se
         resumed.close()
     assert report.unchanged > 0  # what was written before the cut is kept
     assert_same_store(snapshot(spec, victim_name), snapshot(spec, clean_name))
+
+
+def test_each_store_has_its_own_connection(server_spec, milvus_server):
+    """pymilvus shares one cached connection per address unless asked not to: a store opened
+    after a server restart would then inherit an earlier store's dead channel."""
+    url, token = milvus_server.uri, milvus_server.token
+    first = MilvusStore("conn_a", url=url, token=token)
+    second = MilvusStore("conn_b", url=url, token=token)
+    assert first.client._handler is not second.client._handler
+    first.close()
+    assert second.collection_model() is None  # the other store's connection is still open
+    second.close()
 
 
 class TcpProxy:

@@ -61,7 +61,7 @@ def test_a_32768_token_cjk_and_emoji_span_comes_back_byte_for_byte(open_server_s
     assert len(harrier.split_spans(text, qwen_engine, max_tokens=32_768)) == 1  # one span
     emoji = "👩‍👩‍👧‍👦🚀" * 20_000  # 580,000 bytes, cut between the code points of a sequence
     store = open_server_store()
-    store.ensure_collection(qwen_engine.model_name, qwen_engine.dimension)
+    store.ensure_collection(qwen_engine.identity, qwen_engine.dimension)
     spans = [record(qwen_engine, "long/1", text, {"lang": "zh"}, seed=1),
              record(qwen_engine, "long/2", emoji, {}, seed=2)]
     store.upsert(spans)
@@ -115,7 +115,7 @@ def test_metadata_over_the_json_limit_round_trips_and_stays_filterable(open_serv
 def test_a_refused_write_fails_at_once_without_pymilvus_noise(open_server_store, qwen_engine,
                                                               pymilvus_records, caplog):
     store = open_server_store()
-    store.ensure_collection(qwen_engine.model_name, qwen_engine.dimension)
+    store.ensure_collection(qwen_engine.identity, qwen_engine.dimension)
     too_long_id = "x" * 70_000  # over the server's 65,535 bytes for doc_id
     started = time.perf_counter()
     with pytest.raises(harrier.StoreLimitError, match="exceeds max length"):

@@ -25,7 +25,7 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size
        metadata=st.dictionaries(st.text(max_size=10), JSON, max_size=5))
 def test_payload_round_trip(doc_id, text, metadata):
     store = QdrantStore("fuzz", client=QdrantClient(":memory:"))
-    store.ensure_collection("m", 4)
+    store.ensure_collection(harrier.ModelIdentity("m", "0" * 64), 4)
     vector = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
     record = harrier.SpanRecord(
         id=harrier.span_id(doc_id, 0), vector=vector, text=text, doc_id=doc_id, span_index=0,

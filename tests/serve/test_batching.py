@@ -213,3 +213,19 @@ def test_health_is_503_until_the_model_is_loaded(engine: harrier.Embedder) -> No
         loaded.set()
         server.should_exit = True
         thread.join(30)
+
+
+def test_close_embeds_what_is_queued_then_refuses_new_work() -> None:
+    from harrier.serve._batcher import Closing
+
+    calls: list[list[str]] = []
+    gate = threading.Event()
+    batcher = _gated_batcher(calls, gate)
+    futures = [batcher.submit("doc", [f"t{i}"], 1) for i in range(5)]
+    closer = threading.Thread(target=batcher.close, args=(30,))
+    closer.start()
+    gate.set()
+    closer.join(30)
+    assert [f.result(0)[0, 0] for f in futures] == [2.0] * 5
+    with pytest.raises(Closing):
+        batcher.submit("doc", ["late"], 1)

@@ -78,18 +78,19 @@ def _in_flight_with_key(url: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def test_a_model_that_cannot_load_ends_the_server(tmp_path: Path) -> None:
-    process, _ = _start(["--model", str(tmp_path / "missing")])
-    try:
-        assert process.wait(60) == 1
-        assert process.stderr is not None and "could not be loaded" in process.stderr.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
+def test_a_model_that_cannot_load_ends_the_server(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from harrier.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--model", str(tmp_path / "missing"), "--port", "0"])
+    assert exited.value.code == 1
+    assert "could not be loaded" in capsys.readouterr().err
 
 
 def test_missing_api_key_variable_is_refused() -> None:
     from harrier.cli import main
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         main(["serve", "--api-key-env", "HARRIER_TEST_UNSET_VARIABLE_FOR_SURE", "--port", "0"])
+    assert exited.value.code == 1

@@ -10,6 +10,7 @@ hands each job exactly its own rows. The queue is bounded in texts and tokens: `
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -17,17 +18,22 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 logger = logging.getLogger("harrier")
 
-EmbedFn = Callable[[Hashable, list[str]], np.ndarray]
+EmbedFn = Callable[[Any, list[str]], np.ndarray]
 """Embeds texts that share one key (how to embed them), returning one row per text."""
 
 
 class QueueFull(Exception):
     """The queue holds as many texts or tokens as it may; the caller should retry later."""
+
+
+class Closing(QueueFull):
+    """The batcher is shutting down and takes no new work."""
 
 
 @dataclass(eq=False)
@@ -70,7 +76,7 @@ class Batcher:
         job = Job(key, texts, tokens)
         with self._cond:
             if self._closing:
-                raise QueueFull("the server is shutting down")
+                raise Closing("the server is shutting down")
             if self._pending and (self._texts + len(texts) > self.max_queue_texts
                                   or self._tokens + tokens > self.max_queue_tokens):
                 raise QueueFull(f"{self._texts} texts ({self._tokens} tokens) are queued")
@@ -78,7 +84,7 @@ class Batcher:
             self._texts += len(texts)
             self._tokens += tokens
             self._cond.notify()
-        job.future.add_done_callback(lambda _, job=job: self._forget(job))
+        job.future.add_done_callback(functools.partial(self._forget, job))
         return job.future
 
     def close(self, timeout: float | None = None) -> None:
@@ -88,7 +94,7 @@ class Batcher:
             self._cond.notify()
         self._thread.join(timeout)
 
-    def _forget(self, job: Job) -> None:
+    def _forget(self, job: Job, _: object = None) -> None:
         """Drop a cancelled job from the queue so it frees its slot now."""
         if not job.future.cancelled():
             return

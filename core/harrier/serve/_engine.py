@@ -19,7 +19,7 @@ from harrier._errors import (
     EmptyTextError,
     InputError,
 )
-from harrier.serve._batcher import Batcher, QueueFull
+from harrier.serve._batcher import Batcher, Closing, QueueFull
 from harrier.serve._http import ApiError, bad_request
 from harrier.serve._metrics import Metrics
 
@@ -152,7 +152,8 @@ class ServedEngine:
             future = self.batcher.submit(key, texts, tokens)
         except QueueFull as exc:
             self.metrics.rejected.inc()
-            raise ApiError(429, f"the server is busy ({exc}); retry after "
+            status = 503 if isinstance(exc, Closing) else 429
+            raise ApiError(status, f"the server is busy ({exc}); retry after "
                            f"{self.limits.retry_after_s} s", type="rate_limit_error",
                            code="queue_full",
                            headers={"Retry-After": str(self.limits.retry_after_s)}) from None

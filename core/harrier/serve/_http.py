@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -16,7 +17,7 @@ class ApiError(Exception):
 
     def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
                  param: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None,
+                 headers: Mapping[str, str] | None = None,
                  details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.details = details or {}
@@ -25,7 +26,7 @@ class ApiError(Exception):
         self.type = type
         self.param = param
         self.code = code
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
 
     def response(self) -> JSONResponse:
         body = {"error": {"message": self.message, "type": self.type, "param": self.param,

@@ -1,7 +1,7 @@
 """harrier_milvus: Harrier ingestion and search on Milvus (embedded Milvus Lite or a server).
 
 Spans of any length and metadata of any size are stored losslessly under a real server's
-65,535-byte VARCHAR and 65,536-byte JSON limits; ``LAYOUT.md`` shows how to read them back.
+65,535-byte VARCHAR and 65,536-byte JSON limits; docs/milvus.md shows how to read them back.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ count scaled down in proportion (see :func:`bm25_text`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from typing import Any
@@ -35,7 +34,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'"
     ) from exc
 
-PROPERTY_BM25 = "harrier.bm25"
 TEXT_FIELD = "bm25_text"
 SPARSE_FIELD = "sparse"
 MIN_SERVER = (2, 5)
@@ -88,15 +86,6 @@ def check_server(client: MilvusClient, lite: bool) -> None:
             "search need Milvus >= 2.5 (or Milvus Lite). Upgrade the server, or create a "
             "dense-only collection with --no-sparse (sparse=False)"
         )
-
-
-def record_property(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True)
-
-
-def recorded_bm25(properties: dict[str, Any]) -> dict[str, Any] | None:
-    value = properties.get(PROPERTY_BM25)
-    return None if value is None else dict(json.loads(value))
 
 
 def bm25_text(text: str, limit: int = MAX_PART_BYTES) -> str:

@@ -145,8 +145,9 @@ def open_server(url: str, token: str | None, timeout: float) -> MilvusClient:
     secret = token if token is not None else os.environ.get("MILVUS_TOKEN", "")
     where = redact(url)
     with quiet():
-        try:
-            return MilvusClient(uri=url, token=secret, timeout=timeout)
+        try:  # dedicated: pymilvus would share one cached connection per address, so a store
+            # opened after a server restart could get the dead channel of an earlier one
+            return MilvusClient(uri=url, token=secret, timeout=timeout, dedicated=True)
         except Exception as exc:
             codes = grpc_codes(exc)
             kind = type(exc).__name__

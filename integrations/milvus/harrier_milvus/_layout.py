@@ -1,18 +1,12 @@
-"""The collection schema, index and recorded model of a harrier Milvus collection (LAYOUT.md)."""
+"""The schema, index and recorded model of a harrier Milvus collection (docs/milvus.md)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from harrier import CollectionMismatchError, ModelIdentity
-from harrier_milvus._bm25 import (
-    PROPERTY_BM25,
-    add_bm25_fields,
-    add_bm25_index,
-    check_server,
-    record_property,
-)
+from harrier import CollectionMismatchError
+from harrier_milvus._bm25 import add_bm25_fields, add_bm25_index, check_server
 from harrier_milvus._payload import MAX_PART_BYTES, MAX_PARTS
 
 try:
@@ -29,8 +23,7 @@ LAYOUT_VERSION = 1
 """Bumped when the row layout changes; a collection of another layout is refused."""
 
 PROPERTY_PREFIX = "harrier."
-PROPERTY_MODEL = "harrier.model"
-PROPERTY_DIMENSION = "harrier.dimension"
+"""Before each property a collection records: ``model``, ``dimension``, ``layout``."""
 PROPERTY_LAYOUT = "harrier.layout"
 
 LOAD_SECONDS = 300.0
@@ -43,7 +36,7 @@ _MIN_EF = 64
 def build_schema(client: MilvusClient, dimension: int, bm25: bool = False) -> CollectionSchema:
     """One row per span; every string a real server holds is under its byte limits."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False,
-                                  description="harrier spans (see harrier_milvus LAYOUT.md)")
+                                  description="harrier spans (see harrier-suite docs/milvus.md)")
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64,
                      description="UUIDv5 of (doc_id, span_index)")
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension,
@@ -86,18 +79,17 @@ def doc_id_index(client: MilvusClient) -> IndexParams:
     return params
 
 
-def create_span_collection(client: MilvusClient, collection: str, model: ModelIdentity,
+def create_span_collection(client: MilvusClient, collection: str, recorded: dict[str, str],
                            dimension: int, *, lite: bool, timeout: float,
                            bm25: dict[str, Any] | None = None) -> None:
     """Create, index and load the collection; index creation does not poll (Lite cannot).
-    With ``bm25`` (the configuration to record) the collection gets BM25 vectors."""
+    With ``bm25`` (the BM25 configuration, also in ``recorded``) it gets BM25 vectors."""
     if bm25 is not None:
         check_server(client, lite)
-    props = properties(model, dimension)
-    if bm25 is not None:
-        props[PROPERTY_BM25] = record_property(bm25)
     client.create_collection(collection, schema=build_schema(client, dimension, bm25 is not None),
-                             consistency_level="Strong", properties=props, timeout=timeout)
+                             consistency_level="Strong",
+                             properties={**recorded, PROPERTY_LAYOUT: str(LAYOUT_VERSION)},
+                             timeout=timeout)
     client.create_index(collection, build_index(client, lite, bm25), timeout=timeout, sync=False)
     if not lite:  # speeds up filters on doc_id; a server that refuses it works without it
         try:
@@ -113,25 +105,11 @@ def search_params(lite: bool, k: int) -> dict[str, Any]:
     return {"metric_type": "COSINE", "params": {"ef": max(k, _MIN_EF)}}
 
 
-def properties(model: ModelIdentity, dimension: int) -> dict[str, str]:
-    """What the collection records about its vectors (``harrier.model``,
-    ``harrier.model_fingerprint``, ``harrier.model_revision``, dimension, layout)."""
-    recorded = {PROPERTY_PREFIX + key: value for key, value in model.to_record().items()}
-    return {**recorded, PROPERTY_DIMENSION: str(dimension), PROPERTY_LAYOUT: str(LAYOUT_VERSION)}
-
-
-def recorded_model(collection: str, recorded: dict[str, Any]) -> tuple[ModelIdentity, int]:
-    """The (model, dimension) of a collection's properties; refuse foreign or newer layouts."""
-    if PROPERTY_MODEL not in recorded or PROPERTY_DIMENSION not in recorded:
-        raise CollectionMismatchError(
-            f"collection {collection!r} was not created by harrier (it records no model); "
-            "use a new collection name"
-        )
+def check_layout(collection: str, recorded: dict[str, Any]) -> None:
+    """Refuse a harrier collection of another layout."""
     layout = int(recorded.get(PROPERTY_LAYOUT, LAYOUT_VERSION))
     if layout != LAYOUT_VERSION:
         raise CollectionMismatchError(
             f"collection {collection!r} uses harrier's Milvus layout {layout}, this version "
             f"reads layout {LAYOUT_VERSION}; upgrade harrier-suite or use a new collection"
         )
-    record = {key.removeprefix(PROPERTY_PREFIX): value for key, value in recorded.items()}
-    return ModelIdentity.from_record(record), int(recorded[PROPERTY_DIMENSION])

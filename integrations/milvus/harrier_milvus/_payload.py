@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from harrier import Hit, SpanRecord, StoreLimitError
+from harrier import SPAN_FIELDS, Hit, SpanRecord, StoreLimitError
 from harrier._records import canonical_json
 
 MAX_PART_BYTES = 65_535
@@ -38,8 +38,6 @@ REQUEST_BYTES = 16 * 2**20
 MAX_ROW_BYTES = 32 * 2**20
 """The largest single row written; a bigger span needs a smaller ``max_tokens``."""
 
-SPAN_FIELDS = ("doc_id", "span_index", "span_count", "start", "end", "token_count", "doc_hash",
-               "model")
 HIT_FIELDS = ["doc_id", "span_index", "start", "end", "text_parts", "metadata_json"]
 RECORD_FIELDS = ["id", "vector", *SPAN_FIELDS, "text_parts", "metadata_json"]
 _INT64 = (-(2**63), 2**63 - 1)
@@ -108,7 +106,7 @@ def to_row(record: SpanRecord, bm25_text: str | None = None) -> dict[str, Any]:
             f"span {record.span_index} of document {record.doc_id!r} holds a lone surrogate "
             "character, which Milvus (UTF-8 only) cannot store; fix the source text"
         ) from None
-    row = {name: getattr(record, name) for name in SPAN_FIELDS}
+    row = record.span_fields()
     row.update(
         id=record.id, vector=np.asarray(record.vector, dtype=np.float32).tolist(),
         text_parts=text_parts, metadata=filter_copy(record.metadata),
@@ -162,11 +160,8 @@ def to_hit(hit: dict[str, Any]) -> Hit:
 
 def to_record(row: dict[str, Any]) -> SpanRecord:
     """A ``harrier.SpanRecord`` from one row of ``MilvusClient.query`` (with the vector)."""
-    return SpanRecord(
-        id=str(row["id"]), vector=np.asarray(row["vector"], dtype=np.float32),
-        text=read_text(row), metadata=read_metadata(row),
-        **{name: row[name] for name in SPAN_FIELDS},
-    )
+    return SpanRecord.from_fields(str(row["id"]), row["vector"], read_text(row),
+                                  read_metadata(row), row)
 
 
 def _fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -19,15 +19,12 @@ from harrier import (
     ModelIdentity,
     NoSparseVectorsError,
     SpanRecord,
-    StoredDocument,
     StoreError,
     StoreLimitError,
-    StoreUnavailableError,
     VectorStore,
-    retry,
 )
 from harrier._store import RRF_K, arm_limit, fuse_ranks
-from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, recorded_bm25, search_requests
+from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
 from harrier_milvus._connection import (
     MilvusClient,
     MilvusException,
@@ -42,8 +39,9 @@ from harrier_milvus._connection import (
 from harrier_milvus._expr import ALL_ROWS, doc_filter, metadata_filter, stale_filter
 from harrier_milvus._layout import (
     LOAD_SECONDS,
+    PROPERTY_PREFIX,
+    check_layout,
     create_span_collection,
-    recorded_model,
     search_params,
 )
 from harrier_milvus._payload import (
@@ -61,14 +59,13 @@ T = TypeVar("T")
 STRONG = "Strong"
 _ID_PAGE = 16_384  # the server's largest query window
 _RECORD_PAGE = 64  # rows with vectors and whole texts
-_DELETE_IDS = 512  # document ids per delete expression
 
 
 class MilvusStore(VectorStore):
     """A collection in Milvus: Milvus Lite in ``path`` by default, or a server at ``url``.
 
     The token comes from ``token`` or the ``MILVUS_TOKEN`` environment variable and is never
-    logged. Text and metadata of any size are stored losslessly (see ``LAYOUT.md``); every read
+    logged. Text and metadata of any size are stored losslessly (see docs/milvus.md); every read
     asks for strong consistency. ``timeout`` bounds each call (loading a collection: at least
     five minutes), ``connect_timeout`` the opening. New collections get Milvus' BM25 function
     (servers >= 2.5 and Lite) unless ``sparse=False``.
@@ -76,6 +73,7 @@ class MilvusStore(VectorStore):
 
     max_batch_count = 256
     max_batch_bytes = 8 * 2**20
+    property_prefix = PROPERTY_PREFIX
 
     def __init__(
         self,
@@ -96,7 +94,6 @@ class MilvusStore(VectorStore):
         self.timeout = timeout
         self.sparse = sparse
         self.bm25 = bm25 or Bm25Settings()
-        self._has_sparse: bool | None = None
         self._lite_db: Path | None = None
         if client is not None:
             self._where = "client"
@@ -115,42 +112,28 @@ class MilvusStore(VectorStore):
         return f"MilvusStore({self.collection!r}, {self._where})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[ModelIdentity, int] | None:
-        properties = self._properties()
-        return None if properties is None else recorded_model(self.collection, properties)
+    def collection_properties(self) -> dict[str, Any] | None:
+        if not self.client.has_collection(self.collection, timeout=self.timeout):
+            return None
+        info = self.client.describe_collection(self.collection, timeout=self.timeout)
+        return dict(info.get("properties") or {})
 
-    def collection_bm25(self) -> dict[str, Any] | None:
-        bm25 = recorded_bm25(self._properties() or {})
-        self._has_sparse = bm25 is not None
-        return bm25
+    def check_properties(self, properties: dict[str, Any]) -> None:
+        check_layout(self.collection, properties)
 
     def bm25_record(self) -> dict[str, Any]:
         """Milvus normalises lengths by the collection's own average, not ``avg_len``."""
         return {**self.bm25.record(), "avg_len": "collection"}
 
-    def _properties(self) -> dict[str, Any] | None:
-        exists = self._read("checking the collection", lambda: self.client.has_collection(
-            self.collection, timeout=self.timeout))
-        if not exists:
-            return None
-        info = self._read("describing the collection", lambda: self.client.describe_collection(
-            self.collection, timeout=self.timeout))
-        return dict(info.get("properties") or {})
-
-    def _sparse_on(self) -> bool:
-        if self._has_sparse is None:
-            self.collection_bm25()
-        return bool(self._has_sparse)
-
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Milvus collection %s (dimension %d, BM25 %s)", self.collection,
                     dimension, "on" if self.sparse else "off")
+        recorded = self.properties(model, dimension)
         bm25 = self.bm25_record() if self.sparse else None
-        self._read("creating the collection", lambda: create_span_collection(
-            self.client, self.collection, model, dimension, lite=self.is_lite,
-            timeout=self.timeout, bm25=bm25))
+        self._write(f"creating the collection {self.collection!r}", lambda: (
+            create_span_collection(self.client, self.collection, recorded, dimension,
+                                   lite=self.is_lite, timeout=self.timeout, bm25=bm25)))
         self._loaded = True
-        self._has_sparse = self.sparse
 
     def close(self) -> None:
         if self._closed:
@@ -162,21 +145,11 @@ class MilvusStore(VectorStore):
             release_lite(self._lite_db)
 
     # -- reads ---------------------------------------------------------------------------------
-    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
-        spans: dict[str, set[tuple[int, int, str]]] = {}
-        fields = ["doc_id", "span_index", "span_count", "doc_hash"]
-        for row in self._query(doc_filter(doc_ids), fields, _ID_PAGE):
-            spans.setdefault(row["doc_id"], set()).add(
-                (int(row["span_index"]), int(row["span_count"]), row["doc_hash"])
-            )
-        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
-
-    def iter_doc_ids(self) -> Iterable[str]:
-        seen: set[str] = set()
-        for row in self._query(ALL_ROWS, ["doc_id"], _ID_PAGE):
-            if row["doc_id"] not in seen:
-                seen.add(row["doc_id"])
-                yield row["doc_id"]
+    def scan_spans(
+        self, doc_ids: Sequence[str] | None, fields: Sequence[str]
+    ) -> Iterable[dict[str, Any]]:
+        expr = ALL_ROWS if doc_ids is None else doc_filter(doc_ids)
+        return self._query(expr, list(fields), _ID_PAGE)
 
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         self._ensure_loaded()
@@ -220,7 +193,7 @@ class MilvusStore(VectorStore):
     def _requests(self, vector: np.ndarray | None, text: str, limit: int,
                   filter: Any) -> list[AnnSearchRequest]:
         """The search requests of each arm (dense only when ``vector`` is given)."""
-        if not self._sparse_on():
+        if not self.has_sparse_vectors():
             raise NoSparseVectorsError(self.no_sparse_message())
         self._ensure_loaded()
         return search_requests(vector, text, limit, metadata_filter(filter),
@@ -263,22 +236,10 @@ class MilvusStore(VectorStore):
                 self.collection, timeout=max(self.timeout, LOAD_SECONDS)))
             self._loaded = True
 
-    def _read(self, what: str, action: Callable[[], T]) -> T:
-        """Retry transient failures with backoff (then StoreUnavailableError); others at once."""
-        def attempt() -> T:
-            with quiet():
-                return action()
-
-        try:
-            return retry(attempt, what=f"{what} in {self.collection!r}",
-                         transient=is_transient, error=StoreUnavailableError)
-        except MilvusException as exc:
-            raise _store_error(f"{what} in {self.collection!r}", exc) from exc
-
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         self._ensure_loaded()
-        sparse = self._sparse_on()
+        sparse = self.has_sparse_vectors()
         rows = [to_row(r, bm25_text(r.text) if sparse else None) for r in records]
         for chunk in request_chunks(rows):
             self._write(f"writing {len(chunk)} spans to {self.collection!r}",
@@ -287,31 +248,27 @@ class MilvusStore(VectorStore):
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         self._delete(stale_filter(doc_id, keep_hash), f"deleting stale spans of {doc_id!r}")
 
-    def delete_documents(self, doc_ids: Sequence[str]) -> None:
-        for start in range(0, len(doc_ids), _DELETE_IDS):
-            chunk = doc_ids[start:start + _DELETE_IDS]
-            self._delete(doc_filter(chunk), f"deleting {len(chunk)} documents")
+    def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
+        self._delete(doc_filter(doc_ids), f"deleting {len(doc_ids)} documents")
 
     def _delete(self, expr: str, what: str) -> None:
         self._ensure_loaded()
         self._write(what, lambda: self.client.delete(self.collection, filter=expr,
                                                      timeout=self.timeout))
 
-    def _write(self, what: str, action: Callable[[], Any]) -> None:
-        """Retry transient failures with backoff; raise any other one at once."""
-        def attempt() -> Any:
-            with quiet():
-                return action()
+    # -- errors --------------------------------------------------------------------------------
+    def _attempt(self, action: Callable[[], T]) -> T:
+        with quiet():
+            return action()
 
-        try:
-            retry(attempt, what=what, transient=is_transient)
-        except MilvusException as exc:
-            raise _store_error(what, exc) from exc
+    def is_transient(self, exc: BaseException) -> bool:
+        return is_transient(exc)
 
-
-def _store_error(what: str, exc: MilvusException) -> StoreError:
-    """A harrier error with the server's reason (its messages never hold the token)."""
-    message = f"{what} failed: {exc.message}"
-    if "exceed" in str(exc.message).lower():
-        return StoreLimitError(f"{message}; a value is over what this Milvus can hold")
-    return StoreError(message)
+    def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
+        """A harrier error with the server's reason (its messages never hold the token)."""
+        if not isinstance(exc, MilvusException):
+            return None
+        message = f"{what} failed: {exc.message}"
+        if "exceed" in str(exc.message).lower():
+            return StoreLimitError(f"{message}; a value is over what this Milvus can hold")
+        return StoreError(message)

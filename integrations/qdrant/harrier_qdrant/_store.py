@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,13 @@ import numpy as np
 from harrier import (
     Bm25Encoder,
     Bm25Settings,
-    CollectionMismatchError,
     Hit,
     ModelIdentity,
     NoSparseVectorsError,
     SpanRecord,
-    StoredDocument,
+    StoreError,
     StoreUnavailableError,
     VectorStore,
-    retry,
 )
 from harrier._bm25 import SPARSE_VECTOR_NAME
 from harrier._store import RRF_K, arm_limit
@@ -70,7 +69,6 @@ class QdrantStore(VectorStore):
         self.sparse = sparse
         self.bm25 = bm25 or Bm25Settings()
         self._encoder: Bm25Encoder | None = None
-        self._has_sparse: bool | None = None
         self.is_server = url is not None or (client is not None and not _is_local(client))
         if client is None:
             client = _connect(path, url, api_key, prefer_grpc, timeout)
@@ -82,95 +80,64 @@ class QdrantStore(VectorStore):
         return f"QdrantStore({self.collection!r}, {where})"
 
     # -- collection ----------------------------------------------------------------------------
-    def collection_model(self) -> tuple[ModelIdentity, int] | None:
-        metadata = self._metadata()
-        if metadata is None:
-            return None
-        if "harrier_model" not in metadata:
-            raise CollectionMismatchError(
-                f"collection {self.collection!r} was not created by harrier (it records no "
-                "model); use a new collection name"
-            )
-        record = {key.removeprefix("harrier_"): value for key, value in metadata.items()}
-        return ModelIdentity.from_record(record), int(metadata["harrier_dimension"])
-
-    def collection_bm25(self) -> dict[str, Any] | None:
-        bm25 = (self._metadata() or {}).get("harrier_bm25")
-        self._has_sparse = bm25 is not None
-        return bm25
-
-    def _metadata(self) -> dict[str, Any] | None:
+    def collection_properties(self) -> dict[str, Any] | None:
         if not self.client.collection_exists(self.collection):
             return None
-        return self.client.get_collection(self.collection).config.metadata or {}
+        return dict(self.client.get_collection(self.collection).config.metadata or {})
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant collection %s (dimension %d, BM25 %s)", self.collection,
                     dimension, "on" if self.sparse else "off")
-        metadata: dict[str, Any] = {f"harrier_{key}": value
-                                    for key, value in model.to_record().items()}
-        metadata["harrier_dimension"] = dimension
-        sparse = None
-        if self.sparse:
-            metadata["harrier_bm25"] = self.bm25_record()
-            sparse = {SPARSE_VECTOR_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)}
-        self.client.create_collection(
-            self.collection,
-            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-            sparse_vectors_config=sparse, metadata=metadata,
-        )
-        self._has_sparse = self.sparse
+        vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+        sparse = ({SPARSE_VECTOR_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+                  if self.sparse else None)
+        recorded = self.properties(model, dimension)
+        self._write(f"creating the collection {self.collection!r}", lambda: (
+            self.client.create_collection(self.collection, vectors_config=vectors,
+                                          sparse_vectors_config=sparse, metadata=recorded)))
         if self.is_server:
-            self.client.create_payload_index(
+            self._write("indexing doc_id", lambda: self.client.create_payload_index(
                 self.collection, "doc_id", models.PayloadSchemaType.KEYWORD, wait=True
-            )
+            ))
 
     def begin_bulk_load(self) -> None:
         if not self.is_server:
             return
-        config = self.client.get_collection(self.collection).config.optimizer_config
+        config = self._read("reading the collection", lambda: self.client.get_collection(
+            self.collection)).config.optimizer_config
         self._saved_hnsw = models.OptimizersConfigDiff(
             indexing_threshold=config.indexing_threshold
         )
-        self.client.update_collection(
+        self._write("deferring index building", lambda: self.client.update_collection(
             self.collection,
             optimizers_config=models.OptimizersConfigDiff(
                 indexing_threshold=_BULK_INDEXING_THRESHOLD
             ),
-        )
+        ))
 
     def end_bulk_load(self) -> None:
         if self._saved_hnsw is not None:
-            self.client.update_collection(self.collection, optimizers_config=self._saved_hnsw)
-            self._saved_hnsw = None
+            saved, self._saved_hnsw = self._saved_hnsw, None
+            self._write("restoring index building", lambda: self.client.update_collection(
+                self.collection, optimizers_config=saved))
 
     def close(self) -> None:
         self.client.close()
 
     # -- reads ---------------------------------------------------------------------------------
-    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
-        spans: dict[str, set[tuple[int, int, str]]] = {}
-        fields = ["doc_id", "span_index", "span_count", "doc_hash"]
-        for point in self._scroll(_doc_filter(doc_ids), fields):
-            p = point.payload or {}
-            spans.setdefault(p["doc_id"], set()).add(
-                (p["span_index"], p["span_count"], p["doc_hash"])
-            )
-        return {doc_id: StoredDocument(frozenset(s)) for doc_id, s in spans.items()}
-
-    def iter_doc_ids(self) -> Iterable[str]:
-        seen: set[str] = set()
-        for point in self._scroll(None, ["doc_id"]):
-            doc_id = (point.payload or {}).get("doc_id")
-            if doc_id is not None and doc_id not in seen:
-                seen.add(doc_id)
-                yield doc_id
+    def scan_spans(
+        self, doc_ids: Sequence[str] | None, fields: Sequence[str]
+    ) -> Iterable[dict[str, Any]]:
+        flt = None if doc_ids is None else _doc_filter(doc_ids)
+        for point in self._scroll(flt, list(fields)):
+            yield point.payload or {}
 
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
-        result = self.client.query_points(
-            self.collection, query=np.asarray(vector, dtype=np.float32).tolist(), limit=k,
-            query_filter=_metadata_filter(filter), with_payload=True,
-        )
+        query = np.asarray(vector, dtype=np.float32).tolist()
+        flt = _metadata_filter(filter)
+        result = self._read("searching", lambda: self.client.query_points(
+            self.collection, query=query, limit=k, query_filter=flt, with_payload=True,
+        ))
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
@@ -200,7 +167,7 @@ class QdrantStore(VectorStore):
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
     def _sparse_query(self, text: str) -> models.SparseVector:
-        if not self._sparse_on():
+        if not self.has_sparse_vectors():
             raise NoSparseVectorsError(self.no_sparse_message())
         indices, values = self.encoder.embed_query(text)
         return models.SparseVector(indices=indices, values=values)
@@ -211,29 +178,24 @@ class QdrantStore(VectorStore):
             self._encoder = Bm25Encoder(self.bm25)
         return self._encoder
 
-    def _sparse_on(self) -> bool:
-        """Whether the collection holds BM25 vectors (asked once)."""
-        if self._has_sparse is None:
-            self.collection_bm25()
-        return bool(self._has_sparse)
-
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         points = self._scroll(_doc_filter([doc_id]), True, with_vectors=True)
         records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
         return sorted(records, key=lambda r: r.span_index)
 
     def count(self) -> int:
-        return int(self.client.count(self.collection, exact=True).count)
+        return int(self._read("counting", lambda: self.client.count(
+            self.collection, exact=True)).count)
 
     def _scroll(
         self, flt: models.Filter | None, fields: list[str] | bool, with_vectors: bool = False
-    ) -> Iterable[Any]:
+    ) -> Iterator[Any]:
         offset = None
         while True:
-            points, offset = self.client.scroll(
-                self.collection, scroll_filter=flt, limit=_SCROLL_PAGE, offset=offset,
-                with_payload=fields, with_vectors=with_vectors,
-            )
+            points, offset = self._read("scrolling", partial(
+                self.client.scroll, self.collection, scroll_filter=flt, limit=_SCROLL_PAGE,
+                offset=offset, with_payload=fields, with_vectors=with_vectors,
+            ))
             yield from points
             if offset is None:
                 return
@@ -249,7 +211,7 @@ class QdrantStore(VectorStore):
 
     def _vectors(self, record: SpanRecord) -> Any:
         dense = record.vector.tolist()
-        if not self._sparse_on():
+        if not self.has_sparse_vectors():
             return dense
         indices, values = self.encoder.embed_document(record.text)
         return {"": dense, SPARSE_VECTOR_NAME: models.SparseVector(indices=indices,
@@ -261,7 +223,7 @@ class QdrantStore(VectorStore):
         )
         self._delete(selector, f"deleting stale spans of {doc_id!r}")
 
-    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+    def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
         self._delete(_doc_filter(doc_ids), f"deleting {len(doc_ids)} documents")
 
     def _delete(self, selector: models.Filter, what: str) -> None:
@@ -269,19 +231,22 @@ class QdrantStore(VectorStore):
             self.collection, points_selector=models.FilterSelector(filter=selector), wait=True
         ))
 
-    def _write(self, what: str, action: Any) -> None:
-        retry(action, what=what, transient=_is_transient)
+    # -- errors --------------------------------------------------------------------------------
+    def is_transient(self, exc: BaseException) -> bool:
+        """Connection failures and 5xx answers are worth retrying; 4xx answers are not."""
+        if isinstance(exc, UnexpectedResponse):
+            return exc.status_code is not None and exc.status_code >= 500
+        return isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError))
+
+    def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
+        if isinstance(exc, UnexpectedResponse):
+            return StoreError(f"{what} failed: Qdrant answered HTTP {exc.status_code} "
+                              f"({exc.reason_phrase})")
+        return None
 
 
 def _weights(weights: tuple[float, float] | None) -> list[float] | None:
     return None if weights is None else [float(w) for w in weights]
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Connection failures and 5xx answers are worth retrying; 4xx answers are not."""
-    if isinstance(exc, UnexpectedResponse):
-        return exc.status_code is not None and exc.status_code >= 500
-    return isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError))
 
 
 def _connect(

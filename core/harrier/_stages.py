@@ -1,0 +1,251 @@
+"""The pipeline's stages, run by :func:`harrier.ingest` (threads) and by the Ray path (actors).
+
+Each document becomes one :class:`DocumentWork` that the stages fill in turn::
+
+    document_groups  bounded groups of valid, first-seen documents (skips counted)
+    prepare          hash each document against what the store holds; split the changed ones
+    embed            embed the spans of a group in one call
+    write            upsert the spans in bounded requests, then delete each document's stale ones
+
+A document is a :class:`SourceDocument` (its text is at hand) or a :class:`LazyDocument`: a
+document whose text is costly to produce gives a ``digest`` instead, e.g. a SHA-256 of its raw
+bytes plus the converter's name and version. The digest stands for the text in the document
+hash, and ``load()`` is called, in :func:`prepare`, only when the document changed (its
+``SourceError`` skips the document). For Ray, ``load`` must pickle (a module-level function or
+a ``functools.partial`` of one). A :class:`~harrier.convert.ConvertedFile` (PDF, Office...) is
+one: its digest is its ``hash_input()``, and its load is the caller's ``FileConverter``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harrier._documents import LargeFile, LazyDocument, Skipped, SourceDocument, SourceItem
+from harrier._embedder import Embedder
+from harrier._errors import SourceError
+from harrier._identity import ModelIdentity
+from harrier._records import SpanRecord, canonical_json, document_hash, span_id
+from harrier._remote import RemoteEmbedder
+from harrier._report import IngestReport
+from harrier._spans import Span
+from harrier._store import StoredDocument, VectorStore
+from harrier.convert import ConvertedFile, FileConverter, Unconvertible, page_range
+
+Document = SourceDocument | LazyDocument | ConvertedFile
+
+
+def ingest_settings(model: ModelIdentity, max_tokens: int, overlap_tokens: int) -> str:
+    """What besides a document decides its spans and vectors: part of every document hash.
+    The model counts by its weights' fingerprint, whatever path or name loaded it."""
+    return canonical_json([model.fingerprint or model.name, max_tokens, overlap_tokens])
+
+
+def hash_of(doc: Document, settings: str) -> str:
+    """The document hash of ``doc``: over its text, or over its digest when it gives one."""
+    if isinstance(doc, LazyDocument):  # its own domain: a digest never equals a text's hash
+        return document_hash(doc.digest, doc.metadata, canonical_json([settings, "digest"]))
+    return document_hash(doc.text, doc.metadata, settings)
+
+
+@dataclass
+class DocumentWork:
+    """One document (or one piece of a large one) on its way through the stages.
+
+    ``spans`` is None when the document is unchanged (or skipped: ``skip`` says why);
+    ``span_count`` counts the spans of the whole document, and ``last`` is False on every piece
+    of a large file but its last, whose write deletes the stale spans.
+    """
+
+    id: str
+    metadata: dict[str, Any]
+    hash: str
+    stored: StoredDocument | None = None
+    spans: list[Span] | None = None
+    vectors: np.ndarray | None = None
+    span_count: int = 0
+    last: bool = True
+    skip: str | None = None
+    pages: tuple[int, ...] = ()
+
+    def records(self, model: str) -> list[SpanRecord]:
+        """The span records of this document, once embedded."""
+        if not self.spans:
+            return []
+        if self.vectors is None or len(self.vectors) != len(self.spans):
+            raise ValueError(f"document {self.id!r} is not embedded")
+        return [
+            SpanRecord(
+                id=span_id(self.id, s.index), vector=vector, text=s.text, doc_id=self.id,
+                span_index=s.index, span_count=self.span_count, start=s.start, end=s.end,
+                token_count=s.token_count, doc_hash=self.hash, model=model,
+                metadata={**self.metadata, **page_range(self.pages, s.start, s.text)}
+                if self.pages else self.metadata,
+            )
+            for s, vector in zip(self.spans, self.vectors, strict=True)
+        ]
+
+
+def document_groups(
+    items: Iterable[SourceItem], seen: set[str], report: IngestReport, size: int, chars: int
+) -> Iterator[list[Document] | LargeFile]:
+    """Groups of at most ``size`` documents or ``chars`` characters of valid, first-seen
+    documents (a large file alone); ``seen`` collects their ids, ``report`` counts skips."""
+    group: list[Document] = []
+    group_chars = 0
+    for item in items:
+        if not isinstance(item, Skipped):
+            item = _validated(item, seen)
+        if isinstance(item, Skipped):
+            report.add_skip(item)
+            continue
+        seen.add(item.id)
+        report.documents += 1
+        if isinstance(item, LargeFile):
+            if group:
+                yield group
+                group, group_chars = [], 0
+            yield item
+            continue
+        group.append(item)
+        group_chars += (len(item.text) if isinstance(item, SourceDocument)
+                        else item.size if isinstance(item, ConvertedFile) else 0)
+        if len(group) >= size or group_chars >= chars:
+            yield group
+            group, group_chars = [], 0
+    if group:
+        yield group
+
+
+def prepare(
+    docs: Sequence[Document], stored: dict[str, StoredDocument], settings: str,
+    split: Callable[[str], list[Span]], converter: FileConverter | None = None,
+) -> list[DocumentWork]:
+    """Stage 1, given what the store holds of ``docs``: hash each, split the changed ones.
+    ``converter`` converts the :class:`ConvertedFile` among them (required if there are any)."""
+    works = []
+    for doc in docs:
+        work = DocumentWork(doc.id, doc.metadata, "", stored.get(doc.id))
+        works.append(work)
+        try:
+            if isinstance(doc, ConvertedFile):
+                doc = as_lazy(doc, converter)
+            work.hash = hash_of(doc, settings)
+            if work.stored is not None and work.stored.is_complete(work.hash):
+                continue
+            if isinstance(doc, LazyDocument):
+                text, work.metadata, work.pages = doc.load()
+            else:
+                text, work.pages = doc.text, doc.pages
+        except OSError as exc:
+            work.skip = f"cannot read: {exc.strerror or exc}"
+            continue
+        except (SourceError, Unconvertible) as exc:
+            work.skip = str(exc)
+            continue
+        if not text.strip():
+            work.skip = "empty or whitespace only"
+            continue
+        work.spans = split(text)
+        work.span_count = len(work.spans)
+    return works
+
+
+def as_lazy(file: ConvertedFile, converter: FileConverter | None) -> LazyDocument:
+    """A file to convert as a lazy document: hashed from its bytes (one read), converted by
+    ``converter`` on load. Raises ``OSError`` when the file cannot be read."""
+    if converter is None:
+        raise ValueError(f"{file.id!r} needs a converter")
+    return LazyDocument(file.id, file.hash_input(), functools.partial(converter.convert, file),
+                        file.metadata)
+
+
+def skipped(works: Iterable[DocumentWork]) -> list[Skipped]:
+    """The documents that ``prepare`` skipped, with their reasons."""
+    return [Skipped(w.id, w.skip) for w in works if w.skip is not None]
+
+
+def record_skips(report: IngestReport, items: Iterable[Skipped]) -> None:
+    """Count documents that were counted as seen, then skipped, under their reasons."""
+    for item in items:
+        report.documents -= 1
+        report.add_skip(item)
+
+
+def embed(works: Sequence[DocumentWork], embedder: Embedder | RemoteEmbedder) -> None:
+    """Stage 2: embed every span of ``works`` in one call (the engine batches by tokens)."""
+    texts = [s.text for w in works for s in w.spans or ()]
+    if not texts:
+        return
+    vectors = embedder.embed_documents(texts)
+    start = 0
+    for work in works:
+        if work.spans:
+            work.vectors = vectors[start:start + len(work.spans)]
+            start += len(work.spans)
+
+
+def write(
+    works: Sequence[DocumentWork], store: VectorStore, model: str, report: IngestReport
+) -> None:
+    """Stage 3: write the new spans, then delete the stale ones of each finished document.
+    Skipped documents are left to the caller (:func:`skipped`, :func:`record_skips`)."""
+    changed = [w for w in works if w.spans is not None]
+    report.unchanged += sum(w.spans is None and w.skip is None for w in works)
+    report.tokens += sum(s.token_count for w in changed for s in w.spans or ())
+    per_doc = [w.records(model) for w in changed]
+    for batch in write_batches(per_doc, store.max_batch_count, store.max_batch_bytes):
+        store.upsert(batch)
+        report.spans_written += len(batch)
+    for work in changed:
+        if work.last and work.stored is not None:
+            store.delete_stale(work.id, work.hash)
+            report.spans_deleted += work.stored.stale_after(work.span_count)
+
+
+def prune(store: VectorStore, seen: set[str]) -> int:
+    """Delete the documents of ``store`` that are not in ``seen``; how many were deleted."""
+    gone = [doc_id for doc_id in store.iter_doc_ids() if doc_id not in seen]
+    if gone:
+        store.delete_documents(gone)
+    return len(gone)
+
+
+def write_batches(
+    per_doc: Sequence[Sequence[SpanRecord]], max_count: int, max_bytes: int
+) -> Iterator[list[SpanRecord]]:
+    """Requests bounded by count and bytes; a document is kept in one request when it fits."""
+    batch: list[SpanRecord] = []
+    size = 0
+    for records in per_doc:
+        doc_bytes = sum(r.approx_bytes() for r in records)
+        if batch and (len(batch) + len(records) > max_count or size + doc_bytes > max_bytes):
+            yield batch
+            batch, size = [], 0
+        for record in records:
+            record_bytes = record.approx_bytes()
+            if batch and (len(batch) >= max_count or size + record_bytes > max_bytes):
+                yield batch
+                batch, size = [], 0
+            batch.append(record)
+            size += record_bytes
+    if batch:
+        yield batch
+
+
+def _validated(doc: Document | LargeFile, seen: set[str]) -> SourceItem:
+    if doc.id in seen:
+        return _skip(doc.id, "duplicate document id in this run (the first one was kept)")
+    try:
+        canonical_json(doc.metadata)
+    except (TypeError, ValueError) as exc:
+        return _skip(doc.id, f"metadata is not JSON-able: {exc}")
+    return doc
+
+
+def _skip(doc_id: str, reason: str) -> Skipped:
+    return Skipped(doc_id, reason)
