@@ -226,9 +226,11 @@ class VectorStore(abc.ABC):
     def collection_bm25(self) -> dict[str, Any] | None:
         """The BM25 configuration the collection records; None when it has no BM25 vectors."""
         properties = self._read("checking the collection", self.collection_properties) or {}
-        value = properties.get(self.property_prefix + "bm25")
+        value = properties.get(self.property_prefix + "bm25")  # JSON, or a store's own dict
         self._has_sparse = value is not None
-        return None if value is None else dict(json.loads(value))
+        if value is None:
+            return None
+        return dict(json.loads(value) if isinstance(value, str) else value)
 
     def has_sparse_vectors(self) -> bool:
         """Whether the collection holds BM25 vectors (asked of the store once)."""
