@@ -21,7 +21,9 @@ def _stores(work: Path) -> dict[str, object]:
     try:
         from harrier_qdrant import QdrantStore
 
-        stores["qdrant (local, disk)"] = lambda: QdrantStore("bench", path=work / "qdrant")
+        stores["qdrant (edge, the default)"] = lambda: QdrantStore("bench", path=work / "edge")
+        stores["qdrant-local (local mode)"] = lambda: QdrantStore(
+            "bench", path=work / "qdrant", local_mode=True)
     except ImportError:
         pass
     try:

@@ -21,6 +21,7 @@ import bench_long_span
 import bench_queries
 import bench_serve
 import bench_splitter
+import bench_stores
 from _common import table
 
 CPU = {
@@ -29,6 +30,7 @@ CPU = {
     "long span": ["--layers", "1", "--tokens", "32000"],
     "ingestion": ["--layers", "2", "--documents", "48"],
     "splitter": [],
+    "stores": ["--sizes", "10000", "--documents", "100"],
     "conversion": ["--pages", "200", "--layers", "2"],
     "serving": ["--shapes", "harrier-270m", "--layers", "2", "--clients", "64",
                 "--requests", "640", "--overload-seconds", "30"],
@@ -43,6 +45,7 @@ GPU = {
     "ingestion": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
                   "--device", "cuda"],
     "splitter": [],
+    "stores": ["--sizes", "10000,100000", "--stores", "edge", "--device", "cuda"],
     "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
                    "--device", "cuda"],
     "serving": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--device", "cuda",
@@ -52,7 +55,7 @@ GPU = {
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
            "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
-           "conversion": bench_convert, "serving": bench_serve,
+           "conversion": bench_convert, "serving": bench_serve, "stores": bench_stores,
            "hybrid": bench_hybrid}
 
 

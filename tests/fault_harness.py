@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from harrier import ModelIdentity, SpanRecord, span_id
 from harrier._store_spec import open_store
 
 WORDS = "rivers carry water from hills to the sea 机器 学习 énergie 🙂".split()
 
 VICTIM = """
 import os, sys, harrier
+from harrier import ModelIdentity, SpanRecord, span_id
 from harrier._store_spec import open_store
 folder, spec, model, collection = sys.argv[1:5]
 engine = harrier.Embedder.from_pretrained(model, device="cpu")
@@ -32,6 +34,21 @@ report = harrier.ingest(folder, store, engine, max_tokens=48, group_documents=3)
 store.close()
 print(report.spans_written)
 """
+
+
+SYNTHETIC_MODEL = ModelIdentity("m", "f" * 64)
+
+
+def synthetic_records(doc_id: str, n: int, seed: int = 0, text: str = "t" * 500,
+                      dim: int = 32) -> list[SpanRecord]:
+    """``n`` spans of one document with random unit vectors (no model needed)."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return [SpanRecord(id=span_id(doc_id, i), vector=vectors[i], text=f"{text} {i}",
+                       doc_id=doc_id, span_index=i, span_count=n, start=0, end=1,
+                       token_count=1, doc_hash=f"h-{doc_id}", model="m", metadata={"i": i % 3})
+            for i in range(n)]
 
 
 def write_corpus(folder: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
+from harrier._copy import CopyReport, copy_collection
 from harrier._documents import SourceDocument
 from harrier._embedder import Embedder
 from harrier._errors import (
@@ -18,6 +19,7 @@ from harrier._errors import (
     ModelNotFoundError,
     NoSparseVectorsError,
     SourceError,
+    StoreDamagedError,
     StoreError,
     StoreLimitError,
     StoreUnavailableError,
@@ -42,6 +44,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "Bm25Settings",
     "CollectionMismatchError",
     "ConfigurationError",
+    "CopyReport",
     "DEFAULT_K",
     "DEFAULT_MODEL",
     "Embedder",
@@ -67,6 +70,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "SourceError",
     "Span",
     "SpanRecord",
+    "StoreDamagedError",
     "StoreError",
     "StoreLimitError",
     "StoreUnavailableError",
@@ -75,6 +79,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "TextTooLongError",
     "UnknownPromptError",
     "VectorStore",
+    "copy_collection",
     "document_hash",
     "ingest",
     "l2_normalize",

@@ -17,6 +17,7 @@
         ├── CollectionMismatchError the collection was made by another model or dimension
         ├── NoSparseVectorsError    sparse or hybrid search on a collection without BM25 vectors
         ├── StoreLimitError         a value exceeds what the store can hold
+        ├── StoreDamagedError       the store's files are damaged or were written by another tool
         └── StoreWriteError         a write failed after retries (says how to resume)
 """
 
@@ -139,6 +140,10 @@ class NoSparseVectorsError(StoreError):
 
 class StoreLimitError(StoreError):
     """A value (text, metadata, request) exceeds what the store can hold."""
+
+
+class StoreDamagedError(StoreError):
+    """The store's files on disk are damaged, or were not written by harrier."""
 
 
 class StoreWriteError(StoreError):

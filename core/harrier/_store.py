@@ -135,6 +135,10 @@ class VectorStore(abc.ABC):
         """Every stored span of ``doc_id``, with vectors, ordered by span index."""
 
     @abc.abstractmethod
+    def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
+        """Every stored span with its vector, in pages of at most ``batch_size`` (for copying)."""
+
+    @abc.abstractmethod
     def count(self) -> int:
         """Number of spans in the collection."""
 

@@ -8,17 +8,21 @@ from typing import Any
 from harrier._errors import ConfigurationError
 from harrier._store import VectorStore
 
-_CONNECTORS = {
-    "qdrant": ("harrier_qdrant", "QdrantStore", "qdrant"),
-    "milvus": ("harrier_milvus", "MilvusStore", "milvus"),
+_CONNECTORS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
+    "qdrant": ("harrier_qdrant", "QdrantStore", "qdrant", {}),
+    "qdrant-local": ("harrier_qdrant", "QdrantStore", "qdrant", {"local_mode": True}),
+    "milvus": ("harrier_milvus", "MilvusStore", "milvus", {}),
 }
 
 
-def open_store(spec: str, collection: str, *, sparse: bool = True) -> VectorStore:
+def open_store(spec: str, collection: str, *, quantization: str | None = None,
+               sparse: bool = True) -> VectorStore:
     """``qdrant`` / ``qdrant:./folder`` / ``qdrant:http://host:6333``; the same for ``milvus``.
 
-    A bare kind opens the embedded default (``./.harrier/...``); a value with ``://`` is a
-    server address, anything else a local path. Credentials come from the environment.
+    A bare kind opens the embedded default (``./.harrier/...``: Qdrant Edge for ``qdrant``,
+    qdrant-client's local mode for ``qdrant-local``, Milvus Lite for ``milvus``); a value with
+    ``://`` is a server address, anything else a local path. Credentials come from the
+    environment. ``quantization`` (``scalar`` or ``binary``) is a Qdrant collection option;
     ``sparse=False``: a collection this store creates gets no BM25 vectors.
     """
     kind, _, where = spec.partition(":")
@@ -26,7 +30,13 @@ def open_store(spec: str, collection: str, *, sparse: bool = True) -> VectorStor
         raise ConfigurationError(
             f"unknown store {kind!r}; use one of {', '.join(sorted(_CONNECTORS))}"
         )
-    module_name, class_name, extra = _CONNECTORS[kind]
+    module_name, class_name, extra, options = _CONNECTORS[kind]
+    if quantization is not None:
+        if extra != "qdrant":
+            raise ConfigurationError(f"--quantization is a Qdrant option; {kind} has none")
+        options = {**options, "quantization": quantization}
+    if "://" in where and kind == "qdrant-local":
+        raise ConfigurationError("qdrant-local takes a folder; a server is qdrant:URL")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -35,7 +45,7 @@ def open_store(spec: str, collection: str, *, sparse: bool = True) -> VectorStor
         ) from None
     store_class: Any = getattr(module, class_name)
     if not where:
-        return store_class(collection, sparse=sparse)
+        return store_class(collection, sparse=sparse, **options)
     if "://" in where:
-        return store_class(collection, url=where, sparse=sparse)
-    return store_class(collection, path=where, sparse=sparse)
+        return store_class(collection, url=where, sparse=sparse, **options)
+    return store_class(collection, path=where, sparse=sparse, **options)

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from harrier._copy import copy_collection
 from harrier._embedder import Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._index import DEFAULT_K, Index
@@ -26,11 +27,13 @@ EPILOG = """examples:
   harrier ingest ./docs --collection docs --store qdrant:http://localhost:6333 --prune
   harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
   harrier ingest ./docs --collection docs --store milvus:http://localhost:19530 --ray auto
+  harrier copy --from qdrant --to qdrant:http://localhost:6333 --collection docs
   harrier serve --model microsoft/harrier-oss-v1-270m --port 8080
 
-stores: qdrant (embedded in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key from
-QDRANT_API_KEY); milvus (Milvus Lite in ./.harrier/milvus.db), milvus:PATH, milvus:URI
-(token from MILVUS_TOKEN).
+stores: qdrant (embedded Qdrant Edge in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key
+from QDRANT_API_KEY); qdrant-local[:PATH] (qdrant-client's local mode, as earlier versions
+wrote); milvus (Milvus Lite in ./.harrier/milvus.db), milvus:PATH, milvus:URI (token from
+MILVUS_TOKEN).
 """
 
 
@@ -81,6 +84,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --ray: embedding actors, one model each (default 2)")
     ingest.add_argument("--gpus-per-actor", type=float, default=0.0, metavar="F",
                         help="with --ray: GPUs per embedding actor, e.g. 1 or 0.5 (default 0)")
+
+    copy = commands.add_parser(
+        "copy", help="copy a collection between two stores (resumable)",
+        description="Copy every span (ids, vectors, texts, metadata) of a collection from one "
+        "store to another, e.g. from the embedded store to a server. Re-running copies only "
+        "what is missing.", allow_abbrev=False)
+    copy.add_argument("--from", dest="source", required=True, metavar="STORE",
+                      help="the store to read, as --store takes it")
+    copy.add_argument("--to", dest="target", required=True, metavar="STORE",
+                      help="the store to write")
+    copy.add_argument("--collection", required=True, help="collection name (the same in both)")
+    for sub in (ingest, copy):
+        sub.add_argument("--quantization", choices=["scalar", "binary"],
+                         help="Qdrant only, when the collection is created: int8 or 1-bit "
+                         "vectors in memory, rescored on the originals (default: none)")
+    copy.add_argument("--json", action="store_true", help="machine-readable output")
+    copy.add_argument("-v", "--verbose", action="store_true", help="log progress details")
 
     search = commands.add_parser("search", help="find the spans nearest to a query",
                                  description="Embed QUERY with the query instruction and "
@@ -154,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "copy":
+        return _copy(args)
     if args.command == "serve":
         return run_serve(args)
     if args.command == "ingest" and args.ray is not None:
@@ -181,7 +203,9 @@ def _run(args: argparse.Namespace) -> int:
     else:
         embedder = Embedder.from_pretrained(args.model, device=args.device,
                                             max_tokens=getattr(args, "max_tokens", None))
-    store = open_store(args.store, args.collection, sparse=getattr(args, "sparse", True))
+    quantization = getattr(args, "quantization", None)  # a Qdrant option, ingest only
+    store = open_store(args.store, args.collection, sparse=getattr(args, "sparse", True),
+                       **({"quantization": quantization} if quantization else {}))
     with Index(store, embedder,
                query_instruction=getattr(args, "query_instruction", None)) as index:
         if args.command == "ingest":
@@ -204,6 +228,21 @@ def _run(args: argparse.Namespace) -> int:
                 _out(f"{rank}. [{hit.score:.3f}] {hit.doc_id} [{hit.start}:{hit.end}]\n"
                      f"   {preview}")
         return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    source = open_store(args.source, args.collection)
+    try:
+        target = open_store(args.target, args.collection, quantization=args.quantization)
+        try:
+            report = copy_collection(source, target,
+                                     show_progress=not args.json and sys.stderr.isatty())
+        finally:
+            target.close()
+    finally:
+        source.close()
+    _out(json.dumps(report.to_dict()) if args.json else report.summary())
+    return 0
 
 
 def _print_report(report: IngestReport, as_json: bool) -> None:

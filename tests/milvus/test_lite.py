@@ -177,3 +177,20 @@ def test_vectors_come_back_as_written(store, qwen_engine):
     (record,) = records_of(store)
     expected = qwen_engine.embed_documents([SENTENCE])[0]
     np.testing.assert_allclose(record.vector, expected, atol=1e-6)
+
+
+def test_one_warning_when_a_lite_collection_outgrows_fast_search(tmp_path, caplog):
+    from fault_harness import SYNTHETIC_MODEL, synthetic_records
+
+    lite = MilvusStore("docs", path=tmp_path / "limit.db")
+    lite.create_collection(SYNTHETIC_MODEL, 32)
+    lite._size_watch.limit = 10
+    with caplog.at_level("WARNING", logger="harrier"):
+        lite.upsert(synthetic_records("a", 6))
+        assert not caplog.records
+        for doc in ("b", "c", "d"):
+            lite.upsert(synthetic_records(doc, 6))
+    warnings = [r.getMessage() for r in caplog.records if "Milvus Lite" in r.getMessage()]
+    assert len(warnings) == 1 and "--store qdrant" in warnings[0] and "harrier copy" in warnings[0]
+    assert lite.count() == 24
+    lite.close()

@@ -18,13 +18,19 @@ def _qdrant(root: Path) -> StoreFactory:
     return lambda collection: QdrantStore(collection, path=root / "qdrant")
 
 
+def _qdrant_local(root: Path) -> StoreFactory:
+    from harrier_qdrant import QdrantStore
+
+    return lambda collection: QdrantStore(collection, path=root / "local", local_mode=True)
+
+
 def _milvus(root: Path) -> StoreFactory:
     from harrier_milvus import MilvusStore
 
     return lambda collection: MilvusStore(collection, path=root / "milvus.db")
 
 
-STORE_KINDS = {"milvus": _milvus, "qdrant": _qdrant}
+STORE_KINDS = {"milvus": _milvus, "qdrant": _qdrant, "qdrant-local": _qdrant_local}
 
 
 @pytest.fixture(params=sorted(STORE_KINDS))

@@ -44,6 +44,7 @@ from harrier_milvus._layout import (
     create_span_collection,
     search_params,
 )
+from harrier_milvus._lite_limits import LiteSizeWatch
 from harrier_milvus._payload import (
     HIT_FIELDS,
     RECORD_FIELDS,
@@ -105,6 +106,7 @@ class MilvusStore(VectorStore):
             self._where = f"Milvus Lite {self._lite_db}"
         self.client = client
         self.is_lite = is_lite(client)
+        self._size_watch = LiteSizeWatch(collection) if self.is_lite else None
         self._loaded = False
         self._closed = False
 
@@ -203,6 +205,16 @@ class MilvusStore(VectorStore):
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
         return sorted((to_record(row) for row in rows), key=lambda r: r.span_index)
 
+    def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
+        page: list[SpanRecord] = []
+        for row in self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE)):
+            page.append(to_record(row))
+            if len(page) == batch_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
     def count(self) -> int:
         self._ensure_loaded()
         rows = self._read("counting", lambda: self.client.query(
@@ -244,6 +256,8 @@ class MilvusStore(VectorStore):
         for chunk in request_chunks(rows):
             self._write(f"writing {len(chunk)} spans to {self.collection!r}",
                         partial(self.client.upsert, self.collection, chunk, timeout=self.timeout))
+        if self._size_watch is not None:
+            self._size_watch.written(self.count, len(records))
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         self._delete(stale_filter(doc_id, keep_hash), f"deleting stale spans of {doc_id!r}")

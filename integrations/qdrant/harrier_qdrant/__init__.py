@@ -1,7 +1,9 @@
-"""harrier_qdrant: Harrier ingestion and search on Qdrant (embedded local mode or a server)."""
+"""harrier_qdrant: Harrier ingestion and search on Qdrant (embedded Qdrant Edge, or a server)."""
 
 from __future__ import annotations
 
-from harrier_qdrant._store import DEFAULT_PATH, QdrantStore
+from harrier_qdrant._edge_store import DEFAULT_PATH, QdrantEdgeStore
+from harrier_qdrant._quantization import QUANTIZATIONS
+from harrier_qdrant._store import LOCAL_PATH, QdrantStore
 
-__all__ = ["DEFAULT_PATH", "QdrantStore"]
+__all__ = ["DEFAULT_PATH", "LOCAL_PATH", "QUANTIZATIONS", "QdrantEdgeStore", "QdrantStore"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -12,19 +12,26 @@ from typing import Any
 import numpy as np
 
 from harrier import (
-    Bm25Encoder,
+    SPARSE_VECTOR_NAME,
     Bm25Settings,
     Hit,
     ModelIdentity,
-    NoSparseVectorsError,
     SpanRecord,
     StoreError,
     StoreUnavailableError,
     VectorStore,
 )
-from harrier._bm25 import SPARSE_VECTOR_NAME
-from harrier._store import RRF_K, arm_limit
-from harrier_qdrant._payload import to_hit, to_payload, to_record
+from harrier._store import arm_limit
+from harrier_qdrant._edge_shard import RECORD_FILE
+from harrier_qdrant._edge_store import QdrantEdgeStore
+from harrier_qdrant._payload import to_hit, to_payload
+from harrier_qdrant._quantization import (
+    check_quantization,
+    client_quantization,
+    client_search_params,
+)
+from harrier_qdrant._scans import SCROLL_PAGE, PointScans
+from harrier_qdrant._sparse import RRF_CONSTANT, SparseVectors, dense_and_sparse, weights_list
 
 try:
     from qdrant_client import QdrantClient, models
@@ -36,21 +43,34 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 logger = logging.getLogger("harrier")
 
-DEFAULT_PATH = Path(".harrier") / "qdrant"
-"""Where the embedded (local mode) store lives unless told otherwise."""
+LOCAL_PATH = Path(".harrier") / "qdrant"
+"""Where qdrant-client's local mode store lives unless told otherwise."""
 
-_SCROLL_PAGE = 1024
 _BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
 
 
-class QdrantStore(VectorStore):
-    """A collection in Qdrant: embedded in ``path`` by default, or a server at ``url``.
+class QdrantStore(SparseVectors, PointScans, VectorStore):
+    """A collection in Qdrant: a server at ``url`` (or a given ``client``).
 
-    The API key comes from ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is
-    never logged. On a server, a keyword index on ``doc_id`` is created with the collection and
-    HNSW building is deferred during bulk loads. New collections get a BM25 sparse vector named
-    ``langchain-sparse`` with Qdrant's IDF modifier unless ``sparse=False``.
+    Without ``url`` or ``client`` this opens the embedded default, a :class:`QdrantEdgeStore`
+    in ``path``; ``local_mode=True`` opens qdrant-client's local mode there instead (what
+    earlier versions wrote, and what ``langchain_qdrant`` reads). The API key comes from
+    ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is never logged. On a
+    server, keyword indexes on ``doc_id`` and ``doc_hash`` are created with the collection,
+    HNSW building is deferred during bulk loads, and ``quantization`` (``"scalar"`` or
+    ``"binary"``) applies with rescoring on the original vectors. New collections get a BM25
+    sparse vector named ``langchain-sparse`` with Qdrant's IDF modifier unless ``sparse=False``
+    (``bm25``: its parameters).
     """
+
+    def __new__(cls, collection: str, *, path: str | Path | None = None,
+                url: str | None = None, client: QdrantClient | None = None,
+                local_mode: bool = False, quantization: str | None = None,
+                sparse: bool = True, bm25: Bm25Settings | None = None, **options: Any) -> Any:
+        if cls is QdrantStore and url is None and client is None and not local_mode:
+            return QdrantEdgeStore(collection, path=path, quantization=quantization,
+                                   sparse=sparse, bm25=bm25)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -62,13 +82,15 @@ class QdrantStore(VectorStore):
         prefer_grpc: bool = False,
         timeout: int = 30,
         client: QdrantClient | None = None,
+        local_mode: bool = False,
+        quantization: str | None = None,
         sparse: bool = True,
         bm25: Bm25Settings | None = None,
     ) -> None:
         self.collection = collection
         self.sparse = sparse
         self.bm25 = bm25 or Bm25Settings()
-        self._encoder: Bm25Encoder | None = None
+        self.quantization = check_quantization(quantization)
         self.is_server = url is not None or (client is not None and not _is_local(client))
         if client is None:
             client = _connect(path, url, api_key, prefer_grpc, timeout)
@@ -83,7 +105,10 @@ class QdrantStore(VectorStore):
     def collection_properties(self) -> dict[str, Any] | None:
         if not self.client.collection_exists(self.collection):
             return None
-        return dict(self.client.get_collection(self.collection).config.metadata or {})
+        config = self.client.get_collection(self.collection).config
+        if self.quantization is None:  # searches rescore as the collection was made
+            self.quantization = _quantization_name(config.quantization_config)
+        return dict(config.metadata or {})
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
         logger.info("creating Qdrant collection %s (dimension %d, BM25 %s)", self.collection,
@@ -93,11 +118,12 @@ class QdrantStore(VectorStore):
                   if self.sparse else None)
         recorded = self.properties(model, dimension)
         self._write(f"creating the collection {self.collection!r}", lambda: (
-            self.client.create_collection(self.collection, vectors_config=vectors,
-                                          sparse_vectors_config=sparse, metadata=recorded)))
-        if self.is_server:
-            self._write("indexing doc_id", lambda: self.client.create_payload_index(
-                self.collection, "doc_id", models.PayloadSchemaType.KEYWORD, wait=True
+            self.client.create_collection(
+                self.collection, vectors_config=vectors, sparse_vectors_config=sparse,
+                metadata=recorded, quantization_config=client_quantization(self.quantization))))
+        for name in ("doc_id", "doc_hash") if self.is_server else ():
+            self._write(f"indexing {name}", lambda name=name: self.client.create_payload_index(
+                self.collection, name, models.PayloadSchemaType.KEYWORD, wait=True
             ))
 
     def begin_bulk_load(self) -> None:
@@ -125,26 +151,21 @@ class QdrantStore(VectorStore):
         self.client.close()
 
     # -- reads ---------------------------------------------------------------------------------
-    def scan_spans(
-        self, doc_ids: Sequence[str] | None, fields: Sequence[str]
-    ) -> Iterable[dict[str, Any]]:
-        flt = None if doc_ids is None else _doc_filter(doc_ids)
-        for point in self._scroll(flt, list(fields)):
-            yield point.payload or {}
-
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         query = np.asarray(vector, dtype=np.float32).tolist()
         flt = _metadata_filter(filter)
         result = self._read("searching", lambda: self.client.query_points(
             self.collection, query=query, limit=k, query_filter=flt, with_payload=True,
+            search_params=client_search_params(self.quantization),
         ))
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
-        result = self.client.query_points(
-            self.collection, query=self._sparse_query(text), using=SPARSE_VECTOR_NAME, limit=k,
+        query = _sparse_vector(*self.query_weights(text))
+        result = self._read("searching", lambda: self.client.query_points(
+            self.collection, query=query, using=SPARSE_VECTOR_NAME, limit=k,
             query_filter=_metadata_filter(filter), with_payload=True,
-        )
+        ))
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
     def search_hybrid(
@@ -152,49 +173,31 @@ class QdrantStore(VectorStore):
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
         flt, limit = _metadata_filter(filter), arm_limit(k)
-        dense = np.asarray(vector, dtype=np.float32).tolist()
-        result = self.client.query_points(
-            self.collection,
-            prefetch=[
-                models.Prefetch(query=dense, filter=flt, limit=limit),
-                models.Prefetch(query=self._sparse_query(text), using=SPARSE_VECTOR_NAME,
-                                filter=flt, limit=limit),
-            ],
-            # Qdrant adds 1 / (k - 1 + rank): k = RRF_K + 1 gives the same scores as Milvus
-            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K + 1, weights=_weights(weights))),
-            limit=k, with_payload=True,
-        )
+        sparse = _sparse_vector(*self.query_weights(text))
+        prefetch = [
+            models.Prefetch(query=np.asarray(vector, dtype=np.float32).tolist(), filter=flt,
+                            limit=limit, params=client_search_params(self.quantization)),
+            models.Prefetch(query=sparse, using=SPARSE_VECTOR_NAME, filter=flt, limit=limit),
+        ]
+        fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_CONSTANT, weights=weights_list(weights)))
+        result = self._read("searching", lambda: self.client.query_points(
+            self.collection, prefetch=prefetch, query=fusion, limit=k, with_payload=True))
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
-
-    def _sparse_query(self, text: str) -> models.SparseVector:
-        if not self.has_sparse_vectors():
-            raise NoSparseVectorsError(self.no_sparse_message())
-        indices, values = self.encoder.embed_query(text)
-        return models.SparseVector(indices=indices, values=values)
-
-    @property
-    def encoder(self) -> Bm25Encoder:
-        if self._encoder is None:
-            self._encoder = Bm25Encoder(self.bm25)
-        return self._encoder
-
-    def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
-        points = self._scroll(_doc_filter([doc_id]), True, with_vectors=True)
-        records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
-        return sorted(records, key=lambda r: r.span_index)
 
     def count(self) -> int:
         return int(self._read("counting", lambda: self.client.count(
             self.collection, exact=True)).count)
 
-    def _scroll(
-        self, flt: models.Filter | None, fields: list[str] | bool, with_vectors: bool = False
-    ) -> Iterator[Any]:
+    def _doc_filter(self, doc_ids: Sequence[str]) -> models.Filter:
+        return _doc_filter(doc_ids)
+
+    def _scroll(self, flt: models.Filter | None, payload: list[str] | bool, *,
+                vectors: bool = False, page: int = SCROLL_PAGE) -> Iterator[Any]:
         offset = None
         while True:
             points, offset = self._read("scrolling", partial(
-                self.client.scroll, self.collection, scroll_filter=flt, limit=_SCROLL_PAGE,
-                offset=offset, with_payload=fields, with_vectors=with_vectors,
+                self.client.scroll, self.collection, scroll_filter=flt, limit=page,
+                offset=offset, with_payload=payload, with_vectors=vectors,
             ))
             yield from points
             if offset is None:
@@ -203,19 +206,12 @@ class QdrantStore(VectorStore):
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         points = [
-            models.PointStruct(id=r.id, vector=self._vectors(r), payload=to_payload(r))
+            models.PointStruct(id=r.id, payload=to_payload(r), vector=dense_and_sparse(
+                r.vector.tolist(), self.document_weights(r), _sparse_vector))
             for r in records
         ]
         self._write(f"writing {len(points)} spans to {self.collection!r}",
                     lambda: self.client.upsert(self.collection, points=points, wait=True))
-
-    def _vectors(self, record: SpanRecord) -> Any:
-        dense = record.vector.tolist()
-        if not self.has_sparse_vectors():
-            return dense
-        indices, values = self.encoder.embed_document(record.text)
-        return {"": dense, SPARSE_VECTOR_NAME: models.SparseVector(indices=indices,
-                                                                  values=values)}
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         selector = models.Filter(
@@ -245,15 +241,20 @@ class QdrantStore(VectorStore):
         return None
 
 
-def _weights(weights: tuple[float, float] | None) -> list[float] | None:
-    return None if weights is None else [float(w) for w in weights]
+def _sparse_vector(indices: list[int], values: list[float]) -> models.SparseVector:
+    return models.SparseVector(indices=indices, values=values)
 
 
 def _connect(
     path: str | Path | None, url: str | None, api_key: str | None, grpc: bool, timeout: int
 ) -> QdrantClient:
     if url is None:
-        folder = Path(path or DEFAULT_PATH)
+        folder = Path(path or LOCAL_PATH)
+        if any(folder.glob(f"*/{RECORD_FILE}")):
+            raise StoreError(
+                f"{folder} holds an embedded Qdrant Edge store, not a local-mode one; open it "
+                f"as --store qdrant:{folder}"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         try:
             return QdrantClient(path=str(folder))
@@ -278,6 +279,12 @@ def _connect(
             "server is running"
         ) from None
     return client
+
+
+def _quantization_name(config: Any) -> str | None:
+    if isinstance(config, models.ScalarQuantization):
+        return "scalar"
+    return "binary" if isinstance(config, models.BinaryQuantization) else None
 
 
 def _is_local(client: QdrantClient) -> bool:

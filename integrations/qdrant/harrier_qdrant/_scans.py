@@ -1,0 +1,47 @@
+"""The reads both Qdrant stores (Edge and qdrant-client) make, over one ``_scroll``."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from harrier import SpanRecord
+from harrier_qdrant._payload import to_record
+
+SCROLL_PAGE = 1024
+
+
+class PointScans(abc.ABC):
+    """``scan_spans``, ``iter_records`` and ``fetch_spans`` for a store that can scroll its
+    points (filtered, with chosen payload fields, optionally with vectors)."""
+
+    @abc.abstractmethod
+    def _scroll(self, flt: Any, payload: list[str] | bool, *, vectors: bool = False,
+                page: int = SCROLL_PAGE) -> Iterator[Any]:
+        """Every point matching ``flt`` (None: all), page by page."""
+
+    @abc.abstractmethod
+    def _doc_filter(self, doc_ids: Sequence[str]) -> Any:
+        """The filter matching every span of ``doc_ids``."""
+
+    def scan_spans(self, doc_ids: Sequence[str] | None,
+                   fields: Sequence[str]) -> Iterable[dict[str, Any]]:
+        flt = None if doc_ids is None else self._doc_filter(doc_ids)
+        for point in self._scroll(flt, list(fields)):
+            yield point.payload or {}
+
+    def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
+        page: list[SpanRecord] = []
+        for p in self._scroll(None, True, vectors=True, page=batch_size):
+            page.append(to_record(p.id, p.vector, p.payload or {}))
+            if len(page) == batch_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
+        points = self._scroll(self._doc_filter([doc_id]), True, vectors=True)
+        records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
+        return sorted(records, key=lambda r: r.span_index)
