@@ -17,7 +17,7 @@ TEXTS = ["rivers carry water to the sea", "机器学习是人工智能的一个�
 
 def test_langchain_qdrant_searches_a_harrier_collection_with_its_bm25_vectors(tmp_path, qwen_path):
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
-    store = QdrantStore("shared", path=tmp_path / "q")
+    store = QdrantStore("shared", path=tmp_path / "q", local_mode=True)  # a QdrantClient
     index = harrier.Index(store, engine)
     index.ingest([SourceDocument(f"d{i}", t, {"n": i}) for i, t in enumerate(TEXTS)])
     sparse = langchain_harrier.HarrierSparseEmbeddings()

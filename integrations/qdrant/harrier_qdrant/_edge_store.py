@@ -159,6 +159,8 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
             return
         info = self._engine("reading the shard's state", self.shard.info)
         indexed = info.indexed_vectors_count
+        if self.has_sparse_vectors():  # BM25 vectors count as indexed at once, one per span
+            indexed = max(0, indexed - info.points_count)
         if info.points_count - indexed >= max(self.optimize_min_unindexed, indexed // 5):
             self.optimize()
 

@@ -24,17 +24,12 @@ RRF_CONSTANT = RRF_K + 1
 
 
 class SparseVectors:
-    """BM25 term weights of records and queries, for a store whose collection may hold them."""
+    """BM25 term weights of records and queries, for a store whose collection may hold them
+    (mixed into a ``VectorStore``, which provides ``has_sparse_vectors``)."""
 
     sparse: bool
     bm25: Bm25Settings
     _encoder: Bm25Encoder | None = None
-
-    def has_sparse_vectors(self) -> bool:  # implemented by VectorStore
-        raise NotImplementedError
-
-    def no_sparse_message(self) -> str:  # implemented by VectorStore
-        raise NotImplementedError
 
     @property
     def encoder(self) -> Bm25Encoder:
@@ -44,12 +39,14 @@ class SparseVectors:
 
     def document_weights(self, record: SpanRecord) -> tuple[list[int], list[float]] | None:
         """The BM25 vector of ``record``, or None when the collection holds no BM25 vectors."""
-        return self.encoder.embed_document(record.text) if self.has_sparse_vectors() else None
+        if not self.has_sparse_vectors():  # type: ignore[attr-defined]
+            return None
+        return self.encoder.embed_document(record.text)
 
     def query_weights(self, text: str) -> tuple[list[int], list[float]]:
         """The BM25 query vector of ``text``; ``NoSparseVectorsError`` without BM25 vectors."""
-        if not self.has_sparse_vectors():
-            raise NoSparseVectorsError(self.no_sparse_message())
+        if not self.has_sparse_vectors():  # type: ignore[attr-defined]
+            raise NoSparseVectorsError(self.no_sparse_message())  # type: ignore[attr-defined]
         return self.encoder.embed_query(text)
 
 
