@@ -100,9 +100,12 @@ def sparse_snapshot(spec: str, collection: str = "docs", scores: bool = True) ->
     scores mean equal BM25 vectors and corpus statistics. ``scores=False``: the spans found."""
     store = open_store(spec, collection)
     try:
-        return {word: [(h.id, round(h.score, 4)) for h in store.search_sparse(word, 200)]
-                if scores else sorted(h.id for h in store.search_sparse(word, 200))
-                for word in WORDS}
+        hits = {word: store.search_sparse(word, 200) for word in WORDS}
+        if not scores:
+            return {word: sorted(h.id for h in found) for word, found in hits.items()}
+        return {word: sorted(((h.id, round(h.score, 4)) for h in found),  # ties in id order
+                             key=lambda hit: (-hit[1], hit[0]))
+                for word, found in hits.items()}
     finally:
         store.close()
 
