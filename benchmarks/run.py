@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_convert
 import bench_documents
+import bench_hybrid
 import bench_ingest
 import bench_long_span
 import bench_queries
@@ -33,6 +34,7 @@ CPU = {
     "conversion": ["--pages", "200", "--layers", "2"],
     "serving": ["--shapes", "harrier-270m", "--layers", "2", "--clients", "64",
                 "--requests", "640", "--overload-seconds", "30"],
+    "hybrid": ["--layers", "2", "--documents", "48", "--spans", "100000"],
 }
 GPU = {
     "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
@@ -48,10 +50,13 @@ GPU = {
                    "--device", "cuda"],
     "serving": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--device", "cuda",
                 "--clients", "64", "--requests", "6400", "--overload-seconds", "30"],
+    "hybrid": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
+               "--device", "cuda", "--spans", "100000"],
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
            "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
-           "conversion": bench_convert, "serving": bench_serve, "stores": bench_stores}
+           "conversion": bench_convert, "serving": bench_serve, "stores": bench_stores,
+           "hybrid": bench_hybrid}
 
 
 def main() -> None:

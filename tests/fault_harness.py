@@ -14,13 +14,15 @@ import numpy as np
 from harrier import ModelIdentity, SpanRecord, span_id
 from harrier._store_spec import open_store
 
+WORDS = "rivers carry water from hills to the sea 机器 学习 énergie 🙂".split()
+
 VICTIM = """
-import sys, harrier
+import os, sys, harrier
 from harrier import ModelIdentity, SpanRecord, span_id
 from harrier._store_spec import open_store
 folder, spec, model, collection = sys.argv[1:5]
 engine = harrier.Embedder.from_pretrained(model, device="cpu")
-store = open_store(spec, collection)
+store = open_store(spec, collection, sparse=os.environ.get("HARRIER_VICTIM_SPARSE") != "0")
 upsert = store.upsert
 
 def announced_upsert(records):
@@ -51,7 +53,7 @@ def synthetic_records(doc_id: str, n: int, seed: int = 0, text: str = "t" * 500,
 
 def write_corpus(folder: Path) -> None:
     rng = random.Random(7)
-    words = "rivers carry water from hills to the sea 机器 学习 énergie 🙂".split()
+    words = WORDS
     for i in range(36):
         text = " ".join(rng.choice(words) for _ in range(rng.randint(5, 120)))
         (folder / f"doc-{i:02d}.txt").write_text(text + "\n", encoding="utf-8")
@@ -91,6 +93,21 @@ def snapshot(spec: str, collection: str = "docs") -> dict[str, list[tuple]]:
     return snapshot
 
 
+
+
+def sparse_snapshot(spec: str, collection: str = "docs", scores: bool = True) -> dict[str, list]:
+    """The BM25 arm's ranking, (span id, score), for each corpus word: equal rankings and
+    scores mean equal BM25 vectors and corpus statistics. ``scores=False``: the spans found."""
+    store = open_store(spec, collection)
+    try:
+        hits = {word: store.search_sparse(word, 200) for word in WORDS}
+        if not scores:
+            return {word: sorted(h.id for h in found) for word, found in hits.items()}
+        return {word: sorted(((h.id, round(h.score, 4)) for h in found),  # ties in id order
+                             key=lambda hit: (-hit[1], hit[0]))
+                for word, found in hits.items()}
+    finally:
+        store.close()
 
 
 def assert_same_store(victim: dict[str, list[tuple]], clean: dict[str, list[tuple]]) -> None:

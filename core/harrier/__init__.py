@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
 from harrier._copy import CopyReport, copy_collection
 from harrier._documents import SourceDocument
 from harrier._embedder import Embedder
@@ -16,6 +17,7 @@ from harrier._errors import (
     InputTypeError,
     ModelLoadError,
     ModelNotFoundError,
+    NoSparseVectorsError,
     SourceError,
     StoreDamagedError,
     StoreError,
@@ -38,6 +40,8 @@ from harrier._spans import Span, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
+    "Bm25Encoder",
+    "Bm25Settings",
     "CollectionMismatchError",
     "ConfigurationError",
     "CopyReport",
@@ -58,8 +62,10 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ModelIdentity",
     "ModelLoadError",
     "ModelNotFoundError",
+    "NoSparseVectorsError",
     "RemoteEmbedder",
     "SPAN_FIELDS",
+    "SPARSE_VECTOR_NAME",
     "SourceDocument",
     "SourceError",
     "Span",

@@ -15,6 +15,7 @@
     └── StoreError                  a vector store operation failed
         ├── StoreUnavailableError   the store cannot be reached or refuses the credentials
         ├── CollectionMismatchError the collection was made by another model or dimension
+        ├── NoSparseVectorsError    sparse or hybrid search on a collection without BM25 vectors
         ├── StoreLimitError         a value exceeds what the store can hold
         ├── StoreDamagedError       the store's files are damaged or were written by another tool
         └── StoreWriteError         a write failed after retries (says how to resume)
@@ -131,6 +132,10 @@ class StoreUnavailableError(StoreError):
 
 class CollectionMismatchError(StoreError):
     """The collection was created by another model or with another dimension."""
+
+
+class NoSparseVectorsError(StoreError):
+    """Sparse or hybrid search asked of a collection that holds no BM25 vectors."""
 
 
 class StoreLimitError(StoreError):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harrier._deprecation import renamed
 from harrier._embedder import Embedder
-from harrier._errors import ConfigurationError
+from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._ingest import ingest
 from harrier._records import Hit
 from harrier._remote import RemoteEmbedder
@@ -18,13 +18,17 @@ from harrier._store import VectorStore
 DEFAULT_K = 5
 """How many hits every search entry point returns unless told (Index, CLI, retrievers)."""
 
+SearchMode = Literal["hybrid", "dense", "sparse"]
+MODES = ("hybrid", "dense", "sparse")
+
 
 class Index:
     """Ingest documents into ``store`` and search it, with one embedder for both sides.
 
     Queries get the query prompt (``query_instruction`` or ``prompt_name``, default the model's
     retrieval prompt); stored spans never do. ``instruction`` is the deprecated spelling of
-    ``query_instruction``.
+    ``query_instruction``. Search is hybrid (dense + BM25, fused by reciprocal rank) on
+    collections with BM25 vectors, dense on the others.
     """
 
     def __init__(
@@ -41,7 +45,7 @@ class Index:
         self.query_instruction = renamed("instruction", instruction, "query_instruction",
                                          query_instruction)
         self.prompt_name = prompt_name
-        self._checked = False  # the collection was found made by this model and dimension
+        self._has_sparse: bool | None = None  # known once the collection was checked
         embedder.query_prompt(self.query_instruction, prompt_name)  # fail now on a bad name
 
     def ingest(
@@ -59,25 +63,52 @@ class Index:
         report = ingest(source, self.store, self.embedder, max_tokens=max_tokens,
                         overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress,
                         **options)
-        self._checked = True
+        self._has_sparse = self.store.has_sparse_vectors()  # the collection was checked
         return report
 
-    def search(self, query: str, *, k: int = DEFAULT_K, filter: Any = None) -> list[Hit]:
-        """The ``k`` spans nearest to ``query`` (embedded with the query instruction).
+    def search(
+        self, query: str, *, k: int = DEFAULT_K, filter: Any = None, mode: str | None = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best spans for ``query``, best first.
 
-        The collection is checked (exists, same model and dimension) on the first search only.
+        ``mode``: ``"dense"`` (embedding similarity), ``"sparse"`` (BM25) or ``"hybrid"`` (both,
+        fused by reciprocal rank); default :meth:`resolve_mode`. ``weights`` (dense, sparse)
+        weigh the two arms of a hybrid search. ``filter`` applies to every arm.
         """
         if k < 1:
             raise ConfigurationError(f"k={k} must be at least 1")
-        if not self._checked:
-            self.store.ensure_collection(
-                self.embedder.identity, self.embedder.dimension, create=False
+        mode = self.resolve_mode(mode)
+        if weights is not None and (mode != "hybrid" or len(weights) != 2
+                                    or min(weights) < 0 or max(weights) <= 0):
+            raise ConfigurationError(
+                "weights are (dense, sparse): two non-negative numbers, not both zero, and only "
+                "for mode='hybrid'"
             )
-            self._checked = True
+        if mode == "sparse":
+            return self.store.search_sparse(query, k, filter)
         vector = self.embedder.embed_queries(
             [query], instruction=self.query_instruction, prompt_name=self.prompt_name
         )[0]
-        return self.store.search_vector(vector, k, filter)
+        if mode == "dense":
+            return self.store.search_vector(vector, k, filter)
+        return self.store.search_hybrid(vector, query, k, filter, weights)
+
+    def resolve_mode(self, mode: str | None = None) -> SearchMode:
+        """The mode a search runs: ``mode`` checked, or hybrid where the collection has BM25
+        vectors and dense where not. Checks the collection's model once."""
+        if mode is not None and mode not in MODES:
+            raise ConfigurationError(f"unknown search mode {mode!r}; use one of {MODES}")
+        if self._has_sparse is None:
+            self.store.ensure_collection(
+                self.embedder.identity, self.embedder.dimension, create=False
+            )
+            self._has_sparse = self.store.has_sparse_vectors()
+        if mode is None:
+            return "hybrid" if self._has_sparse else "dense"
+        if mode != "dense" and not self._has_sparse:
+            raise NoSparseVectorsError(self.store.no_sparse_message())
+        return mode  # type: ignore[return-value]
 
     def close(self) -> None:
         self.store.close()

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
 
+from harrier._bm25 import Bm25Settings
 from harrier._errors import (
     CollectionMismatchError,
     HarrierError,
+    NoSparseVectorsError,
     StoreError,
     StoreUnavailableError,
     StoreWriteError,
@@ -23,6 +26,28 @@ from harrier._records import Hit, SpanRecord
 
 logger = logging.getLogger("harrier")
 T = TypeVar("T")
+
+RRF_K = 60
+"""The reciprocal rank fusion constant: a hit at 1-based ``rank`` adds ``1 / (60 + rank)``."""
+
+
+def arm_limit(k: int) -> int:
+    """How many candidates each arm of a hybrid search hands to the fusion for ``k`` results."""
+    return max(4 * k, 20)
+
+
+def fuse_ranks(arms: Sequence[Sequence[Hit]], weights: Sequence[float], k: int) -> list[Hit]:
+    """Weighted reciprocal rank fusion of ranked lists (Qdrant's formula): a hit at 1-based
+    ``rank`` in an arm of weight ``w`` adds ``1 / (rank / w + RRF_K)``."""
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for arm, weight in zip(arms, weights, strict=True):
+        for rank, hit in enumerate(arm, start=1):
+            first.setdefault(hit.id, hit)
+            if weight > 0:
+                scores[hit.id] = scores.get(hit.id, 0.0) + 1 / (rank / weight + RRF_K)
+    best = sorted(scores, key=scores.__getitem__, reverse=True)[:k]
+    return [replace(first[key], score=scores[key]) for key in best]
 
 
 @dataclass(frozen=True)
@@ -66,7 +91,11 @@ class VectorStore(abc.ABC):
     retry_delay: float = 0.5
     """Seconds before the first retry; doubled before each next one."""
     property_prefix: str = "harrier_"
-    """Before each name the collection records (``model``, ``dimension``)."""
+    """Before each name the collection records (``model``, ``dimension``, ``bm25``)."""
+    sparse: bool = True
+    """Whether ``create_collection`` adds BM25 vectors; an existing collection keeps its own."""
+    bm25: Bm25Settings = Bm25Settings()
+    _has_sparse: bool | None = None
 
     # -- what a connector implements -------------------------------------------------------------
     @abc.abstractmethod
@@ -112,6 +141,21 @@ class VectorStore(abc.ABC):
     @abc.abstractmethod
     def count(self) -> int:
         """Number of spans in the collection."""
+
+    def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
+        """The ``k`` spans that score best for ``text`` under BM25, best first."""
+        raise NoSparseVectorsError(self.no_sparse_message())
+
+    def search_hybrid(
+        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        """Dense and BM25 results fused by reciprocal rank (``weights``: dense, sparse)."""
+        raise NoSparseVectorsError(self.no_sparse_message())
+
+    def bm25_record(self) -> dict[str, Any]:
+        """The BM25 configuration this store records on the collections it creates."""
+        return self.bm25.record()
 
     def is_transient(self, exc: BaseException) -> bool:
         """Whether a failed call is worth retrying (connection loss, an overloaded server)."""
@@ -176,9 +220,34 @@ class VectorStore(abc.ABC):
 
     def properties(self, model: ModelIdentity, dimension: int) -> dict[str, str]:
         """What a new collection records about its vectors (names under ``property_prefix``):
-        the model's identity (``model.to_record()``) and the dimension."""
-        return {self.property_prefix + key: value
-                for key, value in {**model.to_record(), "dimension": str(dimension)}.items()}
+        the model's identity (``model.to_record()``), the dimension and, with ``sparse``, the
+        BM25 configuration (JSON)."""
+        recorded = {**model.to_record(), "dimension": str(dimension)}
+        if self.sparse:
+            recorded["bm25"] = json.dumps(self.bm25_record(), sort_keys=True)
+        return {self.property_prefix + key: value for key, value in recorded.items()}
+
+    def collection_bm25(self) -> dict[str, Any] | None:
+        """The BM25 configuration the collection records; None when it has no BM25 vectors."""
+        properties = self._read("checking the collection", self.collection_properties) or {}
+        value = properties.get(self.property_prefix + "bm25")  # JSON, or a store's own dict
+        self._has_sparse = value is not None
+        if value is None:
+            return None
+        return dict(json.loads(value) if isinstance(value, str) else value)
+
+    def has_sparse_vectors(self) -> bool:
+        """Whether the collection holds BM25 vectors (asked of the store once)."""
+        if self._has_sparse is None:
+            self.collection_bm25()
+        return bool(self._has_sparse)
+
+    def no_sparse_message(self) -> str:
+        return (
+            f"collection {self.collection!r} in {self!r} holds no BM25 vectors, so only dense "
+            "search works on it; to add them, ingest again into a new collection without "
+            "--no-sparse (sparse=True, the default), or search with mode='dense'"
+        )
 
     def ensure_collection(
         self, model: ModelIdentity, dimension: int, *, create: bool = True
@@ -195,6 +264,7 @@ class VectorStore(abc.ABC):
             )
         if recorded is None:
             self.create_collection(model, dimension)
+            self._has_sparse = self.sparse
             return
         recorded_model, recorded_dimension = recorded
         if recorded_dimension != dimension or not recorded_model.same_model(model):
@@ -203,6 +273,13 @@ class VectorStore(abc.ABC):
                 f"(dimension {recorded_dimension}); refusing to add vectors of {model} "
                 f"(dimension {dimension}). Use another collection, or the model that made "
                 "this one."
+            )
+        bm25 = self.collection_bm25()
+        if bm25 is not None and bm25 != self.bm25_record():
+            raise CollectionMismatchError(
+                f"collection {self.collection!r} holds BM25 vectors made with {bm25}; this "
+                f"store makes {self.bm25_record()}. Use another collection, or the same BM25 "
+                "settings."
             )
 
     def _read(self, what: str, action: Callable[[], T]) -> T:

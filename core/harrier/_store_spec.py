@@ -15,13 +15,15 @@ _CONNECTORS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 }
 
 
-def open_store(spec: str, collection: str, *, quantization: str | None = None) -> VectorStore:
+def open_store(spec: str, collection: str, *, quantization: str | None = None,
+               sparse: bool = True) -> VectorStore:
     """``qdrant`` / ``qdrant:./folder`` / ``qdrant:http://host:6333``; the same for ``milvus``.
 
     A bare kind opens the embedded default (``./.harrier/...``: Qdrant Edge for ``qdrant``,
     qdrant-client's local mode for ``qdrant-local``, Milvus Lite for ``milvus``); a value with
     ``://`` is a server address, anything else a local path. Credentials come from the
-    environment. ``quantization`` (``scalar`` or ``binary``) is a Qdrant collection option.
+    environment. ``quantization`` (``scalar`` or ``binary``) is a Qdrant collection option;
+    ``sparse=False``: a collection this store creates gets no BM25 vectors.
     """
     kind, _, where = spec.partition(":")
     if kind not in _CONNECTORS:
@@ -43,7 +45,7 @@ def open_store(spec: str, collection: str, *, quantization: str | None = None) -
         ) from None
     store_class: Any = getattr(module, class_name)
     if not where:
-        return store_class(collection, **options)
+        return store_class(collection, sparse=sparse, **options)
     if "://" in where:
-        return store_class(collection, url=where, **options)
-    return store_class(collection, path=where, **options)
+        return store_class(collection, url=where, sparse=sparse, **options)
+    return store_class(collection, path=where, sparse=sparse, **options)

@@ -23,6 +23,7 @@ from harrier.convert import CONVERT_TIMEOUT
 EPILOG = """examples:
   harrier ingest ./docs --collection docs
   harrier search "how do I reset my password?" --collection docs -k 3
+  harrier search "error E1234" --collection docs --mode sparse
   harrier ingest ./docs --collection docs --store qdrant:http://localhost:6333 --prune
   harrier ingest corpus.jsonl --collection docs --store milvus:./milvus.db --json
   harrier ingest ./docs --collection docs --store milvus:http://localhost:19530 --ray auto
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--overlap", type=int, help=argparse.SUPPRESS)  # deprecated
     ingest.add_argument("--prune", action="store_true",
                         help="delete documents that are no longer in SOURCE")
+    ingest.add_argument("--no-sparse", dest="sparse", action="store_false",
+                        help="a new collection gets dense vectors only, no BM25 vectors "
+                        "(hybrid and sparse search then refuse it)")
     ingest.add_argument("--include", action="append", default=[], metavar="GLOB",
                         help="read only files matching this .gitignore-style pattern "
                         "(repeatable), e.g. '*.pdf'")
@@ -107,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--query-instruction", metavar="TASK", help="task instruction for "
                         "the query (default: the model's web search prompt)")
     search.add_argument("--instruction", help=argparse.SUPPRESS)  # deprecated
+    search.add_argument("--mode", choices=["hybrid", "dense", "sparse"],
+                        help="hybrid (dense + BM25, fused), dense or sparse (BM25) (default: "
+                        "hybrid where the collection has BM25 vectors, else dense)")
 
     add_serve_parser(commands)
     for sub in commands.choices.values():  # every subcommand, also those added elsewhere
@@ -184,7 +191,8 @@ def _run(args: argparse.Namespace) -> int:
                 actors=args.actors, num_gpus_per_actor=args.gpus_per_actor, device=args.device,
                 address=args.ray or None, show_progress=not args.json and sys.stderr.isatty(),
                 include=args.include, exclude=args.exclude,
-                follow_symlinks=args.follow_symlinks, convert_timeout=args.convert_timeout)
+                follow_symlinks=args.follow_symlinks, convert_timeout=args.convert_timeout,
+                sparse=args.sparse)
         except ImportError as exc:  # Ray is not installed: the message names the extra
             _fail(str(exc))
         _print_report(report, args.json)
@@ -196,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
         embedder = Embedder.from_pretrained(args.model, device=args.device,
                                             max_tokens=getattr(args, "max_tokens", None))
     quantization = getattr(args, "quantization", None)  # a Qdrant option, ingest only
-    store = open_store(args.store, args.collection,
+    store = open_store(args.store, args.collection, sparse=getattr(args, "sparse", True),
                        **({"quantization": quantization} if quantization else {}))
     with Index(store, embedder,
                query_instruction=getattr(args, "query_instruction", None)) as index:
@@ -210,10 +218,11 @@ def _run(args: argparse.Namespace) -> int:
                                   convert_timeout=args.convert_timeout, skip_log=args.skip_log)
             _print_report(report, args.json)
             return 0
-        hits = index.search(args.query, k=args.k)
+        mode = index.resolve_mode(args.mode)
+        hits = index.search(args.query, k=args.k, mode=mode)
         for rank, hit in enumerate(hits, start=1):
             if args.json:
-                _out(json.dumps(hit.to_dict(), ensure_ascii=False))
+                _out(json.dumps({**hit.to_dict(), "mode": mode}, ensure_ascii=False))
             else:
                 preview = " ".join(hit.text.split())[:200]
                 _out(f"{rank}. [{hit.score:.3f}] {hit.doc_id} [{hit.start}:{hit.end}]\n"

@@ -66,6 +66,7 @@ def ingest_on_ray(
     exclude: Sequence[str] = (),
     follow_symlinks: bool = False,
     convert_timeout: float = CONVERT_TIMEOUT,
+    sparse: bool = True,
 ) -> IngestReport:
     """Split, embed and write ``source`` into ``collection`` of the store server ``store``.
 
@@ -80,6 +81,7 @@ def ingest_on_ray(
     ``ray://host:10001``), unless it is already initialised. The store ends exactly as
     :func:`harrier.ingest` with the same arguments leaves it (folder filters and conversion
     as there: the Prepare actors convert the changed files, which travel with their bytes).
+    ``sparse=False``: a new collection gets no BM25 vectors.
     """
     try:
         import ray
@@ -112,7 +114,7 @@ def ingest_on_ray(
         ray.init(address=address)
     context = ray.data.DataContext.get_current()
     progress_was, context.enable_progress_bars = context.enable_progress_bars, show_progress
-    driver_store = open_store(store, collection)
+    driver_store = open_store(store, collection, sparse=sparse)
     try:
         driver_store.ensure_collection(identity, dimension)
         driver_store.begin_bulk_load()

@@ -91,7 +91,7 @@ def test_help_is_printed(tmp_path, command):
 
 
 @pytest.mark.parametrize("argv", [
-    ["search", "q", "--collection", "c", "--mode", "x"],  # once read as --model x
+    ["search", "q", "--collection", "c", "--mod", "x"],  # once read as --model x
     ["ingest", "src", "--collection", "c", "--max", "5"],
     ["search", "q", "--collection", "c", "--dev", "cpu"],
     ["search", "q", "--collection", "c", "--js"],

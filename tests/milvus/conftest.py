@@ -41,6 +41,8 @@ class MilvusServer:
     uri: str
     token: str
     authentication: bool
+    bm25: bool = False
+    """Whether the server has the BM25 function (Milvus >= 2.5)."""
 
 
 @pytest.fixture(scope="session", params=["standalone", "docker"])
@@ -133,7 +135,8 @@ def _docker() -> Iterator[MilvusServer]:
     except docker_errors.DockerException as exc:
         pytest.skip(f"no Docker engine to run a current Milvus server: {exc}")
     with container:
-        yield MilvusServer("docker latest", container.get_connection_url(), ROOT_TOKEN, False)
+        yield MilvusServer("docker latest", container.get_connection_url(), ROOT_TOKEN, False,
+                           bm25=True)
 
 
 def _in_use(port: int) -> bool:
@@ -184,7 +187,8 @@ def open_server_store(milvus_server: MilvusServer) -> Iterator[Callable[..., Mil
 
     def open_store(collection: str | None = None) -> MilvusStore:
         name = collection or f"t_{uuid.uuid4().hex[:12]}"
-        store = MilvusStore(name, url=milvus_server.uri, token=milvus_server.token)
+        store = MilvusStore(name, url=milvus_server.uri, token=milvus_server.token,
+                            sparse=milvus_server.bm25)
         opened.append(store)
         return store
 

@@ -138,7 +138,8 @@ def test_large_files_stream_on_the_driver_as_in_one_process(
     single, on_ray = open_server_store(), open_server_store()
     options = dict(max_tokens=MAX_TOKENS, large_file_bytes=1024)
     expected = harrier.ingest(tmp_path, single, qwen_engine, **options)
-    report = ingest_on_ray(tmp_path, ray_cluster, on_ray.collection, qwen_path, **options)
+    report = ingest_on_ray(tmp_path, ray_cluster, on_ray.collection, qwen_path, **options,
+                           sparse=False)
     assert (expected.documents, expected.skipped) == (1, 1) and expected.spans_written > 4
     assert_same_counts(report, expected)
     assert_same_store(single, on_ray)

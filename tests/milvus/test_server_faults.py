@@ -47,7 +47,7 @@ def test_killed_runs_then_a_full_run_equal_one_clean_run(server_spec, tmp_path, 
     spec, collections = server_spec
     clean_name, victim_name = _names(collections, "clean", "victim")
     write_corpus(tmp_path)
-    env = {"MILVUS_TOKEN": os.environ["MILVUS_TOKEN"]}
+    env = {"MILVUS_TOKEN": os.environ["MILVUS_TOKEN"], "HARRIER_VICTIM_SPARSE": "0"}
     writes = run_victim(tmp_path, spec, qwen_path, None, env, clean_name)
     clean = snapshot(spec, clean_name)
     counts = kill_repeatedly(tmp_path, spec, qwen_path, writes, env=env,
@@ -62,9 +62,10 @@ def test_two_runs_at_once_store_one_copy(server_spec, tmp_path, qwen_path):
     spec, collections = server_spec
     clean_name, shared_name = _names(collections, "clean", "shared")
     write_corpus(tmp_path)
-    env = {"MILVUS_TOKEN": os.environ["MILVUS_TOKEN"]}
+    env = {"MILVUS_TOKEN": os.environ["MILVUS_TOKEN"], "HARRIER_VICTIM_SPARSE": "0"}
     run_victim(tmp_path, spec, qwen_path, None, env, clean_name)
-    store = MilvusStore(shared_name, url=spec.split(":", 1)[1], token=env["MILVUS_TOKEN"])
+    store = MilvusStore(shared_name, url=spec.split(":", 1)[1], token=env["MILVUS_TOKEN"],
+                        sparse=False)
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
     store.ensure_collection(engine.identity, engine.dimension)  # as the CLI would, first
     store.close()
@@ -82,14 +83,14 @@ def test_server_that_goes_away_fails_clearly_then_resumes(server_spec, milvus_se
     clean_name, victim_name = _names(collections, "clean", "victim")
     write_corpus(tmp_path)
     url, token = milvus_server.uri, milvus_server.token
-    clean = MilvusStore(clean_name, url=url, token=token)
+    clean = MilvusStore(clean_name, url=url, token=token, sparse=False)
     harrier.ingest(tmp_path, clean, qwen_engine, max_tokens=48, group_documents=3)
     clean.close()
 
     host, port = url.rsplit("//", 1)[1].split(":")
     with TcpProxy(host, int(port)) as proxy:
         proxied = f"http://127.0.0.1:{proxy.port}"
-        victim = MilvusStore(victim_name, url=proxied, token=token, timeout=3.0)
+        victim = MilvusStore(victim_name, url=proxied, token=token, timeout=3.0, sparse=False)
         upsert = victim.upsert
         writes = []
 

@@ -54,7 +54,7 @@ def test_qdrant_spec_opens_edge_with_the_server_payload_layout(tmp_path):
 
 
 def test_search_before_and_after_the_index_equals_exact(tmp_path):
-    store = QdrantEdgeStore("docs", path=tmp_path)
+    store = QdrantEdgeStore("docs", path=tmp_path, sparse=False)  # counts dense vectors only
     store.indexing_threshold_kb = 100
     store.optimize_min_unindexed = 1000
     store.create_collection(SYNTHETIC_MODEL, DIM)
@@ -79,7 +79,7 @@ def test_search_before_and_after_the_index_equals_exact(tmp_path):
 
 @pytest.mark.parametrize("quantization", ["scalar", "binary"])
 def test_quantized_collection_rescored_and_recorded(tmp_path, quantization):
-    store = open_store(f"qdrant:{tmp_path}", "docs", quantization=quantization)
+    store = open_store(f"qdrant:{tmp_path}", "docs", quantization=quantization, sparse=False)
     store.indexing_threshold_kb = 100
     store.optimize_min_unindexed = 1000
     store.create_collection(SYNTHETIC_MODEL, DIM)

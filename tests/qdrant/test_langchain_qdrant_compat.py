@@ -31,7 +31,7 @@ def test_langchain_qdrant_reads_harrier_collection(tmp_path, qwen_path):
     docs = [SourceDocument(f"d{i}", f"document number {i} about rivers and hills",
                            {"n": i}) for i in range(5)]
     index.ingest(docs)
-    ours = index.search("rivers", k=3)
+    ours = index.search("rivers", k=3, mode="dense")
     try:
         from langchain_core.embeddings import Embeddings
 

@@ -166,14 +166,14 @@ def test_search_ranks_like_brute_force(open_store, qwen_engine):
     store = open_store()
     index = harrier.Index(store, qwen_engine)
     index.ingest([SourceDocument(f"d{i}", t, {"i": i}) for i, t in enumerate(texts)])
-    hits = index.search("gamma rivers", k=3)
+    hits = index.search("gamma rivers", k=3, mode="dense")
     scores = qwen_engine.embed_documents(texts) @ qwen_engine.embed_queries(["gamma rivers"])[0]
     expected = [f"d{i}" for i in np.argsort(-scores)[:3]]
     assert [h.doc_id for h in hits] == expected
     np.testing.assert_allclose([h.score for h in hits], np.sort(scores)[::-1][:3], atol=1e-5)
     assert hits[0].text == texts[int(expected[0][1:])]
     assert (hits[0].start, hits[0].end) == (0, len(hits[0].text))
-    only = index.search("gamma rivers", k=5, filter={"i": 3})
+    only = index.search("gamma rivers", k=5, filter={"i": 3}, mode="dense")
     assert [h.doc_id for h in only] == ["d3"] and only[0].metadata == {"i": 3}
 
 

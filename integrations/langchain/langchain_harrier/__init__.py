@@ -1,4 +1,5 @@
-"""LangChain integration of harrier: ``HarrierEmbeddings`` and ``HarrierTextSplitter``.
+"""LangChain integration of harrier: ``HarrierEmbeddings``, ``HarrierRetriever``,
+``HarrierTextSplitter`` and (with langchain-qdrant) ``HarrierSparseEmbeddings``.
 
 Install with ``pip install 'harrier-suite[langchain]'``.
 """
@@ -19,4 +20,15 @@ from langchain_harrier._embeddings import HarrierEmbeddings
 from langchain_harrier._retriever import HarrierRetriever
 from langchain_harrier._text_splitter import HarrierTextSplitter
 
-__all__ = ["HarrierEmbeddings", "HarrierRetriever", "HarrierTextSplitter"]
+__all__ = [
+    "HarrierEmbeddings", "HarrierRetriever", "HarrierSparseEmbeddings", "HarrierTextSplitter",
+]
+
+
+def __getattr__(name: str) -> object:
+    """``HarrierSparseEmbeddings`` needs langchain-qdrant: imported on first use."""
+    if name == "HarrierSparseEmbeddings":
+        from langchain_harrier._sparse import HarrierSparseEmbeddings
+
+        return HarrierSparseEmbeddings
+    raise AttributeError(f"module 'langchain_harrier' has no attribute {name!r}")

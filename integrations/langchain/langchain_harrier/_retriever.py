@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -17,6 +17,8 @@ class HarrierRetriever(BaseRetriever):
 
     Each ``Document`` holds the span's exact text; its metadata is the document's metadata plus
     ``doc_id``, ``span_index``, ``start``, ``end`` and ``score``, and its ``id`` is the span id.
+    ``mode`` is ``"hybrid"``, ``"dense"`` or ``"sparse"`` (default: hybrid where the collection
+    has BM25 vectors); ``weights`` (dense, sparse) weigh a hybrid search's two arms.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -27,6 +29,10 @@ class HarrierRetriever(BaseRetriever):
         default=None,
         description="Metadata equality as a dict, or the store's own filter object.",
     )
+    mode: Literal["hybrid", "dense", "sparse"] | None = Field(
+        default=None, description="Search mode; default hybrid where BM25 vectors exist.")
+    weights: tuple[float, float] | None = Field(
+        default=None, description="Hybrid arm weights (dense, sparse); default equal.")
 
     def _get_relevant_documents(
         self,
@@ -38,7 +44,8 @@ class HarrierRetriever(BaseRetriever):
     ) -> list[Document]:
         """``k`` and ``filter`` given to ``invoke`` override the retriever's own."""
         hits = self.index.search(query, k=k or self.k,
-                                 filter=self.filter if filter is None else filter)
+                                 filter=self.filter if filter is None else filter,
+                                 mode=self.mode, weights=self.weights)
         return [_document(hit) for hit in hits]
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from harrier import CollectionMismatchError
+from harrier_milvus._bm25 import add_bm25_fields, add_bm25_index, check_server
 from harrier_milvus._payload import MAX_PART_BYTES, MAX_PARTS
 
 try:
@@ -32,7 +33,7 @@ _HNSW = {"M": 16, "efConstruction": 200}
 _MIN_EF = 64
 
 
-def build_schema(client: MilvusClient, dimension: int) -> CollectionSchema:
+def build_schema(client: MilvusClient, dimension: int, bm25: bool = False) -> CollectionSchema:
     """One row per span; every string a real server holds is under its byte limits."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False,
                                   description="harrier spans (see harrier-suite docs/milvus.md)")
@@ -53,16 +54,21 @@ def build_schema(client: MilvusClient, dimension: int) -> CollectionSchema:
     schema.add_field("metadata_json", DataType.ARRAY, element_type=DataType.VARCHAR,
                      max_capacity=MAX_PARTS, max_length=MAX_PART_BYTES,
                      description='the exact metadata is json.loads("".join(metadata_json))')
+    if bm25:
+        add_bm25_fields(schema)
     return schema
 
 
-def build_index(client: MilvusClient, lite: bool) -> IndexParams:
-    """Lite: FLAT (exact, all it supports); a server: HNSW. Both COSINE."""
+def build_index(client: MilvusClient, lite: bool, bm25: dict[str, Any] | None = None
+                ) -> IndexParams:
+    """Lite: FLAT (exact, all it supports); a server: HNSW. Both COSINE; BM25 when recorded."""
     params = client.prepare_index_params()
     if lite:
         params.add_index("vector", index_type="FLAT", metric_type="COSINE")
     else:
         params.add_index("vector", index_type="HNSW", metric_type="COSINE", params=_HNSW)
+    if bm25 is not None:
+        add_bm25_index(params, bm25)
     return params
 
 
@@ -74,13 +80,17 @@ def doc_id_index(client: MilvusClient) -> IndexParams:
 
 
 def create_span_collection(client: MilvusClient, collection: str, recorded: dict[str, str],
-                           dimension: int, *, lite: bool, timeout: float) -> None:
-    """Create, index and load the collection; index creation does not poll (Lite cannot)."""
-    client.create_collection(collection, schema=build_schema(client, dimension),
+                           dimension: int, *, lite: bool, timeout: float,
+                           bm25: dict[str, Any] | None = None) -> None:
+    """Create, index and load the collection; index creation does not poll (Lite cannot).
+    With ``bm25`` (the BM25 configuration, also in ``recorded``) it gets BM25 vectors."""
+    if bm25 is not None:
+        check_server(client, lite)
+    client.create_collection(collection, schema=build_schema(client, dimension, bm25 is not None),
                              consistency_level="Strong",
                              properties={**recorded, PROPERTY_LAYOUT: str(LAYOUT_VERSION)},
                              timeout=timeout)
-    client.create_index(collection, build_index(client, lite), timeout=timeout, sync=False)
+    client.create_index(collection, build_index(client, lite, bm25), timeout=timeout, sync=False)
     if not lite:  # speeds up filters on doc_id; a server that refuses it works without it
         try:
             client.create_index(collection, doc_id_index(client), timeout=timeout, sync=False)

@@ -95,8 +95,9 @@ def filter_copy(metadata: dict[str, Any], budget: int = FILTER_COPY_BYTES) -> di
     return {key: value for key, value in metadata.items() if key in kept}
 
 
-def to_row(record: SpanRecord) -> dict[str, Any]:
-    """The Milvus row of a span record (see the module docstring)."""
+def to_row(record: SpanRecord, bm25_text: str | None = None) -> dict[str, Any]:
+    """The Milvus row of a span record (see the module docstring), with the BM25 text of a
+    collection that has BM25 vectors."""
     try:
         text_parts = split_utf8(record.text)
         metadata_parts = split_utf8(canonical_json(record.metadata))
@@ -111,6 +112,8 @@ def to_row(record: SpanRecord) -> dict[str, Any]:
         text_parts=text_parts, metadata=filter_copy(record.metadata),
         metadata_json=metadata_parts,
     )
+    if bm25_text is not None:
+        row["bm25_text"] = bm25_text
     size = row_bytes(row)
     if len(text_parts) > MAX_PARTS or size > MAX_ROW_BYTES:
         raise StoreLimitError(
@@ -123,7 +126,8 @@ def to_row(record: SpanRecord) -> dict[str, Any]:
 
 def row_bytes(row: dict[str, Any]) -> int:
     """A close upper estimate of a row's size in a request."""
-    strings = [*row["text_parts"], *row["metadata_json"], row["doc_id"], row["model"]]
+    strings = [*row["text_parts"], *row["metadata_json"], row["doc_id"], row["model"],
+               row.get("bm25_text", "")]
     return (sum(len(s.encode("utf-8")) + 8 for s in strings) + 4 * len(row["vector"])
             + len(json.dumps(row["metadata"], ensure_ascii=False).encode("utf-8")) + 256)
 

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from pymilvus import AnnSearchRequest, RRFRanker
 
 from harrier import (
+    Bm25Settings,
     ConfigurationError,
     Hit,
     ModelIdentity,
+    NoSparseVectorsError,
     SpanRecord,
     StoreError,
     StoreLimitError,
     VectorStore,
 )
+from harrier._store import RRF_K, arm_limit, fuse_ranks
+from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
 from harrier_milvus._connection import (
     MilvusClient,
     MilvusException,
@@ -62,7 +68,8 @@ class MilvusStore(VectorStore):
     The token comes from ``token`` or the ``MILVUS_TOKEN`` environment variable and is never
     logged. Text and metadata of any size are stored losslessly (see docs/milvus.md); every read
     asks for strong consistency. ``timeout`` bounds each call (loading a collection: at least
-    five minutes), ``connect_timeout`` the opening.
+    five minutes), ``connect_timeout`` the opening. New collections get Milvus' BM25 function
+    (servers >= 2.5 and Lite) unless ``sparse=False``.
     """
 
     max_batch_count = 256
@@ -79,11 +86,15 @@ class MilvusStore(VectorStore):
         client: MilvusClient | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        sparse: bool = True,
+        bm25: Bm25Settings | None = None,
     ) -> None:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise ConfigurationError("pass at most one of path, url and client")
         self.collection = collection
         self.timeout = timeout
+        self.sparse = sparse
+        self.bm25 = bm25 or Bm25Settings()
         self._lite_db: Path | None = None
         if client is not None:
             self._where = "client"
@@ -112,12 +123,18 @@ class MilvusStore(VectorStore):
     def check_properties(self, properties: dict[str, Any]) -> None:
         check_layout(self.collection, properties)
 
+    def bm25_record(self) -> dict[str, Any]:
+        """Milvus normalises lengths by the collection's own average, not ``avg_len``."""
+        return {**self.bm25.record(), "avg_len": "collection"}
+
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
-        logger.info("creating Milvus collection %s (dimension %d)", self.collection, dimension)
+        logger.info("creating Milvus collection %s (dimension %d, BM25 %s)", self.collection,
+                    dimension, "on" if self.sparse else "off")
         recorded = self.properties(model, dimension)
+        bm25 = self.bm25_record() if self.sparse else None
         self._write(f"creating the collection {self.collection!r}", lambda: (
             create_span_collection(self.client, self.collection, recorded, dimension,
-                                   lite=self.is_lite, timeout=self.timeout)))
+                                   lite=self.is_lite, timeout=self.timeout, bm25=bm25)))
         self._loaded = True
 
     def close(self) -> None:
@@ -142,9 +159,47 @@ class MilvusStore(VectorStore):
         results = self._read("searching", lambda: self.client.search(
             self.collection, data=[query], limit=k, filter=metadata_filter(filter),
             output_fields=HIT_FIELDS, search_params=search_params(self.is_lite, k),
-            consistency_level=STRONG, timeout=self.timeout,
+            anns_field="vector", consistency_level=STRONG, timeout=self.timeout,
         ))
         return [to_hit(hit) for hit in results[0]]
+
+    def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
+        request = self._requests(None, text, k, filter)[0]
+        results = self._read("searching", lambda: self.client.search(
+            self.collection, data=request.data, anns_field=SPARSE_FIELD, limit=k,
+            filter=request.expr, search_params=request.param, output_fields=HIT_FIELDS,
+            consistency_level=STRONG, timeout=self.timeout,
+        ))
+        # BM25 scores are never negative; Milvus Lite reports them negated
+        return [replace(to_hit(hit), score=abs(hit["distance"])) for hit in results[0]]
+
+    def search_hybrid(
+        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        """Milvus' ``RRFRanker``; with ``weights``, both arms fused here by weighted RRF (the
+        formula Qdrant uses), as Milvus' rankers weigh scores, not ranks."""
+        requests = self._requests(vector, text, arm_limit(k), filter)
+        if weights is None:
+            results = self._read("searching", lambda: self.client.hybrid_search(
+                self.collection, requests, ranker=RRFRanker(RRF_K), limit=k,
+                output_fields=HIT_FIELDS, consistency_level=STRONG, timeout=self.timeout,
+            ))
+            return [to_hit(hit) for hit in results[0]]
+        arms = [self._read("searching", partial(
+            self.client.search, self.collection, data=r.data, anns_field=r.anns_field,
+            limit=r.limit, filter=r.expr, search_params=r.param, output_fields=HIT_FIELDS,
+            consistency_level=STRONG, timeout=self.timeout))[0] for r in requests]
+        return fuse_ranks([[to_hit(hit) for hit in arm] for arm in arms], weights, k)
+
+    def _requests(self, vector: np.ndarray | None, text: str, limit: int,
+                  filter: Any) -> list[AnnSearchRequest]:
+        """The search requests of each arm (dense only when ``vector`` is given)."""
+        if not self.has_sparse_vectors():
+            raise NoSparseVectorsError(self.no_sparse_message())
+        self._ensure_loaded()
+        return search_requests(vector, text, limit, metadata_filter(filter),
+                               search_params(self.is_lite, limit))
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
@@ -196,7 +251,8 @@ class MilvusStore(VectorStore):
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         self._ensure_loaded()
-        rows = [to_row(r) for r in records]
+        sparse = self.has_sparse_vectors()
+        rows = [to_row(r, bm25_text(r.text) if sparse else None) for r in records]
         for chunk in request_chunks(rows):
             self._write(f"writing {len(chunk)} spans to {self.collection!r}",
                         partial(self.client.upsert, self.collection, chunk, timeout=self.timeout))

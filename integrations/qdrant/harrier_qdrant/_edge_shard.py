@@ -20,6 +20,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harrier import (
+    SPARSE_VECTOR_NAME,
     ModelIdentity,
     StoreDamagedError,
     StoreError,
@@ -43,8 +44,10 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
 
 
 def edge_config(dimension: int, quantization: str | None,
-                indexing_threshold_kb: int | None = None) -> edge.EdgeConfig:
-    """The one place a collection's engine configuration is built (dense vector unnamed).
+                indexing_threshold_kb: int | None = None, sparse: bool = False
+                ) -> edge.EdgeConfig:
+    """The one place a collection's engine configuration is built (dense vector unnamed;
+    with ``sparse``, the BM25 vector ``langchain-sparse`` with the IDF modifier).
 
     ``indexing_threshold_kb``: segments with fewer KB of vectors are scanned, not indexed
     (None: the engine's 10,000 KB, about 3,900 vectors of dimension 640).
@@ -54,6 +57,8 @@ def edge_config(dimension: int, quantization: str | None,
     return edge.EdgeConfig(
         vectors=edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine),
         quantization_config=edge_quantization(quantization),
+        sparse_vectors=({SPARSE_VECTOR_NAME: edge.EdgeSparseVectorParams(
+            modifier=edge.Modifier.Idf)} if sparse else None),
         optimizers=optimizers,
         wal_enabled=True,
     )
@@ -120,11 +125,11 @@ def read_record(folder: Path) -> dict[str, Any] | None:
 
 
 def write_record(folder: Path, model: ModelIdentity, dimension: int,
-                 quantization: str | None) -> bool:
+                 quantization: str | None, bm25: dict[str, Any] | None = None) -> bool:
     """Create ``folder`` holding its record file, atomically: another process sees no folder or
     a folder with its record, never one without. False if another process created it first."""
     body = {"format": FORMAT, **model.to_record(), "dimension": dimension,
-            "quantization": quantization}
+            "quantization": quantization, **({"bm25": bm25} if bm25 is not None else {})}
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     with open(staging / RECORD_FILE, "w", encoding="utf-8") as handle:
         json.dump(body, handle, indent=1)

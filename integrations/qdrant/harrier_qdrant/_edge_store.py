@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from harrier import (
+    SPARSE_VECTOR_NAME,
+    Bm25Settings,
     ConfigurationError,
     Hit,
     ModelIdentity,
@@ -27,6 +29,7 @@ from harrier import (
     StoreWriteError,
     VectorStore,
 )
+from harrier._store import arm_limit
 from harrier_qdrant._edge_shard import (
     SHARD_FOLDER,
     allocated_bytes,
@@ -44,6 +47,7 @@ from harrier_qdrant._edge_shard import (
 from harrier_qdrant._payload import to_hit, to_payload
 from harrier_qdrant._quantization import check_quantization, edge_search_params
 from harrier_qdrant._scans import SCROLL_PAGE, PointScans
+from harrier_qdrant._sparse import RRF_CONSTANT, SparseVectors, dense_and_sparse, weights_list
 
 logger = logging.getLogger("harrier")
 T = TypeVar("T")
@@ -53,7 +57,7 @@ DEFAULT_PATH = Path(".harrier") / "qdrant"
 
 
 
-class QdrantEdgeStore(PointScans, VectorStore):
+class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
     """A collection in an embedded Qdrant Edge store: the folder ``path / collection``.
 
     ``quantization`` (``"scalar"`` or ``"binary"``) is fixed when the collection is created;
@@ -61,7 +65,8 @@ class QdrantEdgeStore(PointScans, VectorStore):
     a second one gets ``StoreUnavailableError``. Writes need ``min_free_bytes`` free on the disk
     plus four times the batch, and a new collection ``new_shard_bytes``: the engine writes
     through memory-mapped files, where a full disk kills the process (SIGBUS) instead of
-    raising, so a full disk must be seen before the write.
+    raising, so a full disk must be seen before the write. New collections get a BM25 sparse
+    vector (``langchain-sparse``, IDF modifier) unless ``sparse=False``.
     """
 
     max_batch_count = 256
@@ -77,9 +82,13 @@ class QdrantEdgeStore(PointScans, VectorStore):
         path: str | Path | None = None,
         quantization: str | None = None,
         optimize: bool = True,
+        sparse: bool = True,
+        bm25: Bm25Settings | None = None,
     ) -> None:
         check_name(collection)
         self.collection = collection
+        self.sparse = sparse
+        self.bm25 = bm25 or Bm25Settings()
         self.root = Path(path if path is not None else DEFAULT_PATH)
         self.folder = self.root / collection
         self.quantization = check_quantization(quantization)
@@ -107,7 +116,8 @@ class QdrantEdgeStore(PointScans, VectorStore):
                     self.collection, self.root, dimension)
         self._check_space(self.new_shard_bytes)
         try:
-            created = write_record(self.folder, model, dimension, self.quantization)
+            created = write_record(self.folder, model, dimension, self.quantization,
+                                   self.bm25_record() if self.sparse else None)
         except OSError as exc:
             raise shard_error(exc, self.folder, "created") from None
         if not created:  # another process made it meanwhile: it must hold the same model
@@ -127,7 +137,8 @@ class QdrantEdgeStore(PointScans, VectorStore):
             )
         self._shard = open_shard(self.folder / SHARD_FOLDER,
                                  edge_config(int(record["dimension"]), recorded,
-                                             self.indexing_threshold_kb))
+                                             self.indexing_threshold_kb,
+                                             sparse=record.get("bm25") is not None))
         self._search_params = edge_search_params(recorded)
 
     @property
@@ -149,6 +160,8 @@ class QdrantEdgeStore(PointScans, VectorStore):
             return
         info = self._engine("reading the shard's state", self.shard.info)
         indexed = info.indexed_vectors_count
+        if self.has_sparse_vectors():  # BM25 vectors count as indexed at once, one per span
+            indexed = max(0, indexed - info.points_count)
         if info.points_count - indexed >= max(self.optimize_min_unindexed, indexed // 5):
             self.optimize()
 
@@ -187,6 +200,32 @@ class QdrantEdgeStore(PointScans, VectorStore):
         points = self._engine("searching", lambda: self.shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
+    def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
+        query = edge.Query.Nearest(edge.SparseVector(*self.query_weights(text)),
+                                   using=SPARSE_VECTOR_NAME)
+        request = edge.QueryRequest(limit=k, query=query, filter=_metadata_filter(filter),
+                                    with_payload=True)
+        points = self._engine("searching", lambda: self.shard.query(request))
+        return [to_hit(p.id, p.score, p.payload or {}) for p in points]
+
+    def search_hybrid(
+        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        flt, limit = _metadata_filter(filter), arm_limit(k)
+        sparse = edge.SparseVector(*self.query_weights(text))
+        prefetches = [
+            edge.Prefetch(limit=limit, filter=flt, params=self._search_params, query=(
+                edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()))),
+            edge.Prefetch(limit=limit, filter=flt,
+                          query=edge.Query.Nearest(sparse, using=SPARSE_VECTOR_NAME)),
+        ]
+        request = edge.QueryRequest(
+            limit=k, prefetches=prefetches, with_payload=True,
+            query=edge.Fusion.Rrf(k=RRF_CONSTANT, weights=weights_list(weights)))
+        points = self._engine("searching", lambda: self.shard.query(request))
+        return [to_hit(p.id, p.score, p.payload or {}) for p in points]
+
     def count(self) -> int:
         return int(self._engine("counting", lambda: self.shard.count(edge.CountRequest())))
 
@@ -207,8 +246,9 @@ class QdrantEdgeStore(PointScans, VectorStore):
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         self._check_space(4 * sum(r.approx_bytes() for r in records))
-        points = [edge.Point(r.id, np.asarray(r.vector, dtype=np.float32).tolist(),
-                             to_payload(r)) for r in records]
+        points = [edge.Point(r.id, dense_and_sparse(
+            np.asarray(r.vector, dtype=np.float32).tolist(), self.document_weights(r),
+            edge.SparseVector), to_payload(r)) for r in records]
         self._update(f"writing {len(points)} spans", edge.UpdateOperation.upsert_points(points))
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:

@@ -23,5 +23,7 @@ def to_hit(point_id: Any, score: float, payload: dict[str, Any]) -> Hit:
 
 
 def to_record(point_id: Any, vector: Any, payload: dict[str, Any]) -> SpanRecord:
+    if isinstance(vector, dict):  # the unnamed dense vector beside the named BM25 one
+        vector = vector[""]
     return SpanRecord.from_fields(str(point_id), vector, payload["page_content"],
                                   payload.get("metadata") or {}, payload)

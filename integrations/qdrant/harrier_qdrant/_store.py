@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from harrier import (
+    SPARSE_VECTOR_NAME,
+    Bm25Settings,
     Hit,
     ModelIdentity,
     SpanRecord,
@@ -19,6 +21,7 @@ from harrier import (
     StoreUnavailableError,
     VectorStore,
 )
+from harrier._store import arm_limit
 from harrier_qdrant._edge_shard import RECORD_FILE
 from harrier_qdrant._edge_store import QdrantEdgeStore
 from harrier_qdrant._payload import to_hit, to_payload
@@ -28,6 +31,7 @@ from harrier_qdrant._quantization import (
     client_search_params,
 )
 from harrier_qdrant._scans import SCROLL_PAGE, PointScans
+from harrier_qdrant._sparse import RRF_CONSTANT, SparseVectors, dense_and_sparse, weights_list
 
 try:
     from qdrant_client import QdrantClient, models
@@ -45,7 +49,7 @@ LOCAL_PATH = Path(".harrier") / "qdrant"
 _BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
 
 
-class QdrantStore(PointScans, VectorStore):
+class QdrantStore(SparseVectors, PointScans, VectorStore):
     """A collection in Qdrant: a server at ``url`` (or a given ``client``).
 
     Without ``url`` or ``client`` this opens the embedded default, a :class:`QdrantEdgeStore`
@@ -54,15 +58,18 @@ class QdrantStore(PointScans, VectorStore):
     ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is never logged. On a
     server, keyword indexes on ``doc_id`` and ``doc_hash`` are created with the collection,
     HNSW building is deferred during bulk loads, and ``quantization`` (``"scalar"`` or
-    ``"binary"``) applies with rescoring on the original vectors.
+    ``"binary"``) applies with rescoring on the original vectors. New collections get a BM25
+    sparse vector named ``langchain-sparse`` with Qdrant's IDF modifier unless ``sparse=False``
+    (``bm25``: its parameters).
     """
 
     def __new__(cls, collection: str, *, path: str | Path | None = None,
                 url: str | None = None, client: QdrantClient | None = None,
                 local_mode: bool = False, quantization: str | None = None,
-                **options: Any) -> Any:
+                sparse: bool = True, bm25: Bm25Settings | None = None, **options: Any) -> Any:
         if cls is QdrantStore and url is None and client is None and not local_mode:
-            return QdrantEdgeStore(collection, path=path, quantization=quantization)
+            return QdrantEdgeStore(collection, path=path, quantization=quantization,
+                                   sparse=sparse, bm25=bm25)
         return super().__new__(cls)
 
     def __init__(
@@ -77,8 +84,12 @@ class QdrantStore(PointScans, VectorStore):
         client: QdrantClient | None = None,
         local_mode: bool = False,
         quantization: str | None = None,
+        sparse: bool = True,
+        bm25: Bm25Settings | None = None,
     ) -> None:
         self.collection = collection
+        self.sparse = sparse
+        self.bm25 = bm25 or Bm25Settings()
         self.quantization = check_quantization(quantization)
         self.is_server = url is not None or (client is not None and not _is_local(client))
         if client is None:
@@ -100,13 +111,16 @@ class QdrantStore(PointScans, VectorStore):
         return dict(config.metadata or {})
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
-        logger.info("creating Qdrant collection %s (dimension %d)", self.collection, dimension)
+        logger.info("creating Qdrant collection %s (dimension %d, BM25 %s)", self.collection,
+                    dimension, "on" if self.sparse else "off")
         vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+        sparse = ({SPARSE_VECTOR_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+                  if self.sparse else None)
         recorded = self.properties(model, dimension)
         self._write(f"creating the collection {self.collection!r}", lambda: (
             self.client.create_collection(
-                self.collection, vectors_config=vectors, metadata=recorded,
-                quantization_config=client_quantization(self.quantization))))
+                self.collection, vectors_config=vectors, sparse_vectors_config=sparse,
+                metadata=recorded, quantization_config=client_quantization(self.quantization))))
         for name in ("doc_id", "doc_hash") if self.is_server else ():
             self._write(f"indexing {name}", partial(
                 self.client.create_payload_index, self.collection, name,
@@ -146,6 +160,30 @@ class QdrantStore(PointScans, VectorStore):
         ))
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
+    def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
+        query = _sparse_vector(*self.query_weights(text))
+        result = self._read("searching", lambda: self.client.query_points(
+            self.collection, query=query, using=SPARSE_VECTOR_NAME, limit=k,
+            query_filter=_metadata_filter(filter), with_payload=True,
+        ))
+        return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
+
+    def search_hybrid(
+        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        weights: tuple[float, float] | None = None,
+    ) -> list[Hit]:
+        flt, limit = _metadata_filter(filter), arm_limit(k)
+        sparse = _sparse_vector(*self.query_weights(text))
+        prefetch = [
+            models.Prefetch(query=np.asarray(vector, dtype=np.float32).tolist(), filter=flt,
+                            limit=limit, params=client_search_params(self.quantization)),
+            models.Prefetch(query=sparse, using=SPARSE_VECTOR_NAME, filter=flt, limit=limit),
+        ]
+        fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_CONSTANT, weights=weights_list(weights)))
+        result = self._read("searching", lambda: self.client.query_points(
+            self.collection, prefetch=prefetch, query=fusion, limit=k, with_payload=True))
+        return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
+
     def count(self) -> int:
         return int(self._read("counting", lambda: self.client.count(
             self.collection, exact=True)).count)
@@ -168,7 +206,8 @@ class QdrantStore(PointScans, VectorStore):
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         points = [
-            models.PointStruct(id=r.id, vector=r.vector.tolist(), payload=to_payload(r))
+            models.PointStruct(id=r.id, payload=to_payload(r), vector=dense_and_sparse(
+                r.vector.tolist(), self.document_weights(r), _sparse_vector))
             for r in records
         ]
         self._write(f"writing {len(points)} spans to {self.collection!r}",
@@ -200,6 +239,10 @@ class QdrantStore(PointScans, VectorStore):
             return StoreError(f"{what} failed: Qdrant answered HTTP {exc.status_code} "
                               f"({exc.reason_phrase})")
         return None
+
+
+def _sparse_vector(indices: list[int], values: list[float]) -> models.SparseVector:
+    return models.SparseVector(indices=indices, values=values)
 
 
 def _connect(
