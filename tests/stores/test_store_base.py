@@ -22,9 +22,11 @@ def test_search_checks_the_collection_once(open_store, qwen_engine, monkeypatch)
     calls = []
     checked = store.collection_properties
     monkeypatch.setattr(store, "collection_properties", lambda: calls.append(1) or checked())
+    assert index.search("water", k=1)[0].doc_id == "a"
+    first = len(calls)  # the model check, and (Milvus) whether it holds BM25 vectors
     for _ in range(3):
         assert index.search("water", k=1)[0].doc_id == "a"
-    assert len(calls) == 1
+    assert 1 <= first <= 2 and len(calls) == first  # none on later searches
 
 
 def test_many_documents_are_deleted_in_chunks(open_store, qwen_engine, monkeypatch):
@@ -113,7 +115,7 @@ def test_the_command_line_prints_one_line_for_a_read_error(unreachable_qdrant, q
                                                            monkeypatch, capsys):
     from harrier import cli
 
-    monkeypatch.setattr(cli, "open_store", lambda spec, collection, **options: unreachable_qdrant)
+    monkeypatch.setattr(cli, "open_store", lambda spec, collection, **_: unreachable_qdrant)
     with pytest.raises(SystemExit) as exited:
         cli.main(["search", "water", "--collection", "docs", "--model", str(qwen_path),
                   "--device", "cpu"])
