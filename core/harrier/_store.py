@@ -205,7 +205,12 @@ class VectorStore(abc.ABC):
     def collection_model(self) -> tuple[ModelIdentity, int] | None:
         """The (model identity, dimension) recorded on the collection, or None if it does not
         exist. A collection of an older harrier recorded the name only (fingerprint None)."""
-        properties = self._read("checking the collection", self.collection_properties)
+        return self._model_of(self._recorded_properties())
+
+    def _recorded_properties(self) -> dict[str, Any] | None:
+        return self._read("checking the collection", self.collection_properties)
+
+    def _model_of(self, properties: dict[str, Any] | None) -> tuple[ModelIdentity, int] | None:
         if properties is None:
             return None
         recorded = {key.removeprefix(self.property_prefix): value
@@ -229,8 +234,10 @@ class VectorStore(abc.ABC):
 
     def collection_bm25(self) -> dict[str, Any] | None:
         """The BM25 configuration the collection records; None when it has no BM25 vectors."""
-        properties = self._read("checking the collection", self.collection_properties) or {}
-        value = properties.get(self.property_prefix + "bm25")  # JSON, or a store's own dict
+        return self._bm25_of(self._recorded_properties())
+
+    def _bm25_of(self, properties: dict[str, Any] | None) -> dict[str, Any] | None:
+        value = (properties or {}).get(self.property_prefix + "bm25")  # JSON, or a store's own dict
         self._has_sparse = value is not None
         if value is None:
             return None
@@ -257,7 +264,8 @@ class VectorStore(abc.ABC):
         Models compare by fingerprint (the same weights under any path or name are accepted,
         other weights under the same name are not); a collection written before fingerprints
         were recorded compares by name."""
-        recorded = self.collection_model()
+        properties = self._recorded_properties()
+        recorded = self._model_of(properties)
         if recorded is None and not create:
             raise StoreError(
                 f"collection {self.collection!r} does not exist in {self!r}; ingest into it first"
@@ -274,7 +282,7 @@ class VectorStore(abc.ABC):
                 f"(dimension {dimension}). Use another collection, or the model that made "
                 "this one."
             )
-        bm25 = self.collection_bm25()
+        bm25 = self._bm25_of(properties)
         if bm25 is not None and bm25 != self.bm25_record():
             raise CollectionMismatchError(
                 f"collection {self.collection!r} holds BM25 vectors made with {bm25}; this "

@@ -182,8 +182,28 @@ def test_prepare_actors_close_their_store_client(ray_cluster: str, open_server_s
     from harrier._ray_stages import Prepare
 
     collection = open_server_store().collection
-    prepare = Prepare(ray_cluster, collection, str(qwen_path), MAX_TOKENS, 0, "settings")
+    prepare = Prepare(ray_cluster, collection, harrier.EmbedderSettings(model=str(qwen_path)),
+                      MAX_TOKENS, 0, "settings", convert_timeout=5.0)
     client = prepare.store
     assert not client._closed
     del prepare  # what Ray Data does when it releases the actor
     assert client._closed
+
+
+def test_embed_actors_get_the_whole_engine_settings(qwen_path: Path) -> None:
+    """dtype, batch budget and revision reach the Embed actors, not only model and device."""
+    from harrier._ray_stages import Embed
+    from harrier.ray_ingest import actor_settings
+
+    settings = harrier.EmbedderSettings(model=str(qwen_path), dtype="bfloat16",
+                                        max_batch_tokens=512, device="cpu")
+    engine = actor_settings(None, settings, None, 0.0)
+    assert engine == settings
+    assert Embed(engine).embedder.settings == settings
+    assert actor_settings(qwen_path, None, None, 1.0) == harrier.EmbedderSettings(
+        model=str(qwen_path), device="cuda")
+    assert actor_settings(None, settings, "cuda:1", 1.0).device == "cuda:1"
+    with pytest.raises(harrier.ConfigurationError, match="differs"):
+        actor_settings("another/model", settings, None, 0.0)
+    with pytest.raises(harrier.ConfigurationError, match="model= or settings="):
+        actor_settings(None, None, None, 0.0)

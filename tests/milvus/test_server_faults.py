@@ -126,6 +126,9 @@ def test_each_store_has_its_own_connection(server_spec, milvus_server):
     first = MilvusStore("conn_a", url=url, token=token)
     second = MilvusStore("conn_b", url=url, token=token)
     assert first.client._handler is not second.client._handler
+    # and its own gRPC subchannel (no backoff inherited from another channel), backoff capped
+    assert first.client._handler._grpc_options["grpc.use_local_subchannel_pool"] == 1
+    assert first.client._handler._grpc_options["grpc.max_reconnect_backoff_ms"] <= 5000
     first.close()
     assert second.collection_model() is None  # the other store's connection is still open
     second.close()
@@ -143,6 +146,7 @@ class TcpProxy:
         probe.close()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
+        self._lock = threading.Lock()  # a connection accepted while shutting is cut too
 
     def __enter__(self) -> TcpProxy:
         self.open()
@@ -160,16 +164,17 @@ class TcpProxy:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def shut(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(OSError):  # wakes the accepting thread (Linux)
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        for sock in self._sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self._sockets.clear()
+        with self._lock:
+            if self._listener is not None:
+                with contextlib.suppress(OSError):  # wakes the accepting thread (Linux)
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                self._listener.close()
+                self._listener = None
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -178,7 +183,12 @@ class TcpProxy:
             except OSError:
                 return
             upstream = socket.create_connection(self.target)
-            self._sockets += [client, upstream]
+            with self._lock:
+                if self._listener is not listener:  # shut meanwhile: cut this one too
+                    client.close()
+                    upstream.close()
+                    return
+                self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 

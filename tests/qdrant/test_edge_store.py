@@ -242,3 +242,19 @@ def test_read_only_store_is_a_typed_error_and_loses_nothing(read_only):
         QdrantEdgeStore("docs", path=read_only)
     assert str(read_only) in str(err.value)
     assert digests(read_only) == before
+
+
+def test_quick_start_commands_land_in_the_edge_store(tmp_path, monkeypatch, qwen_path, capsys):
+    from harrier.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "reset.md").write_text("To reset your password, open settings.\n")
+    assert main(["ingest", "corpus", "--collection", "demo", "--model", str(qwen_path)]) == 0
+    assert main(["search", "how do I reset my password", "--collection", "demo",
+                 "--model", str(qwen_path), "--json"]) == 0
+    hit = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert hit["doc_id"] == "reset.md"
+    record = json.loads((tmp_path / ".harrier/qdrant/demo/collection.json").read_text())
+    assert record["model"] == str(qwen_path)
+    assert (tmp_path / ".harrier/qdrant/demo/shard/wal").is_dir()

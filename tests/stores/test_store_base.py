@@ -113,7 +113,7 @@ def test_the_command_line_prints_one_line_for_a_read_error(unreachable_qdrant, q
                                                            monkeypatch, capsys):
     from harrier import cli
 
-    monkeypatch.setattr(cli, "open_store", lambda spec, collection: unreachable_qdrant)
+    monkeypatch.setattr(cli, "open_store", lambda spec, collection, **options: unreachable_qdrant)
     with pytest.raises(SystemExit) as exited:
         cli.main(["search", "water", "--collection", "docs", "--model", str(qwen_path),
                   "--device", "cpu"])

@@ -36,6 +36,13 @@ _TRANSIENT_CODES = {2, 4, 8, 11, 503}  # unavailable, request limit, rate limit,
 # and 503: a server still recovering (e.g. "channel not available" after a stall)
 _TRANSIENT_GRPC = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 _REFUSED_GRPC = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+GRPC_OPTIONS = {"grpc.use_local_subchannel_pool": 1, "grpc.max_reconnect_backoff_ms": 4000}
+"""gRPC channel options of a server store. By default gRPC shares one subchannel (the TCP
+connection and its reconnect backoff, which grows to 120 s) among all channels to an address,
+so a store opened after a server restart waited out the backoff of another, still open
+channel (measured: 1.2 s after 25 s of refusals, against 0.15 s with its own pool) and could
+fail "Fail connecting to server"; a long-running store waited up to 120 s to reconnect, past
+its retries. Each store gets its own subchannel, and backoff is capped at 4 s."""
 _lite_users: Counter[str] = Counter()
 _lite_lock = threading.Lock()
 
@@ -147,7 +154,8 @@ def open_server(url: str, token: str | None, timeout: float) -> MilvusClient:
     with quiet():
         try:  # dedicated: pymilvus would share one cached connection per address, so a store
             # opened after a server restart could get the dead channel of an earlier one
-            return MilvusClient(uri=url, token=secret, timeout=timeout, dedicated=True)
+            return MilvusClient(uri=url, token=secret, timeout=timeout, dedicated=True,
+                                grpc_options=GRPC_OPTIONS)
         except Exception as exc:
             codes = grpc_codes(exc)
             kind = type(exc).__name__

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -237,7 +238,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         while True:
             request = edge.ScrollRequest(offset=offset, limit=page, filter=flt,
                                          with_payload=payload, with_vector=vectors)
-            points, offset = self._engine("reading", lambda r=request: self.shard.scroll(r))
+            points, offset = self._engine("reading", partial(self.shard.scroll, request))
             yield from points
             if offset is None:
                 return

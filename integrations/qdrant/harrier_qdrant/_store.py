@@ -122,9 +122,9 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
                 self.collection, vectors_config=vectors, sparse_vectors_config=sparse,
                 metadata=recorded, quantization_config=client_quantization(self.quantization))))
         for name in ("doc_id", "doc_hash") if self.is_server else ():
-            self._write(f"indexing {name}", lambda name=name: self.client.create_payload_index(
-                self.collection, name, models.PayloadSchemaType.KEYWORD, wait=True
-            ))
+            self._write(f"indexing {name}", partial(
+                self.client.create_payload_index, self.collection, name,
+                models.PayloadSchemaType.KEYWORD, wait=True))
 
     def begin_bulk_load(self) -> None:
         if not self.is_server:
