@@ -23,10 +23,10 @@ def test_search_checks_the_collection_once(open_store, qwen_engine, monkeypatch)
     checked = store.collection_properties
     monkeypatch.setattr(store, "collection_properties", lambda: calls.append(1) or checked())
     assert index.search("water", k=1)[0].doc_id == "a"
-    first = len(calls)  # the model check, and (Milvus) whether it holds BM25 vectors
+    assert len(calls) == 1  # model, dimension and BM25 vectors read in one call
     for _ in range(3):
         assert index.search("water", k=1)[0].doc_id == "a"
-    assert 1 <= first <= 2 and len(calls) == first  # none on later searches
+    assert len(calls) == 1  # none on later searches
 
 
 def test_many_documents_are_deleted_in_chunks(open_store, qwen_engine, monkeypatch):
