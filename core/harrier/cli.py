@@ -192,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
                 address=args.ray or None, show_progress=not args.json and sys.stderr.isatty(),
                 include=args.include, exclude=args.exclude,
                 follow_symlinks=args.follow_symlinks, convert_timeout=args.convert_timeout,
-                sparse=args.sparse)
+                sparse=args.sparse, skip_log=args.skip_log)
         except ImportError as exc:  # Ray is not installed: the message names the extra
             _fail(str(exc))
         _print_report(report, args.json)

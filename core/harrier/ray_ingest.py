@@ -67,6 +67,7 @@ def ingest_on_ray(
     follow_symlinks: bool = False,
     convert_timeout: float = CONVERT_TIMEOUT,
     sparse: bool = True,
+    skip_log: str | Path | None = None,
 ) -> IngestReport:
     """Split, embed and write ``source`` into ``collection`` of the store server ``store``.
 
@@ -81,7 +82,8 @@ def ingest_on_ray(
     ``ray://host:10001``), unless it is already initialised. The store ends exactly as
     :func:`harrier.ingest` with the same arguments leaves it (folder filters and conversion
     as there: the Prepare actors convert the changed files, which travel with their bytes).
-    ``sparse=False``: a new collection gets no BM25 vectors.
+    ``sparse=False``: a new collection gets no BM25 vectors. ``skip_log`` names a file that
+    gets every skip as a JSON line, as there (those found in the Prepare actors once the job ends).
     """
     try:
         import ray
@@ -108,14 +110,16 @@ def ingest_on_ray(
     identity = model_identity(settings.model, resolve_folder(
         settings.model, revision=settings.revision, local_files_only=settings.local_files_only))
     hash_settings = _stages.ingest_settings(identity, limit, overlap_tokens)
-    report = IngestReport()
     seen: set[str] = set()
     if not ray.is_initialized():
         ray.init(address=address)
     context = ray.data.DataContext.get_current()
     progress_was, context.enable_progress_bars = context.enable_progress_bars, show_progress
+    report = IngestReport()
     driver_store = open_store(store, collection, sparse=sparse)
     try:
+        if skip_log is not None:
+            report.skip_log = open(skip_log, "w", encoding="utf-8")  # noqa: SIM115
         driver_store.ensure_collection(identity, dimension)
         driver_store.begin_bulk_load()
         try:
@@ -134,6 +138,9 @@ def ingest_on_ray(
     finally:
         context.enable_progress_bars = progress_was
         driver_store.close()
+        if report.skip_log is not None:
+            report.skip_log.close()
+            report.skip_log = None
     report.seconds = time.perf_counter() - started
     logger.info("ingestion on Ray done: %s", report.summary())
     return report

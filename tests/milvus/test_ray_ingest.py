@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import harrier
+from document_files import PDF_PAGES, write_encrypted_pdf, write_pdf
 from harrier import SourceDocument, cli
 from harrier_milvus import MilvusStore
 
@@ -23,6 +25,7 @@ from harrier.ray_ingest import ingest_on_ray, original_error  # noqa: E402
 pytestmark = pytest.mark.server
 
 MAX_TOKENS = 32
+OBJECT_STORE = 80 * 2**20  # Ray's minimum is 75 MiB
 RAY_OPTIONS = dict(max_tokens=MAX_TOKENS, actors=2, cpus_per_actor=0.5, batch_size=3)
 COUNTS = ("documents", "unchanged", "skipped", "spans_written", "spans_deleted",
           "documents_pruned", "tokens")
@@ -42,14 +45,16 @@ CORPUS = [
 
 @pytest.fixture(scope="module")
 def ray_cluster(milvus_server) -> Iterator[str]:
-    """One local Ray per module (two CPUs, own short temp dir); yields the store spec.
+    """One local Ray per module (two CPUs, an object store of Ray's minimum size, own short
+    temp dir); yields the store spec.
 
     Workers inherit the environment, so they log in with ``MILVUS_TOKEN`` as a user's would.
     """
     saved = {key: os.environ.get(key) for key in ("RAY_AUTH_MODE", "MILVUS_TOKEN")}
     os.environ.update(RAY_AUTH_MODE="disabled", MILVUS_TOKEN=milvus_server.token)
     temp = tempfile.mkdtemp(prefix="hr-", dir="/tmp")  # Ray's socket paths must stay short
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False,
+             object_store_memory=OBJECT_STORE)
     try:
         yield f"milvus:{milvus_server.uri}"
     finally:
@@ -207,3 +212,108 @@ def test_embed_actors_get_the_whole_engine_settings(qwen_path: Path) -> None:
         actor_settings("another/model", settings, None, 0.0)
     with pytest.raises(harrier.ConfigurationError, match="model= or settings="):
         actor_settings(None, None, None, 0.0)
+
+
+def spilled_bytes() -> int:
+    """Bytes Ray has spilled from the object store to disk since it started (all nodes)."""
+    from ray._private.internal_api import get_memory_info_reply, get_state_from_address
+
+    gcs = get_state_from_address(ray.get_runtime_context().gcs_address)
+    return int(get_memory_info_reply(gcs).store_stats.spilled_bytes_total)
+
+
+def write_heavy_docx(path: Path, sentence: str, payload: bytes) -> int:
+    """A Word file with one sentence and ``payload`` as an unreferenced, stored (incompressible)
+    part, as pictures make Word files heavy; its size in bytes."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph(sentence)
+    document.save(str(path))
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("word/media/picture.bin", payload)
+    return path.stat().st_size
+
+
+BLOCK_BYTES = 9 * 2**19  # 4.5 MiB a file: one file per block (the 4 MiB bound)
+
+
+@pytest.mark.parametrize("files", [pytest.param(56, marks=pytest.mark.slow), 20])
+def test_a_corpus_larger_than_the_object_store_streams_through_it(
+    ray_cluster: str, open_server_store, qwen_engine: harrier.Embedder, qwen_path: Path,
+    tmp_path: Path, files: int,
+) -> None:
+    """Word files with heavy pictures: their bytes travel from the driver to the Prepare actors,
+    yet each has one sentence to embed. 56 of them are 3.1 times the object store (the slow
+    case); 20 are 1.1 times (the default run checks that it completes and equals one process).
+
+    Before streaming, the driver put every block in the object store before the job started,
+    so Ray spilled to disk at least what did not fit (here 172 MiB of 252 MiB; measured by
+    putting 240 MiB in this store: 198 MiB spilled). Now the driver makes a block only when a
+    read task takes one: a few blocks are in flight (measured: 24 MiB spilled at most)."""
+    capacity = ray.cluster_resources()["object_store_memory"]
+    assert capacity <= 1.05 * OBJECT_STORE
+    rng = np.random.default_rng(0)
+    folder, total = tmp_path / "docs", 0
+    folder.mkdir()
+    for i in range(files):
+        total += write_heavy_docx(folder / f"report-{i:02d}.docx",
+                                  f"Survey {i}: the river rose {i} centimetres overnight.",
+                                  rng.bytes(BLOCK_BYTES))
+    assert total > capacity
+    single, on_ray = open_server_store(), open_server_store()
+    expected = harrier.ingest(folder, single, qwen_engine, max_tokens=MAX_TOKENS)
+    assert (expected.documents, expected.skipped) == (files, 0)
+    assert expected.spans_written >= files
+
+    before = spilled_bytes()
+    report = ingest_on_ray(folder, ray_cluster, on_ray.collection, qwen_path, sparse=False,
+                           **RAY_OPTIONS)
+    spilled = spilled_bytes() - before
+    if total > 3 * capacity:  # the old code spills at least total - capacity here
+        assert spilled <= 10 * BLOCK_BYTES < total - capacity
+    assert_same_counts(report, expected)
+    assert_same_store(single, on_ray)
+    last = f"report-{files - 1:02d}.docx"
+    assert f"the river rose {files - 1} centimetres" in on_ray.fetch_spans(last)[0].text
+
+
+def test_a_pdf_folder_on_ray_gives_the_pages_and_the_skip_log_of_one_process(
+    ray_cluster: str, open_server_store, qwen_engine: harrier.Embedder, qwen_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``harrier ingest --ray --skip-log``: the Prepare actors convert the PDF into the spans
+    (with their pages) one process writes, and the log gets the skips found on the driver (a
+    binary file) and in the actors (an encrypted PDF) as one process logs them."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_pdf(folder / "rivers.pdf", lines=4)
+    write_encrypted_pdf(folder / "locked.pdf", write_pdf(tmp_path / "plain.pdf"))
+    (folder / "image.bin").write_bytes(b"\x00\x01" * 64)
+    (folder / "notes.txt").write_text(TEXTS[0], encoding="utf-8")
+    single, on_ray = open_server_store(), open_server_store()
+    expected = harrier.ingest(folder, single, qwen_engine, max_tokens=MAX_TOKENS,
+                              skip_log=tmp_path / "single.jsonl")
+    assert cli.main(["ingest", str(folder), "--ray", "--actors", "2", "--collection",
+                     on_ray.collection, "--store", ray_cluster, "--model", str(qwen_path),
+                     "--max-tokens", str(MAX_TOKENS), "--no-sparse", "--json",
+                     "--skip-log", str(tmp_path / "ray.jsonl")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {k: report[k] for k in COUNTS} == {k: getattr(expected, k) for k in COUNTS}
+    assert_same_store(single, on_ray)
+
+    pdf = on_ray.fetch_spans("rivers.pdf")
+    assert len(pdf) > len(PDF_PAGES)  # several spans, some within a page
+    for span in pdf:
+        pages = range(span.metadata["page_start"], span.metadata["page_end"] + 1)
+        assert [s for s in PDF_PAGES if s in span.text] == [
+            PDF_PAGES[p - 1] for p in pages if PDF_PAGES[p - 1] in span.text]
+    assert {s.metadata["page_start"] for s in pdf} == {1, 2, 3}
+
+    def logged(name: str) -> list[dict[str, str]]:
+        lines = (tmp_path / name).read_text(encoding="utf-8").splitlines()
+        return sorted((json.loads(line) for line in lines), key=lambda skip: skip["id"])
+
+    skips = logged("ray.jsonl")
+    assert [skip["id"] for skip in skips] == ["image.bin", "locked.pdf"]
+    assert skips == logged("single.jsonl")
