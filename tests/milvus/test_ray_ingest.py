@@ -163,7 +163,8 @@ def test_a_stage_error_comes_back_as_the_original_error(ray_cluster: str, open_s
     store = open_server_store()
     bad = [SourceDocument("bad", "fine text", {"note": "a lone surrogate \ud800"})]
     with pytest.raises(harrier.StoreLimitError, match="lone surrogate") as info:
-        ingest_on_ray(bad, ray_cluster, store.collection, qwen_path, **RAY_OPTIONS)
+        ingest_on_ray(bad, ray_cluster, store.collection, qwen_path, sparse=False,
+                      **RAY_OPTIONS)
     assert type(info.value) is harrier.StoreLimitError
     assert "Traceback" not in str(info.value) and "ray::" not in str(info.value)
 
