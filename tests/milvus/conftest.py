@@ -116,7 +116,7 @@ def _stop(server: Any) -> None:
     Milvus 2.3.5 often hangs in its graceful stop once it holds data; the data is disposable.
     """
     process: subprocess.Popen[bytes] | None = getattr(server, "server_proc", None)
-    if process is not None:
+    if process is not None and process.poll() is None:  # it may have died at start
         os.kill(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=3)
