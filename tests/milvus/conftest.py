@@ -116,13 +116,14 @@ def _stop(server: Any) -> None:
     Milvus 2.3.5 often hangs in its graceful stop once it holds data; the data is disposable.
     """
     process: subprocess.Popen[bytes] | None = getattr(server, "server_proc", None)
-    if process is not None and process.poll() is None:  # it may have died at start
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    if process is not None:
+        if process.poll() is None:  # it may have died at start: then there is nothing to kill
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
         server.server_proc = None
     server.stop()  # closes its log files; the process is gone
 
