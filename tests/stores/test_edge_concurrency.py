@@ -35,3 +35,19 @@ def test_two_runs_at_once_leave_one_clean_copy(tmp_path, qwen_engine):
     assert all(o == "done" or "open in another process" in o for o in outcomes), outcomes
     assert_same_store(snapshot(f"qdrant:{tmp_path / 'shared'}"),
                       snapshot(f"qdrant:{tmp_path / 'clean'}"))
+
+
+def test_a_store_opened_before_the_collection_existed_opens_it_once_made(tmp_path, qwen_engine):
+    """Two writers construct their store before either creates the collection (the race the
+    concurrent test can hit): the second is refused while the first holds the shard, then
+    works on the collection the first made."""
+    first = QdrantEdgeStore("docs", path=tmp_path)
+    second = QdrantEdgeStore("docs", path=tmp_path)
+    doc = harrier.SourceDocument("a", "Rivers carry water to the sea.")
+    harrier.ingest([doc], first, qwen_engine)
+    with pytest.raises(harrier.StoreUnavailableError, match="open in another process"):
+        harrier.ingest([doc], second, qwen_engine)
+    first.close()
+    report = harrier.ingest([doc], second, qwen_engine)
+    assert (report.unchanged, second.count()) == (1, 1)
+    second.close()

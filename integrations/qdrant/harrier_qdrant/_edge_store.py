@@ -143,8 +143,11 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
 
     @property
     def shard(self) -> Any:
-        if self._shard is None:
-            raise self._missing()
+        if self._shard is None:  # another writer may have created it since this store opened
+            record = read_record(self.folder)
+            if record is None:
+                raise self._missing()
+            self._open(record)  # refused at once while that writer holds it
         return self._shard
 
     def end_bulk_load(self) -> None:
