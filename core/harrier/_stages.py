@@ -222,12 +222,11 @@ def write_batches(
     batch: list[SpanRecord] = []
     size = 0
     for records in per_doc:
-        doc_bytes = sum(r.approx_bytes() for r in records)
-        if batch and (len(batch) + len(records) > max_count or size + doc_bytes > max_bytes):
+        sizes = [r.approx_bytes() for r in records]  # each estimate once: it encodes the text
+        if batch and (len(batch) + len(records) > max_count or size + sum(sizes) > max_bytes):
             yield batch
             batch, size = [], 0
-        for record in records:
-            record_bytes = record.approx_bytes()
+        for record, record_bytes in zip(records, sizes, strict=True):
             if batch and (len(batch) >= max_count or size + record_bytes > max_bytes):
                 yield batch
                 batch, size = [], 0

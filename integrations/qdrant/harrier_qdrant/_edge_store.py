@@ -158,10 +158,10 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         exact scan (milliseconds) instead of merging them into the large index (minutes)."""
         if self._shard is None:
             return
-        self._engine("flushing", self.shard.flush)
+        self._engine("flushing", lambda shard: shard.flush())
         if not (self._changed and self.optimize_after_load):
             return
-        info = self._engine("reading the shard's state", self.shard.info)
+        info = self._engine("reading the shard's state", lambda shard: shard.info())
         indexed = info.indexed_vectors_count
         if self.has_sparse_vectors():  # BM25 vectors count as indexed at once, one per span
             indexed = max(0, indexed - info.points_count)
@@ -200,7 +200,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         request = edge.QueryRequest(
             limit=k, query=edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
             filter=_metadata_filter(filter), with_payload=True, params=self._search_params)
-        points = self._engine("searching", lambda: self.shard.query(request))
+        points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
@@ -208,7 +208,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
                                    using=SPARSE_VECTOR_NAME)
         request = edge.QueryRequest(limit=k, query=query, filter=_metadata_filter(filter),
                                     with_payload=True)
-        points = self._engine("searching", lambda: self.shard.query(request))
+        points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
     def search_hybrid(
@@ -226,11 +226,11 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         request = edge.QueryRequest(
             limit=k, prefetches=prefetches, with_payload=True,
             query=edge.Fusion.Rrf(k=RRF_CONSTANT, weights=weights_list(weights)))
-        points = self._engine("searching", lambda: self.shard.query(request))
+        points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
     def count(self) -> int:
-        return int(self._engine("counting", lambda: self.shard.count(edge.CountRequest())))
+        return int(self._engine("counting", lambda shard: shard.count(edge.CountRequest())))
 
     def _doc_filter(self, doc_ids: Sequence[str]) -> Any:
         return _doc_filter(doc_ids)
@@ -241,7 +241,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         while True:
             request = edge.ScrollRequest(offset=offset, limit=page, filter=flt,
                                          with_payload=payload, with_vector=vectors)
-            points, offset = self._engine("reading", partial(self.shard.scroll, request))
+            points, offset = self._engine("reading", partial(_scroll, request=request))
             yield from points
             if offset is None:
                 return
@@ -265,7 +265,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
                      edge.UpdateOperation.delete_points_by_filter(_doc_filter(doc_ids)))
 
     def _update(self, what: str, operation: Any) -> None:
-        self._engine(what, lambda: self.shard.update(operation))
+        self._engine(what, lambda shard: shard.update(operation))
         self._changed = True
 
     def _check_space(self, needed: int) -> None:
@@ -278,12 +278,11 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
                 "lost and finished documents are skipped"
             )
 
-    def _engine(self, what: str, action: Callable[[], T]) -> T:
-        """Run an engine call, turning its untyped errors into harrier's."""
-        if self._shard is None:
-            raise self._missing()
+    def _engine(self, what: str, action: Callable[[Any], T]) -> T:
+        """Run an engine call on the shard, turning its untyped errors into harrier's."""
+        shard = self.shard  # opens a collection another writer made since; else typed errors
         try:
-            return action()
+            return action(shard)
         except Exception as exc:
             raise shard_error(exc, self.folder / SHARD_FOLDER, what) from None
 
@@ -291,6 +290,10 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         return StoreError(
             f"collection {self.collection!r} does not exist in {self.root}; ingest into it first"
         )
+
+
+def _scroll(shard: Any, request: Any) -> Any:
+    return shard.scroll(request)
 
 
 def _match(key: str, value: Any) -> Any:
