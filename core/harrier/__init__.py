@@ -36,7 +36,7 @@ from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_i
 from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
-from harrier._spans import Span, split_spans
+from harrier._spans import Span, Splitter, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
@@ -70,6 +70,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "SourceError",
     "Span",
     "SpanRecord",
+    "Splitter",
     "StoreDamagedError",
     "StoreError",
     "StoreLimitError",

@@ -16,6 +16,7 @@ from harrier._batching import token_budget_batches
 from harrier._errors import (
     ConfigurationError,
     EmptyTextError,
+    InputError,
     InputTypeError,
     TextTooLongError,
 )
@@ -23,6 +24,7 @@ from harrier._identity import ModelIdentity, model_identity
 from harrier._loading import LoadedModel, load_model, resolve_device, resolve_dtype
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, query_prompt, resolve_folder
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
+from harrier._tokens import encode
 
 logger = logging.getLogger("harrier")
 
@@ -151,23 +153,38 @@ class Embedder:
         full = [prompt + text for text in _checked(texts)]
         return self._embed(full, show_progress, prompt if self.prefix_cache else None)
 
+    def embed_token_ids(
+        self, rows: Sequence[Sequence[int] | np.ndarray], *, show_progress: bool | None = None
+    ) -> np.ndarray:
+        """Embed documents given as token ids, special tokens included, as :attr:`tokenizer`
+        encodes them (``Span.token_ids``): the vectors :meth:`embed_documents` gives for their
+        texts, without tokenising again. Never truncates: a row over ``max_tokens`` raises
+        ``TextTooLongError``, ids outside the vocabulary ``InputError``."""
+        if isinstance(rows, np.ndarray) and rows.ndim == 1:
+            raise InputTypeError(0, rows, hint="pass a list of id rows, e.g. [ids]")
+        ids = [_id_row(i, row, self._loaded.vocab_rows) for i, row in enumerate(rows)]
+        for i, row in enumerate(ids):
+            if len(row) > self.max_tokens:
+                raise TextTooLongError(i, len(row), self.max_tokens)
+        self._refuse_empty(ids)
+        return self._embed_ids(ids, show_progress)
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts of documents, special tokens included: exactly what the model sees."""
         return [len(ids) for ids in self._tokenize(_checked(texts))]
 
-    def _tokenize(self, texts: list[str]) -> list[list[int]]:
-        if not texts:
-            return []
+    def _tokenize(self, texts: list[str]) -> list[np.ndarray]:
         with self._loaded.tokenizer_lock:
-            encoded = self.tokenizer(
-                texts, add_special_tokens=True, truncation=False, verbose=False
-            )["input_ids"]
-        return [list(ids) for ids in encoded]
+            return encode(self.tokenizer, texts)
 
-    def _prepare(self, texts: list[str]) -> list[list[int]]:
+    def _refuse_empty(self, ids: Sequence[np.ndarray]) -> None:
+        for i, row in enumerate(ids):
+            if np.isin(row, self._loaded.special_array).all():
+                raise EmptyTextError(i)
+
+    def _prepare(self, texts: list[str]) -> list[np.ndarray]:
         """Tokenise, enforce the length limit (or truncate when asked) and refuse empty texts."""
         ids = self._tokenize(texts)
-        special = self._loaded.special_ids
         too_long = [i for i, row in enumerate(ids) if len(row) > self.max_tokens]
         if too_long and not self.truncate:
             first = too_long[0]
@@ -181,36 +198,39 @@ class Embedder:
                     max_length=self.max_tokens,
                 )["input_ids"]
             for i, row in zip(too_long, cut, strict=True):
-                ids[i] = list(row)
+                ids[i] = np.array(row, dtype=np.int32)
             logger.warning(
                 "truncated %d of %d texts to %d tokens (truncate=True)",
                 len(too_long), len(texts), self.max_tokens,
             )
-        for i, row in enumerate(ids):
-            if all(token in special for token in row):
-                raise EmptyTextError(i)
+        self._refuse_empty(ids)
         return ids
 
     def _embed(
         self, texts: list[str], show_progress: bool | None, prompt: str | None = None
     ) -> np.ndarray:
-        """Embed prepared texts; those starting with ``prompt``'s cached prefix reuse it."""
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
+        """Embed texts; those starting with ``prompt``'s cached prefix reuse it."""
+        return self._embed_ids(self._prepare(texts) if texts else [], show_progress, prompt)
+
+    def _embed_ids(
+        self, ids: list[np.ndarray], show_progress: bool | None, prompt: str | None = None
+    ) -> np.ndarray:
+        """Embed checked id rows, in batches by token budget, restoring their order."""
+        out = np.empty((len(ids), self.dimension), dtype=np.float32)
+        if not ids:
             return out
-        ids = self._prepare(texts)
         entry = self._loaded.prefix_cache.get(prompt) if prompt is not None else None
         plain = list(range(len(ids)))
         cached: list[int] = []
         if entry is not None:
             size = len(entry.ids)
-            cached = [i for i in plain if tuple(ids[i][:size]) == entry.ids]
+            cached = [i for i in plain if tuple(ids[i][:size].tolist()) == entry.ids]
             plain = sorted(set(plain) - set(cached))
         progress = self.show_progress if show_progress is None else show_progress
         runs = [(plain, 0, _forward.plain_runner(self._loaded))]
         if entry is not None:
             runs.append((cached, len(entry.ids), _forward.cached_runner(self._loaded, entry)))
-        with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
+        with tqdm(total=len(ids), desc="Embedding", unit="text", disable=not progress) as bar:
             for group, skip, run in runs:
                 lengths = [len(ids[i]) - skip for i in group]
                 for batch in token_budget_batches(lengths, self.max_batch_tokens,
@@ -220,6 +240,22 @@ class Embedder:
                                                    self.device)
                     bar.update(len(rows))
         return out
+
+
+def _id_row(index: int, row: Sequence[int] | np.ndarray, vocab_rows: int) -> np.ndarray:
+    """One row of token ids as ``int32``, checked against the model's vocabulary."""
+    if isinstance(row, str):
+        raise InputTypeError(index, row, hint="token ids are a list of ints; embed texts "
+                             "with embed_documents")
+    array = np.asarray(row)
+    if array.ndim != 1 or not (array.size == 0 or np.issubdtype(array.dtype, np.integer)):
+        raise InputTypeError(index, row, hint="each row of token ids is a flat list of ints")
+    if array.size and (array.min() < 0 or array.max() >= vocab_rows):
+        raise InputError(
+            f"token ids at index {index} fall outside the model's vocabulary (0 to "
+            f"{vocab_rows - 1}); use ids from this embedder's tokenizer"
+        )
+    return array.astype(np.int32, copy=False)
 
 
 def _checked(texts: Sequence[str]) -> list[str]:

@@ -8,7 +8,7 @@ out-of-memory, splits it in halves until single rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,10 +20,11 @@ from harrier._prefix_cache import PrefixEntry
 
 logger = logging.getLogger("harrier")
 
-Runner = Callable[[list[list[int]]], np.ndarray]
+Rows = Sequence[Sequence[int] | np.ndarray]
+Runner = Callable[[Rows], np.ndarray]
 
 
-def run_batch(rows: list[list[int]], run: Runner, device: torch.device) -> np.ndarray:
+def run_batch(rows: Rows, run: Runner, device: torch.device) -> np.ndarray:
     """Embed one batch with ``run``; on out-of-memory split it in halves and retry."""
     try:
         return run(rows)
@@ -41,16 +42,17 @@ def run_batch(rows: list[list[int]], run: Runner, device: torch.device) -> np.nd
                                run_batch(rows[half:], run, device)])
 
 
-def pad(loaded: LoadedModel, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def pad(loaded: LoadedModel, rows: Rows) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ids and their attention mask, on the model's device."""
     longest = max(len(r) for r in rows)
     pad_id = loaded.tokenizer.pad_token_id or 0
-    input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    input_ids = np.full((len(rows), longest), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), longest), dtype=np.int64)
     for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        input_ids[i, : len(row)] = row
         mask[i, : len(row)] = 1
-    return input_ids.to(loaded.device), mask.to(loaded.device)
+    return (torch.from_numpy(input_ids).to(loaded.device),
+            torch.from_numpy(mask).to(loaded.device))
 
 
 def pool(loaded: LoadedModel, hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
@@ -63,7 +65,7 @@ def plain_runner(loaded: LoadedModel) -> Runner:
     """A runner that embeds whole rows."""
 
     @torch.inference_mode()
-    def run(rows: list[list[int]]) -> np.ndarray:
+    def run(rows: Rows) -> np.ndarray:
         input_ids, mask = pad(loaded, rows)
         # All rows full: no mask, so attention can take its causal fast path.
         full = bool(mask.all())
@@ -79,7 +81,7 @@ def cached_runner(loaded: LoadedModel, entry: PrefixEntry) -> Runner:
     """A runner that embeds rows which follow ``entry``'s cached prefix (given without it)."""
 
     @torch.inference_mode()
-    def run(rows: list[list[int]]) -> np.ndarray:
+    def run(rows: Rows) -> np.ndarray:
         input_ids, mask = pad(loaded, rows)
         size = len(entry.ids)
         prefix_mask = torch.ones((len(rows), size), dtype=mask.dtype, device=mask.device)

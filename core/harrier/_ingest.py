@@ -20,7 +20,7 @@ from harrier._folders import FolderFilter
 from harrier._records import document_hash
 from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
-from harrier._spans import Span, split_spans
+from harrier._spans import Span, Splitter
 from harrier._stages import Document, DocumentWork
 from harrier._store import VectorStore
 from harrier._threads import BackgroundConsumer, in_background
@@ -92,6 +92,11 @@ class Pipeline:
     converter: FileConverter | None = None
     progress: Any = None
     store_lock: threading.Lock = field(default_factory=threading.Lock)
+    splitter: Splitter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.splitter = Splitter(self.embedder, max_tokens=self.max_tokens,
+                                 overlap_tokens=self.overlap)
 
     @property
     def settings(self) -> str:
@@ -134,7 +139,7 @@ class Pipeline:
     def prepare(self, group: list[Document]) -> list[DocumentWork]:
         with self.store_lock:
             stored = self.store.stored_documents([d.id for d in group])
-        return stages.prepare(group, stored, self.settings, self.split, self.converter)
+        return stages.prepare(group, stored, self.settings, self.splitter, self.converter)
 
     def prepare_large(self, file: LargeFile) -> Iterator[list[DocumentWork]]:
         """A large file in pieces: a first pass hashes it and counts its spans, a second splits
@@ -162,8 +167,7 @@ class Pipeline:
                                 spans, span_count=count, last=last)]
 
     def split(self, text: str) -> list[Span]:
-        return split_spans(text, self.embedder, max_tokens=self.max_tokens,
-                           overlap_tokens=self.overlap)
+        return self.splitter.split(text)
 
     def embed(self, works: list[DocumentWork]) -> list[DocumentWork]:
         """Stage 2 (this thread)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from harrier._errors import ConfigurationError, ModelLoadError
@@ -42,9 +44,15 @@ class LoadedModel:
             self.model, self.tokenizer, self.device, self.tokenizer_lock
         )
 
-    @property
-    def special_ids(self) -> frozenset[int]:
-        return frozenset(self.tokenizer.all_special_ids)
+    @functools.cached_property
+    def special_array(self) -> np.ndarray:
+        """The tokenizer's special token ids (a text of only these is empty)."""
+        return np.array(sorted(set(self.tokenizer.all_special_ids)), dtype=np.int32)
+
+    @functools.cached_property
+    def vocab_rows(self) -> int:
+        """How many token ids the model has embeddings for."""
+        return int(self.model.get_input_embeddings().num_embeddings)
 
 
 _registry: weakref.WeakValueDictionary[tuple[str, ...], LoadedModel] = (

@@ -25,7 +25,7 @@ from harrier._loading import _token_limit
 from harrier._model_files import resolve_folder
 from harrier._report import IngestReport
 from harrier._settings import EmbedderSettings
-from harrier._spans import Span, split_spans
+from harrier._spans import Splitter
 from harrier._store_spec import open_store
 from harrier.convert import ConvertedFile, FileConverter
 
@@ -151,17 +151,14 @@ class Prepare:
                  overlap: int, settings: str, convert_timeout: float) -> None:
         self.store = open_store(store, collection)
         self.converter = FileConverter(convert_timeout)
-        self.tokenizer = model_info(model)[0]
-        self.max_tokens, self.overlap, self.settings = max_tokens, overlap, settings
-
-    def _split(self, text: str) -> list[Span]:
-        return split_spans(text, self.tokenizer, max_tokens=self.max_tokens,
-                           overlap_tokens=self.overlap)
+        self.splitter = Splitter(model_info(model)[0], max_tokens=max_tokens,
+                                 overlap_tokens=overlap)
+        self.settings = settings
 
     def __call__(self, block: pa.Table) -> pa.Table:
         docs = decode(block)
         stored = self.store.stored_documents([d.id for d in docs])
-        return encode(stages.prepare(docs, stored, self.settings, self._split, self.converter))
+        return encode(stages.prepare(docs, stored, self.settings, self.splitter, self.converter))
 
     def __del__(self) -> None:
         self.converter.close()

@@ -1,17 +1,21 @@
-"""Split a long text into spans that each fit the model's token limit when embedded alone.
+"""Split long texts into spans that each fit the model's token limit when embedded alone.
 
-The text is tokenised once, in large pieces, with offsets. Token windows are walked over them,
-each cut at the last paragraph end, else sentence end, else whitespace in its last quarter, else
-at a token boundary; cuts are ``str`` indices, so no span splits a character even where byte-level
-BPE does. Each span is then counted alone as the engine counts a document (one batched tokenizer
-call per group of spans) and shortened if that real count is over the limit.
+:class:`Splitter` splits many texts at once. Texts that fit in one span, the common case, are
+recognised from one batched tokenizer call (``_tokens.encode``) and kept whole. Longer texts are
+tokenised once more, in large pieces, with offsets; token windows are walked over them, each cut
+at the last paragraph end, else sentence end, else whitespace in its last quarter, else at a
+token boundary; cuts are ``str`` indices, so no span splits a character even where byte-level
+BPE does. Each span is then encoded alone as the engine encodes a document (one batched call per
+group of spans) and shortened if that real count is over the limit. Every span keeps the ids of
+that last encoding, so the engine embeds them without tokenising the span again.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -20,6 +24,7 @@ import numpy as np
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, InputTypeError
 from harrier._remote import RemoteEmbedder
+from harrier._tokens import encode, offsets
 
 logger = logging.getLogger("harrier")
 
@@ -27,6 +32,9 @@ _FALLBACK_MAX_TOKENS = 32_768  # when model_max_length is unset (Hugging Face wr
 _TAIL = 0.25  # preferred boundaries are looked for in the last quarter of each window
 _PIECE_CHARS = 1 << 13  # first pass: pieces this long (a piece costs more per char if longer)
 _GROUP_CHARS = 1 << 22  # at most this much text is verified by one tokenizer call
+# Longer texts (in characters per token of the limit) are not tried whole: they rarely fit,
+# and one that does is still kept whole by the walk, only at the cost of a second pass.
+_FIT_CHARS_PER_TOKEN = 8
 
 # Each pattern matches up to the last boundary in a region: the match's end is the cut.
 _PARAGRAPH = re.compile(r"(?s:.*)\n(?:[^\S\n]*\n)+")
@@ -42,7 +50,9 @@ class Span:
     """One piece of a text: ``text == original[start:end]`` (``str`` indices).
 
     ``token_count`` is what the model sees when the span is embedded as a document, special
-    tokens included (``Embedder.count_tokens``).
+    tokens included (``Embedder.count_tokens``); ``token_ids`` are those tokens (``int32``), which
+    :meth:`Embedder.embed_token_ids` embeds without tokenising the text again (None on a span
+    made by hand). Spans compare by text and position, not by ids.
     """
 
     text: str
@@ -50,6 +60,7 @@ class Span:
     end: int
     index: int
     token_count: int
+    token_ids: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def split_spans(
@@ -70,27 +81,68 @@ def split_spans(
     An empty text, or one that tokenises to nothing, gives ``[]``; a whitespace-only text with
     tokens gives spans like any other text. Raises :class:`ConfigurationError` when
     ``max_tokens`` cannot hold the special tokens plus one token (or one character of the text),
-    or when ``overlap_tokens`` is negative or not below that room.
+    or when ``overlap_tokens`` is negative or not below that room. To split many texts, a
+    :class:`Splitter` does it in far fewer tokenizer calls.
     """
     if not isinstance(text, str):
         raise InputTypeError(0, text)
-    tokenizer, limit = _resolve(embedder_or_tokenizer, max_tokens)
-    special = _count(tokenizer, [""])[0]
-    room = limit - special
-    if room < 1:
-        raise ConfigurationError(
-            f"max_tokens={limit} leaves no room for text after the tokenizer's {special} special "
-            f"tokens; use max_tokens >= {special + 1}"
-        )
-    if not 0 <= overlap_tokens < room:
-        raise ConfigurationError(
-            f"overlap_tokens={overlap_tokens} must be >= 0 and below the {room} text tokens a "
-            f"span can hold (max_tokens={limit} minus {special} special tokens)"
-        )
-    starts, ends = _offsets(tokenizer, text) if text else (np.empty(0), np.empty(0))
-    if len(starts) == 0:  # empty, or only characters the tokenizer drops
-        return []
-    return _Walker(text, tokenizer, starts, ends, limit, room, overlap_tokens).run()
+    splitter = Splitter(embedder_or_tokenizer, max_tokens=max_tokens,
+                        overlap_tokens=overlap_tokens)
+    return splitter.split_many([text])[0]
+
+
+class Splitter:
+    """``split_spans`` for one tokenizer and limit, over many texts at once.
+
+    Built once (it checks the settings and counts the special tokens), then :meth:`split_many`
+    tokenises every text that may fit in one batched call and walks only those that do not.
+    The spans of each text are exactly those ``split_spans`` gives for it alone.
+    """
+
+    def __init__(self, embedder_or_tokenizer: Embedder | Any, *, max_tokens: int | None = None,
+                 overlap_tokens: int = 0) -> None:
+        self.tokenizer, self.limit = _resolve(embedder_or_tokenizer, max_tokens)
+        self.special = len(encode(self.tokenizer, [""])[0])
+        self.room = self.limit - self.special
+        if self.room < 1:
+            raise ConfigurationError(
+                f"max_tokens={self.limit} leaves no room for text after the tokenizer's "
+                f"{self.special} special tokens; use max_tokens >= {self.special + 1}"
+            )
+        if not 0 <= overlap_tokens < self.room:
+            raise ConfigurationError(
+                f"overlap_tokens={overlap_tokens} must be >= 0 and below the {self.room} text "
+                f"tokens a span can hold (max_tokens={self.limit} minus {self.special} special "
+                "tokens)"
+            )
+        self.overlap = overlap_tokens
+
+    def split(self, text: str) -> list[Span]:
+        """The spans of one text."""
+        return self.split_many([text])[0]
+
+    def split_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        """The spans of each text, in order."""
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InputTypeError(i, text)
+        out: list[list[Span] | None] = [None] * len(texts)
+        whole = [i for i, text in enumerate(texts)
+                 if 0 < len(text) <= self.limit * _FIT_CHARS_PER_TOKEN]
+        for i, ids in zip(whole, encode(self.tokenizer, [texts[i] for i in whole]), strict=True):
+            if len(ids) <= self.special:  # only characters the tokenizer drops
+                out[i] = []
+            elif len(ids) <= self.limit:
+                out[i] = [Span(texts[i], 0, len(texts[i]), 0, len(ids), ids)]
+        return [spans if spans is not None else self._walk(text)
+                for text, spans in zip(texts, out, strict=True)]
+
+    def _walk(self, text: str) -> list[Span]:
+        starts, ends = _offsets(self.tokenizer, text) if text else (np.empty(0), np.empty(0))
+        if len(starts) == 0:  # empty, or only characters the tokenizer drops
+            return []
+        return _Walker(text, self.tokenizer, starts, ends, self.limit, self.room,
+                       self.overlap).run()
 
 
 def _resolve(obj: Any, max_tokens: int | None) -> tuple[Any, int]:
@@ -114,13 +166,6 @@ def _resolve(obj: Any, max_tokens: int | None) -> tuple[Any, int]:
     return tokenizer, limit
 
 
-def _count(tokenizer: Any, texts: list[str]) -> list[int]:
-    """Token counts exactly as the engine counts documents (special tokens included)."""
-    ids = tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False,
-                    return_attention_mask=False, return_token_type_ids=False)["input_ids"]
-    return [len(row) for row in ids]
-
-
 def _offsets(tokenizer: Any, text: str) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (``str`` indices, non-decreasing) of every token of ``text``."""
     cuts = [0]
@@ -133,13 +178,10 @@ def _offsets(tokenizer: Any, text: str) -> tuple[np.ndarray, np.ndarray]:
     step = max(1, _GROUP_CHARS // _PIECE_CHARS)  # pieces per call: bounds the memory held
     for g in range(0, len(pieces), step):
         bounds = pieces[g : g + step]
-        mapping = tokenizer([text[a:b] for a, b in bounds], add_special_tokens=False,
-                            truncation=False, verbose=False, return_offsets_mapping=True,
-                            return_attention_mask=False)["offset_mapping"]
+        mapping = offsets(tokenizer, [text[a:b] for a, b in bounds])
         for (a, _), pairs in zip(bounds, mapping, strict=True):
-            arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2) + a
-            starts.append(arr[:, 0])
-            ends.append(arr[:, 1])
+            starts.append(pairs[:, 0] + a)
+            ends.append(pairs[:, 1] + a)
     return (np.maximum.accumulate(np.concatenate(starts)),
             np.maximum.accumulate(np.concatenate(ends)))
 
@@ -166,16 +208,16 @@ class _Walker:
                     a, end = b, self.pick_end(b, self.room - self.margin, b)
                 bounds.append((a, end))
                 a, b = self.next_start(a, end), end
-            counts = _count(self.tokenizer, [self.text[a:b] for a, b in bounds])
-            for (a, b), count in zip(bounds, counts, strict=True):
-                over = count > self.limit
+            rows = encode(self.tokenizer, [self.text[a:b] for a, b in bounds])
+            for (a, b), ids in zip(bounds, rows, strict=True):
+                over = len(ids) > self.limit
                 if over:  # the rest of the group started from the old end: walk it again
-                    b, count = self.shrink(a, count, after)
+                    b, ids = self.shrink(a, len(ids), after)
                     group = max(1, group // 4)
                     if b <= after and a < after:  # nothing new: drop it, go on without overlap
                         start = after
                         break
-                spans.append(Span(self.text[a:b], a, b, len(spans), count))
+                spans.append(Span(self.text[a:b], a, b, len(spans), len(ids), ids))
                 if b >= len(self.text):
                     return spans
                 start, after = self.next_start(a, b), b
@@ -226,32 +268,33 @@ class _Walker:
         cut = self.last_cut(_SPACE, max(int(self.starts[near]), start + 1), int(self.starts[k]))
         return cut if cut is not None else self.token_cut(near, k, start + 1)
 
-    def shrink(self, start: int, count: int, after: int) -> tuple[int, int]:
-        """A span from ``start`` that fits: the budget less the excess, else a binary search."""
+    def shrink(self, start: int, count: int, after: int) -> tuple[int, np.ndarray]:
+        """A span from ``start`` that fits (its end and ids): the budget less the excess, else
+        a binary search."""
         budget, over = self.room - self.margin, count - self.limit
         self.margin = min(max(self.margin, over), max(1, self.room // 16))
-        best: tuple[int, int] | None = None
+        best: tuple[int, np.ndarray] | None = None
         lo, hi = 0, budget  # a budget of hi is known to be too much
         guess = budget - over
         while hi - lo > 1:
             mid = guess if lo < guess < hi else (lo + hi) // 2
             end = self.pick_end(start, mid, after)
-            count = _count(self.tokenizer, [self.text[start:end]])[0]
-            if count <= self.limit:
-                best, lo = (end, count), mid
+            ids = encode(self.tokenizer, [self.text[start:end]])[0]
+            if len(ids) <= self.limit:
+                best, lo = (end, ids), mid
                 if mid == guess:
                     break
             else:
                 hi = mid
             guess = -1
         if best is None:
-            count = _count(self.tokenizer, [self.text[start : start + 1]])[0]
-            if count > self.limit:
+            ids = encode(self.tokenizer, [self.text[start : start + 1]])[0]
+            if len(ids) > self.limit:
                 raise ConfigurationError(
-                    f"the character at offset {start} alone takes {count} tokens with the "
+                    f"the character at offset {start} alone takes {len(ids)} tokens with the "
                     f"special tokens, over max_tokens={self.limit}; use a larger max_tokens"
                 )
-            best = (start + 1, count)
+            best = (start + 1, ids)
         logger.debug("span at %d shortened to %d characters to fit %d tokens (margin now %d)",
                      start, best[0] - start, self.limit, self.margin)
         return best

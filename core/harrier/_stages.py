@@ -4,7 +4,8 @@ Each document becomes one :class:`DocumentWork` that the stages fill in turn::
 
     document_groups  bounded groups of valid, first-seen documents (skips counted)
     prepare          hash each document against what the store holds; split the changed ones
-    embed            embed the spans of a group in one call
+                     (all of a group at once: one batched tokenizer call for those that fit)
+    embed            embed the spans of a group in one call, from the ids the split computed
     write            upsert the spans in bounded requests, then delete each document's stale ones
 
 A document is a :class:`SourceDocument` (its text is at hand) or a :class:`LazyDocument`: a
@@ -19,7 +20,7 @@ one: its digest is its ``hash_input()``, and its load is the caller's ``FileConv
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from harrier._identity import ModelIdentity
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
 from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
-from harrier._spans import Span
+from harrier._spans import Span, Splitter
 from harrier._store import StoredDocument, VectorStore
 from harrier.convert import ConvertedFile, FileConverter, Unconvertible, page_range
 
@@ -123,11 +124,12 @@ def document_groups(
 
 def prepare(
     docs: Sequence[Document], stored: dict[str, StoredDocument], settings: str,
-    split: Callable[[str], list[Span]], converter: FileConverter | None = None,
+    splitter: Splitter, converter: FileConverter | None = None,
 ) -> list[DocumentWork]:
-    """Stage 1, given what the store holds of ``docs``: hash each, split the changed ones.
-    ``converter`` converts the :class:`ConvertedFile` among them (required if there are any)."""
-    works = []
+    """Stage 1, given what the store holds of ``docs``: hash each, split the changed ones (an
+    unchanged document is read and hashed, never tokenised). ``converter`` converts the
+    :class:`ConvertedFile` among them (required if there are any)."""
+    works, changed, texts = [], [], []
     for doc in docs:
         work = DocumentWork(doc.id, doc.metadata, "", stored.get(doc.id))
         works.append(work)
@@ -150,8 +152,10 @@ def prepare(
         if not text.strip():
             work.skip = "empty or whitespace only"
             continue
-        work.spans = split(text)
-        work.span_count = len(work.spans)
+        changed.append(work)
+        texts.append(text)
+    for work, spans in zip(changed, splitter.split_many(texts), strict=True):
+        work.spans, work.span_count = spans, len(spans)
     return works
 
 
@@ -177,11 +181,15 @@ def record_skips(report: IngestReport, items: Iterable[Skipped]) -> None:
 
 
 def embed(works: Sequence[DocumentWork], embedder: Embedder | RemoteEmbedder) -> None:
-    """Stage 2: embed every span of ``works`` in one call (the engine batches by tokens)."""
-    texts = [s.text for w in works for s in w.spans or ()]
-    if not texts:
+    """Stage 2: embed every span of ``works`` in one call (the engine batches by tokens). A
+    local engine gets the ids the splitter computed with its tokenizer; a server, the texts."""
+    spans = [s for w in works for s in w.spans or ()]
+    if not spans:
         return
-    vectors = embedder.embed_documents(texts)
+    if isinstance(embedder, Embedder) and all(s.token_ids is not None for s in spans):
+        vectors = embedder.embed_token_ids([s.token_ids for s in spans])  # type: ignore[misc]
+    else:
+        vectors = embedder.embed_documents([s.text for s in spans])
     start = 0
     for work in works:
         if work.spans:

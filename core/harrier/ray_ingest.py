@@ -33,7 +33,7 @@ from harrier._ingest import Pipeline
 from harrier._model_files import resolve_folder
 from harrier._report import IngestReport
 from harrier._settings import EmbedderSettings
-from harrier._spans import split_spans
+from harrier._spans import Splitter
 from harrier._store import VectorStore
 from harrier._store_spec import open_store
 from harrier.convert import CONVERT_TIMEOUT
@@ -106,7 +106,7 @@ def ingest_on_ray(
     if not 0 < limit <= model_limit:
         raise ConfigurationError(f"max_tokens={limit} must be between 1 and the model's limit "
                                  f"{model_limit}")
-    split_spans("check", tokenizer, max_tokens=limit, overlap_tokens=overlap_tokens)
+    Splitter(tokenizer, max_tokens=limit, overlap_tokens=overlap_tokens)  # checks the settings
     identity = model_identity(settings.model, resolve_folder(
         settings.model, revision=settings.revision, local_files_only=settings.local_files_only))
     hash_settings = _stages.ingest_settings(identity, limit, overlap_tokens)

@@ -106,7 +106,7 @@ def test_token_ids_are_the_tokenizers_own(gemma_path, qwen_path):
     assert q_ids == [755, 331, 287, 345, 0]
     engine = harrier.Embedder.from_pretrained(gemma_path, device="cpu")
     assert engine.count_tokens([text]) == [len(g_ids)]
-    assert engine._prepare([text]) == [g_ids]
+    assert [row.tolist() for row in engine._prepare([text])] == [g_ids]
 
 
 def test_no_nan_with_pad_equal_to_eos(qwen_path):

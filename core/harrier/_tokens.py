@@ -1,0 +1,57 @@
+"""Token ids of many texts in one call, exactly as the model sees them.
+
+Fast tokenizers are called through their Rust backend (``encode_batch_fast``: no offsets, the
+batch spread over the Rust thread pool, the GIL released), which gives what
+``tokenizer(texts, add_special_tokens=True)`` gives at about two thirds of its cost. A tokenizer
+whose backend is set to truncate or pad, or a slow one, goes through ``tokenizer(...)``.
+Ids are ``int32`` arrays: a tenth of the memory of Python ints, cheap to pickle to Ray workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+TOKEN_DTYPE = np.int32
+
+
+def encode(tokenizer: Any, texts: Sequence[str]) -> list[np.ndarray]:
+    """The token ids of each text, special tokens included, never truncated."""
+    if not texts:
+        return []
+    backend = _plain_backend(tokenizer)
+    if backend is not None:
+        fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        rows: list[Any] = [e.ids for e in fast(list(texts), add_special_tokens=True)]
+    else:
+        rows = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False,
+                         return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+    return [np.array(row, dtype=TOKEN_DTYPE) for row in rows]
+
+
+def offsets(tokenizer: Any, texts: Sequence[str]) -> list[np.ndarray]:
+    """``(n, 2)`` start and end ``str`` indices of every token of each text, without the
+    special tokens."""
+    backend = _plain_backend(tokenizer)
+    if backend is not None:
+        rows: list[Any] = [e.offsets for e in backend.encode_batch(list(texts),
+                                                                   add_special_tokens=False)]
+    else:
+        rows = tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False,
+                         return_offsets_mapping=True,
+                         return_attention_mask=False)["offset_mapping"]
+    return [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in rows]
+
+
+def _plain_backend(tokenizer: Any) -> Any:
+    """The Rust tokenizer behind ``tokenizer`` when calling it directly changes nothing."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not getattr(tokenizer, "is_fast", False):
+        return None
+    if backend.truncation is not None or backend.padding is not None:
+        return None
+    if backend.encode_special_tokens != bool(getattr(tokenizer, "split_special_tokens", False)):
+        return None
+    return backend
