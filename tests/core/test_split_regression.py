@@ -1,4 +1,5 @@
-"""Spans are exactly what the splitter of harrier 0.x (before batching, issue 15) produced.
+"""Spans are exactly what the one-text-at-a-time splitter (before issue 15) produced, whether
+texts are split alone or many at once, and each span's ids are its text's own encoding.
 
 ``data/split_golden.json.gz`` was written by that splitter (run this module as a script to see
 how); the corpus and tokenizers are rebuilt here deterministically, so any change in starts,
@@ -13,6 +14,7 @@ import random
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import harrier
@@ -49,26 +51,46 @@ def tokenizer(model_type: str):  # type: ignore[no-untyped-def]
     return train_tokenizer(model_type)
 
 
-def spans_of(model_type: str) -> dict[str, list[list[list[int]]]]:
-    """Per setting, per text: ``[start, end, token_count]`` of each span."""
+def spans_of(model_type: str, together: bool = False) -> dict[str, list[list[list[int]]]]:
+    """Per setting, per text: ``[start, end, token_count]`` of each span; each text split alone
+    with ``split_spans``, or all at once by one ``Splitter``."""
     out = {}
     for limit, overlap in SETTINGS:
-        out[f"{limit}/{overlap}"] = [
-            [[s.start, s.end, s.token_count] for s in harrier.split_spans(
-                text, tokenizer(model_type), max_tokens=limit, overlap_tokens=overlap)]
-            for text in corpus()
-        ]
+        if together:
+            splitter = harrier.Splitter(tokenizer(model_type), max_tokens=limit,
+                                        overlap_tokens=overlap)
+            per_text = splitter.split_many(corpus())
+        else:
+            per_text = [harrier.split_spans(text, tokenizer(model_type), max_tokens=limit,
+                                            overlap_tokens=overlap) for text in corpus()]
+        out[f"{limit}/{overlap}"] = [[[s.start, s.end, s.token_count] for s in spans]
+                                     for spans in per_text]
     return out
 
 
+@pytest.mark.parametrize("together", [False, True], ids=["alone", "split_many"])
 @pytest.mark.parametrize("model_type", ["qwen3", "gemma3_text"])
-def test_spans_equal_the_previous_splitter(model_type: str) -> None:
+def test_spans_equal_the_previous_splitter(model_type: str, together: bool) -> None:
     golden = json.loads(gzip.decompress(GOLDEN.read_bytes()))[model_type]
-    now = spans_of(model_type)
+    now = spans_of(model_type, together)
     assert sum(len(spans) for per_text in golden.values() for spans in per_text) > 1_000
     for setting, per_text in golden.items():
         for i, spans in enumerate(per_text):
             assert now[setting][i] == spans, (setting, i, corpus()[i][:60])
+
+
+@pytest.mark.parametrize("model_type", ["qwen3", "gemma3_text"])
+def test_span_ids_are_the_encoding_of_the_span_alone(model_type: str) -> None:
+    """The ids handed to the engine are what the tokenizer gives for the span's text."""
+    tok = tokenizer(model_type)
+    for limit, overlap in [(4096, 0), (17, 0), (300, 40)]:
+        splitter = harrier.Splitter(tok, max_tokens=limit, overlap_tokens=overlap)
+        spans = [s for per_text in splitter.split_many(corpus()) for s in per_text]
+        expected = tok([s.text for s in spans], add_special_tokens=True)["input_ids"]
+        assert len(spans) > 40
+        for span, ids in zip(spans, expected, strict=True):
+            assert span.token_ids is not None and span.token_ids.dtype == np.int32
+            assert span.token_ids.tolist() == ids and span.token_count == len(ids)
 
 
 if __name__ == "__main__":  # how the golden file was written (by the splitter of c8cc42a)

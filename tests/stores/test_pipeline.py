@@ -10,6 +10,7 @@ from sentence_transformers import SentenceTransformer
 
 import harrier
 from harrier import SourceDocument
+from harrier._tokens import encode
 
 SENTENCE = "Rivers carry water from the hills down to the sea. "
 
@@ -224,3 +225,29 @@ def test_duplicate_ids_and_bad_metadata_are_skipped(open_store, qwen_engine):
     report = harrier.ingest(docs, store, qwen_engine)
     assert (report.documents, report.skipped) == (1, 2)
     assert stored_text(store, "a") == "first"
+
+
+def test_stored_vectors_are_the_engines_for_the_span_texts(open_store, qwen_engine):
+    """Tokenise once: the ids the splitter computed give the vectors the texts give."""
+    docs = [SourceDocument(f"d{i}", SENTENCE * (3 * i + 1)) for i in range(5)]
+    store = open_store()
+    harrier.ingest(docs, store, qwen_engine, max_tokens=48)
+    records = [r for d in docs for r in store.fetch_spans(d.id)]
+    assert len(records) > len(docs)
+    expected = qwen_engine.embed_documents([r.text for r in records])
+    np.testing.assert_allclose(np.stack([r.vector for r in records]), expected, atol=1e-5)
+
+
+def test_an_unchanged_document_is_never_tokenised(open_store, qwen_engine, monkeypatch):
+    docs = [SourceDocument(f"d{i}", SENTENCE * (i + 1)) for i in range(4)]
+    store = open_store()
+    harrier.ingest(docs, store, qwen_engine, max_tokens=32)
+
+    def no_documents(tokenizer: object, texts: list[str]) -> list[np.ndarray]:
+        assert not any(texts), "an unchanged document was tokenised"  # "": counts specials
+        return encode(tokenizer, texts)
+
+    monkeypatch.setattr("harrier._spans.encode", no_documents)
+    monkeypatch.setattr("harrier._embedder.encode", no_documents)
+    report = harrier.ingest(docs, store, qwen_engine, max_tokens=32)
+    assert report.unchanged == 4 and report.tokens == 0
