@@ -67,10 +67,12 @@ def plain_runner(loaded: LoadedModel) -> Runner:
     @torch.inference_mode()
     def run(rows: Rows) -> np.ndarray:
         input_ids, mask = pad(loaded, rows)
-        # All rows full: no mask, so attention can take its causal fast path.
-        full = bool(mask.all())
+        # No mask where none is needed (all rows full, or causal attention over right padding:
+        # a token never attends to the pads after it), so attention takes its causal fast path
+        # and the model builds no (rows, length, length) mask. Pooling still reads ``mask``.
+        needs_mask = not (loaded.causal or bool(mask.all()))
         hidden = loaded.model(
-            input_ids=input_ids, attention_mask=None if full else mask, use_cache=False
+            input_ids=input_ids, attention_mask=mask if needs_mask else None, use_cache=False
         ).last_hidden_state
         return pool(loaded, hidden, mask)
 

@@ -50,6 +50,16 @@ class LoadedModel:
         return np.array(sorted(set(self.tokenizer.all_special_ids)), dtype=np.int32)
 
     @functools.cached_property
+    def causal(self) -> bool:
+        """Every attention layer is causal: a token never sees the ones after it, so padding
+        on the right changes nothing before it and needs no attention mask."""
+        flags = [m.is_causal for m in self.model.modules()
+                 if isinstance(getattr(m, "is_causal", None), bool)]
+        config = getattr(self.model, "config", None)
+        return (bool(flags) and all(flags)
+                and not getattr(config, "use_bidirectional_attention", False))
+
+    @functools.cached_property
     def vocab_rows(self) -> int:
         """How many token ids the model has embeddings for."""
         return int(self.model.get_input_embeddings().num_embeddings)

@@ -112,3 +112,21 @@ def test_truncation_equals_reference_truncation(model_path, mixed_texts, caplog)
     assert len(warnings) == 1
     long_ones = sum(n > 32 for n in engine.count_tokens(mixed_texts))
     assert f"truncated {long_ones} of {len(mixed_texts)}" in warnings[0].getMessage()
+
+
+def test_a_bidirectional_model_keeps_its_padding_mask(tmp_path, mixed_texts):
+    """Padded rows run without a mask only under causal attention; a Gemma3 made bidirectional
+    (as EmbeddingGemma is) still gets the mask, so it still equals the reference."""
+    import json
+
+    from harrier.testing import build_model
+
+    folder = build_model(tmp_path / "bidirectional", "tiny-gemma3", pooling="mean")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config,
+                                                    "use_bidirectional_attention": True}))
+    engine = harrier.Embedder.from_pretrained(folder, device="cpu")
+    assert not engine._loaded.causal
+    expected = SentenceTransformer(str(folder), device="cpu").encode(
+        mixed_texts, normalize_embeddings=True)
+    assert_close(engine.embed_documents(mixed_texts), expected)
