@@ -18,6 +18,7 @@ import bench_documents
 import bench_hybrid
 import bench_ingest
 import bench_long_span
+import bench_prepare
 import bench_queries
 import bench_serve
 import bench_splitter
@@ -30,6 +31,7 @@ CPU = {
     "long span": ["--layers", "1", "--tokens", "32000"],
     "ingestion": ["--layers", "2", "--documents", "48"],
     "splitter": [],
+    "prepare": [],
     "stores": ["--sizes", "10000", "--documents", "100"],
     "conversion": ["--pages", "200", "--layers", "2"],
     "serving": ["--shapes", "harrier-270m", "--layers", "2", "--clients", "64",
@@ -45,6 +47,7 @@ GPU = {
     "ingestion": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
                   "--device", "cuda"],
     "splitter": [],
+    "prepare": ["--device", "cuda", "--engine-texts", "256", "--files", "6000"],
     "stores": ["--sizes", "10000,100000", "--stores", "edge", "--device", "cuda"],
     "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
                    "--device", "cuda"],
@@ -55,6 +58,7 @@ GPU = {
 }
 MODULES = {"documents": bench_documents, "queries": bench_queries,
            "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
+           "prepare": bench_prepare,
            "conversion": bench_convert, "serving": bench_serve, "stores": bench_stores,
            "hybrid": bench_hybrid}
 
