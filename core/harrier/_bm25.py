@@ -14,6 +14,7 @@ applies IDF itself (the sparse vector's IDF modifier); Milvus runs its own BM25 
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -28,9 +29,12 @@ SPARSE_VECTOR_NAME = "langchain-sparse"
 MAX_TERM_CHARS = 64
 """Longer terms (hashes, base64) are cut to this many characters."""
 
-_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u3006"
-_TERMS = re.compile(rf"[{_CJK}\U00020000-\U0002ffff]+|[^\W{_CJK}\U00020000-\U0002ffff]+")
-_IS_CJK = re.compile(rf"[{_CJK}\U00020000-\U0002ffff]")
+_CJK = ("\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u3006"
+        "\U00020000-\U0002ffff")
+_TERMS = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
+_IS_CJK = re.compile(rf"[{_CJK}]")
+_CJK_RUNS = re.compile(rf"([{_CJK}]+)")  # split() keeps the runs, at the odd indices
+_WORDS = re.compile(rf"([^\W{_CJK}]{{1,{MAX_TERM_CHARS}}})[^\W{_CJK}]*")  # each word, cut
 _MARKS = re.compile("[\u0300-\u036f\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u0640]")
 
 
@@ -56,19 +60,22 @@ class Bm25Settings:
 def normalize(text: str) -> str:
     """NFKC, case-folded, with diacritics and vowel marks removed (Latin, Greek, Cyrillic,
     Arabic, Hebrew); kana voicing marks are kept."""
+    if text.isascii():  # the same result, without the three normalisation passes
+        return text.lower()
     decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold())
     return unicodedata.normalize("NFC", _MARKS.sub("", decomposed))
 
 
 def document_terms(text: str) -> list[str]:
-    """The BM25 terms of a stored text: words, and CJK characters plus their bigrams."""
-    terms: list[str] = []
-    for run in _TERMS.findall(normalize(text)):
-        if _IS_CJK.match(run):
-            terms.extend(run)
-            terms.extend(run[i:i + 2] for i in range(len(run) - 1))
-        else:
-            terms.append(run[:MAX_TERM_CHARS])
+    """The BM25 terms of a stored text, in order: words, and CJK characters plus their bigrams.
+    (One regex call per stretch between CJK runs: this runs on every span written.)"""
+    pieces = _CJK_RUNS.split(normalize(text))
+    terms: list[str] = _WORDS.findall(pieces[0])
+    for i in range(1, len(pieces), 2):
+        run = pieces[i]
+        terms.extend(run)
+        terms.extend(map(operator.add, run, run[1:]))
+        terms.extend(_WORDS.findall(pieces[i + 1]))
     return terms
 
 

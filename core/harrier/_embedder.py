@@ -154,11 +154,14 @@ class Embedder:
         return self._embed(full, show_progress, prompt if self.prefix_cache else None)
 
     def embed_token_ids(
-        self, rows: Sequence[Sequence[int] | np.ndarray], *, show_progress: bool | None = None
+        self, rows: Sequence[Sequence[int] | np.ndarray], *, prompt: str | None = None,
+        show_progress: bool | None = None,
     ) -> np.ndarray:
-        """Embed documents given as token ids, special tokens included, as :attr:`tokenizer`
-        encodes them (``Span.token_ids``): the vectors :meth:`embed_documents` gives for their
-        texts, without tokenising again. Never truncates: a row over ``max_tokens`` raises
+        """Embed texts given as token ids, special tokens included, as :meth:`token_ids` gives
+        them (``Span.token_ids`` are such rows): the vectors :meth:`embed_documents` gives for
+        the texts, without tokenising again. Rows of queries encoded as ``prompt + text`` may
+        name that ``prompt``, so those that start with its ids reuse its cached prefix (the
+        vectors :meth:`embed_queries` gives). Never truncates: a row over ``max_tokens`` raises
         ``TextTooLongError``, ids outside the vocabulary ``InputError``."""
         if isinstance(rows, np.ndarray) and rows.ndim == 1:
             raise InputTypeError(0, rows, hint="pass a list of id rows, e.g. [ids]")
@@ -167,11 +170,16 @@ class Embedder:
             if len(row) > self.max_tokens:
                 raise TextTooLongError(i, len(row), self.max_tokens)
         self._refuse_empty(ids)
-        return self._embed_ids(ids, show_progress)
+        return self._embed_ids(ids, show_progress, prompt if self.prefix_cache else None)
+
+    def token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The token ids (``int32``, special tokens included, never truncated) that
+        :meth:`embed_documents` runs for each text."""
+        return self._tokenize(_checked(texts))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts of documents, special tokens included: exactly what the model sees."""
-        return [len(ids) for ids in self._tokenize(_checked(texts))]
+        return [len(ids) for ids in self.token_ids(texts)]
 
     def _tokenize(self, texts: list[str]) -> list[np.ndarray]:
         with self._loaded.tokenizer_lock:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import harrier
-from harrier._bm25 import MAX_TERM_CHARS, document_terms, normalize, query_terms
+from harrier._bm25 import _CJK, MAX_TERM_CHARS, document_terms, normalize, query_terms
 
 
 def test_cjk_runs_become_characters_and_bigrams():
@@ -29,6 +33,18 @@ def test_kana_voicing_marks_are_kept():
     assert document_terms("か が") == ["か", "が"]
 
 
+def test_ascii_text_normalises_as_any_other_text():
+    """ASCII takes a shortcut (lower-casing); it must give what the full passes give."""
+    import unicodedata
+
+    from harrier._bm25 import _MARKS
+
+    text = "".join(map(chr, range(128))) + " Mixed CASE words"
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    expected = unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", folded)))
+    assert text.isascii() and normalize(text) == expected
+
+
 def test_very_long_tokens_are_cut():
     assert document_terms("x" * 500) == ["x" * MAX_TERM_CHARS]
 
@@ -49,3 +65,27 @@ def test_the_encoder_weighs_documents_by_bm25_term_frequency():
     assert by_index[rain] == pytest.approx(2 * 2.2 / (2 + norm), rel=1e-5)
     assert by_index[sun] == pytest.approx(2.2 / (1 + norm), rel=1e-5)
     assert encoder.embed_query("rain sun")[1] == [1.0, 1.0]
+
+
+def _terms_one_by_one(text: str) -> list[str]:
+    """The definition, term by term: each run of CJK or of other word characters in order; a
+    CJK run gives its characters then its bigrams, a word its first MAX_TERM_CHARS."""
+    terms: list[str] = []
+    for run in re.findall(rf"[{_CJK}]+|[^\W{_CJK}]+", normalize(text)):
+        if re.match(rf"[{_CJK}]", run):
+            terms.extend(run)
+            terms.extend(run[i:i + 2] for i in range(len(run) - 1))
+        else:
+            terms.append(run[:MAX_TERM_CHARS])
+    return terms
+
+
+_PIECES = st.sampled_from(["ASCII only, Mixed Case.", "東京", "の", "天気", "Paris", "élan", " ",
+                           ", ", "x" * 70, "𠀀𠀁", "ｶﾞ",
+                           "Straße", "الطَّقْسُ", "42", "_", "\n", "mixed東京text"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=30).map("".join))
+def test_document_terms_follow_the_definition(text):
+    assert document_terms(text) == _terms_one_by_one(text)

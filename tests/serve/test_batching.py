@@ -95,14 +95,14 @@ def gated_server(engine: harrier.Embedder
     """A server whose engine waits at a gate in each call, with room for one queued text."""
     gate, entered = threading.Event(), threading.Event()
     gated = copy.copy(engine)
-    original = gated.embed_documents
+    original = gated.embed_token_ids  # what the server runs: requests are tokenised once
 
-    def embed_documents(texts: list[str], **kwargs: object) -> np.ndarray:
+    def embed_token_ids(rows: list[np.ndarray], **kwargs: object) -> np.ndarray:
         entered.set()
         gate.wait(30)
-        return original(texts, **kwargs)
+        return original(rows, **kwargs)  # type: ignore[arg-type]
 
-    gated.embed_documents = embed_documents  # type: ignore[method-assign]
+    gated.embed_token_ids = embed_token_ids  # type: ignore[method-assign]
     limits = ServeLimits(max_queue_texts=1, max_tokens_per_request=1000, max_queue_tokens=1000)
     with serve_in_thread(gated, limits=limits) as url:
         yield url, gate, entered

@@ -123,3 +123,21 @@ def test_models_info_health_metrics(server: str, engine: harrier.Embedder) -> No
         assert name in metrics
     assert 'harrier_requests_total{endpoint="/v1/embeddings",status="200"}' in metrics
     assert HTTP.get(f"{server}/nowhere").json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("fields", [{}, {"input_type": "query"}])
+def test_each_request_is_tokenised_once(server: str, engine: harrier.Embedder, fields: dict,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ids counted against the limits are the ids the model runs: one tokenizer call."""
+    from harrier import _embedder
+
+    calls: list[int] = []
+
+    def counted(tokenizer: object, texts: list[str]) -> list[np.ndarray]:
+        calls.append(len(texts))
+        return encode(tokenizer, texts)
+
+    encode = _embedder.encode
+    monkeypatch.setattr(_embedder, "encode", counted)
+    answer = HTTP.post(f"{server}/v1/embeddings", json={"input": TEXTS, **fields})
+    assert answer.status_code == 200 and calls == [len(TEXTS)]

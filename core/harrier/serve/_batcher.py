@@ -1,6 +1,7 @@
 """Cross-request batching: one worker thread owns the engine and embeds queued requests together.
 
-Requests are queued as jobs (their texts, how to embed them, their token count). The worker
+Requests are queued as jobs (their inputs: texts or token-id rows; how to embed them; their
+token count). The worker
 takes the oldest jobs up to a token budget, waiting at most ``max_wait`` seconds after the oldest
 arrived for more to fill the budget, embeds each group of jobs that share settings in one engine
 call (the engine then runs token-budget forward passes; queries on the prefix-cached path), and
@@ -24,8 +25,8 @@ import numpy as np
 
 logger = logging.getLogger("harrier")
 
-EmbedFn = Callable[[Any, list[str]], np.ndarray]
-"""Embeds texts that share one key (how to embed them), returning one row per text."""
+EmbedFn = Callable[[Any, list[Any]], np.ndarray]
+"""Embeds inputs that share one key (how to embed them), returning one row per input."""
 
 
 class QueueFull(Exception):
@@ -39,7 +40,7 @@ class Closing(QueueFull):
 @dataclass(eq=False)
 class Job:
     key: Hashable
-    texts: list[str]
+    texts: list[Any]  # texts, or their token-id rows
     tokens: int
     future: Future[np.ndarray] = field(default_factory=Future)
     enqueued: float = field(default_factory=time.monotonic)
@@ -71,7 +72,7 @@ class Batcher:
     def queued_texts(self) -> int:
         return self._texts
 
-    def submit(self, key: Hashable, texts: list[str], tokens: int) -> Future[np.ndarray]:
+    def submit(self, key: Hashable, texts: list[Any], tokens: int) -> Future[np.ndarray]:
         """Queue ``texts``; the future gets their vectors. Raises QueueFull when full."""
         job = Job(key, texts, tokens)
         with self._cond:

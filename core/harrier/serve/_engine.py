@@ -80,12 +80,15 @@ class ServedEngine:
             max_queue_tokens=limits.max_queue_tokens,
             max_batch_requests=limits.max_batch_requests, on_batch=metrics.on_batch)
 
-    def _embed(self, key: Key, texts: list[str]) -> np.ndarray:
-        engine = self._truncating if key.truncate else self.engine
+    def _embed(self, key: Key, inputs: list[Any]) -> np.ndarray:
+        """Token-id rows (tokenised once, by :meth:`encode`); texts when truncating, which the
+        tokenizer itself does."""
+        if not key.truncate:
+            return self.engine.embed_token_ids(inputs, prompt=self.prompt(key) or None)
         if key.input_type == "query":
-            return engine.embed_queries(texts, instruction=key.instruction,
-                                        prompt_name=key.prompt_name)
-        return engine.embed_documents(texts)
+            return self._truncating.embed_queries(inputs, instruction=key.instruction,
+                                                  prompt_name=key.prompt_name)
+        return self._truncating.embed_documents(inputs)
 
     def prompt(self, key: Key) -> str:
         """The text put before each input (empty for documents); 400 on a bad prompt."""
@@ -97,15 +100,16 @@ class ServedEngine:
             param = "prompt_name" if key.prompt_name is not None else "instruction"
             raise bad_request(str(exc), param=param, code="invalid_prompt") from None
 
-    def token_counts(self, texts: list[str], key: Key, param: str) -> list[int]:
-        """Tokens the model runs per text (prompt included); checks every limit."""
+    def encode(self, texts: list[str], key: Key, param: str) -> list[np.ndarray]:
+        """The token ids the model runs per text (prompt included); checks every limit."""
         limits = self.limits
         if len(texts) > limits.max_texts_per_request:
             raise ApiError(413, f"{len(texts)} texts in one request, over the limit of "
                            f"{limits.max_texts_per_request} (--max-texts-per-request); send "
                            "them in several requests", param=param, code="too_many_inputs")
         prompt = self.prompt(key)
-        counts = self.engine.count_tokens([prompt + text for text in texts])
+        rows = self.engine.token_ids([prompt + text for text in texts])
+        counts = [len(row) for row in rows]
         limit = self.engine.max_tokens
         for i, count in enumerate(counts):
             if count > limit and not key.truncate:
@@ -115,23 +119,24 @@ class ServedEngine:
                                details={"index": i, "token_count": count, "limit": limit})
             if not prompt and count <= self._special:
                 raise EmptyTextError(i)
-        counts = [min(count, limit) for count in counts]
-        if sum(counts) > limits.max_tokens_per_request:
-            raise ApiError(413, f"the request has {sum(counts)} tokens, over the limit of "
+        tokens = sum(min(count, limit) for count in counts)
+        if tokens > limits.max_tokens_per_request:
+            raise ApiError(413, f"the request has {tokens} tokens, over the limit of "
                            f"{limits.max_tokens_per_request} per request "
                            "(--max-tokens-per-request); send fewer texts per request",
                            param=param, code="too_many_tokens")
-        return counts
+        return rows
 
     async def embed(self, request: Request, texts: list[str], key: Key, param: str
                     ) -> tuple[np.ndarray, int]:
         """The vectors of ``texts`` and the tokens the model ran, through the shared queue."""
         try:
             if sum(map(len, texts)) < _INLINE_CHARS:  # cheaper than a thread hand-off
-                counts = self.token_counts(texts, key, param)
+                rows = self.encode(texts, key, param)
             else:
-                counts = await run_in_threadpool(self.token_counts, texts, key, param)
-            future = self._submit(key, texts, sum(counts))
+                rows = await run_in_threadpool(self.encode, texts, key, param)
+            tokens = sum(min(len(row), self.engine.max_tokens) for row in rows)
+            future = self._submit(key, texts if key.truncate else rows, tokens)
             vectors = await _result_unless_gone(request, future)
         except EmptyTextError as exc:  # only special tokens
             raise bad_request(f"{param}[{exc.index}] is empty (no tokens besides special "
@@ -143,13 +148,13 @@ class ServedEngine:
             raise ApiError(413, str(exc), param=param, code="out_of_memory") from None
         finally:
             self.metrics.queue_depth.set(self.batcher.queued_texts)
-        self.metrics.tokens.labels(key.input_type).inc(sum(counts))
+        self.metrics.tokens.labels(key.input_type).inc(tokens)
         self.metrics.texts.labels(key.input_type).inc(len(texts))
-        return vectors, sum(counts)
+        return vectors, tokens
 
-    def _submit(self, key: Key, texts: list[str], tokens: int) -> Any:
+    def _submit(self, key: Key, inputs: list[Any], tokens: int) -> Any:
         try:
-            future = self.batcher.submit(key, texts, tokens)
+            future = self.batcher.submit(key, inputs, tokens)
         except QueueFull as exc:
             self.metrics.rejected.inc()
             status = 503 if isinstance(exc, Closing) else 429
