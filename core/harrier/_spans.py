@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from harrier._remote import RemoteEmbedder
 from harrier._tokens import encode, offsets
 
 logger = logging.getLogger("harrier")
+T = TypeVar("T")
 
 _FALLBACK_MAX_TOKENS = 32_768  # when model_max_length is unset (Hugging Face writes 1e30)
 _TAIL = 0.25  # preferred boundaries are looked for in the last quarter of each window
@@ -134,15 +135,32 @@ class Splitter:
                 out[i] = []
             elif len(ids) <= self.limit:
                 out[i] = [Span(texts[i], 0, len(texts[i]), 0, len(ids), ids)]
-        return [spans if spans is not None else self._walk(text)
-                for text, spans in zip(texts, out, strict=True)]
+        rest = [i for i, spans in enumerate(out) if spans is None]
+        for i, spans in zip(rest, self._walk_many([texts[i] for i in rest]), strict=True):
+            out[i] = spans
+        return out  # type: ignore[return-value]
 
-    def _walk(self, text: str) -> list[Span]:
-        starts, ends = _offsets(self.tokenizer, text) if text else (np.empty(0), np.empty(0))
-        if len(starts) == 0:  # empty, or only characters the tokenizer drops
-            return []
-        return _Walker(text, self.tokenizer, starts, ends, self.limit, self.room,
-                       self.overlap).run()
+    def _walk_many(self, texts: list[str]) -> list[list[Span]]:
+        """Walk the texts that need cutting together: one offsets pass over all of them, then
+        rounds in which the candidate spans of every walk are encoded in one batched call."""
+        results: list[list[Span]] = [[] for _ in texts]
+        walks: dict[int, Generator[list[str], list[np.ndarray], list[Span]]] = {}
+        asked: dict[int, list[str]] = {}
+        for i, (starts, ends) in enumerate(_offsets_many(self.tokenizer, texts)):
+            if len(starts):  # else empty, or only characters the tokenizer drops
+                walks[i] = _Walker(texts[i], self.tokenizer, starts, ends, self.limit,
+                                   self.room, self.overlap).run()
+                asked[i] = next(walks[i])
+        while asked:
+            rows = _encode_bounded(self.tokenizer, [t for part in asked.values() for t in part])
+            answered, asked, at = asked, {}, 0
+            for i, part in answered.items():
+                try:
+                    asked[i] = walks[i].send(rows[at : at + len(part)])
+                except StopIteration as done:
+                    results[i] = done.value
+                at += len(part)
+        return results
 
 
 def _resolve(obj: Any, max_tokens: int | None) -> tuple[Any, int]:
@@ -166,24 +184,49 @@ def _resolve(obj: Any, max_tokens: int | None) -> tuple[Any, int]:
     return tokenizer, limit
 
 
-def _offsets(tokenizer: Any, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (``str`` indices, non-decreasing) of every token of ``text``."""
+def _offsets_many(tokenizer: Any, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Start and end (``str`` indices, non-decreasing) of every token of each text. Texts are
+    tokenised in pieces (cut at whitespace), the pieces of all texts in batched calls."""
+    pieces = [(k, a, b) for k, text in enumerate(texts) for a, b in pairwise(_cuts(text))]
+    starts: list[list[np.ndarray]] = [[] for _ in texts]
+    ends: list[list[np.ndarray]] = [[] for _ in texts]
+    for chunk in _bounded(pieces, lambda piece: piece[2] - piece[1]):
+        mapping = offsets(tokenizer, [texts[k][a:b] for k, a, b in chunk])
+        for (k, a, _), pairs in zip(chunk, mapping, strict=True):
+            starts[k].append(pairs[:, 0] + a)
+            ends[k].append(pairs[:, 1] + a)
+    return [(np.maximum.accumulate(np.concatenate(s)), np.maximum.accumulate(np.concatenate(e)))
+            for s, e in zip(starts, ends, strict=True)]
+
+
+def _cuts(text: str) -> list[int]:
+    """Piece boundaries: every ``_PIECE_CHARS`` characters, moved back to a whitespace."""
     cuts = [0]
     while len(text) - cuts[-1] > _PIECE_CHARS:
         hi = cuts[-1] + _PIECE_CHARS
         m = _SPACE.match(text, hi - _PIECE_CHARS // 8, hi)
         cuts.append(m.end() if m and m.end() > cuts[-1] else hi)
     cuts.append(len(text))
-    pieces, starts, ends = list(pairwise(cuts)), [], []
-    step = max(1, _GROUP_CHARS // _PIECE_CHARS)  # pieces per call: bounds the memory held
-    for g in range(0, len(pieces), step):
-        bounds = pieces[g : g + step]
-        mapping = offsets(tokenizer, [text[a:b] for a, b in bounds])
-        for (a, _), pairs in zip(bounds, mapping, strict=True):
-            starts.append(pairs[:, 0] + a)
-            ends.append(pairs[:, 1] + a)
-    return (np.maximum.accumulate(np.concatenate(starts)),
-            np.maximum.accumulate(np.concatenate(ends)))
+    return cuts
+
+
+def _encode_bounded(tokenizer: Any, texts: list[str]) -> list[np.ndarray]:
+    """``encode`` in calls of at most ``_GROUP_CHARS`` characters (bounds the memory held)."""
+    return [row for chunk in _bounded(texts, len) for row in encode(tokenizer, chunk)]
+
+
+def _bounded(items: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    """``items`` in order, in chunks of at most ``_GROUP_CHARS`` in total size (or one item)."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        if chunk and total + size(item) > _GROUP_CHARS:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += size(item)
+    if chunk:
+        yield chunk
 
 
 class _Walker:
@@ -196,7 +239,9 @@ class _Walker:
         self.limit, self.room, self.overlap = limit, room, overlap
         self.margin = 0  # tokens kept free after real counts came out over the estimate
 
-    def run(self) -> list[Span]:
+    def run(self) -> Generator[list[str], list[np.ndarray], list[Span]]:
+        """The spans; each group of candidate spans is yielded as texts, to be sent back as
+        their ids (so one call encodes the candidates of many walks)."""
         spans: list[Span] = []
         start, after, group = 0, 0, 1 << 18
         while True:
@@ -208,7 +253,7 @@ class _Walker:
                     a, end = b, self.pick_end(b, self.room - self.margin, b)
                 bounds.append((a, end))
                 a, b = self.next_start(a, end), end
-            rows = encode(self.tokenizer, [self.text[a:b] for a, b in bounds])
+            rows = yield [self.text[a:b] for a, b in bounds]
             for (a, b), ids in zip(bounds, rows, strict=True):
                 over = len(ids) > self.limit
                 if over:  # the rest of the group started from the old end: walk it again

@@ -268,14 +268,16 @@ def test_spans_are_frozen(qwen_path):
 
 def test_real_counts_over_the_estimate_shorten_the_span(model_path, monkeypatch, caplog):
     """Offsets that merge every two tokens into one: only the real counts keep spans in limits."""
-    real = spans_module._offsets
+    real = spans_module._offsets_many
 
-    def merged(tokenizer, text):  # type: ignore[no-untyped-def]
-        starts, ends = real(tokenizer, text)
-        pair_ends = np.append(ends[1::2], ends[-1]) if len(ends) % 2 else ends[1::2]
-        return starts[::2], pair_ends
+    def merged(tokenizer, texts):  # type: ignore[no-untyped-def]
+        out = []
+        for starts, ends in real(tokenizer, texts):
+            pair_ends = np.append(ends[1::2], ends[-1]) if len(ends) % 2 else ends[1::2]
+            out.append((starts[::2], pair_ends))
+        return out
 
-    monkeypatch.setattr(spans_module, "_offsets", merged)
+    monkeypatch.setattr(spans_module, "_offsets_many", merged)
     tokenizer = _tokenizer(model_path)
     with caplog.at_level("DEBUG", logger="harrier"):
         spans = harrier.split_spans(PROSE, tokenizer, max_tokens=24)
