@@ -49,3 +49,12 @@ def test_cuda_prefix_cache_matches_plain_path(model_path, mixed_texts):
     assert cached.prefix_cache and not plain.prefix_cache  # off by default on CUDA
     np.testing.assert_allclose(cached.embed_queries(mixed_texts),
                                plain.embed_queries(mixed_texts), atol=1e-4)
+
+
+def test_cuda_span_ids_embed_as_their_texts(model_path, mixed_texts):
+    """Tokenise once on the GPU path too: the splitter's ids give the texts' vectors."""
+    engine = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype="float32")
+    splitter = harrier.Splitter(engine, max_tokens=40)
+    spans = [s for per_text in splitter.split_many(mixed_texts) for s in per_text]
+    np.testing.assert_allclose(engine.embed_token_ids([s.token_ids for s in spans]),
+                               engine.embed_documents([s.text for s in spans]), atol=1e-6)
