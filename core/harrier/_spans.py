@@ -123,14 +123,16 @@ class Splitter:
         return self.split_many([text])[0]
 
     def split_many(self, texts: Sequence[str]) -> list[list[Span]]:
-        """The spans of each text, in order."""
+        """The spans of each text, in order. Memory grows with the text passed in one call (the
+        ingestion pipeline passes groups of at most 4 million characters)."""
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise InputTypeError(i, text)
         out: list[list[Span] | None] = [None] * len(texts)
         whole = [i for i, text in enumerate(texts)
                  if 0 < len(text) <= self.limit * _FIT_CHARS_PER_TOKEN]
-        for i, ids in zip(whole, encode(self.tokenizer, [texts[i] for i in whole]), strict=True):
+        encoded = _encode_bounded(self.tokenizer, [texts[i] for i in whole])
+        for i, ids in zip(whole, encoded, strict=True):
             if len(ids) <= self.special:  # only characters the tokenizer drops
                 out[i] = []
             elif len(ids) <= self.limit:
