@@ -319,6 +319,8 @@ def test_wrong_types(qwen_path):
         harrier.split_spans("text", object())
     with pytest.raises(harrier.InputTypeError):
         harrier.split_spans(b"bytes", _tokenizer(qwen_path))  # type: ignore[arg-type]
+    with pytest.raises(harrier.InputTypeError, match="index 1"):
+        harrier.Splitter(_tokenizer(qwen_path)).split_many(["ok", None])  # type: ignore[list-item]
 
 
 # -- large texts ---------------------------------------------------------------------------------
