@@ -1,8 +1,11 @@
-"""Group texts into batches by a padded-token budget, longest first."""
+"""Group texts into batches by a padded-token budget, longest first; chunk by a size budget."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 MAX_PADDING = 0.25
 """A batch of at least ``MIN_ROWS`` rows is closed before a row this much shorter than its first."""
@@ -35,3 +38,19 @@ def token_budget_batches(
     if current:
         batches.append(current)
     return batches
+
+
+def size_bounded(items: Iterable[T], size: Callable[[T], int], budget: int) -> Iterator[list[T]]:
+    """``items`` in order, in consecutive chunks of at most ``budget`` total ``size`` (an item
+    larger than the budget goes alone)."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        item_size = size(item)
+        if chunk and total + item_size > budget:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += item_size
+    if chunk:
+        yield chunk

@@ -166,10 +166,7 @@ class Embedder:
         if isinstance(rows, np.ndarray) and rows.ndim == 1:
             raise InputTypeError(0, rows, hint="pass a list of id rows, e.g. [ids]")
         ids = [_id_row(i, row, self._loaded.vocab_rows) for i, row in enumerate(rows)]
-        for i, row in enumerate(ids):
-            if len(row) > self.max_tokens:
-                raise TextTooLongError(i, len(row), self.max_tokens)
-        self._refuse_empty(ids)
+        self._refuse(ids)
         return self._embed_ids(ids, show_progress, prompt if self.prefix_cache else None)
 
     def token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -185,19 +182,21 @@ class Embedder:
         with self._loaded.tokenizer_lock:
             return encode(self.tokenizer, texts)
 
-    def _refuse_empty(self, ids: Sequence[np.ndarray]) -> None:
+    def _refuse(self, ids: Sequence[np.ndarray]) -> None:
+        """Raise for the first row over ``max_tokens``, else for the first of special tokens
+        only."""
+        for i, row in enumerate(ids):
+            if len(row) > self.max_tokens:
+                raise TextTooLongError(i, len(row), self.max_tokens)
         for i, row in enumerate(ids):
             if np.isin(row, self._loaded.special_array).all():
                 raise EmptyTextError(i)
 
     def _prepare(self, texts: list[str]) -> list[np.ndarray]:
-        """Tokenise, enforce the length limit (or truncate when asked) and refuse empty texts."""
+        """Tokenise, truncate when asked, and refuse over-long and empty texts."""
         ids = self._tokenize(texts)
         too_long = [i for i, row in enumerate(ids) if len(row) > self.max_tokens]
-        if too_long and not self.truncate:
-            first = too_long[0]
-            raise TextTooLongError(first, len(ids[first]), self.max_tokens)
-        if too_long:
+        if too_long and self.truncate:
             with self._loaded.tokenizer_lock:
                 cut = self.tokenizer(
                     [texts[i] for i in too_long],
@@ -211,14 +210,14 @@ class Embedder:
                 "truncated %d of %d texts to %d tokens (truncate=True)",
                 len(too_long), len(texts), self.max_tokens,
             )
-        self._refuse_empty(ids)
+        self._refuse(ids)
         return ids
 
     def _embed(
         self, texts: list[str], show_progress: bool | None, prompt: str | None = None
     ) -> np.ndarray:
         """Embed texts; those starting with ``prompt``'s cached prefix reuse it."""
-        return self._embed_ids(self._prepare(texts) if texts else [], show_progress, prompt)
+        return self._embed_ids(self._prepare(texts), show_progress, prompt)
 
     def _embed_ids(
         self, ids: list[np.ndarray], show_progress: bool | None, prompt: str | None = None

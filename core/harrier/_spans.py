@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
+from harrier._batching import size_bounded
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, InputTypeError
 from harrier._remote import RemoteEmbedder
 from harrier._tokens import encode, offsets
 
 logger = logging.getLogger("harrier")
-T = TypeVar("T")
 
 _FALLBACK_MAX_TOKENS = 32_768  # when model_max_length is unset (Hugging Face writes 1e30)
 _TAIL = 0.25  # preferred boundaries are looked for in the last quarter of each window
@@ -192,7 +192,7 @@ def _offsets_many(tokenizer: Any, texts: list[str]) -> list[tuple[np.ndarray, np
     pieces = [(k, a, b) for k, text in enumerate(texts) for a, b in pairwise(_cuts(text))]
     starts: list[list[np.ndarray]] = [[] for _ in texts]
     ends: list[list[np.ndarray]] = [[] for _ in texts]
-    for chunk in _bounded(pieces, lambda piece: piece[2] - piece[1]):
+    for chunk in size_bounded(pieces, lambda piece: piece[2] - piece[1], _GROUP_CHARS):
         mapping = offsets(tokenizer, [texts[k][a:b] for k, a, b in chunk])
         for (k, a, _), pairs in zip(chunk, mapping, strict=True):
             starts[k].append(pairs[:, 0] + a)
@@ -214,21 +214,8 @@ def _cuts(text: str) -> list[int]:
 
 def _encode_bounded(tokenizer: Any, texts: list[str]) -> list[np.ndarray]:
     """``encode`` in calls of at most ``_GROUP_CHARS`` characters (bounds the memory held)."""
-    return [row for chunk in _bounded(texts, len) for row in encode(tokenizer, chunk)]
-
-
-def _bounded(items: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:
-    """``items`` in order, in chunks of at most ``_GROUP_CHARS`` in total size (or one item)."""
-    chunk: list[T] = []
-    total = 0
-    for item in items:
-        if chunk and total + size(item) > _GROUP_CHARS:
-            yield chunk
-            chunk, total = [], 0
-        chunk.append(item)
-        total += size(item)
-    if chunk:
-        yield chunk
+    return [row for chunk in size_bounded(texts, len, _GROUP_CHARS)
+            for row in encode(tokenizer, chunk)]
 
 
 class _Walker:

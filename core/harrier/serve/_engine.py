@@ -100,8 +100,9 @@ class ServedEngine:
             param = "prompt_name" if key.prompt_name is not None else "instruction"
             raise bad_request(str(exc), param=param, code="invalid_prompt") from None
 
-    def encode(self, texts: list[str], key: Key, param: str) -> list[np.ndarray]:
-        """The token ids the model runs per text (prompt included); checks every limit."""
+    def encode(self, texts: list[str], key: Key, param: str) -> tuple[list[np.ndarray], int]:
+        """The token ids the model runs per text (prompt included) and the tokens it runs in
+        all (after truncation); checks every limit."""
         limits = self.limits
         if len(texts) > limits.max_texts_per_request:
             raise ApiError(413, f"{len(texts)} texts in one request, over the limit of "
@@ -125,17 +126,16 @@ class ServedEngine:
                            f"{limits.max_tokens_per_request} per request "
                            "(--max-tokens-per-request); send fewer texts per request",
                            param=param, code="too_many_tokens")
-        return rows
+        return rows, tokens
 
     async def embed(self, request: Request, texts: list[str], key: Key, param: str
                     ) -> tuple[np.ndarray, int]:
         """The vectors of ``texts`` and the tokens the model ran, through the shared queue."""
         try:
             if sum(map(len, texts)) < _INLINE_CHARS:  # cheaper than a thread hand-off
-                rows = self.encode(texts, key, param)
+                rows, tokens = self.encode(texts, key, param)
             else:
-                rows = await run_in_threadpool(self.encode, texts, key, param)
-            tokens = sum(min(len(row), self.engine.max_tokens) for row in rows)
+                rows, tokens = await run_in_threadpool(self.encode, texts, key, param)
             future = self._submit(key, texts if key.truncate else rows, tokens)
             vectors = await _result_unless_gone(request, future)
         except EmptyTextError as exc:  # only special tokens

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from harrier import SPAN_FIELDS, Hit, SpanRecord, StoreLimitError
+from harrier._batching import size_bounded
 from harrier._records import canonical_json
 
 MAX_PART_BYTES = 65_535
@@ -135,17 +136,7 @@ def row_bytes(row: dict[str, Any]) -> int:
 def request_chunks(rows: Sequence[dict[str, Any]], budget: int = REQUEST_BYTES
                    ) -> Iterator[list[dict[str, Any]]]:
     """Consecutive groups of rows under ``budget`` bytes (a larger row goes alone)."""
-    chunk: list[dict[str, Any]] = []
-    size = 0
-    for row in rows:
-        row_size = row_bytes(row)
-        if chunk and size + row_size > budget:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(row)
-        size += row_size
-    if chunk:
-        yield chunk
+    return size_bounded(rows, row_bytes, budget)
 
 
 def to_hit(hit: dict[str, Any]) -> Hit:
