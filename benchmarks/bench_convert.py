@@ -18,8 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import model_folder, table
 
-_WORDS = ("river valley sediment flood delta estuary glacier current bank channel meander "
-          "survey station sample laboratory report season water level rain basin").split()
+_WORDS = (
+    "river valley sediment flood delta estuary glacier current bank channel meander "
+    "survey station sample laboratory report season water level rain basin"
+).split()
 
 
 def write_pdf(path: Path, pages: int, lines: int, seed: int = 0) -> None:
@@ -40,8 +42,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--lines", type=int, default=45, help="lines of 12 words per page")
-    parser.add_argument("--embed-pages", type=int, default=20,
-                        help="pages embedded to measure the embedding rate")
+    parser.add_argument(
+        "--embed-pages", type=int, default=20, help="pages embedded to measure the embedding rate"
+    )
     parser.add_argument("--layers", type=int, default=2, help="layers of the 270m shape")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -63,21 +66,25 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         folder = model_folder(Path(tmp), "harrier-270m", args.layers or None)
         embedder = harrier.Embedder.from_pretrained(folder, device=args.device)
         page_texts = [text[a:b] for a, b in zip(pages, [*pages[1:], len(text)], strict=True)]
-        sample = page_texts[:args.embed_pages]
+        sample = page_texts[: args.embed_pages]
         embedder.embed_documents(sample[:2])  # warm-up
         started = time.perf_counter()
         embedder.embed_documents(sample)
         embed_s = time.perf_counter() - started
     tokens = sum(len(embedder.tokenizer(t)["input_ids"]) for t in sample)
     convert_rate, embed_rate = len(pages) / convert_s, len(sample) / embed_s
-    rows: list[dict[str, object]] = [{
-        "pages": len(pages), "tokens/page": round(tokens / len(sample)),
-        "convert pages/s": round(convert_rate, 1),
-        f"embed pages/s (270m, {args.layers or 'all'} layers, {args.device})":
-            round(embed_rate, 1),
-        "embed tokens/s": round(tokens / embed_s),
-        "ratio convert/embed": round(convert_rate / embed_rate, 1),
-    }]
+    rows: list[dict[str, object]] = [
+        {
+            "pages": len(pages),
+            "tokens/page": round(tokens / len(sample)),
+            "convert pages/s": round(convert_rate, 1),
+            f"embed pages/s (270m, {args.layers or 'all'} layers, {args.device})": round(
+                embed_rate, 1
+            ),
+            "embed tokens/s": round(tokens / embed_s),
+            "ratio convert/embed": round(convert_rate / embed_rate, 1),
+        }
+    ]
     print(table(rows))
     return rows
 

@@ -35,10 +35,11 @@ def worker(args: argparse.Namespace) -> None:
     else:
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(args.model, device=args.device,
-                                    model_kwargs={"dtype": dtype})
+        model = SentenceTransformer(args.model, device=args.device, model_kwargs={"dtype": dtype})
+
         def embed(batch):  # type: ignore[no-untyped-def]
             return model.encode(batch, normalize_embeddings=True, batch_size=32)
+
         tokens = 0
     # Warm-up: on a GPU, one full untimed pass (clocks up, kernels chosen for every shape).
     embed(texts if args.device.startswith("cuda") else texts[:2])
@@ -52,10 +53,16 @@ def worker(args: argparse.Namespace) -> None:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
     np.save(args.out + ".npy", vectors)
-    Path(args.out + ".json").write_text(json.dumps({
-        "seconds": seconds, "tokens": tokens, "host_peak_mib": memory.peak_mib,
-        "device_peak_mib": device_peak_mib(args.device),
-    }))
+    Path(args.out + ".json").write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "tokens": tokens,
+                "host_peak_mib": memory.peak_mib,
+                "device_peak_mib": device_peak_mib(args.device),
+            }
+        )
+    )
 
 
 def compare(
@@ -68,8 +75,20 @@ def compare(
     for impl in ("harrier", "sentence-transformers"):
         out = str(work / f"{label}-{impl}")
         done = subprocess.run(
-            [sys.executable, __file__, "--worker", impl, "--model", str(model),
-             "--corpus", str(corpus_file), "--device", device, "--out", out],
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                impl,
+                "--model",
+                str(model),
+                "--corpus",
+                str(corpus_file),
+                "--device",
+                device,
+                "--out",
+                out,
+            ],
             check=False,
         )
         if done.returncode != 0:  # e.g. killed for memory: report it, do not hide it
@@ -77,10 +96,12 @@ def compare(
         results[impl] = (json.loads(Path(out + ".json").read_text()), np.load(out + ".npy"))
     (ours, ours_vec), (ref, ref_vec) = results["harrier"], results["sentence-transformers"]
     tokens = ours["tokens"]
+
     def memory(r: dict) -> float:  # type: ignore[type-arg]
         if r["device_peak_mib"] is not None:
             return r["device_peak_mib"]
         return r["host_peak_mib"]
+
     return {
         "case": label,
         "texts": len(texts),
@@ -118,8 +139,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
             folder = model_folder(Path(args.cache), shape, args.layers or None)
             from transformers import AutoTokenizer
 
-            texts = corpus(AutoTokenizer.from_pretrained(folder), args.texts,
-                           args.min_tokens, args.max_tokens)
+            texts = corpus(
+                AutoTokenizer.from_pretrained(folder), args.texts, args.min_tokens, args.max_tokens
+            )
             label = f"{shape} L{args.layers or 'full'} {args.min_tokens}-{args.max_tokens} tok"
             rows.append(compare(folder, texts, args.device, label, Path(work)))
     print(table(rows))

@@ -53,15 +53,21 @@ def _ingestion(args: argparse.Namespace) -> list[dict[str, object]]:
     texts = corpus(engine.tokenizer, args.documents, 64, 4096, seed=2)
     docs = [harrier.SourceDocument(f"doc-{i}", t, {"i": i}) for i, t in enumerate(texts)]
     engine.embed_documents(texts[:2])  # warm-up
-    spans = [s.text for t in texts
-             for s in harrier.split_spans(t, engine, max_tokens=args.span_tokens)]
+    spans = [
+        s.text for t in texts for s in harrier.split_spans(t, engine, max_tokens=args.span_tokens)
+    ]
     encoder = harrier.Bm25Encoder()
     started = time.perf_counter()
     for text in spans:
         encoder.embed_document(text)
     encoding = time.perf_counter() - started
-    rows: list[dict[str, object]] = [{"case": "BM25 vectors alone (Bm25Encoder)",
-                                      "spans": len(spans), "spans/s": len(spans) / encoding}]
+    rows: list[dict[str, object]] = [
+        {
+            "case": "BM25 vectors alone (Bm25Encoder)",
+            "spans": len(spans),
+            "spans/s": len(spans) / encoding,
+        }
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("qdrant", "milvus"):
             seconds = {}
@@ -74,15 +80,19 @@ def _ingestion(args: argparse.Namespace) -> list[dict[str, object]]:
                 report = harrier.ingest(docs, store, engine, max_tokens=args.span_tokens)
                 store.close()
                 seconds[sparse] = report.seconds
-                row = {"case": f"ingest -> {kind}, {'dense + BM25' if sparse else 'dense only'}",
-                       "spans": report.spans_written,
-                       "spans/s": report.spans_written / report.seconds}
+                row = {
+                    "case": f"ingest -> {kind}, {'dense + BM25' if sparse else 'dense only'}",
+                    "spans": report.spans_written,
+                    "spans/s": report.spans_written / report.seconds,
+                }
                 if sparse and False in seconds:
                     # measured: the time difference (noisy on a shared machine); computed: the
                     # client-side BM25 encoding time over the dense-only ingestion time
                     extra = (report.seconds - seconds[False]) / report.seconds
-                    row["BM25 share"] = (f"{100 * extra:.1f}% measured, "
-                                         f"{100 * encoding / seconds[False]:.1f}% encoding")
+                    row["BM25 share"] = (
+                        f"{100 * extra:.1f}% measured, "
+                        f"{100 * encoding / seconds[False]:.1f}% encoding"
+                    )
                 rows.append(row)
     return rows
 
@@ -94,8 +104,7 @@ def _search(args: argparse.Namespace) -> list[dict[str, object]]:
     rng = random.Random(3)
     dimension = 640
     words = [w for w in _WORDS if w.isalpha()] + [f"term{i}" for i in range(5000)]
-    vectors = np.random.default_rng(3).standard_normal((args.spans, dimension),
-                                                       dtype=np.float32)
+    vectors = np.random.default_rng(3).standard_normal((args.spans, dimension), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     identity = harrier.ModelIdentity("bench", "0" * 64)
     rows: list[dict[str, object]] = []
@@ -106,17 +115,34 @@ def _search(args: argparse.Namespace) -> list[dict[str, object]]:
         batch: list[harrier.SpanRecord] = []
         for i in range(args.spans):
             text = " ".join(rng.choice(words) for _ in range(rng.randint(50, 300)))
-            batch.append(harrier.SpanRecord(
-                id=harrier.span_id(f"d{i}", 0), vector=vectors[i], text=text, doc_id=f"d{i}",
-                span_index=0, span_count=1, start=0, end=len(text), token_count=len(text) // 4,
-                doc_hash="h", model="bench", metadata={"i": i % 10}))
+            batch.append(
+                harrier.SpanRecord(
+                    id=harrier.span_id(f"d{i}", 0),
+                    vector=vectors[i],
+                    text=text,
+                    doc_id=f"d{i}",
+                    span_index=0,
+                    span_count=1,
+                    start=0,
+                    end=len(text),
+                    token_count=len(text) // 4,
+                    doc_hash="h",
+                    model="bench",
+                    metadata={"i": i % 10},
+                )
+            )
             if len(batch) == store.max_batch_count or i == args.spans - 1:
                 store.upsert(batch)
                 batch = []
         store.end_bulk_load()  # as ingestion ends: Edge builds its HNSW index here
         load = time.perf_counter() - started
-        rows.append({"case": f"load + index {args.spans:,} spans (dense + BM25), {store!r}",
-                     "spans": args.spans, "spans/s": args.spans / load})
+        rows.append(
+            {
+                "case": f"load + index {args.spans:,} spans (dense + BM25), {store!r}",
+                "spans": args.spans,
+                "spans/s": args.spans / load,
+            }
+        )
         index = _QueryIndex(store)
         for mode in ("dense", "sparse", "hybrid"):
             times = []
@@ -128,8 +154,13 @@ def _search(args: argparse.Namespace) -> list[dict[str, object]]:
                 times.append(time.perf_counter() - started)
                 if q == 0:
                     times.clear()  # the first query warms caches
-            rows.append({"case": f"search p50, {mode}, k=10", "spans": args.spans,
-                         "p50 ms": 1000 * statistics.median(times)})
+            rows.append(
+                {
+                    "case": f"search p50, {mode}, k=10",
+                    "spans": args.spans,
+                    "p50 ms": 1000 * statistics.median(times),
+                }
+            )
         store.close()
     return rows
 

@@ -23,7 +23,8 @@ def _stores(work: Path) -> dict[str, object]:
 
         stores["qdrant (edge, the default)"] = lambda: QdrantStore("bench", path=work / "edge")
         stores["qdrant-local (local mode)"] = lambda: QdrantStore(
-            "bench", path=work / "qdrant", local_mode=True)
+            "bench", path=work / "qdrant", local_mode=True
+        )
     except ImportError:
         pass
     try:
@@ -53,8 +54,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     engine = harrier.Embedder.from_pretrained(folder, device=args.device)
     texts = corpus(engine.tokenizer, args.documents, args.min_tokens, args.max_tokens, seed=2)
     docs = [harrier.SourceDocument(f"doc-{i}", t, {"i": i}) for i, t in enumerate(texts)]
-    spans = [s for t in texts for s in harrier.split_spans(t, engine,
-                                                         max_tokens=args.span_tokens)]
+    spans = [s for t in texts for s in harrier.split_spans(t, engine, max_tokens=args.span_tokens)]
     tokens = sum(s.token_count for s in spans)
     warm_up = spans if engine.device.type == "cuda" else spans[:2]
     engine.embed_documents([s.text for s in warm_up])  # GPU: a full pass (clocks, kernels)
@@ -62,17 +62,30 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     started = time.perf_counter()
     engine.embed_documents([s.text for s in spans])
     embed_only = time.perf_counter() - started
-    rows = [{"case": "embedding only (engine)", "spans": len(spans), "tokens": tokens,
-             "tok/s": tokens / embed_only, "ratio to embedding only": 1.0}]
+    rows = [
+        {
+            "case": "embedding only (engine)",
+            "spans": len(spans),
+            "tokens": tokens,
+            "tok/s": tokens / embed_only,
+            "ratio to embedding only": 1.0,
+        }
+    ]
 
     with tempfile.TemporaryDirectory() as tmp:
         for name, open_store in _stores(Path(tmp)).items():
             store = open_store()  # type: ignore[operator]
             report = harrier.ingest(docs, store, engine, max_tokens=args.span_tokens)
             store.close()
-            rows.append({"case": f"harrier ingest -> {name}", "spans": report.spans_written,
-                         "tokens": report.tokens, "tok/s": report.tokens / report.seconds,
-                         "ratio to embedding only": embed_only / report.seconds})
+            rows.append(
+                {
+                    "case": f"harrier ingest -> {name}",
+                    "spans": report.spans_written,
+                    "tokens": report.tokens,
+                    "tok/s": report.tokens / report.seconds,
+                    "ratio to embedding only": embed_only / report.seconds,
+                }
+            )
         rows.append(_langchain_row(Path(tmp), folder, args, spans, tokens, embed_only))
         shutil.rmtree(tmp, ignore_errors=True)
     print(table(rows))
@@ -93,17 +106,25 @@ def _langchain_row(work, folder, args, spans, tokens, embed_only):  # type: igno
 
     embeddings = HarrierEmbeddings(model=str(folder), device=args.device)
     client = QdrantClient(path=str(work / "langchain-qdrant"))
-    client.create_collection("lc", vectors_config=models.VectorParams(
-        size=embeddings.embedder.dimension, distance=models.Distance.COSINE))
+    client.create_collection(
+        "lc",
+        vectors_config=models.VectorParams(
+            size=embeddings.embedder.dimension, distance=models.Distance.COSINE
+        ),
+    )
     store = QdrantVectorStore(client=client, collection_name="lc", embedding=embeddings)
     documents = [Document(page_content=s.text) for s in spans]
     started = time.perf_counter()
     store.add_documents(documents)
     seconds = time.perf_counter() - started
     client.close()
-    return {"case": case, "spans": len(spans),
-            "tokens": tokens, "tok/s": tokens / seconds,
-            "ratio to embedding only": embed_only / seconds}
+    return {
+        "case": case,
+        "spans": len(spans),
+        "tokens": tokens,
+        "tok/s": tokens / seconds,
+        "ratio to embedding only": embed_only / seconds,
+    }
 
 
 if __name__ == "__main__":

@@ -59,12 +59,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         build_model(tiny, ModelShape("qwen3", 16, 1, 1, 1, 8, 16, 4096), tokenizer_vocab=4000)
     engine = harrier.Embedder.from_pretrained(tiny, device=args.device)
     if args.prepare_folder:
-        print(json.dumps(_prepare_folder(Path(args.prepare_folder), engine,
-                                         Path(args.prepare_folder).parent, args.repeat)))
+        print(
+            json.dumps(
+                _prepare_folder(
+                    Path(args.prepare_folder), engine, Path(args.prepare_folder).parent, args.repeat
+                )
+            )
+        )
         return []
     tokenizer = engine.tokenizer
-    print(f"cpus: {os.cpu_count()}, TOKENIZERS_PARALLELISM="
-          f"{os.environ.get('TOKENIZERS_PARALLELISM', 'unset')}")
+    print(
+        f"cpus: {os.cpu_count()}, TOKENIZERS_PARALLELISM="
+        f"{os.environ.get('TOKENIZERS_PARALLELISM', 'unset')}"
+    )
 
     rows: list[dict[str, object]] = []
     small = corpus(tokenizer, args.small, 150, 150, seed=3)
@@ -73,12 +80,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = _two_kb_files(Path(tmp) / "docs", args.files)
         texts = [path.read_text(encoding="utf-8") for path in sorted(folder.iterdir())]
-        rows.append(_prepare_vs_batched(texts[:args.small], engine, args.repeat, cut=256))
+        rows.append(_prepare_vs_batched(texts[: args.small], engine, args.repeat, cut=256))
         prepare_row = _prepare_folder(folder, engine, Path(tmp), args.repeat)
         rows.append(prepare_row)
         rows.append(_one_thread(folder, args))
-        rows.append(_ingest_folder(folder, engine, Path(tmp), args.repeat,
-                                   prepare_row["harrier s"]))  # type: ignore[arg-type]
+        rows.append(
+            _ingest_folder(folder, engine, Path(tmp), args.repeat, prepare_row["harrier s"])
+        )  # type: ignore[arg-type]
         rows.append(_embed_alone(folder, engine, Path(tmp)))
     for shape in filter(None, args.engine_shapes.split(",")):
         rows.append(_engine_row(cache, shape, args, prepare_row["tok/s"]))  # type: ignore[arg-type]
@@ -101,16 +109,25 @@ def _split_vs_offsets(texts: list[str], tokenizer, repeat: int) -> dict[str, obj
     import harrier
 
     base = _best(repeat, lambda: [tokenizer(t, return_offsets_mapping=True) for t in texts])
-    split = _best(repeat, lambda: [harrier.split_spans(t, tokenizer, max_tokens=4096)
-                                   for t in texts])
-    return {"case": f"1. split_spans, {len(texts)} documents that fit (max_tokens=4096), each "
-            "vs one tokenizer call with offsets", "baseline s": base, "harrier s": split,
-            "ratio": split / base,
-            "target": "<= 1.3"}
+    split = _best(
+        repeat, lambda: [harrier.split_spans(t, tokenizer, max_tokens=4096) for t in texts]
+    )
+    return {
+        "case": f"1. split_spans, {len(texts)} documents that fit (max_tokens=4096), each "
+        "vs one tokenizer call with offsets",
+        "baseline s": base,
+        "harrier s": split,
+        "ratio": split / base,
+        "target": "<= 1.3",
+    }
 
 
-def _prepare_vs_batched(texts: list[str], engine, repeat: int, cut: int | None = None  # type: ignore[no-untyped-def]
-                        ) -> dict[str, object]:
+def _prepare_vs_batched(
+    texts: list[str],
+    engine,
+    repeat: int,
+    cut: int | None = None,  # type: ignore[no-untyped-def]
+) -> dict[str, object]:
     import harrier
 
     docs = [harrier.SourceDocument(f"d{i}", t) for i, t in enumerate(texts)]
@@ -120,12 +137,22 @@ def _prepare_vs_batched(texts: list[str], engine, repeat: int, cut: int | None =
         stage = _best(repeat, lambda: _prepare_only(docs, store, engine, cut))
         store.close()
     if cut is None:
-        return {"case": f"2. prepare stage, {len(texts)} small documents (~150 tokens), vs one "
-                "batched tokenizer call", "baseline s": base, "harrier s": stage,
-                "ratio": stage / base, "target": "<= 1.5"}
-    return {"case": f"2b. prepare stage, {len(texts)} documents of 2 KB cut into spans of "
-            f"{cut} tokens, vs one batched tokenizer call", "baseline s": base,
-            "harrier s": stage, "ratio": stage / base, "target": "3 passes: fit, offsets, verify"}
+        return {
+            "case": f"2. prepare stage, {len(texts)} small documents (~150 tokens), vs one "
+            "batched tokenizer call",
+            "baseline s": base,
+            "harrier s": stage,
+            "ratio": stage / base,
+            "target": "<= 1.5",
+        }
+    return {
+        "case": f"2b. prepare stage, {len(texts)} documents of 2 KB cut into spans of "
+        f"{cut} tokens, vs one batched tokenizer call",
+        "baseline s": base,
+        "harrier s": stage,
+        "ratio": stage / base,
+        "target": "3 passes: fit, offsets, verify",
+    }
 
 
 def _prepare_folder(folder: Path, engine, work: Path, repeat: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -135,17 +162,36 @@ def _prepare_folder(folder: Path, engine, work: Path, repeat: int) -> dict[str, 
     store.close()
     tokens = counted[-1]
     size = sum(p.stat().st_size for p in folder.iterdir())
-    return {"case": f"3. prepare stage alone: folder of {len(list(folder.iterdir()))} files of "
-            "2 KB (read, hash, skip-check, split)", "tokens": tokens, "harrier s": seconds,
-            "tok/s": tokens / seconds, "MB/s": size / seconds / 1e6, "target": ">= 750,000 tok/s"}
+    return {
+        "case": f"3. prepare stage alone: folder of {len(list(folder.iterdir()))} files of "
+        "2 KB (read, hash, skip-check, split)",
+        "tokens": tokens,
+        "harrier s": seconds,
+        "tok/s": tokens / seconds,
+        "MB/s": size / seconds / 1e6,
+        "target": ">= 750,000 tok/s",
+    }
 
 
 def _one_thread(folder: Path, args) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Case 3 with the tokenizer's thread pool at one thread (set before it starts)."""
     env = {**os.environ, "RAYON_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, __file__, "--prepare-folder", str(folder),
-                           "--repeat", str(args.repeat), "--cache", args.cache],
-                          env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--prepare-folder",
+            str(folder),
+            "--repeat",
+            str(args.repeat),
+            "--cache",
+            args.cache,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     row = json.loads(done.stdout.strip().splitlines()[-1])
     row["case"] = "3b. the same, one tokenizer thread (RAYON_NUM_THREADS=1)"
     row["target"] = ""
@@ -161,12 +207,21 @@ def _embed_alone(folder: Path, engine, work: Path) -> dict[str, object]:  # type
     spans = [s for doc_spans in harrier.Splitter(engine).split_many(texts) for s in doc_spans]
     seconds = _best(1, lambda: engine.embed_token_ids([s.token_ids for s in spans]))
     tokens = sum(s.token_count for s in spans)
-    return {"case": "4b. the tiny model alone: embedding those spans from their ids",
-            "tokens": tokens, "harrier s": seconds, "tok/s": tokens / seconds}
+    return {
+        "case": "4b. the tiny model alone: embedding those spans from their ids",
+        "tokens": tokens,
+        "harrier s": seconds,
+        "tok/s": tokens / seconds,
+    }
 
 
-def _ingest_folder(folder: Path, engine, work: Path, repeat: int, prepare_seconds: float  # type: ignore[no-untyped-def]
-                   ) -> dict[str, object]:
+def _ingest_folder(
+    folder: Path,
+    engine,
+    work: Path,
+    repeat: int,
+    prepare_seconds: float,  # type: ignore[no-untyped-def]
+) -> dict[str, object]:
     import harrier
     from harrier_qdrant import QdrantStore
 
@@ -176,11 +231,16 @@ def _ingest_folder(folder: Path, engine, work: Path, repeat: int, prepare_second
         reports.append(harrier.ingest(folder, store, engine))
         store.close()
     report = min(reports, key=lambda r: r.seconds)
-    return {"case": "4. ingestion of that folder, tiny model -> qdrant (Edge), vs the prepare "
-            "stage alone", "tokens": report.tokens, "baseline s": prepare_seconds,
-            "harrier s": report.seconds,
-            "tok/s": report.tokens / report.seconds, "ratio": prepare_seconds / report.seconds,
-            "target": ">= 0.8"}
+    return {
+        "case": "4. ingestion of that folder, tiny model -> qdrant (Edge), vs the prepare "
+        "stage alone",
+        "tokens": report.tokens,
+        "baseline s": prepare_seconds,
+        "harrier s": report.seconds,
+        "tok/s": report.tokens / report.seconds,
+        "ratio": prepare_seconds / report.seconds,
+        "target": ">= 0.8",
+    }
 
 
 def _engine_row(cache: Path, shape: str, args, prepare_tps: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -193,10 +253,14 @@ def _engine_row(cache: Path, shape: str, args, prepare_tps: float) -> dict[str, 
     tokens = sum(engine.count_tokens(texts))
     seconds = _best(1, lambda: _synchronised(engine, texts))
     depth = "full depth" if not args.engine_layers else f"{args.engine_layers} layers"
-    return {"case": f"engine alone: {shape} shape, {depth}, {engine.device.type}, "
-            f"{engine.dtype}".replace("torch.", ""), "tokens": tokens, "harrier s": seconds,
-            "tok/s": tokens / seconds,
-            "ratio": f"prepare is {prepare_tps / (tokens / seconds):,.0f}x faster"}
+    return {
+        "case": f"engine alone: {shape} shape, {depth}, {engine.device.type}, "
+        f"{engine.dtype}".replace("torch.", ""),
+        "tokens": tokens,
+        "harrier s": seconds,
+        "tok/s": tokens / seconds,
+        "ratio": f"prepare is {prepare_tps / (tokens / seconds):,.0f}x faster",
+    }
 
 
 def _synchronised(engine, texts: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -225,9 +289,12 @@ def _prepare_only(source, store, engine, max_tokens: int | None = None) -> int: 
 
     job = Pipeline(store, engine, max_tokens or engine.max_tokens, 0, IngestReport())
     groups = stages.document_groups(iter_source(source), set(), job.report, 64, 4_000_000)
-    return sum(s.token_count for works in in_background(job.prepare_all(groups), maxsize=2,
-                                                        name="bench-reader")
-               for w in works for s in w.spans or ())
+    return sum(
+        s.token_count
+        for works in in_background(job.prepare_all(groups), maxsize=2, name="bench-reader")
+        for w in works
+        for s in w.spans or ()
+    )
 
 
 def _two_kb_files(folder: Path, count: int) -> Path:

@@ -42,32 +42,39 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
     for shape in args.shapes.split(","):
         folder = model_folder(Path(args.cache), shape, args.layers or None)
-        cached = harrier.Embedder.from_pretrained(folder, device=args.device, dtype=dtype,
-                                                  prefix_cache=True)
-        plain = harrier.Embedder.from_pretrained(folder, device=args.device, dtype=dtype,
-                                                 prefix_cache=False)
-        reference = SentenceTransformer(str(folder), device=args.device,
-                                        model_kwargs={"dtype": dtype})
+        cached = harrier.Embedder.from_pretrained(
+            folder, device=args.device, dtype=dtype, prefix_cache=True
+        )
+        plain = harrier.Embedder.from_pretrained(
+            folder, device=args.device, dtype=dtype, prefix_cache=False
+        )
+        reference = SentenceTransformer(
+            str(folder), device=args.device, model_kwargs={"dtype": dtype}
+        )
         queries = corpus(cached.tokenizer, args.queries, 5, 40, seed=1)
         gpu = args.device.startswith("cuda")
         ours, t_ours = _timed(cached.embed_queries, queries, gpu)
         uncached, t_plain = _timed(plain.embed_queries, queries, gpu)
+
         def encode(q, model=reference):  # type: ignore[no-untyped-def]
-            return model.encode(q, prompt_name="web_search_query", normalize_embeddings=True,
-                                batch_size=32)
+            return model.encode(
+                q, prompt_name="web_search_query", normalize_embeddings=True, batch_size=32
+            )
 
         ref, t_ref = _timed(encode, queries, gpu)
         prefix = len(cached._loaded.prefix_cache.get(cached.query_prompt()).ids)
-        rows.append({
-            "case": f"{shape} L{args.layers or 'full'} {args.queries} queries 5-40 tok",
-            "prompt tokens cached": prefix,
-            "harrier q/s": args.queries / t_ours,
-            "harrier no-cache q/s": args.queries / t_plain,
-            "reference q/s": args.queries / t_ref,
-            "speed ratio": t_ref / t_ours,
-            "max |diff| vs ref": float(np.abs(ours - ref).max()),
-            "max |diff| cache vs none": float(np.abs(ours - uncached).max()),
-        })
+        rows.append(
+            {
+                "case": f"{shape} L{args.layers or 'full'} {args.queries} queries 5-40 tok",
+                "prompt tokens cached": prefix,
+                "harrier q/s": args.queries / t_ours,
+                "harrier no-cache q/s": args.queries / t_plain,
+                "reference q/s": args.queries / t_ref,
+                "speed ratio": t_ref / t_ours,
+                "max |diff| vs ref": float(np.abs(ours - ref).max()),
+                "max |diff| cache vs none": float(np.abs(ours - uncached).max()),
+            }
+        )
     print(table(rows))
     return rows
 

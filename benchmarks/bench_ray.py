@@ -33,8 +33,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import corpus, model_folder, table
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ("case", "spans", "tokens", "seconds", "tok/s", "start-up s", "steady tok/s",
-           "spans/s", "others (cores)")
+COLUMNS = (
+    "case",
+    "spans",
+    "tokens",
+    "seconds",
+    "tok/s",
+    "start-up s",
+    "steady tok/s",
+    "spans/s",
+    "others (cores)",
+)
 
 
 class Others:
@@ -108,8 +117,9 @@ def milvus_server(uri: str | None) -> Iterator[str]:
     if uri:
         yield uri
         return
-    spec = importlib.util.spec_from_file_location("milvus_conftest",
-                                                  ROOT / "tests" / "milvus" / "conftest.py")
+    spec = importlib.util.spec_from_file_location(
+        "milvus_conftest", ROOT / "tests" / "milvus" / "conftest.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -141,19 +151,33 @@ def single_rows(engine, docs, spans, uri: str, span_tokens: int) -> list[dict[st
             started = time.perf_counter()
             engine.embed_documents([s.text for s in spans])
             seconds = time.perf_counter() - started
-        rows.append({"case": f"embedding only, {threads} torch thread(s)", "spans": len(spans),
-                     "tokens": tokens, "seconds": seconds, "tok/s": tokens / seconds,
-                     "spans/s": len(spans) / seconds, "others (cores)": others.cores})
+        rows.append(
+            {
+                "case": f"embedding only, {threads} torch thread(s)",
+                "spans": len(spans),
+                "tokens": tokens,
+                "seconds": seconds,
+                "tok/s": tokens / seconds,
+                "spans/s": len(spans) / seconds,
+                "others (cores)": others.cores,
+            }
+        )
         store = MilvusStore(f"bench_{uuid.uuid4().hex[:8]}", url=uri)
         with Others() as others:
             report = harrier.ingest(docs, store, engine, max_tokens=span_tokens)
         store.close()
         drop(uri, store.collection)
-        rows.append({"case": f"single process, {threads} torch thread(s)",
-                     "spans": report.spans_written, "tokens": report.tokens,
-                     "seconds": report.seconds, "tok/s": report.tokens_per_second,
-                     "spans/s": report.spans_written / report.seconds,
-                     "others (cores)": others.cores})
+        rows.append(
+            {
+                "case": f"single process, {threads} torch thread(s)",
+                "spans": report.spans_written,
+                "tokens": report.tokens,
+                "seconds": report.seconds,
+                "tok/s": report.tokens_per_second,
+                "spans/s": report.spans_written / report.seconds,
+                "others (cores)": others.cores,
+            }
+        )
     return rows
 
 
@@ -176,19 +200,33 @@ def ray_rows(docs, folder: Path, uri: str, args: argparse.Namespace) -> list[dic
                 collection = f"bench_{uuid.uuid4().hex[:8]}"
                 with Others() as others:
                     report = ingest_on_ray(
-                        source, f"milvus:{uri}", collection, folder, max_tokens=args.span_tokens,
-                        actors=actors, cpus_per_actor=cpus,
-                        num_gpus_per_actor=args.gpus_per_actor, batch_size=args.batch_size,
-                        device=args.device)
+                        source,
+                        f"milvus:{uri}",
+                        collection,
+                        folder,
+                        max_tokens=args.span_tokens,
+                        actors=actors,
+                        cpus_per_actor=cpus,
+                        num_gpus_per_actor=args.gpus_per_actor,
+                        batch_size=args.batch_size,
+                        device=args.device,
+                    )
                 seconds[name] = report.seconds
                 drop(uri, collection)
             steady = report.tokens / max(seconds["full"] - seconds["start"], 1e-9)
-            rows.append({"case": f"Ray, {actors} actor(s) x {cpus:g} CPU",
-                         "spans": report.spans_written, "tokens": report.tokens,
-                         "seconds": report.seconds, "tok/s": report.tokens_per_second,
-                         "start-up s": seconds["start"], "steady tok/s": steady,
-                         "spans/s": report.spans_written / report.seconds,
-                         "others (cores)": others.cores})
+            rows.append(
+                {
+                    "case": f"Ray, {actors} actor(s) x {cpus:g} CPU",
+                    "spans": report.spans_written,
+                    "tokens": report.tokens,
+                    "seconds": report.seconds,
+                    "tok/s": report.tokens_per_second,
+                    "start-up s": seconds["start"],
+                    "steady tok/s": steady,
+                    "spans/s": report.spans_written / report.seconds,
+                    "others (cores)": others.cores,
+                }
+            )
     finally:
         ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
@@ -203,10 +241,20 @@ def write_rows(spans, dimension: int, model: str, uri: str, count: int) -> list[
     vectors = rng.standard_normal((count, dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     records = [
-        harrier.SpanRecord(id=harrier.span_id("w", i), vector=vectors[i], text=s.text,
-                           doc_id=f"w{i // 8}", span_index=i % 8, span_count=8, start=s.start,
-                           end=s.end, token_count=s.token_count, doc_hash="0" * 64,
-                           model=model, metadata={"i": i})
+        harrier.SpanRecord(
+            id=harrier.span_id("w", i),
+            vector=vectors[i],
+            text=s.text,
+            doc_id=f"w{i // 8}",
+            span_index=i % 8,
+            span_count=8,
+            start=s.start,
+            end=s.end,
+            token_count=s.token_count,
+            doc_hash="0" * 64,
+            model=model,
+            metadata={"i": i},
+        )
         for i, s in zip(range(count), itertools.cycle(spans))
     ]
     return [write_only(uri, records, writers) for writers in (1, 2)]
@@ -220,17 +268,19 @@ def write_only(uri: str, records: list, writers: int) -> dict[str, object]:  # t
 
     name = f"bench_{uuid.uuid4().hex[:8]}"
     stores = [MilvusStore(name, url=uri) for _ in range(writers)]
-    stores[0].ensure_collection(harrier.ModelIdentity(records[0].model, None),
-                                records[0].vector.shape[0])
+    stores[0].ensure_collection(
+        harrier.ModelIdentity(records[0].model, None), records[0].vector.shape[0]
+    )
     size = stores[0].max_batch_count
-    batches = [records[i:i + size] for i in range(0, len(records), size)]
+    batches = [records[i : i + size] for i in range(0, len(records), size)]
 
     def run(store: MilvusStore, mine: list) -> None:  # type: ignore[type-arg]
         for batch in mine:
             store.upsert(batch)
 
-    threads = [threading.Thread(target=run, args=(s, batches[i::writers]))
-               for i, s in enumerate(stores)]
+    threads = [
+        threading.Thread(target=run, args=(s, batches[i::writers])) for i, s in enumerate(stores)
+    ]
     with Others() as others:
         started = time.perf_counter()
         for thread in threads:
@@ -243,9 +293,15 @@ def write_only(uri: str, records: list, writers: int) -> dict[str, object]:  # t
         store.close()
     drop(uri, name)
     tokens = sum(r.token_count for r in records)
-    return {"case": f"Milvus upsert only, {writers} writer(s)", "spans": len(records),
-            "tokens": tokens, "seconds": seconds, "tok/s": tokens / seconds,
-            "spans/s": len(records) / seconds, "others (cores)": others.cores}
+    return {
+        "case": f"Milvus upsert only, {writers} writer(s)",
+        "spans": len(records),
+        "tokens": tokens,
+        "seconds": seconds,
+        "tok/s": tokens / seconds,
+        "spans/s": len(records) / seconds,
+        "others (cores)": others.cores,
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -280,8 +336,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         rows += ray_rows(docs, folder, uri, args) if "ray" in cases else []
         if "write" in cases:
             rows += write_rows(spans, engine.dimension, str(folder), uri, args.write_records)
-    print(f"model {args.shape} with {args.layers or 'all'} layers on {args.device}, "
-          f"{os.cpu_count()} cores, spans of <= {args.span_tokens} tokens")
+    print(
+        f"model {args.shape} with {args.layers or 'all'} layers on {args.device}, "
+        f"{os.cpu_count()} cores, spans of <= {args.span_tokens} tokens"
+    )
     print(table([{key: row.get(key, "") for key in COLUMNS} for row in rows]))
     return rows
 

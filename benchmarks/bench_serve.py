@@ -39,17 +39,20 @@ def st_server(folder: str, device: str, dtype: str) -> None:
 
     from harrier.serve import bind
 
-    model = SentenceTransformer(folder, device=device,
-                                model_kwargs={"dtype": getattr(torch, dtype)})
+    model = SentenceTransformer(
+        folder, device=device, model_kwargs={"dtype": getattr(torch, dtype)}
+    )
     app = FastAPI()
 
     @app.post("/v1/embeddings")
     def embed(body: dict) -> dict:  # type: ignore[type-arg]
         query = body.get("input_type") == "query"
-        vectors = model.encode(body["input"], normalize_embeddings=True,
-                               prompt_name="web_search_query" if query else None)
-        return {"data": [{"index": i, "embedding": row.tolist()}
-                         for i, row in enumerate(vectors)]}
+        vectors = model.encode(
+            body["input"],
+            normalize_embeddings=True,
+            prompt_name="web_search_query" if query else None,
+        )
+        return {"data": [{"index": i, "embedding": row.tolist()} for i, row in enumerate(vectors)]}
 
     @app.get("/health")
     def health() -> dict:  # type: ignore[type-arg]
@@ -64,8 +67,11 @@ def st_server(folder: str, device: str, dtype: str) -> None:
 # -- servers in subprocesses -------------------------------------------------------------------
 class Server:
     def __init__(self, command: list[str], threads: int = 0) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(_ROOT / "core"), os.environ.get("PYTHONPATH", "")]), "HF_HUB_OFFLINE": "1"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(_ROOT / "core"), os.environ.get("PYTHONPATH", "")]),
+            "HF_HUB_OFFLINE": "1",
+        }
         if threads:
             env["OMP_NUM_THREADS"] = str(threads)
         self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
@@ -102,10 +108,18 @@ class Server:
 
 
 # -- the load generator ------------------------------------------------------------------------
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str,
-                    path: str, body: bytes = b"") -> tuple[int, bytes]:
-    writer.write(f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json"
-                 f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+async def _exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    method: str,
+    path: str,
+    body: bytes = b"",
+) -> tuple[int, bytes]:
+    writer.write(
+        f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json"
+        f"\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
@@ -125,8 +139,9 @@ async def _status(host: str, port: int, method: str, path: str) -> int:
         writer.close()
 
 
-async def _load(host: str, port: int, bodies: list[bytes], clients: int, seconds: float | None
-                ) -> dict[str, object]:
+async def _load(
+    host: str, port: int, bodies: list[bytes], clients: int, seconds: float | None
+) -> dict[str, object]:
     """``clients`` connections send ``bodies`` (round robin) until done or ``seconds`` pass."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -139,8 +154,9 @@ async def _load(host: str, port: int, bodies: list[bytes], clients: int, seconds
             if stop is not None and time.monotonic() > stop:
                 break
             started = time.perf_counter()
-            status, _ = await _exchange(reader, writer, "POST", "/v1/embeddings",
-                                        bodies[i % len(bodies)])
+            status, _ = await _exchange(
+                reader, writer, "POST", "/v1/embeddings", bodies[i % len(bodies)]
+            )
             statuses[status] = statuses.get(status, 0) + 1
             if status == 200:
                 latencies.append(time.perf_counter() - started)
@@ -152,12 +168,18 @@ async def _load(host: str, port: int, bodies: list[bytes], clients: int, seconds
     await asyncio.gather(*(client() for _ in range(clients)))
     wall = time.perf_counter() - started
     ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
-    return {"ok": len(latencies), "statuses": statuses, "q/s": len(latencies) / wall,
-            "p50 ms": float(np.percentile(ms, 50)), "p99 ms": float(np.percentile(ms, 99))}
+    return {
+        "ok": len(latencies),
+        "statuses": statuses,
+        "q/s": len(latencies) / wall,
+        "p50 ms": float(np.percentile(ms, 50)),
+        "p99 ms": float(np.percentile(ms, 99)),
+    }
 
 
-async def _overload(server: Server, bodies: list[bytes], clients: int, seconds: float
-                    ) -> dict[str, object]:
+async def _overload(
+    server: Server, bodies: list[bytes], clients: int, seconds: float
+) -> dict[str, object]:
     health: list[int] = []
     rss: list[float] = []
 
@@ -168,8 +190,9 @@ async def _overload(server: Server, bodies: list[bytes], clients: int, seconds: 
             rss.append(server.rss_mib())
             await asyncio.sleep(0.1)
 
-    result, _ = await asyncio.gather(_load(server.host, server.port, bodies, clients, seconds),
-                                     probe())
+    result, _ = await asyncio.gather(
+        _load(server.host, server.port, bodies, clients, seconds), probe()
+    )
     result["health ok"] = f"{sum(s == 200 for s in health)}/{len(health)}"
     result["RSS max MiB"] = max(rss)
     return result
@@ -179,10 +202,12 @@ def _vectors(server: Server, texts: list[str]) -> np.ndarray:
     import httpx
 
     body = {"input": texts, "input_type": "query"}
-    rows = httpx.post(f"http://{server.host}:{server.port}/v1/embeddings", json=body,
-                      timeout=120).json()["data"]
-    return np.array([row["embedding"] for row in sorted(rows, key=lambda r: r["index"])],
-                    dtype=np.float32)
+    rows = httpx.post(
+        f"http://{server.host}:{server.port}/v1/embeddings", json=body, timeout=120
+    ).json()["data"]
+    return np.array(
+        [row["embedding"] for row in sorted(rows, key=lambda r: r["index"])], dtype=np.float32
+    )
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -194,15 +219,22 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--requests", type=int, default=640, help="per throughput run")
     parser.add_argument("--overload-seconds", type=float, default=30.0, help="0: skip")
     parser.add_argument("--overload-factor", type=int, default=10)
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="OMP_NUM_THREADS of every server (default: 1 on CPU, where 2-thread "
-                        "teams stall on a shared machine; torch's own choice on GPU)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="OMP_NUM_THREADS of every server (default: 1 on CPU, where 2-thread "
+        "teams stall on a shared machine; torch's own choice on GPU)",
+    )
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     parser.add_argument("--st-server", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     dtype = "bfloat16" if args.device.startswith("cuda") else "float32"
-    threads = args.torch_threads if args.torch_threads is not None else (
-        0 if args.device.startswith("cuda") else 1)
+    threads = (
+        args.torch_threads
+        if args.torch_threads is not None
+        else (0 if args.device.startswith("cuda") else 1)
+    )
     if args.st_server:
         st_server(args.st_server, args.device, dtype)
         return []
@@ -214,12 +246,32 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         folder = str(model_folder(Path(args.cache), shape, args.layers or None))
         queries = corpus(AutoTokenizer.from_pretrained(folder), 512, 5, 40, seed=2)
         bodies = [json.dumps({"input": [q], "input_type": "query"}).encode() for q in queries]
-        serve = [sys.executable, "-m", "harrier.cli", "serve", "--model", folder, "--port", "0",
-                 "--device", args.device, "--dtype", dtype]
-        cases = {"harrier serve, batching": serve,
-                 "harrier serve, one request at a time": [*serve, "--max-batch-requests", "1"],
-                 "FastAPI + SentenceTransformer.encode": [
-                     sys.executable, __file__, "--st-server", folder, "--device", args.device]}
+        serve = [
+            sys.executable,
+            "-m",
+            "harrier.cli",
+            "serve",
+            "--model",
+            folder,
+            "--port",
+            "0",
+            "--device",
+            args.device,
+            "--dtype",
+            dtype,
+        ]
+        cases = {
+            "harrier serve, batching": serve,
+            "harrier serve, one request at a time": [*serve, "--max-batch-requests", "1"],
+            "FastAPI + SentenceTransformer.encode": [
+                sys.executable,
+                __file__,
+                "--st-server",
+                folder,
+                "--device",
+                args.device,
+            ],
+        }
         case = f"{shape} L{args.layers or 'full'}"
         results: dict[str, dict[str, object]] = {}
         vectors: dict[str, np.ndarray] = {}
@@ -230,35 +282,51 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                 if args.device.startswith("cuda"):
                     asyncio.run(_load(server.host, server.port, bodies, args.clients, None))
                 timed = [bodies[i % len(bodies)] for i in range(args.requests)]
-                results[name] = asyncio.run(_load(server.host, server.port, timed,
-                                                  args.clients, None))
+                results[name] = asyncio.run(
+                    _load(server.host, server.port, timed, args.clients, None)
+                )
                 vectors[name] = _vectors(server, queries[:8])
             finally:
                 server.stop()
         batched = results["harrier serve, batching"]["q/s"]
         reference = vectors["FastAPI + SentenceTransformer.encode"]
         for name, result in results.items():
-            rows.append({"case": f"{case}, {args.clients} clients x 1 query", "server": name,
-                         "q/s": result["q/s"], "p50 ms": result["p50 ms"],
-                         "p99 ms": result["p99 ms"],
-                         "batching speed-up": batched / result["q/s"],  # type: ignore[operator]
-                         "max |diff| vs ST": float(np.abs(vectors[name] - reference).max()),
-                         "statuses": result["statuses"], "/health 200": "",
-                         "RSS MiB before / max / peak": ""})
+            rows.append(
+                {
+                    "case": f"{case}, {args.clients} clients x 1 query",
+                    "server": name,
+                    "q/s": result["q/s"],
+                    "p50 ms": result["p50 ms"],
+                    "p99 ms": result["p99 ms"],
+                    "batching speed-up": batched / result["q/s"],  # type: ignore[operator]
+                    "max |diff| vs ST": float(np.abs(vectors[name] - reference).max()),
+                    "statuses": result["statuses"],
+                    "/health 200": "",
+                    "RSS MiB before / max / peak": "",
+                }
+            )
         if args.overload_seconds:
             clients = args.clients * args.overload_factor
             server = Server([*serve, "--max-queue-texts", str(4 * args.clients)], threads)
             try:
                 before = server.rss_mib()
                 result = asyncio.run(_overload(server, bodies, clients, args.overload_seconds))
-                rows.append({"case": f"{case}, overload: {clients} clients, "
-                             f"{args.overload_seconds:.0f} s", "server": "harrier serve, "
-                             f"queue {4 * args.clients} texts", "q/s": result["q/s"],
-                             "p50 ms": result["p50 ms"], "p99 ms": result["p99 ms"],
-                             "batching speed-up": "", "max |diff| vs ST": "",
-                             "statuses": result["statuses"], "/health 200": result["health ok"],
-                             "RSS MiB before / max / peak": f"{before:.0f} / "
-                             f"{result['RSS max MiB']:.0f} / {server.peak_rss_mib():.0f}"})
+                rows.append(
+                    {
+                        "case": f"{case}, overload: {clients} clients, "
+                        f"{args.overload_seconds:.0f} s",
+                        "server": f"harrier serve, queue {4 * args.clients} texts",
+                        "q/s": result["q/s"],
+                        "p50 ms": result["p50 ms"],
+                        "p99 ms": result["p99 ms"],
+                        "batching speed-up": "",
+                        "max |diff| vs ST": "",
+                        "statuses": result["statuses"],
+                        "/health 200": result["health ok"],
+                        "RSS MiB before / max / peak": f"{before:.0f} / "
+                        f"{result['RSS max MiB']:.0f} / {server.peak_rss_mib():.0f}",
+                    }
+                )
             finally:
                 server.stop()
     print(table(rows))

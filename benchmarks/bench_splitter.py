@@ -42,6 +42,7 @@ def document(size: int) -> str:
         i += 1
     return "".join(parts)[:size]
 
+
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import table  # noqa: E402
 
@@ -53,8 +54,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--overlap-tokens", type=int, default=0)
     parser.add_argument("--arch", default="tiny-qwen3", choices=["tiny-qwen3", "tiny-gemma3"])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--single-thread", action="store_true",
-                        help="disable the tokenizers thread pool (RAYON_NUM_THREADS=1)")
+    parser.add_argument(
+        "--single-thread",
+        action="store_true",
+        help="disable the tokenizers thread pool (RAYON_NUM_THREADS=1)",
+    )
     args = parser.parse_args(argv)
     if args.single_thread:  # must be set before the Rust library starts its pool
         os.environ["RAYON_NUM_THREADS"] = "1"
@@ -69,8 +73,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         folder = build_model(Path(tmp) / args.arch, args.arch)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     text = document(int(args.size_mb * 1_000_000))
-    print(f"tokenizer: {args.arch} byte-level BPE, vocab {len(tokenizer)}, "
-          f"threads: {'1' if args.single_thread else 'default'}, cpus: {os.cpu_count()}")
+    print(
+        f"tokenizer: {args.arch} byte-level BPE, vocab {len(tokenizer)}, "
+        f"threads: {'1' if args.single_thread else 'default'}, cpus: {os.cpu_count()}"
+    )
     print(f"document: {len(text):,} characters, {len(text.encode()):,} UTF-8 bytes")
     rows: list[dict[str, object]] = []
     for limit in args.max_tokens:
@@ -81,25 +87,39 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
             gc.collect()
             wall, cpu = time.perf_counter(), time.process_time()
             ids = tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
-            base = [min(base[0], time.perf_counter() - wall),
-                    min(base[1], time.process_time() - cpu)]
+            base = [
+                min(base[0], time.perf_counter() - wall),
+                min(base[1], time.process_time() - cpu),
+            ]
             tokens = len(ids["input_ids"])
             del ids
             gc.collect()
             wall, cpu = time.perf_counter(), time.process_time()
-            spans = harrier.split_spans(text, tokenizer, max_tokens=limit,
-                                        overlap_tokens=args.overlap_tokens)
-            split = [min(split[0], time.perf_counter() - wall),
-                     min(split[1], time.process_time() - cpu)]
+            spans = harrier.split_spans(
+                text, tokenizer, max_tokens=limit, overlap_tokens=args.overlap_tokens
+            )
+            split = [
+                min(split[0], time.perf_counter() - wall),
+                min(split[1], time.process_time() - cpu),
+            ]
             largest, count = max(s.token_count for s in spans), len(spans)
             tiled = not args.overlap_tokens and "".join(s.text for s in spans) == text
             del spans
-        rows.append({
-            "case": f"{len(text) / 1e6:.0f} MB text, max_tokens={limit}",
-            "tokens": tokens, "spans": count, "largest span": largest, "tiles": tiled,
-            "tokenizer pass s": base[0], "split_spans s": split[0], "ratio": split[0] / base[0],
-            "cpu: pass s": base[1], "cpu: split s": split[1], "cpu ratio": split[1] / base[1],
-        })
+        rows.append(
+            {
+                "case": f"{len(text) / 1e6:.0f} MB text, max_tokens={limit}",
+                "tokens": tokens,
+                "spans": count,
+                "largest span": largest,
+                "tiles": tiled,
+                "tokenizer pass s": base[0],
+                "split_spans s": split[0],
+                "ratio": split[0] / base[0],
+                "cpu: pass s": base[1],
+                "cpu: split s": split[1],
+                "cpu ratio": split[1] / base[1],
+            }
+        )
     print(table(rows))
     return rows
 

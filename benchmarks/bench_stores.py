@@ -62,11 +62,23 @@ def _records(batch: int, size: int):  # type: ignore[no-untyped-def]
     from harrier import SpanRecord, span_id
 
     vectors = _vectors(batch, size)
-    return [SpanRecord(id=span_id(f"d{batch}", i), vector=vectors[i], text=TEXT,
-                       doc_id=f"d{batch}", span_index=i, span_count=size, start=0, end=1500,
-                       token_count=300, doc_hash="h", model="bench",
-                       metadata={"lang": LANGS[(batch + i) % len(LANGS)]})
-            for i in range(size)]
+    return [
+        SpanRecord(
+            id=span_id(f"d{batch}", i),
+            vector=vectors[i],
+            text=TEXT,
+            doc_id=f"d{batch}",
+            span_index=i,
+            span_count=size,
+            start=0,
+            end=1500,
+            token_count=300,
+            doc_hash="h",
+            model="bench",
+            metadata={"lang": LANGS[(batch + i) % len(LANGS)]},
+        )
+        for i in range(size)
+    ]
 
 
 def _exact_top(queries: np.ndarray, spans: int, k: int = 10) -> list[set[str]]:
@@ -78,8 +90,9 @@ def _exact_top(queries: np.ndarray, spans: int, k: int = 10) -> list[set[str]]:
         scores = queries @ _vectors(batch, BATCH).T
         for q, row in enumerate(scores):
             top = np.argpartition(-row, k)[:k]
-            best[q] = sorted(best[q] + [(float(row[i]), span_id(f"d{batch}", int(i)))
-                                        for i in top], reverse=True)[:k]
+            best[q] = sorted(
+                best[q] + [(float(row[i]), span_id(f"d{batch}", int(i))) for i in top], reverse=True
+            )[:k]
     return [{rid for _, rid in b} for b in best]
 
 
@@ -109,35 +122,49 @@ def _vector_case(kind: str, spans: int, work: Path, quantization: str | None) ->
     index_s = time.perf_counter() - started
     queries = _vectors(10**6, 100)
     times, hits = _search(store, queries, None, 60.0)
-    exact = _exact_top(queries[:len(hits)], spans)
-    recall = np.mean([len({h.id for h in got} & ref) / 10
-                      for got, ref in zip(hits, exact, strict=True)])
+    exact = _exact_top(queries[: len(hits)], spans)
+    recall = np.mean(
+        [len({h.id for h in got} & ref) / 10 for got, ref in zip(hits, exact, strict=True)]
+    )
     filtered, _ = _search(store, queries, {"lang": "fr"}, 30.0)
     store.close()
-    return {"upsert spans/s": spans / upsert_s, "index build s": index_s,
-            "search p50 ms": 1000 * float(np.median(times)),
-            "search p99 ms": 1000 * float(np.percentile(times, 99)),
-            "filtered p50 ms": 1000 * float(np.median(filtered)),
-            "filtered p99 ms": 1000 * float(np.percentile(filtered, 99)),
-            "recall@10": float(recall)}
+    return {
+        "upsert spans/s": spans / upsert_s,
+        "index build s": index_s,
+        "search p50 ms": 1000 * float(np.median(times)),
+        "search p99 ms": 1000 * float(np.percentile(times, 99)),
+        "filtered p50 ms": 1000 * float(np.median(filtered)),
+        "filtered p99 ms": 1000 * float(np.percentile(filtered, 99)),
+        "recall@10": float(recall),
+    }
 
 
-def _ingest_case(kind: str, spans: int, work: Path, model: Path, device: str,
-                 documents: int) -> dict:
+def _ingest_case(
+    kind: str, spans: int, work: Path, model: Path, device: str, documents: int
+) -> dict:
     """``Index.ingest`` of ``documents`` new documents into a collection already holding
     ``spans`` spans, against embedding the same spans alone; then a re-run of them."""
     import harrier
 
     engine = harrier.Embedder.from_pretrained(model, device=device)
     words = TEXT.split()
-    docs = [harrier.SourceDocument(f"doc-{i}", " ".join(
-        f"{words[(i + j) % len(words)]}{j % 97}" for j in range(300)), {"i": i})
-        for i in range(documents)]
+    docs = [
+        harrier.SourceDocument(
+            f"doc-{i}",
+            " ".join(f"{words[(i + j) % len(words)]}{j % 97}" for j in range(300)),
+            {"i": i},
+        )
+        for i in range(documents)
+    ]
     store = _open(kind, work, "ingest")
     store.create_collection(engine.identity, engine.dimension)
     for batch in range(spans // BATCH):  # the collection's earlier contents
-        store.upsert([r.__class__(**{**r.__dict__, "vector": r.vector[:engine.dimension]})
-                      for r in _records(batch, BATCH)])
+        store.upsert(
+            [
+                r.__class__(**{**r.__dict__, "vector": r.vector[: engine.dimension]})
+                for r in _records(batch, BATCH)
+            ]
+        )
     store.end_bulk_load()
     texts = [s.text for d in docs for s in harrier.split_spans(d.text, engine, max_tokens=128)]
     engine.embed_documents(texts[:64])  # warm-up: thread pools, first-call costs
@@ -151,17 +178,20 @@ def _ingest_case(kind: str, spans: int, work: Path, model: Path, device: str,
     rerun = time.perf_counter() - started
     assert again.unchanged == len(docs) and first.spans_written == len(texts)
     index.close()
-    return {"ingest spans/s": first.spans_written / first.seconds,
-            "ingest / embed only": embed_s / first.seconds,
-            "re-run ms/doc": 1000 * rerun / len(docs)}
+    return {
+        "ingest spans/s": first.spans_written / first.seconds,
+        "ingest / embed only": embed_s / first.seconds,
+        "re-run ms/doc": 1000 * rerun / len(docs),
+    }
 
 
 def _disk_mib(folder: Path) -> float:
     return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file()) / 2**20
 
 
-def child(kind: str, spans: int, model: str, quantization: str | None, device: str,
-          documents: int) -> None:
+def child(
+    kind: str, spans: int, model: str, quantization: str | None, device: str, documents: int
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         row = _vector_case(kind, spans, work, quantization)
@@ -189,13 +219,21 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--large", action="store_true", help="add 1,000,000 spans")
     parser.add_argument("--stores", default=",".join(STORES))
-    parser.add_argument("--slow-cap", type=int, default=10_000,
-                        help="largest size for local mode and Milvus Lite (default 10000)")
+    parser.add_argument(
+        "--slow-cap",
+        type=int,
+        default=10_000,
+        help="largest size for local mode and Milvus Lite (default 10000)",
+    )
     parser.add_argument("--no-quantization", action="store_true")
     parser.add_argument("--device", default="cpu", help="for the tiny model of the ingest case")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
-    parser.add_argument("--documents", type=int, default=300,
-                        help="documents (~3.7 spans each) ingested into each collection")
+    parser.add_argument(
+        "--documents",
+        type=int,
+        default=300,
+        help="documents (~3.7 spans each) ingested into each collection",
+    )
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -208,17 +246,33 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     for kind in args.stores.split(","):
         for spans in sizes:
             if kind != "edge" and spans > args.slow_cap:
-                rows.append({"store": kind, "spans": spans,
-                             "note": f"skipped above --slow-cap {args.slow_cap}: see the "
-                                     "trend at smaller sizes"})
+                rows.append(
+                    {
+                        "store": kind,
+                        "spans": spans,
+                        "note": f"skipped above --slow-cap {args.slow_cap}: see the "
+                        "trend at smaller sizes",
+                    }
+                )
                 continue
-            quants = [None] if kind != "edge" or args.no_quantization else [
-                None, "scalar", "binary"]
+            quants = (
+                [None] if kind != "edge" or args.no_quantization else [None, "scalar", "binary"]
+            )
             for quant in quants:
-                rows.append({"store": kind + (f" ({quant})" if quant else ""), "spans": spans,
-                             **_run_child(kind, spans, model, quant,
-                                          args.device if quant is None else "-",
-                                          args.documents)})
+                rows.append(
+                    {
+                        "store": kind + (f" ({quant})" if quant else ""),
+                        "spans": spans,
+                        **_run_child(
+                            kind,
+                            spans,
+                            model,
+                            quant,
+                            args.device if quant is None else "-",
+                            args.documents,
+                        ),
+                    }
+                )
                 print(table(rows[-1:]), flush=True)
     keys = list(dict.fromkeys(k for row in rows for k in row))
     rows = [{k: row.get(k, "") for k in keys} for row in rows]
@@ -226,10 +280,20 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     return rows
 
 
-def _run_child(kind: str, spans: int, model: Path, quant: str | None, device: str,
-               documents: int) -> dict:
-    command = [sys.executable, __file__, "--child", kind, str(spans), str(model),
-               quant or "-", device, str(documents)]
+def _run_child(
+    kind: str, spans: int, model: Path, quant: str | None, device: str, documents: int
+) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        str(spans),
+        str(model),
+        quant or "-",
+        device,
+        str(documents),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, env=os.environ)
     for line in out.stdout.splitlines():
         if line.startswith("ROW "):

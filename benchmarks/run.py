@@ -1,7 +1,7 @@
 """Run every benchmark and print (and optionally write) one Markdown report.
 
-    python benchmarks/run.py                    # CPU, shallow models (minutes on 2 cores)
-    python benchmarks/run.py --gpu --out DIR    # the GPU profile (see gpu.sh)
+python benchmarks/run.py                    # CPU, shallow models (minutes on 2 cores)
+python benchmarks/run.py --gpu --out DIR    # the GPU profile (see gpu.sh)
 """
 
 from __future__ import annotations
@@ -34,38 +34,101 @@ CPU = {
     "prepare": [],
     "stores": ["--sizes", "10000", "--documents", "100"],
     "conversion": ["--pages", "200", "--layers", "2"],
-    "serving": ["--shapes", "harrier-270m", "--layers", "2", "--clients", "64",
-                "--requests", "640", "--overload-seconds", "30"],
+    "serving": [
+        "--shapes",
+        "harrier-270m",
+        "--layers",
+        "2",
+        "--clients",
+        "64",
+        "--requests",
+        "640",
+        "--overload-seconds",
+        "30",
+    ],
     "hybrid": ["--layers", "2", "--documents", "48", "--spans", "100000"],
 }
 GPU = {
-    "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--texts", "256",
-                  "--device", "cuda"],
-    "queries": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--queries", "2000",
-                "--device", "cuda"],
+    "documents": [
+        "--shapes",
+        "harrier-270m,harrier-0.6b",
+        "--layers",
+        "0",
+        "--texts",
+        "256",
+        "--device",
+        "cuda",
+    ],
+    "queries": [
+        "--shapes",
+        "harrier-270m,harrier-0.6b",
+        "--layers",
+        "0",
+        "--queries",
+        "2000",
+        "--device",
+        "cuda",
+    ],
     "long span": ["--layers", "0", "--tokens", "32000", "--device", "cuda"],
-    "ingestion": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
-                  "--device", "cuda"],
+    "ingestion": [
+        "--layers",
+        "0",
+        "--documents",
+        "256",
+        "--span-tokens",
+        "4096",
+        "--device",
+        "cuda",
+    ],
     "splitter": [],
     "prepare": ["--device", "cuda", "--engine-texts", "256", "--files", "6000"],
     "stores": ["--sizes", "10000,100000", "--stores", "edge", "--device", "cuda"],
-    "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200",
-                   "--device", "cuda"],
-    "serving": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "0", "--device", "cuda",
-                "--clients", "64", "--requests", "6400", "--overload-seconds", "30"],
-    "hybrid": ["--layers", "0", "--documents", "256", "--span-tokens", "4096",
-               "--device", "cuda", "--spans", "100000"],
+    "conversion": ["--pages", "500", "--layers", "0", "--embed-pages", "200", "--device", "cuda"],
+    "serving": [
+        "--shapes",
+        "harrier-270m,harrier-0.6b",
+        "--layers",
+        "0",
+        "--device",
+        "cuda",
+        "--clients",
+        "64",
+        "--requests",
+        "6400",
+        "--overload-seconds",
+        "30",
+    ],
+    "hybrid": [
+        "--layers",
+        "0",
+        "--documents",
+        "256",
+        "--span-tokens",
+        "4096",
+        "--device",
+        "cuda",
+        "--spans",
+        "100000",
+    ],
 }
-MODULES = {"documents": bench_documents, "queries": bench_queries,
-           "long span": bench_long_span, "ingestion": bench_ingest, "splitter": bench_splitter,
-           "prepare": bench_prepare,
-           "conversion": bench_convert, "serving": bench_serve, "stores": bench_stores,
-           "hybrid": bench_hybrid}
+MODULES = {
+    "documents": bench_documents,
+    "queries": bench_queries,
+    "long span": bench_long_span,
+    "ingestion": bench_ingest,
+    "splitter": bench_splitter,
+    "prepare": bench_prepare,
+    "conversion": bench_convert,
+    "serving": bench_serve,
+    "stores": bench_stores,
+    "hybrid": bench_hybrid,
+}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gpu", action="store_true", help="full-depth models on CUDA, bf16")
     parser.add_argument("--only", help=f"comma list of {', '.join(MODULES)}")
     parser.add_argument("--skip", default="", help="comma list of benchmarks not to run")
@@ -75,9 +138,12 @@ def main() -> None:
 
     profile = GPU if args.gpu else CPU
     device = torch.cuda.get_device_name(0) if args.gpu else platform.processor() or "cpu"
-    lines = [f"# harrier-suite benchmarks ({'GPU' if args.gpu else 'CPU'})", "",
-             f"machine: {device}, torch {torch.__version__}, threads {torch.get_num_threads()}",
-             ""]
+    lines = [
+        f"# harrier-suite benchmarks ({'GPU' if args.gpu else 'CPU'})",
+        "",
+        f"machine: {device}, torch {torch.__version__}, threads {torch.get_num_threads()}",
+        "",
+    ]
     for name, module in MODULES.items():
         if (args.only and name not in args.only.split(",")) or name in args.skip.split(","):
             continue

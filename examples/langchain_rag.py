@@ -32,8 +32,11 @@ TEXTS = {
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=harrier.DEFAULT_MODEL,
-                        help="Hugging Face model id or local folder (default: %(default)s)")
+    parser.add_argument(
+        "--model",
+        default=harrier.DEFAULT_MODEL,
+        help="Hugging Face model id or local folder (default: %(default)s)",
+    )
     parser.add_argument("--query", default="Which city is the capital of France?")
     parser.add_argument("-k", type=int, default=3, help="how many chunks to retrieve")
     parser.add_argument("--max-tokens", type=int, default=32, help="largest chunk, in tokens")

@@ -33,15 +33,29 @@ SAMPLES = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", type=Path,
-                        help="text files to ingest (built-in samples when none are given)")
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"Hugging Face id or local folder (default: {DEFAULT_MODEL})")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="text files to ingest (built-in samples when none are given)",
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"Hugging Face id or local folder (default: {DEFAULT_MODEL})",
+    )
     parser.add_argument("--query", default="What is the capital of France?")
-    parser.add_argument("--query-instruction", default=None,
-                        help="one-sentence retrieval task (default: the model's own prompt)")
-    parser.add_argument("--chunk-tokens", type=int, default=256,
-                        help="most tokens per node, metadata included (default: 256)")
+    parser.add_argument(
+        "--query-instruction",
+        default=None,
+        help="one-sentence retrieval task (default: the model's own prompt)",
+    )
+    parser.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=256,
+        help="most tokens per node, metadata included (default: 256)",
+    )
     parser.add_argument("--overlap-tokens", type=int, default=0)
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--device", default=None, help="e.g. cpu or cuda (default: auto)")
@@ -50,10 +64,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_documents(files: list[Path]) -> list[Document]:
     if not files:
-        return [Document(text=text, doc_id=name, metadata={"title": name})
-                for name, text in SAMPLES.items()]
-    return [Document(text=path.read_text(encoding="utf-8"), doc_id=str(path),
-                     metadata={"title": path.stem}) for path in files]
+        return [
+            Document(text=text, doc_id=name, metadata={"title": name})
+            for name, text in SAMPLES.items()
+        ]
+    return [
+        Document(
+            text=path.read_text(encoding="utf-8"), doc_id=str(path), metadata={"title": path.stem}
+        )
+        for path in files
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,13 +86,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     documents = load_documents(args.files)
     nodes = IngestionPipeline(transformations=[splitter, embedding]).run(documents=documents)
-    print(f"ingested {len(nodes)} nodes from {len(documents)} documents "
-          f"(dimension {embedding.embedder.dimension})")
+    print(
+        f"ingested {len(nodes)} nodes from {len(documents)} documents "
+        f"(dimension {embedding.embedder.dimension})"
+    )
 
     index = VectorStoreIndex(nodes, embed_model=embedding)
     print(f"query: {args.query!r}")
-    for rank, hit in enumerate(index.as_retriever(similarity_top_k=args.top_k).retrieve(args.query),
-                               start=1):
+    for rank, hit in enumerate(
+        index.as_retriever(similarity_top_k=args.top_k).retrieve(args.query), start=1
+    ):
         node = hit.node
         where = f"{node.ref_doc_id}[{node.start_char_idx}:{node.end_char_idx}]"
         preview = node.get_content().replace("\n", " ")[:70]

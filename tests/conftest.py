@@ -15,10 +15,16 @@ from harrier.testing import build_model
 ARCHS = ["tiny-gemma3", "tiny-qwen3"]
 
 
-_HF_CONSTANTS = {"HF_HOME": "", "HF_HUB_CACHE": "hub", "HUGGINGFACE_HUB_CACHE": "hub",
-                 "HF_ASSETS_CACHE": "assets", "HUGGINGFACE_ASSETS_CACHE": "assets",
-                 "HF_XET_CACHE": "xet", "HF_TOKEN_PATH": "token",
-                 "HF_STORED_TOKENS_PATH": "stored_tokens"}
+_HF_CONSTANTS = {
+    "HF_HOME": "",
+    "HF_HUB_CACHE": "hub",
+    "HUGGINGFACE_HUB_CACHE": "hub",
+    "HF_ASSETS_CACHE": "assets",
+    "HUGGINGFACE_ASSETS_CACHE": "assets",
+    "HF_XET_CACHE": "xet",
+    "HF_TOKEN_PATH": "token",
+    "HF_STORED_TOKENS_PATH": "stored_tokens",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,8 +50,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Folders of tiny models by name: both architectures, a mean-pooled and a left-padded one."""
     root = tmp_path_factory.mktemp("models")
     folders = {name: build_model(root / name, name) for name in ARCHS}
-    folders["tiny-qwen3-mean"] = build_model(root / "tiny-qwen3-mean", "tiny-qwen3",
-                                             pooling="mean")
+    folders["tiny-qwen3-mean"] = build_model(root / "tiny-qwen3-mean", "tiny-qwen3", pooling="mean")
     for name in ARCHS:
         left = root / f"{name}-left"
         shutil.copytree(folders[name], left)

@@ -10,16 +10,24 @@ PDF_PAGES = [
     "Estuaries mix fresh river water with the salty sea.",
 ]
 DOCX_HEADING = "Annual river survey"
-DOCX_SENTENCES = ["The northern station measured record floods in April.",
-                  "Sediment samples were sent to the laboratory."]
-PPTX_SLIDES = [("Quarterly results", "Revenue grew in every region this quarter."),
-               ("Next steps", "We will open two new offices in spring.")]
+DOCX_SENTENCES = [
+    "The northern station measured record floods in April.",
+    "Sediment samples were sent to the laboratory.",
+]
+PPTX_SLIDES = [
+    ("Quarterly results", "Revenue grew in every region this quarter."),
+    ("Next steps", "We will open two new offices in spring."),
+]
 XLSX_ROWS = [("city", "population"), ("Lyon", 522250), ("Nantes", 320732)]
-HTML_ARTICLE = ["Meanders form where the current erodes the outer bank of the river.",
-                "Oxbow lakes remain when a meander is cut off from the main channel."]
+HTML_ARTICLE = [
+    "Meanders form where the current erodes the outer bank of the river.",
+    "Oxbow lakes remain when a meander is cut off from the main channel.",
+]
 HTML_CHROME = ["Shop catalogue", "Subscribe newsletter", "Copyright Example Media"]
-EPUB_CHAPTERS = [("The lighthouse", "The keeper climbed the spiral stairs every evening."),
-                 ("The storm", "Waves broke over the rocks until the morning came.")]
+EPUB_CHAPTERS = [
+    ("The lighthouse", "The keeper climbed the spiral stairs every evening."),
+    ("The storm", "Waves broke over the rocks until the morning came."),
+]
 
 
 def write_pdf(path: Path, pages: list[str] | None = None, lines: int = 1) -> Path:
@@ -87,10 +95,12 @@ def html_page() -> str:
     """An article between a navigation bar, a sidebar and a footer."""
     nav = "".join(f'<li><a href="/{i}">{w}</a></li>' for i, w in enumerate(HTML_CHROME[:2]))
     paragraphs = "".join(f"<p>{s}</p>" for s in HTML_ARTICLE)
-    return (f"<!DOCTYPE html><html><head><title>Rivers</title></head><body>"
-            f"<header><nav><ul>{nav}</ul></nav></header>"
-            f"<main><article><h1>How rivers shape valleys</h1>{paragraphs}</article></main>"
-            f"<footer><p>{HTML_CHROME[2]} 2026. All rights reserved.</p></footer></body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><title>Rivers</title></head><body>"
+        f"<header><nav><ul>{nav}</ul></nav></header>"
+        f"<main><article><h1>How rivers shape valleys</h1>{paragraphs}</article></main>"
+        f"<footer><p>{HTML_CHROME[2]} 2026. All rights reserved.</p></footer></body></html>"
+    )
 
 
 def write_epub(path: Path) -> Path:

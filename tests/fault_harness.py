@@ -39,16 +39,30 @@ print(report.spans_written)
 SYNTHETIC_MODEL = ModelIdentity("m", "f" * 64)
 
 
-def synthetic_records(doc_id: str, n: int, seed: int = 0, text: str = "t" * 500,
-                      dim: int = 32) -> list[SpanRecord]:
+def synthetic_records(
+    doc_id: str, n: int, seed: int = 0, text: str = "t" * 500, dim: int = 32
+) -> list[SpanRecord]:
     """``n`` spans of one document with random unit vectors (no model needed)."""
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return [SpanRecord(id=span_id(doc_id, i), vector=vectors[i], text=f"{text} {i}",
-                       doc_id=doc_id, span_index=i, span_count=n, start=0, end=1,
-                       token_count=1, doc_hash=f"h-{doc_id}", model="m", metadata={"i": i % 3})
-            for i in range(n)]
+    return [
+        SpanRecord(
+            id=span_id(doc_id, i),
+            vector=vectors[i],
+            text=f"{text} {i}",
+            doc_id=doc_id,
+            span_index=i,
+            span_count=n,
+            start=0,
+            end=1,
+            token_count=1,
+            doc_hash=f"h-{doc_id}",
+            model="m",
+            metadata={"i": i % 3},
+        )
+        for i in range(n)
+    ]
 
 
 def write_corpus(folder: Path) -> None:
@@ -59,13 +73,23 @@ def write_corpus(folder: Path) -> None:
         (folder / f"doc-{i:02d}.txt").write_text(text + "\n", encoding="utf-8")
 
 
-def run_victim(folder: Path, spec: str, model: Path, kill_after_writes: int | None,
-               env: dict[str, str] | None = None, collection: str = "docs") -> int:
+def run_victim(
+    folder: Path,
+    spec: str,
+    model: Path,
+    kill_after_writes: int | None,
+    env: dict[str, str] | None = None,
+    collection: str = "docs",
+) -> int:
     """Run the victim; SIGKILL it right after its n-th write. Returns the writes it reported."""
     command = [sys.executable, "-c", VICTIM, str(folder), spec, str(model), collection]
-    process = subprocess.Popen(command,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     writes = 0
     assert process.stdout is not None
     for line in process.stdout:
@@ -85,14 +109,17 @@ def snapshot(spec: str, collection: str = "docs") -> dict[str, list[tuple]]:
     try:
         doc_ids = sorted(store.iter_doc_ids())
         count = store.count()
-        snapshot = {d: [(r.id, r.span_index, r.span_count, r.text, r.doc_hash, r.vector)
-                        for r in store.fetch_spans(d)] for d in doc_ids}
+        snapshot = {
+            d: [
+                (r.id, r.span_index, r.span_count, r.text, r.doc_hash, r.vector)
+                for r in store.fetch_spans(d)
+            ]
+            for d in doc_ids
+        }
     finally:
         store.close()
     assert sum(len(v) for v in snapshot.values()) == count
     return snapshot
-
-
 
 
 def sparse_snapshot(spec: str, collection: str = "docs", scores: bool = True) -> dict[str, list]:
@@ -103,9 +130,13 @@ def sparse_snapshot(spec: str, collection: str = "docs", scores: bool = True) ->
         hits = {word: store.search_sparse(word, 200) for word in WORDS}
         if not scores:
             return {word: sorted(h.id for h in found) for word, found in hits.items()}
-        return {word: sorted(((h.id, round(h.score, 4)) for h in found),  # ties in id order
-                             key=lambda hit: (-hit[1], hit[0]))
-                for word, found in hits.items()}
+        return {
+            word: sorted(
+                ((h.id, round(h.score, 4)) for h in found),  # ties in id order
+                key=lambda hit: (-hit[1], hit[0]),
+            )
+            for word, found in hits.items()
+        }
     finally:
         store.close()
 
@@ -120,9 +151,16 @@ def assert_same_store(victim: dict[str, list[tuple]], clean: dict[str, list[tupl
             np.testing.assert_allclose(ours[5], reference[5], atol=1e-6)
 
 
-def kill_repeatedly(folder: Path, spec: str, model: Path, writes: int, times: int = 3,
-                    env: dict[str, str] | None = None, collection: str = "docs",
-                    seed: int = 11) -> list[int]:
+def kill_repeatedly(
+    folder: Path,
+    spec: str,
+    model: Path,
+    writes: int,
+    times: int = 3,
+    env: dict[str, str] | None = None,
+    collection: str = "docs",
+    seed: int = 11,
+) -> list[int]:
     """SIGKILL ``times`` runs after a random write each; the spans stored after each kill."""
     rng = random.Random(seed)
     counts = []

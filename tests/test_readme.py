@@ -38,7 +38,10 @@ def test_quick_start_main_job_runs_with_a_local_model(tmp_path, qwen_path):
     for step in harrier_steps:
         result = subprocess.run(
             [sys.executable, "-m", "harrier.cli", *step[1:], "--model", str(qwen_path)],
-            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert result.returncode == 0, result.stderr
     assert len(re.findall(r"^\d+\. \[", result.stdout, re.M)) == 5  # default -k 5

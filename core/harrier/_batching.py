@@ -29,8 +29,7 @@ def token_budget_batches(
         if current:
             longest = lengths[current[0]]
             over_budget = (len(current) + 1) * (longest + shared_prefix) > max_batch_tokens
-            too_ragged = (len(current) >= MIN_ROWS
-                          and lengths[index] < (1 - MAX_PADDING) * longest)
+            too_ragged = len(current) >= MIN_ROWS and lengths[index] < (1 - MAX_PADDING) * longest
             if over_budget or too_ragged:
                 batches.append(current)
                 current = []

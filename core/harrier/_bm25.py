@@ -29,8 +29,10 @@ SPARSE_VECTOR_NAME = "langchain-sparse"
 MAX_TERM_CHARS = 64
 """Longer terms (hashes, base64) are cut to this many characters."""
 
-_CJK = ("\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u3006"
-        "\U00020000-\U0002ffff")
+_CJK = (
+    "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005\u3006"
+    "\U00020000-\U0002ffff"
+)
 _TERMS = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
 _IS_CJK = re.compile(rf"[{_CJK}]")
 _CJK_RUNS = re.compile(rf"([{_CJK}]+)")  # split() keeps the runs, at the odd indices
@@ -53,8 +55,14 @@ class Bm25Settings:
 
     def record(self) -> dict[str, Any]:
         """What a collection records: the parameters plus the fixed tokenisation."""
-        return {**asdict(self), "preparation": PREPARATION, "tokenizer": "whitespace",
-                "language": "none", "stemmer": "none", "stopwords": "none"}
+        return {
+            **asdict(self),
+            "preparation": PREPARATION,
+            "tokenizer": "whitespace",
+            "language": "none",
+            "stemmer": "none",
+            "stopwords": "none",
+        }
 
 
 def normalize(text: str) -> str:
@@ -88,7 +96,7 @@ def query_terms(text: str) -> list[str]:
         elif len(run) == 1:
             terms.append(run)
         else:
-            terms.extend(run[i:i + 2] for i in range(len(run) - 1))
+            terms.extend(run[i : i + 2] for i in range(len(run) - 1))
     return terms
 
 
@@ -114,10 +122,17 @@ class Bm25Encoder:
             ) from exc
         self.settings = settings or Bm25Settings()
         s = self.settings
-        self._model = Bm25(Bm25Config(
-            k=s.k, b=s.b, avg_len=s.avg_len, tokenizer=TokenizerType.Whitespace,
-            lowercase=False, stemmer=DisabledStemmer(), stopwords=StopwordsSet(languages=set()),
-        ))
+        self._model = Bm25(
+            Bm25Config(
+                k=s.k,
+                b=s.b,
+                avg_len=s.avg_len,
+                tokenizer=TokenizerType.Whitespace,
+                lowercase=False,
+                stemmer=DisabledStemmer(),
+                stopwords=StopwordsSet(languages=set()),
+            )
+        )
 
     def embed_document(self, text: str) -> tuple[list[int], list[float]]:
         vector = self._model.embed_document(" ".join(document_terms(text)))

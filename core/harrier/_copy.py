@@ -31,12 +31,17 @@ class CopyReport:
         return asdict(self)
 
     def summary(self) -> str:
-        return (f"{self.spans} spans read, {self.copied} copied, {self.already_there} already "
-                f"in the target, in {self.seconds:.1f} s")
+        return (
+            f"{self.spans} spans read, {self.copied} copied, {self.already_there} already "
+            f"in the target, in {self.seconds:.1f} s"
+        )
 
 
 def copy_collection(
-    source: VectorStore, target: VectorStore, *, batch_size: int = 256,
+    source: VectorStore,
+    target: VectorStore,
+    *,
+    batch_size: int = 256,
     show_progress: bool = False,
 ) -> CopyReport:
     """Copy every span of ``source`` into ``target``: ids, vectors, texts and metadata as is.
@@ -49,15 +54,17 @@ def copy_collection(
     started = time.perf_counter()
     recorded = source.collection_model()
     if recorded is None:
-        raise StoreError(f"collection {source.collection!r} does not exist in {source!r}; "
-                         "nothing to copy")
+        raise StoreError(
+            f"collection {source.collection!r} does not exist in {source!r}; nothing to copy"
+        )
     target.ensure_collection(*recorded)
     report = CopyReport()
     logger.info("copying %s from %r to %r", source.collection, source, target)
     target.begin_bulk_load()
     try:
-        with tqdm(total=source.count(), desc="Copying", unit="span",
-                  disable=not show_progress) as bar:
+        with tqdm(
+            total=source.count(), desc="Copying", unit="span", disable=not show_progress
+        ) as bar:
             for page in source.iter_records(batch_size):
                 _copy_page(page, target, report)
                 bar.update(len(page))
@@ -71,8 +78,11 @@ def copy_collection(
 def _copy_page(page: list[SpanRecord], target: VectorStore, report: CopyReport) -> None:
     """Write the spans of ``page`` that the target lacks, then drop older versions there."""
     held = target.stored_documents(sorted({r.doc_id for r in page}))
-    missing = [r for r in page if (r.span_index, r.span_count, r.doc_hash)
-               not in held.get(r.doc_id, _NOTHING).spans]
+    missing = [
+        r
+        for r in page
+        if (r.span_index, r.span_count, r.doc_hash) not in held.get(r.doc_id, _NOTHING).spans
+    ]
     for batch in write_batches([missing], target.max_batch_count, target.max_batch_bytes):
         target.upsert(batch)
     versions: dict[str, set[str]] = {}

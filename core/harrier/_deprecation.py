@@ -10,8 +10,9 @@ from harrier._errors import ConfigurationError
 T = TypeVar("T")
 
 
-def renamed(old: str, old_value: T | None, new: str, new_value: T | None,
-            *, stacklevel: int = 3) -> T | None:
+def renamed(
+    old: str, old_value: T | None, new: str, new_value: T | None, *, stacklevel: int = 3
+) -> T | None:
     """The value given under ``new``, or under the deprecated ``old`` (warning); not both."""
     if old_value is None:
         return new_value

@@ -79,7 +79,9 @@ SourceItem = SourceDocument | LazyDocument | LargeFile | ConvertedFile | Skipped
 
 
 def iter_source(
-    source: str | Path | Iterable[Any], *, large_file_bytes: int = LARGE_FILE_BYTES,
+    source: str | Path | Iterable[Any],
+    *,
+    large_file_bytes: int = LARGE_FILE_BYTES,
     folder: FolderFilter | None = None,
 ) -> Iterator[SourceItem]:
     """Yield documents (or skips) from a folder, a ``.jsonl`` file, a file or documents.

@@ -61,8 +61,9 @@ class Embedder:
     @classmethod
     def from_settings(cls, settings: EmbedderSettings) -> Embedder:
         """Load the model ``settings`` name (a Hub id or a local folder), sharing loaded weights."""
-        folder = resolve_folder(settings.model, revision=settings.revision,
-                                local_files_only=settings.local_files_only)
+        folder = resolve_folder(
+            settings.model, revision=settings.revision, local_files_only=settings.local_files_only
+        )
         device = resolve_device(settings.device)
         loaded = load_model(
             folder,
@@ -129,8 +130,9 @@ class Embedder:
         else Harrier's retrieval instruction.
         """
         files = self._loaded.files
-        default = files.prompts.get(files.default_prompt_name or "web_search_query",
-                                    HARRIER_RETRIEVAL_PROMPT)
+        default = files.prompts.get(
+            files.default_prompt_name or "web_search_query", HARRIER_RETRIEVAL_PROMPT
+        )
         return query_prompt(files.prompts, default, instruction, prompt_name)
 
     # -- embedding -----------------------------------------------------------------------------
@@ -154,7 +156,10 @@ class Embedder:
         return self._embed(full, show_progress, prompt if self.prefix_cache else None)
 
     def embed_token_ids(
-        self, rows: Sequence[Sequence[int] | np.ndarray], *, prompt: str | None = None,
+        self,
+        rows: Sequence[Sequence[int] | np.ndarray],
+        *,
+        prompt: str | None = None,
         show_progress: bool | None = None,
     ) -> np.ndarray:
         """Embed texts given as token ids, special tokens included, as :meth:`token_ids` gives
@@ -208,7 +213,9 @@ class Embedder:
                 ids[i] = np.array(row, dtype=np.int32)
             logger.warning(
                 "truncated %d of %d texts to %d tokens (truncate=True)",
-                len(too_long), len(texts), self.max_tokens,
+                len(too_long),
+                len(texts),
+                self.max_tokens,
             )
         self._refuse(ids)
         return ids
@@ -240,11 +247,11 @@ class Embedder:
         with tqdm(total=len(ids), desc="Embedding", unit="text", disable=not progress) as bar:
             for group, skip, run in runs:
                 lengths = [len(ids[i]) - skip for i in group]
-                for batch in token_budget_batches(lengths, self.max_batch_tokens,
-                                                  shared_prefix=skip):
+                for batch in token_budget_batches(
+                    lengths, self.max_batch_tokens, shared_prefix=skip
+                ):
                     rows = [group[j] for j in batch]
-                    out[rows] = _forward.run_batch([ids[i][skip:] for i in rows], run,
-                                                   self.device)
+                    out[rows] = _forward.run_batch([ids[i][skip:] for i in rows], run, self.device)
                     bar.update(len(rows))
         return out
 
@@ -252,8 +259,9 @@ class Embedder:
 def _id_row(index: int, row: Sequence[int] | np.ndarray, vocab_rows: int) -> np.ndarray:
     """One row of token ids as ``int32``, checked against the model's vocabulary."""
     if isinstance(row, str):
-        raise InputTypeError(index, row, hint="token ids are a list of ints; embed texts "
-                             "with embed_documents")
+        raise InputTypeError(
+            index, row, hint="token ids are a list of ints; embed texts with embed_documents"
+        )
     array = np.asarray(row)
     if array.ndim != 1 or not (array.size == 0 or np.issubdtype(array.dtype, np.integer)):
         raise InputTypeError(index, row, hint="each row of token ids is a flat list of ints")
@@ -267,8 +275,9 @@ def _id_row(index: int, row: Sequence[int] | np.ndarray, vocab_rows: int) -> np.
 
 def _checked(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
-        raise InputTypeError(0, texts, hint="pass a list of strings, e.g. [text], not a "
-                             "single string")
+        raise InputTypeError(
+            0, texts, hint="pass a list of strings, e.g. [text], not a single string"
+        )
     items = list(texts)
     for i, text in enumerate(items):
         if not isinstance(text, str):

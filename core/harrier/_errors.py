@@ -1,24 +1,24 @@
 """Every error harrier raises, rooted in one base class.
 
-    HarrierError
-    ├── ModelLoadError              the model could not be loaded
-    │   └── ModelNotFoundError      not cached, and the Hub is unreachable or has no such repo
-    ├── ConfigurationError          a setting is invalid (dtype, pooling, device, limits)
-    │   └── UnknownPromptError      a prompt name the model does not ship (also a KeyError)
-    ├── InputError                  a text cannot be embedded as given (also a ValueError)
-    │   ├── TextTooLongError        longer than max_tokens and truncate=False
-    │   └── EmptyTextError          tokenises to no content tokens
-    ├── InputTypeError              an input is not a str (also a TypeError)
-    ├── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
-    ├── EmbeddingServerError        a harrier server failed, refused the key or is unreachable
-    ├── SourceError                 an ingestion source cannot be read (missing, bad format)
-    └── StoreError                  a vector store operation failed
-        ├── StoreUnavailableError   the store cannot be reached or refuses the credentials
-        ├── CollectionMismatchError the collection was made by another model or dimension
-        ├── NoSparseVectorsError    sparse or hybrid search on a collection without BM25 vectors
-        ├── StoreLimitError         a value exceeds what the store can hold
-        ├── StoreDamagedError       the store's files are damaged or were written by another tool
-        └── StoreWriteError         a write failed after retries (says how to resume)
+HarrierError
+├── ModelLoadError              the model could not be loaded
+│   └── ModelNotFoundError      not cached, and the Hub is unreachable or has no such repo
+├── ConfigurationError          a setting is invalid (dtype, pooling, device, limits)
+│   └── UnknownPromptError      a prompt name the model does not ship (also a KeyError)
+├── InputError                  a text cannot be embedded as given (also a ValueError)
+│   ├── TextTooLongError        longer than max_tokens and truncate=False
+│   └── EmptyTextError          tokenises to no content tokens
+├── InputTypeError              an input is not a str (also a TypeError)
+├── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
+├── EmbeddingServerError        a harrier server failed, refused the key or is unreachable
+├── SourceError                 an ingestion source cannot be read (missing, bad format)
+└── StoreError                  a vector store operation failed
+    ├── StoreUnavailableError   the store cannot be reached or refuses the credentials
+    ├── CollectionMismatchError the collection was made by another model or dimension
+    ├── NoSparseVectorsError    sparse or hybrid search on a collection without BM25 vectors
+    ├── StoreLimitError         a value exceeds what the store can hold
+    ├── StoreDamagedError       the store's files are damaged or were written by another tool
+    └── StoreWriteError         a write failed after retries (says how to resume)
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ class HarrierError(Exception):
         return _restore, (type(self), self.args, dict(self.__dict__))
 
 
-def _restore(cls: type[HarrierError], args: tuple[Any, ...], state: dict[str, Any]
-             ) -> HarrierError:
+def _restore(cls: type[HarrierError], args: tuple[Any, ...], state: dict[str, Any]) -> HarrierError:
     """Rebuild a pickled error without calling its ``__init__`` (whose signature may differ)."""
     error = BaseException.__new__(cls, *args)
     error.args = args

@@ -52,8 +52,11 @@ def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | N
         for entry in entries:
             rel = f"{rel_folder}/{entry.name}".lstrip("/")
             is_dir = entry.is_dir(follow_symlinks=True)
-            if entry.name.startswith(".") or _ignored(rel, is_dir, ignores) or (
-                    exclude.match_file(rel + "/" * is_dir)):
+            if (
+                entry.name.startswith(".")
+                or _ignored(rel, is_dir, ignores)
+                or (exclude.match_file(rel + "/" * is_dir))
+            ):
                 continue
             if entry.is_symlink() and not where.follow_symlinks:
                 yield Path(entry.path), "symbolic link: not followed (follow_symlinks=True)"
@@ -81,7 +84,7 @@ def _ignored(rel: str, is_dir: bool, ignores: list[tuple[str, Any]]) -> bool:
     """Git's rule: the deepest ``.gitignore`` with a matching pattern decides (``!`` negates)."""
     ignored = False
     for base, spec in ignores:
-        result = spec.check_file((rel[len(base) + 1:] if base else rel) + "/" * is_dir)
+        result = spec.check_file((rel[len(base) + 1 :] if base else rel) + "/" * is_dir)
         if result.include is not None:
             ignored = result.include
     return ignored

@@ -38,8 +38,9 @@ def run_batch(rows: Rows, run: Runner, device: torch.device) -> np.ndarray:
             torch.cuda.empty_cache()
         half = len(rows) // 2
         logger.info("out of memory on a batch of %d texts, splitting it", len(rows))
-        return np.concatenate([run_batch(rows[:half], run, device),
-                               run_batch(rows[half:], run, device)])
+        return np.concatenate(
+            [run_batch(rows[:half], run, device), run_batch(rows[half:], run, device)]
+        )
 
 
 def pad(loaded: LoadedModel, rows: Rows) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,8 +52,7 @@ def pad(loaded: LoadedModel, rows: Rows) -> tuple[torch.Tensor, torch.Tensor]:
     for i, row in enumerate(rows):
         input_ids[i, : len(row)] = row
         mask[i, : len(row)] = 1
-    return (torch.from_numpy(input_ids).to(loaded.device),
-            torch.from_numpy(mask).to(loaded.device))
+    return (torch.from_numpy(input_ids).to(loaded.device), torch.from_numpy(mask).to(loaded.device))
 
 
 def pool(loaded: LoadedModel, hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:

@@ -53,16 +53,22 @@ class ModelIdentity:
 
     def to_record(self) -> dict[str, str]:
         """String fields a store records (``model``, ``model_fingerprint``, ``model_revision``)."""
-        fields = {"model": self.name, "model_fingerprint": self.fingerprint,
-                  "model_revision": self.revision}
+        fields = {
+            "model": self.name,
+            "model_fingerprint": self.fingerprint,
+            "model_revision": self.revision,
+        }
         return {key: value for key, value in fields.items() if value is not None}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ModelIdentity:
         """The identity :meth:`to_record` wrote; an old record has only ``model``."""
         fingerprint, revision = record.get("model_fingerprint"), record.get("model_revision")
-        return cls(str(record["model"]), None if fingerprint is None else str(fingerprint),
-                   None if revision is None else str(revision))
+        return cls(
+            str(record["model"]),
+            None if fingerprint is None else str(fingerprint),
+            None if revision is None else str(revision),
+        )
 
     def __str__(self) -> str:
         short = f" ({self.fingerprint[:12]})" if self.fingerprint else ""
@@ -81,7 +87,7 @@ def hub_snapshot(folder: Path) -> tuple[str, str] | None:
     """(repo id, commit) when ``folder`` is ``.../models--org--name/snapshots/<commit>``."""
     parts = Path(folder).absolute().parts
     if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
-        return parts[-3][len("models--"):].replace("--", "/"), parts[-1]
+        return parts[-3][len("models--") :].replace("--", "/"), parts[-1]
     return None
 
 

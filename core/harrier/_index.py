@@ -42,8 +42,9 @@ class Index:
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.query_instruction = renamed("instruction", instruction, "query_instruction",
-                                         query_instruction)
+        self.query_instruction = renamed(
+            "instruction", instruction, "query_instruction", query_instruction
+        )
         self.prompt_name = prompt_name
         self._has_sparse: bool | None = None  # known once the collection was checked
         embedder.query_prompt(self.query_instruction, prompt_name)  # fail now on a bad name
@@ -60,14 +61,26 @@ class Index:
     ) -> IngestReport:
         """See :func:`harrier.ingest` (``options``: its folder, conversion and skip-log
         arguments)."""
-        report = ingest(source, self.store, self.embedder, max_tokens=max_tokens,
-                        overlap_tokens=overlap_tokens, prune=prune, show_progress=show_progress,
-                        **options)
+        report = ingest(
+            source,
+            self.store,
+            self.embedder,
+            max_tokens=max_tokens,
+            overlap_tokens=overlap_tokens,
+            prune=prune,
+            show_progress=show_progress,
+            **options,
+        )
         self._has_sparse = self.store.has_sparse_vectors()  # the collection was checked
         return report
 
     def search(
-        self, query: str, *, k: int = DEFAULT_K, filter: Any = None, mode: str | None = None,
+        self,
+        query: str,
+        *,
+        k: int = DEFAULT_K,
+        filter: Any = None,
+        mode: str | None = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
         """The ``k`` best spans for ``query``, best first.
@@ -79,8 +92,9 @@ class Index:
         if k < 1:
             raise ConfigurationError(f"k={k} must be at least 1")
         mode = self.resolve_mode(mode)
-        if weights is not None and (mode != "hybrid" or len(weights) != 2
-                                    or min(weights) < 0 or max(weights) <= 0):
+        if weights is not None and (
+            mode != "hybrid" or len(weights) != 2 or min(weights) < 0 or max(weights) <= 0
+        ):
             raise ConfigurationError(
                 "weights are (dense, sparse): two non-negative numbers, not both zero, and only "
                 "for mode='hybrid'"

@@ -62,17 +62,33 @@ def ingest(
     reason in the report; ``skip_log`` names a file that gets every one of them.
     """
     started = time.perf_counter()
-    with (open(skip_log, "w", encoding="utf-8") if skip_log is not None
-          else contextlib.nullcontext()) as log:
+    with (
+        open(skip_log, "w", encoding="utf-8") if skip_log is not None else contextlib.nullcontext()
+    ) as log:
         report = IngestReport(skip_log=log)
-        job = Pipeline(store, embedder, max_tokens or embedder.max_tokens, overlap_tokens,
-                       report, FileConverter(convert_timeout))
+        job = Pipeline(
+            store,
+            embedder,
+            max_tokens or embedder.max_tokens,
+            overlap_tokens,
+            report,
+            FileConverter(convert_timeout),
+        )
         try:
-            job.run(iter_source(source, large_file_bytes=large_file_bytes,
-                                folder=FolderFilter(include, exclude, follow_symlinks)),
-                    prune, show_progress, group_documents, group_chars)
+            job.run(
+                iter_source(
+                    source,
+                    large_file_bytes=large_file_bytes,
+                    folder=FolderFilter(include, exclude, follow_symlinks),
+                ),
+                prune,
+                show_progress,
+                group_documents,
+                group_chars,
+            )
         finally:
-            job.converter.close()
+            if job.converter is not None:
+                job.converter.close()
     report.skip_log = None
     report.seconds = time.perf_counter() - started
     logger.info("ingestion done: %s", report.summary())
@@ -95,15 +111,22 @@ class Pipeline:
     splitter: Splitter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.splitter = Splitter(self.embedder, max_tokens=self.max_tokens,
-                                 overlap_tokens=self.overlap)
+        self.splitter = Splitter(
+            self.embedder, max_tokens=self.max_tokens, overlap_tokens=self.overlap
+        )
 
     @property
     def settings(self) -> str:
         return stages.ingest_settings(self.embedder.identity, self.max_tokens, self.overlap)
 
-    def run(self, items: Iterable[Any], prune: bool, show_progress: bool, group_documents: int,
-            group_chars: int) -> None:
+    def run(
+        self,
+        items: Iterable[Any],
+        prune: bool,
+        show_progress: bool,
+        group_documents: int,
+        group_chars: int,
+    ) -> None:
         """The three stages overlapped: read+split, embed (this thread), write."""
         self.store.ensure_collection(self.embedder.identity, self.embedder.dimension)
         seen: set[str] = set()
@@ -111,12 +134,14 @@ class Pipeline:
         try:
             with tqdm(desc="Ingesting", unit="doc", disable=not show_progress) as bar:
                 self.progress = bar
-                groups = stages.document_groups(items, seen, self.report, group_documents,
-                                                group_chars)
+                groups = stages.document_groups(
+                    items, seen, self.report, group_documents, group_chars
+                )
                 writer = BackgroundConsumer(self.write, maxsize=2, name="harrier-writer")
                 try:
-                    for prepared in in_background(self.prepare_all(groups), maxsize=2,
-                                                  name="harrier-reader"):
+                    for prepared in in_background(
+                        self.prepare_all(groups), maxsize=2, name="harrier-reader"
+                    ):
                         writer.put(self.embed(prepared))
                 finally:
                     writer.close()
@@ -130,8 +155,9 @@ class Pipeline:
     ) -> Iterator[list[DocumentWork]]:
         """Stage 1 over every group: one list per group, or per piece of a large file."""
         for group in groups:
-            parts = self.prepare_large(group) if isinstance(group, LargeFile) else [
-                self.prepare(group)]
+            parts = (
+                self.prepare_large(group) if isinstance(group, LargeFile) else [self.prepare(group)]
+            )
             for works in parts:
                 stages.record_skips(self.report, stages.skipped(works))
                 yield works
@@ -145,12 +171,16 @@ class Pipeline:
         """A large file in pieces: a first pass hashes it and counts its spans, a second splits
         it again piece by piece; stale spans are deleted after the last piece."""
         try:
-            doc_hash = document_hash((p for _, p in iter_text_pieces(file.path)),
-                                     file.metadata, self.settings)
+            doc_hash = document_hash(
+                (p for _, p in iter_text_pieces(file.path)), file.metadata, self.settings
+            )
             count = sum(len(self.split(piece)) for _, piece in iter_text_pieces(file.path))
         except (OSError, UnicodeDecodeError) as exc:
-            reason = ("not valid UTF-8" if isinstance(exc, UnicodeDecodeError)
-                      else f"cannot read: {exc.strerror or exc}")
+            reason = (
+                "not valid UTF-8"
+                if isinstance(exc, UnicodeDecodeError)
+                else f"cannot read: {exc.strerror or exc}"
+            )
             yield [DocumentWork(file.id, file.metadata, "", skip=reason)]
             return
         with self.store_lock:
@@ -160,11 +190,22 @@ class Pipeline:
             return
         index = 0
         for (offset, piece), last in _with_last(iter_text_pieces(file.path)):
-            spans = [replace(s, start=s.start + offset, end=s.end + offset, index=s.index + index)
-                     for s in self.split(piece)]
+            spans = [
+                replace(s, start=s.start + offset, end=s.end + offset, index=s.index + index)
+                for s in self.split(piece)
+            ]
             index += len(spans)
-            yield [DocumentWork(file.id, file.metadata, doc_hash, stored if last else None,
-                                spans, span_count=count, last=last)]
+            yield [
+                DocumentWork(
+                    file.id,
+                    file.metadata,
+                    doc_hash,
+                    stored if last else None,
+                    spans,
+                    span_count=count,
+                    last=last,
+                )
+            ]
 
     def split(self, text: str) -> list[Span]:
         return self.splitter.split(text)

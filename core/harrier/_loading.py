@@ -53,11 +53,15 @@ class LoadedModel:
     def causal(self) -> bool:
         """Every attention layer is causal: a token never sees the ones after it, so padding
         on the right changes nothing before it and needs no attention mask."""
-        flags = [m.is_causal for m in self.model.modules()
-                 if isinstance(getattr(m, "is_causal", None), bool)]
+        flags = [
+            m.is_causal
+            for m in self.model.modules()
+            if isinstance(getattr(m, "is_causal", None), bool)
+        ]
         config = getattr(self.model, "config", None)
-        return (bool(flags) and all(flags)
-                and not getattr(config, "use_bidirectional_attention", False))
+        return (
+            bool(flags) and all(flags) and not getattr(config, "use_bidirectional_attention", False)
+        )
 
     @functools.cached_property
     def vocab_rows(self) -> int:
@@ -65,9 +69,7 @@ class LoadedModel:
         return int(self.model.get_input_embeddings().num_embeddings)
 
 
-_registry: weakref.WeakValueDictionary[tuple[str, ...], LoadedModel] = (
-    weakref.WeakValueDictionary()
-)
+_registry: weakref.WeakValueDictionary[tuple[str, ...], LoadedModel] = weakref.WeakValueDictionary()
 _lock = threading.Lock()
 
 
@@ -90,9 +92,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     try:
         return DTYPES[str(dtype).lower()]
     except KeyError:
-        raise ConfigurationError(
-            f"unknown dtype {dtype!r}; use one of {sorted(DTYPES)}"
-        ) from None
+        raise ConfigurationError(f"unknown dtype {dtype!r}; use one of {sorted(DTYPES)}") from None
 
 
 def load_model(
@@ -104,8 +104,13 @@ def load_model(
     attn_implementation: str | None = None,
 ) -> LoadedModel:
     """Return the shared ``LoadedModel`` for this key, loading it on first use."""
-    key = (str(folder.resolve()), str(device), str(dtype), str(trust_remote_code),
-           str(attn_implementation))
+    key = (
+        str(folder.resolve()),
+        str(device),
+        str(dtype),
+        str(trust_remote_code),
+        str(attn_implementation),
+    )
     with _lock:
         loaded = _registry.get(key)
         if loaded is None:

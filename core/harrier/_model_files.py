@@ -14,8 +14,7 @@ from harrier._errors import ConfigurationError, ModelNotFoundError, UnknownPromp
 logger = logging.getLogger("harrier")
 
 HARRIER_RETRIEVAL_PROMPT = (
-    "Instruct: Given a web search query, retrieve relevant passages that answer the query\n"
-    "Query: "
+    "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: "
 )
 """The query prompt used when a model ships none (Harrier's ``web_search_query``)."""
 
@@ -39,9 +38,7 @@ class ModelFiles:
     default_prompt_name: str | None = None
 
 
-def resolve_folder(
-    model: str, *, revision: str | None, local_files_only: bool
-) -> Path:
+def resolve_folder(model: str, *, revision: str | None, local_files_only: bool) -> Path:
     """Return a local folder holding ``model``: the path itself or a Hub snapshot.
 
     Raises ``ModelNotFoundError`` quickly (no hang) when the model is not cached and the Hub is
@@ -133,8 +130,12 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def query_prompt(prompts: dict[str, str], default: str, instruction: str | None = None,
-                 prompt_name: str | None = None) -> str:
+def query_prompt(
+    prompts: dict[str, str],
+    default: str,
+    instruction: str | None = None,
+    prompt_name: str | None = None,
+) -> str:
     """The text put before every query: the rule of ``Embedder.query_prompt``, given the
     model's named ``prompts`` and its ``default`` prompt."""
     if instruction is not None and prompt_name is not None:

@@ -68,9 +68,7 @@ class PrefixCache:
         if len(ids) < 2:
             return None
         with torch.inference_mode():
-            output = self._model(
-                input_ids=torch.tensor([ids], device=self._device), use_cache=True
-            )
+            output = self._model(input_ids=torch.tensor([ids], device=self._device), use_cache=True)
         return PrefixEntry(tuple(ids), output.cache)
 
 

@@ -53,15 +53,17 @@ class BlockFeed:
     ``readers`` read tasks take blocks until each gets an end mark. Large files are set aside
     for the driver; ``error`` is what reading the source raised."""
 
-    def __init__(self, groups: Iterable[list[Any] | LargeFile], readers: int,
-                 maxsize: int = 2) -> None:
+    def __init__(
+        self, groups: Iterable[list[Any] | LargeFile], readers: int, maxsize: int = 2
+    ) -> None:
         self.readers = readers
         self.queue = Queue(maxsize=maxsize, actor_options={"num_cpus": 0})
         self.large: list[LargeFile] = []
         self.error: BaseException | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._fill, args=(groups,), daemon=True,
-                                        name="harrier-ray-feed")
+        self._thread = threading.Thread(
+            target=self._fill, args=(groups,), daemon=True, name="harrier-ray-feed"
+        )
         self._thread.start()
 
     def datasource(self) -> Datasource:
@@ -116,16 +118,16 @@ class _QueueSource(Datasource):
     def estimate_inmemory_data_size(self) -> int | None:
         return None
 
-    def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
-                       data_context: Any = None) -> list[ReadTask]:
+    def get_read_tasks(
+        self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
+    ) -> list[ReadTask]:
         queue = self.queue
 
         def read() -> Iterator[pa.Table]:
             while (block := queue.get()) is not None:
                 yield block
 
-        metadata = BlockMetadata(num_rows=None, size_bytes=None, exec_stats=None,
-                                 input_files=None)
+        metadata = BlockMetadata(num_rows=None, size_bytes=None, exec_stats=None, input_files=None)
         return [ReadTask(read, metadata) for _ in range(self.readers)]
 
 
@@ -133,8 +135,9 @@ def model_info(model: EmbedderSettings) -> tuple[Any, int, int]:
     """(tokenizer, dimension, token limit) of ``model``, as the engine loads them, no weights."""
     from transformers import AutoConfig, AutoTokenizer
 
-    folder = resolve_folder(model.model, revision=model.revision,
-                            local_files_only=model.local_files_only)
+    folder = resolve_folder(
+        model.model, revision=model.revision, local_files_only=model.local_files_only
+    )
     remote = model.trust_remote_code
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=remote)
     config = AutoConfig.from_pretrained(folder, trust_remote_code=remote)
@@ -147,12 +150,21 @@ class Prepare:
     documents of a block, convert and split them, and drop their text. Ray Data deletes the
     actor's instance when it releases the actor, which closes the converter and the store."""
 
-    def __init__(self, store: str, collection: str, model: EmbedderSettings, max_tokens: int,
-                 overlap: int, settings: str, convert_timeout: float) -> None:
+    def __init__(
+        self,
+        store: str,
+        collection: str,
+        model: EmbedderSettings,
+        max_tokens: int,
+        overlap: int,
+        settings: str,
+        convert_timeout: float,
+    ) -> None:
         self.store = open_store(store, collection)
         self.converter = FileConverter(convert_timeout)
-        self.splitter = Splitter(model_info(model)[0], max_tokens=max_tokens,
-                                 overlap_tokens=overlap)
+        self.splitter = Splitter(
+            model_info(model)[0], max_tokens=max_tokens, overlap_tokens=overlap
+        )
         self.settings = settings
 
     def __call__(self, block: pa.Table) -> pa.Table:

@@ -41,8 +41,16 @@ def document_hash(text: str | Iterable[str], metadata: dict[str, Any], settings:
     return digest.hexdigest()
 
 
-SPAN_FIELDS = ("doc_id", "span_index", "span_count", "start", "end", "token_count", "doc_hash",
-               "model")
+SPAN_FIELDS = (
+    "doc_id",
+    "span_index",
+    "span_count",
+    "start",
+    "end",
+    "token_count",
+    "doc_hash",
+    "model",
+)
 """The fields of a :class:`SpanRecord` that every store keeps as they are, one column each."""
 
 
@@ -67,11 +75,17 @@ class SpanRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_fields(cls, id: str, vector: Any, text: str, metadata: dict[str, Any],
-                    fields: dict[str, Any]) -> SpanRecord:
+    def from_fields(
+        cls, id: str, vector: Any, text: str, metadata: dict[str, Any], fields: dict[str, Any]
+    ) -> SpanRecord:
         """A record from what a store gives back: ``fields`` holds every name of SPAN_FIELDS."""
-        return cls(id=id, vector=np.asarray(vector, dtype=np.float32), text=text,
-                   metadata=metadata, **{name: fields[name] for name in SPAN_FIELDS})
+        return cls(
+            id=id,
+            vector=np.asarray(vector, dtype=np.float32),
+            text=text,
+            metadata=metadata,
+            **{name: fields[name] for name in SPAN_FIELDS},
+        )
 
     def span_fields(self) -> dict[str, Any]:
         """The values of SPAN_FIELDS, as a store writes them."""
@@ -80,13 +94,15 @@ class SpanRecord:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SpanRecord):
             return NotImplemented
-        return (
-            (self.id, self.text, self.metadata, self.span_fields())
-            == (other.id, other.text, other.metadata, other.span_fields())
-            and np.array_equal(self.vector, other.vector)
-        )
+        return (self.id, self.text, self.metadata, self.span_fields()) == (
+            other.id,
+            other.text,
+            other.metadata,
+            other.span_fields(),
+        ) and np.array_equal(self.vector, other.vector)
 
-    __hash__ = None  # type: ignore[assignment] - mutable metadata, like any dataclass with eq
+    # mutable metadata: unhashable, like any dataclass with eq
+    __hash__ = None  # type: ignore[assignment]
 
     def approx_bytes(self) -> int:
         """A generous estimate of this record's size in a request."""
@@ -113,7 +129,12 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "text": self.text, "score": self.score, "doc_id": self.doc_id,
-            "span_index": self.span_index, "start": self.start, "end": self.end,
-            "metadata": self.metadata, "id": self.id,
+            "text": self.text,
+            "score": self.score,
+            "doc_id": self.doc_id,
+            "span_index": self.span_index,
+            "start": self.start,
+            "end": self.end,
+            "metadata": self.metadata,
+            "id": self.id,
         }

@@ -42,9 +42,16 @@ class RemoteEmbedder:
     request (larger requests are split further when the server finds them too big).
     """
 
-    def __init__(self, url: str, api_key: str | None = None, *, tokenizer: Any = None,
-                 timeout: float = 600.0, chunk_texts: int = 256,
-                 show_progress: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        tokenizer: Any = None,
+        timeout: float = 600.0,
+        chunk_texts: int = 256,
+        show_progress: bool = False,
+    ) -> None:
         self.url = url.rstrip("/")
         self._api_key = api_key
         self.timeout = timeout
@@ -93,14 +100,20 @@ class RemoteEmbedder:
         return query_prompt(self.prompts, self._default_prompt, instruction, prompt_name)
 
     # -- embedding -----------------------------------------------------------------------------
-    def embed_documents(self, texts: Sequence[str], *, show_progress: bool | None = None
-                        ) -> np.ndarray:
+    def embed_documents(
+        self, texts: Sequence[str], *, show_progress: bool | None = None
+    ) -> np.ndarray:
         """Embed documents as plain text (never with an instruction)."""
         return self._embed(_checked(texts), {"input_type": "document"}, show_progress)
 
-    def embed_queries(self, texts: Sequence[str], *, instruction: str | None = None,
-                      prompt_name: str | None = None, show_progress: bool | None = None
-                      ) -> np.ndarray:
+    def embed_queries(
+        self,
+        texts: Sequence[str],
+        *,
+        instruction: str | None = None,
+        prompt_name: str | None = None,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
         """Embed queries with the query prompt (see :meth:`query_prompt`)."""
         self.query_prompt(instruction, prompt_name)  # typed errors before any request
         fields = {"input_type": "query", "instruction": instruction, "prompt_name": prompt_name}
@@ -114,8 +127,9 @@ class RemoteEmbedder:
         ids = self.tokenizer(items, add_special_tokens=True, truncation=False, verbose=False)
         return [len(row) for row in ids["input_ids"]]
 
-    def _embed(self, texts: list[str], fields: dict[str, Any], show_progress: bool | None
-               ) -> np.ndarray:
+    def _embed(
+        self, texts: list[str], fields: dict[str, Any], show_progress: bool | None
+    ) -> np.ndarray:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         progress = self.show_progress if show_progress is None else show_progress
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
@@ -125,22 +139,32 @@ class RemoteEmbedder:
                 bar.update(stop - start)
         return out
 
-    def _embed_chunk(self, texts: list[str], start: int, stop: int, fields: dict[str, Any]
-                     ) -> np.ndarray:
+    def _embed_chunk(
+        self, texts: list[str], start: int, stop: int, fields: dict[str, Any]
+    ) -> np.ndarray:
         """One request for ``texts[start:stop]``; halves it when the server finds it too big."""
-        body = {"input": texts[start:stop], "model": self.model_name,
-                "encoding_format": "base64", **{k: v for k, v in fields.items() if v is not None}}
+        body = {
+            "input": texts[start:stop],
+            "model": self.model_name,
+            "encoding_format": "base64",
+            **{k: v for k, v in fields.items() if v is not None},
+        }
         try:
             answer = self._request("POST", "/v1/embeddings", body, offset=start)
         except EmbeddingServerError as exc:
             if exc.status != 413 or stop - start == 1:
                 raise
             middle = (start + stop) // 2
-            return np.concatenate([self._embed_chunk(texts, start, middle, fields),
-                                   self._embed_chunk(texts, middle, stop, fields)])
+            return np.concatenate(
+                [
+                    self._embed_chunk(texts, start, middle, fields),
+                    self._embed_chunk(texts, middle, stop, fields),
+                ]
+            )
         rows = sorted(answer["data"], key=lambda row: row["index"])
-        return np.stack([np.frombuffer(base64.b64decode(row["embedding"]), dtype="<f4")
-                         for row in rows]).astype(np.float32)
+        return np.stack(
+            [np.frombuffer(base64.b64decode(row["embedding"]), dtype="<f4") for row in rows]
+        ).astype(np.float32)
 
     # -- HTTP ----------------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: object = None, *, offset: int = 0) -> Any:
@@ -164,7 +188,8 @@ class RemoteEmbedder:
                 reason = getattr(exc, "reason", exc)
                 raise EmbeddingServerError(
                     f"cannot reach the harrier server at {self.url}: {reason}; is "
-                    "`harrier serve` running there?") from exc
+                    "`harrier serve` running there?"
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -186,5 +211,4 @@ def _typed(status: int, error: dict[str, Any], offset: int, url: str) -> Excepti
     if status == 400:
         return InputError(message)
     hint = "; check api_key" if status == 401 else ""
-    return EmbeddingServerError(f"harrier server {url} answered {status}: {message}{hint}",
-                                status)
+    return EmbeddingServerError(f"harrier server {url} answered {status}: {message}{hint}", status)

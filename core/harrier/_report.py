@@ -39,21 +39,24 @@ class IngestReport:
     @property
     def skip_reasons(self) -> list[str]:
         """``"id: reason"`` of the examples kept for each reason."""
-        return [f"{doc_id}: {reason}" for reason, group in self.skips.items()
-                for doc_id in group["examples"]]
+        return [
+            f"{doc_id}: {reason}"
+            for reason, group in self.skips.items()
+            for doc_id in group["examples"]
+        ]
 
     def add_skip(self, item: Skipped) -> None:
         """Count a skipped document under its reason (the text before the first ``": "``)."""
         self.skipped += 1
-        group = self.skips.setdefault(item.reason.partition(": ")[0],
-                                      {"count": 0, "examples": []})
+        group = self.skips.setdefault(item.reason.partition(": ")[0], {"count": 0, "examples": []})
         group["count"] += 1
         if len(group["examples"]) < SKIP_EXAMPLES:
             group["examples"].append(item.id)
         logger.info("skipped %s: %s", item.id, item.reason)
         if self.skip_log is not None:
-            self.skip_log.write(json.dumps({"id": item.id, "reason": item.reason},
-                                           ensure_ascii=False) + "\n")
+            self.skip_log.write(
+                json.dumps({"id": item.id, "reason": item.reason}, ensure_ascii=False) + "\n"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         fields = {k: v for k, v in asdict(self).items() if k != "skip_log"}

@@ -20,25 +20,46 @@ GET /v1/models, /info, /health, /metrics (Prometheus), /tokenizer (for harrier.R
 
 def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     serve = commands.add_parser(
-        "serve", help="serve the model over HTTP (OpenAI and TEI compatible)",
+        "serve",
+        help="serve the model over HTTP (OpenAI and TEI compatible)",
         description="Serve one model over HTTP; concurrent requests are embedded together.",
-        epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    serve.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
-                       help=f"Hub id or local folder (default {DEFAULT_MODEL})")
-    serve.add_argument("--served-model-name", metavar="NAME",
-                       help="model id clients send (default: --model as given)")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to bind (default 127.0.0.1: this machine only)")
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="NAME_OR_PATH",
+        help=f"Hub id or local folder (default {DEFAULT_MODEL})",
+    )
+    serve.add_argument(
+        "--served-model-name",
+        metavar="NAME",
+        help="model id clients send (default: --model as given)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
     serve.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
     serve.add_argument("--dtype", help="float32 or bfloat16 (default: bf16 on CUDA)")
-    serve.add_argument("--max-tokens", type=int, metavar="N",
-                       help="longest text in tokens (default: the model's limit)")
-    serve.add_argument("--max-batch-tokens", type=int, metavar="N",
-                       help="padded tokens per forward pass (default 65536 CUDA, 8192 CPU)")
-    serve.add_argument("--api-key-env", metavar="NAME",
-                       help="require 'Authorization: Bearer KEY', KEY read from this "
-                       "environment variable")
+    serve.add_argument(
+        "--max-tokens",
+        type=int,
+        metavar="N",
+        help="longest text in tokens (default: the model's limit)",
+    )
+    serve.add_argument(
+        "--max-batch-tokens",
+        type=int,
+        metavar="N",
+        help="padded tokens per forward pass (default 65536 CUDA, 8192 CPU)",
+    )
+    serve.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="require 'Authorization: Bearer KEY', KEY read from this environment variable",
+    )
     limits = serve.add_argument_group("limits")
     for flag, default, text in (
         ("--max-texts-per-request", 2048, "texts in one request (413 above)"),
@@ -48,12 +69,23 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         ("--max-queue-tokens", 2**20, "tokens waiting for the engine (429 above)"),
         ("--max-batch-requests", 256, "requests embedded together (1: one at a time)"),
     ):
-        limits.add_argument(flag, type=int, default=default, metavar="N",
-                            help=f"{text}; default {default}")
-    limits.add_argument("--batch-wait-ms", type=float, default=5.0, metavar="MS",
-                        help="longest wait for more requests to fill a batch (default 5)")
-    limits.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
-                        help="on SIGTERM, seconds to finish in-flight requests (default 30)")
+        limits.add_argument(
+            flag, type=int, default=default, metavar="N", help=f"{text}; default {default}"
+        )
+    limits.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=5.0,
+        metavar="MS",
+        help="longest wait for more requests to fill a batch (default 5)",
+    )
+    limits.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="on SIGTERM, seconds to finish in-flight requests (default 30)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log every request line")
     return serve
 
@@ -68,29 +100,45 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env)
         if not api_key:
-            raise ConfigurationError(f"--api-key-env {args.api_key_env}: that environment "
-                                     "variable is not set or empty")
+            raise ConfigurationError(
+                f"--api-key-env {args.api_key_env}: that environment variable is not set or empty"
+            )
     limits = ServeLimits(
         max_texts_per_request=args.max_texts_per_request,
         max_tokens_per_request=args.max_tokens_per_request,
-        max_request_bytes=args.max_request_bytes, max_queue_texts=args.max_queue_texts,
-        max_queue_tokens=args.max_queue_tokens, max_batch_requests=args.max_batch_requests,
-        batch_wait_ms=args.batch_wait_ms)
+        max_request_bytes=args.max_request_bytes,
+        max_queue_texts=args.max_queue_texts,
+        max_queue_tokens=args.max_queue_tokens,
+        max_batch_requests=args.max_batch_requests,
+        batch_wait_ms=args.batch_wait_ms,
+    )
 
     def load() -> Embedder:
-        return Embedder.from_pretrained(args.model, device=args.device, dtype=args.dtype,
-                                        max_tokens=args.max_tokens,
-                                        max_batch_tokens=args.max_batch_tokens)
+        return Embedder.from_pretrained(
+            args.model,
+            device=args.device,
+            dtype=args.dtype,
+            max_tokens=args.max_tokens,
+            max_batch_tokens=args.max_batch_tokens,
+        )
 
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    sys.stderr.write(f"harrier serve: listening on http://{shown}:{port} "
-                     f"(model {args.model} loading; /health turns 200 when ready)\n")
+    sys.stderr.write(
+        f"harrier serve: listening on http://{shown}:{port} "
+        f"(model {args.model} loading; /health turns 200 when ready)\n"
+    )
     sys.stderr.flush()
-    error = run_server(load, sock, limits=limits, api_key=api_key,
-                       served_name=args.served_model_name, drain_timeout=args.drain_timeout,
-                       access_log=args.verbose)
+    error = run_server(
+        load,
+        sock,
+        limits=limits,
+        api_key=api_key,
+        served_name=args.served_model_name,
+        drain_timeout=args.drain_timeout,
+        access_log=args.verbose,
+    )
     if error is not None:
         raise ConfigurationError(f"the model could not be loaded: {error}")
     return 0

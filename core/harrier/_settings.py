@@ -72,11 +72,15 @@ class EmbedderSettings:
             except (RuntimeError, TypeError) as exc:
                 raise ConfigurationError(f"invalid device {self.device!r}: {exc}") from None
         if self.dtype is not None:
-            dtype = self.dtype if isinstance(self.dtype, torch.dtype) else (
-                DTYPES.get(str(self.dtype).lower()))
+            dtype = (
+                self.dtype
+                if isinstance(self.dtype, torch.dtype)
+                else (DTYPES.get(str(self.dtype).lower()))
+            )
             if dtype not in _DTYPE_NAMES:
                 raise ConfigurationError(
-                    f"unknown dtype {self.dtype!r}; use one of {sorted(DTYPES)}")
+                    f"unknown dtype {self.dtype!r}; use one of {sorted(DTYPES)}"
+                )
             object.__setattr__(self, "dtype", _DTYPE_NAMES[dtype])
         for name in ("max_tokens", "max_batch_tokens"):
             positive_or_none(name, getattr(self, name))
@@ -94,5 +98,6 @@ def positive_or_none(name: str, value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(
             f"{name}={value!r} must be a positive integer (or None for the default); zero "
-            "never means the default")
+            "never means the default"
+        )
     return value

@@ -39,9 +39,7 @@ _FIT_CHARS_PER_TOKEN = 8
 
 # Each pattern matches up to the last boundary in a region: the match's end is the cut.
 _PARAGRAPH = re.compile(r"(?s:.*)\n(?:[^\S\n]*\n)+")
-_SENTENCE = re.compile(
-    r"(?s:.*)(?:[.!?…‼⁇⁈⁉][\"'”’»)\]]*(?=\s)|[。！？｡؟۔।॥][」』”’）)\]\"']*)"
-)
+_SENTENCE = re.compile(r"(?s:.*)(?:[.!?…‼⁇⁈⁉][\"'”’»)\]]*(?=\s)|[。！？｡؟۔।॥][」』”’）)\]\"']*)")
 # Before the space that leads a word (BPE tokenisers attach it to the word), after a newline.
 _SPACE = re.compile(r"(?s:.*)(?:(?=[^\S\n]\S)|\n(?=\S))")
 
@@ -87,8 +85,7 @@ def split_spans(
     """
     if not isinstance(text, str):
         raise InputTypeError(0, text)
-    splitter = Splitter(embedder_or_tokenizer, max_tokens=max_tokens,
-                        overlap_tokens=overlap_tokens)
+    splitter = Splitter(embedder_or_tokenizer, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
     return splitter.split_many([text])[0]
 
 
@@ -100,8 +97,13 @@ class Splitter:
     The spans of each text are exactly those ``split_spans`` gives for it alone.
     """
 
-    def __init__(self, embedder_or_tokenizer: Embedder | Any, *, max_tokens: int | None = None,
-                 overlap_tokens: int = 0) -> None:
+    def __init__(
+        self,
+        embedder_or_tokenizer: Embedder | Any,
+        *,
+        max_tokens: int | None = None,
+        overlap_tokens: int = 0,
+    ) -> None:
         self.tokenizer, self.limit = _resolve(embedder_or_tokenizer, max_tokens)
         self.special = len(encode(self.tokenizer, [""])[0])
         self.room = self.limit - self.special
@@ -129,8 +131,9 @@ class Splitter:
             if not isinstance(text, str):
                 raise InputTypeError(i, text)
         out: list[list[Span] | None] = [None] * len(texts)
-        whole = [i for i, text in enumerate(texts)
-                 if 0 < len(text) <= self.limit * _FIT_CHARS_PER_TOKEN]
+        whole = [
+            i for i, text in enumerate(texts) if 0 < len(text) <= self.limit * _FIT_CHARS_PER_TOKEN
+        ]
         encoded = _encode_bounded(self.tokenizer, [texts[i] for i in whole])
         for i, ids in zip(whole, encoded, strict=True):
             if len(ids) <= self.special:  # only characters the tokenizer drops
@@ -150,8 +153,9 @@ class Splitter:
         asked: dict[int, list[str]] = {}
         for i, (starts, ends) in enumerate(_offsets_many(self.tokenizer, texts)):
             if len(starts):  # else empty, or only characters the tokenizer drops
-                walks[i] = _Walker(texts[i], self.tokenizer, starts, ends, self.limit,
-                                   self.room, self.overlap).run()
+                walks[i] = _Walker(
+                    texts[i], self.tokenizer, starts, ends, self.limit, self.room, self.overlap
+                ).run()
                 asked[i] = next(walks[i])
         while asked:
             rows = _encode_bounded(self.tokenizer, [t for part in asked.values() for t in part])
@@ -197,8 +201,10 @@ def _offsets_many(tokenizer: Any, texts: list[str]) -> list[tuple[np.ndarray, np
         for (k, a, _), pairs in zip(chunk, mapping, strict=True):
             starts[k].append(pairs[:, 0] + a)
             ends[k].append(pairs[:, 1] + a)
-    return [(np.maximum.accumulate(np.concatenate(s)), np.maximum.accumulate(np.concatenate(e)))
-            for s, e in zip(starts, ends, strict=True)]
+    return [
+        (np.maximum.accumulate(np.concatenate(s)), np.maximum.accumulate(np.concatenate(e)))
+        for s, e in zip(starts, ends, strict=True)
+    ]
 
 
 def _cuts(text: str) -> list[int]:
@@ -214,15 +220,24 @@ def _cuts(text: str) -> list[int]:
 
 def _encode_bounded(tokenizer: Any, texts: list[str]) -> list[np.ndarray]:
     """``encode`` in calls of at most ``_GROUP_CHARS`` characters (bounds the memory held)."""
-    return [row for chunk in size_bounded(texts, len, _GROUP_CHARS)
-            for row in encode(tokenizer, chunk)]
+    return [
+        row for chunk in size_bounded(texts, len, _GROUP_CHARS) for row in encode(tokenizer, chunk)
+    ]
 
 
 class _Walker:
     """Walks token windows over one text, verifying spans in batches (see the module doc)."""
 
-    def __init__(self, text: str, tokenizer: Any, starts: np.ndarray, ends: np.ndarray,
-                 limit: int, room: int, overlap: int) -> None:
+    def __init__(
+        self,
+        text: str,
+        tokenizer: Any,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        limit: int,
+        room: int,
+        overlap: int,
+    ) -> None:
         self.text, self.tokenizer = text, tokenizer
         self.starts, self.ends, self.n = starts, ends, len(starts)
         self.limit, self.room, self.overlap = limit, room, overlap
@@ -329,6 +344,11 @@ class _Walker:
                     f"special tokens, over max_tokens={self.limit}; use a larger max_tokens"
                 )
             best = (start + 1, ids)
-        logger.debug("span at %d shortened to %d characters to fit %d tokens (margin now %d)",
-                     start, best[0] - start, self.limit, self.margin)
+        logger.debug(
+            "span at %d shortened to %d characters to fit %d tokens (margin now %d)",
+            start,
+            best[0] - start,
+            self.limit,
+            self.margin,
+        )
         return best

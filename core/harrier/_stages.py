@@ -81,11 +81,20 @@ class DocumentWork:
             raise ValueError(f"document {self.id!r} is not embedded")
         return [
             SpanRecord(
-                id=span_id(self.id, s.index), vector=vector, text=s.text, doc_id=self.id,
-                span_index=s.index, span_count=self.span_count, start=s.start, end=s.end,
-                token_count=s.token_count, doc_hash=self.hash, model=model,
+                id=span_id(self.id, s.index),
+                vector=vector,
+                text=s.text,
+                doc_id=self.id,
+                span_index=s.index,
+                span_count=self.span_count,
+                start=s.start,
+                end=s.end,
+                token_count=s.token_count,
+                doc_hash=self.hash,
+                model=model,
                 metadata={**self.metadata, **page_range(self.pages, s.start, s.text)}
-                if self.pages else self.metadata,
+                if self.pages
+                else self.metadata,
             )
             for s, vector in zip(self.spans, self.vectors, strict=True)
         ]
@@ -113,8 +122,13 @@ def document_groups(
             yield item
             continue
         group.append(item)
-        group_chars += (len(item.text) if isinstance(item, SourceDocument)
-                        else item.size if isinstance(item, ConvertedFile) else 0)
+        group_chars += (
+            len(item.text)
+            if isinstance(item, SourceDocument)
+            else item.size
+            if isinstance(item, ConvertedFile)
+            else 0
+        )
         if len(group) >= size or group_chars >= chars:
             yield group
             group, group_chars = [], 0
@@ -123,8 +137,11 @@ def document_groups(
 
 
 def prepare(
-    docs: Sequence[Document], stored: dict[str, StoredDocument], settings: str,
-    splitter: Splitter, converter: FileConverter | None = None,
+    docs: Sequence[Document],
+    stored: dict[str, StoredDocument],
+    settings: str,
+    splitter: Splitter,
+    converter: FileConverter | None = None,
 ) -> list[DocumentWork]:
     """Stage 1, given what the store holds of ``docs``: hash each, split the changed ones (an
     unchanged document is read and hashed, never tokenised). ``converter`` converts the
@@ -164,8 +181,9 @@ def as_lazy(file: ConvertedFile, converter: FileConverter | None) -> LazyDocumen
     ``converter`` on load. Raises ``OSError`` when the file cannot be read."""
     if converter is None:
         raise ValueError(f"{file.id!r} needs a converter")
-    return LazyDocument(file.id, file.hash_input(), functools.partial(converter.convert, file),
-                        file.metadata)
+    return LazyDocument(
+        file.id, file.hash_input(), functools.partial(converter.convert, file), file.metadata
+    )
 
 
 def skipped(works: Iterable[DocumentWork]) -> list[Skipped]:
@@ -193,7 +211,7 @@ def embed(works: Sequence[DocumentWork], embedder: Embedder | RemoteEmbedder) ->
     start = 0
     for work in works:
         if work.spans:
-            work.vectors = vectors[start:start + len(work.spans)]
+            work.vectors = vectors[start : start + len(work.spans)]
             start += len(work.spans)
 
 

@@ -61,9 +61,7 @@ class StoredDocument:
         counts = {count for _, count, _ in self.spans}
         hashes = {digest for _, _, digest in self.spans}
         indices = sorted(index for index, _, _ in self.spans)
-        return (
-            hashes == {doc_hash} and len(counts) == 1 and indices == list(range(counts.pop()))
-        )
+        return hashes == {doc_hash} and len(counts) == 1 and indices == list(range(counts.pop()))
 
     def stale_after(self, span_count: int) -> int:
         """How many stored spans a new version of ``span_count`` spans does not overwrite."""
@@ -125,9 +123,7 @@ class VectorStore(abc.ABC):
         """Delete every span of these documents (at most ``delete_chunk_size``) in one request."""
 
     @abc.abstractmethod
-    def search_vector(
-        self, vector: np.ndarray, k: int, filter: Any = None
-    ) -> list[Hit]:
+    def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         """The ``k`` nearest spans to ``vector`` (cosine), best first."""
 
     @abc.abstractmethod
@@ -147,7 +143,11 @@ class VectorStore(abc.ABC):
         raise NoSparseVectorsError(self.no_sparse_message())
 
     def search_hybrid(
-        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        self,
+        vector: np.ndarray,
+        text: str,
+        k: int,
+        filter: Any = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
         """Dense and BM25 results fused by reciprocal rank (``weights``: dense, sparse)."""
@@ -200,7 +200,7 @@ class VectorStore(abc.ABC):
         """Delete every span of these documents, ``delete_chunk_size`` ids per request."""
         ids = list(doc_ids)
         for start in range(0, len(ids), self.delete_chunk_size):
-            self.delete_document_chunk(ids[start:start + self.delete_chunk_size])
+            self.delete_document_chunk(ids[start : start + self.delete_chunk_size])
 
     def collection_model(self) -> tuple[ModelIdentity, int] | None:
         """The (model identity, dimension) recorded on the collection, or None if it does not
@@ -213,8 +213,11 @@ class VectorStore(abc.ABC):
     def _model_of(self, properties: dict[str, Any] | None) -> tuple[ModelIdentity, int] | None:
         if properties is None:
             return None
-        recorded = {key.removeprefix(self.property_prefix): value
-                    for key, value in properties.items() if key.startswith(self.property_prefix)}
+        recorded = {
+            key.removeprefix(self.property_prefix): value
+            for key, value in properties.items()
+            if key.startswith(self.property_prefix)
+        }
         if "model" not in recorded or "dimension" not in recorded:
             raise CollectionMismatchError(
                 f"collection {self.collection!r} was not created by harrier (it records no "
@@ -292,24 +295,37 @@ class VectorStore(abc.ABC):
 
     def _read(self, what: str, action: Callable[[], T]) -> T:
         """Run a read, retrying transient failures; then :class:`StoreUnavailableError`."""
-        return self._call(f"{what} in {self.collection!r}", action, StoreUnavailableError,
-                          "run the same command again")
+        return self._call(
+            f"{what} in {self.collection!r}",
+            action,
+            StoreUnavailableError,
+            "run the same command again",
+        )
 
     def _write(self, what: str, action: Callable[[], T]) -> T:
         """Run a write, retrying transient failures; then :class:`StoreWriteError`."""
-        return self._call(what, action, StoreWriteError,
-                          "run the same command again: finished documents are skipped")
+        return self._call(
+            what,
+            action,
+            StoreWriteError,
+            "run the same command again: finished documents are skipped",
+        )
 
     def _attempt(self, action: Callable[[], T]) -> T:
         """One call to the client (a connector may wrap it, e.g. to quiet the client's logs)."""
         return action()
 
-    def _call(self, what: str, action: Callable[[], T], error: type[StoreError],
-              hint: str) -> T:
+    def _call(self, what: str, action: Callable[[], T], error: type[StoreError], hint: str) -> T:
         try:
-            return retry(lambda: self._attempt(action), what=what, transient=self.is_transient,
-                         attempts=self.retry_attempts, first_delay=self.retry_delay,
-                         resume_hint=hint, error=error)
+            return retry(
+                lambda: self._attempt(action),
+                what=what,
+                transient=self.is_transient,
+                attempts=self.retry_attempts,
+                first_delay=self.retry_delay,
+                resume_hint=hint,
+                error=error,
+            )
         except HarrierError:
             raise
         except Exception as exc:

@@ -15,8 +15,9 @@ _CONNECTORS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 }
 
 
-def open_store(spec: str, collection: str, *, quantization: str | None = None,
-               sparse: bool = True) -> VectorStore:
+def open_store(
+    spec: str, collection: str, *, quantization: str | None = None, sparse: bool = True
+) -> VectorStore:
     """``qdrant`` / ``qdrant:./folder`` / ``qdrant:http://host:6333``; the same for ``milvus``.
 
     A bare kind opens the embedded default (``./.harrier/...``: Qdrant Edge for ``qdrant``,

@@ -26,8 +26,14 @@ def encode(tokenizer: Any, texts: Sequence[str]) -> list[np.ndarray]:
         fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
         rows: list[Any] = [e.ids for e in fast(list(texts), add_special_tokens=True)]
     else:
-        rows = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False,
-                         return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        rows = tokenizer(
+            list(texts),
+            add_special_tokens=True,
+            truncation=False,
+            verbose=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
     return [np.array(row, dtype=TOKEN_DTYPE) for row in rows]
 
 
@@ -36,12 +42,18 @@ def offsets(tokenizer: Any, texts: Sequence[str]) -> list[np.ndarray]:
     special tokens."""
     backend = _plain_backend(tokenizer)
     if backend is not None:
-        rows: list[Any] = [e.offsets for e in backend.encode_batch(list(texts),
-                                                                   add_special_tokens=False)]
+        rows: list[Any] = [
+            e.offsets for e in backend.encode_batch(list(texts), add_special_tokens=False)
+        ]
     else:
-        rows = tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False,
-                         return_offsets_mapping=True,
-                         return_attention_mask=False)["offset_mapping"]
+        rows = tokenizer(
+            list(texts),
+            add_special_tokens=False,
+            truncation=False,
+            verbose=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+        )["offset_mapping"]
     return [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in rows]
 
 

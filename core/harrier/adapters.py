@@ -17,9 +17,19 @@ from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 
 __all__ = ["EmbedderFields"]
 
-_ENGINE_FIELDS = ("revision", "local_files_only", "device", "dtype", "max_tokens", "truncate",
-                  "max_batch_tokens", "prefix_cache", "trust_remote_code",
-                  "attn_implementation", "show_progress")
+_ENGINE_FIELDS = (
+    "revision",
+    "local_files_only",
+    "device",
+    "dtype",
+    "max_tokens",
+    "truncate",
+    "max_batch_tokens",
+    "prefix_cache",
+    "trust_remote_code",
+    "attn_implementation",
+    "show_progress",
+)
 
 
 class EmbedderFields(BaseModel):
@@ -34,39 +44,67 @@ class EmbedderFields(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
 
-    model_name: str = Field(default=DEFAULT_MODEL, alias="model", frozen=True,
-                            description="Hub id or local folder (also accepted as ``model``).")
+    model_name: str = Field(
+        default=DEFAULT_MODEL,
+        alias="model",
+        frozen=True,
+        description="Hub id or local folder (also accepted as ``model``).",
+    )
     query_instruction: str | None = Field(
         default=None,
         description="One-sentence task put before each query as "
         "``Instruct: {task}\\nQuery: {text}``; None uses ``prompt_name``, else the model's "
-        "retrieval prompt (``web_search_query``). Documents never get it.")
+        "retrieval prompt (``web_search_query``). Documents never get it.",
+    )
     prompt_name: str | None = Field(
-        default=None, description="A named query prompt the model ships (``web_search_query``, "
-        "``sts_query``, ``bitext_query``); exclusive with ``query_instruction``.")
-    revision: str | None = Field(default=None, frozen=True,
-                                 description="Hub revision (branch, tag or commit).")
-    local_files_only: bool = Field(default=False, frozen=True,
-                                   description="Never contact the Hub; use the local cache.")
-    device: str | None = Field(default=None, frozen=True,
-                               description="``cpu``, ``cuda``, ``cuda:1``; None: CUDA if present.")
-    dtype: str | None = Field(default=None, frozen=True,
-                              description="``float32`` or ``bfloat16``; None: bfloat16 on CUDA, "
-                              "float32 elsewhere.")
-    max_tokens: int | None = Field(default=None, frozen=True,
-                                   description="Longest text in tokens; None: the model's limit.")
-    truncate: bool = Field(default=False, frozen=True, description="Cut texts longer than "
-                           "``max_tokens`` instead of raising ``harrier.TextTooLongError``.")
-    max_batch_tokens: int | None = Field(default=None, frozen=True, description="Padded tokens "
-                                         "per forward pass; None: 65,536 on CUDA, 8,192 else.")
-    prefix_cache: bool | None = Field(default=None, frozen=True, description="Reuse the query "
-                                      "prompt's key/value states; None: on CPU only.")
-    trust_remote_code: bool = Field(default=False, frozen=True,
-                                    description="Run the model folder's own code.")
-    attn_implementation: str | None = Field(default=None, frozen=True,
-                                            description="transformers' attention kernel.")
-    show_progress: bool = Field(default=False, frozen=True,
-                                description="Show the engine's progress bar.")
+        default=None,
+        description="A named query prompt the model ships (``web_search_query``, "
+        "``sts_query``, ``bitext_query``); exclusive with ``query_instruction``.",
+    )
+    revision: str | None = Field(
+        default=None, frozen=True, description="Hub revision (branch, tag or commit)."
+    )
+    local_files_only: bool = Field(
+        default=False, frozen=True, description="Never contact the Hub; use the local cache."
+    )
+    device: str | None = Field(
+        default=None,
+        frozen=True,
+        description="``cpu``, ``cuda``, ``cuda:1``; None: CUDA if present.",
+    )
+    dtype: str | None = Field(
+        default=None,
+        frozen=True,
+        description="``float32`` or ``bfloat16``; None: bfloat16 on CUDA, float32 elsewhere.",
+    )
+    max_tokens: int | None = Field(
+        default=None, frozen=True, description="Longest text in tokens; None: the model's limit."
+    )
+    truncate: bool = Field(
+        default=False,
+        frozen=True,
+        description="Cut texts longer than "
+        "``max_tokens`` instead of raising ``harrier.TextTooLongError``.",
+    )
+    max_batch_tokens: int | None = Field(
+        default=None,
+        frozen=True,
+        description="Padded tokens per forward pass; None: 65,536 on CUDA, 8,192 else.",
+    )
+    prefix_cache: bool | None = Field(
+        default=None,
+        frozen=True,
+        description="Reuse the query prompt's key/value states; None: on CPU only.",
+    )
+    trust_remote_code: bool = Field(
+        default=False, frozen=True, description="Run the model folder's own code."
+    )
+    attn_implementation: str | None = Field(
+        default=None, frozen=True, description="transformers' attention kernel."
+    )
+    show_progress: bool = Field(
+        default=False, frozen=True, description="Show the engine's progress bar."
+    )
 
     _engine: Embedder | RemoteEmbedder | None = PrivateAttr(default=None)
 
@@ -90,8 +128,9 @@ class EmbedderFields(BaseModel):
     @property
     def settings(self) -> EmbedderSettings:
         """The engine settings these fields make."""
-        return EmbedderSettings(self.model_name,
-                                **{name: getattr(self, name) for name in _ENGINE_FIELDS})
+        return EmbedderSettings(
+            self.model_name, **{name: getattr(self, name) for name in _ENGINE_FIELDS}
+        )
 
     @property
     def embedder(self) -> Embedder | RemoteEmbedder:
@@ -108,7 +147,8 @@ class EmbedderFields(BaseModel):
     def embed_query_vector(self, text: str) -> list[float]:
         """One query embedded with :attr:`query_prompt`, as a list."""
         vectors = self.embedder.embed_queries(
-            [text], instruction=self.query_instruction, prompt_name=self.prompt_name)
+            [text], instruction=self.query_instruction, prompt_name=self.prompt_name
+        )
         vector: list[float] = vectors[0].tolist()
         return vector
 
@@ -122,6 +162,8 @@ class EmbedderFields(BaseModel):
         A ``RemoteEmbedder`` is kept (it pickles as its URL and settings)."""
         state = BaseModel.__getstate__(self)
         remote = self._engine if isinstance(self._engine, RemoteEmbedder) else None
-        state["__pydantic_private__"] = {**(state.get("__pydantic_private__") or {}),
-                                         "_engine": remote}
+        state["__pydantic_private__"] = {
+            **(state.get("__pydantic_private__") or {}),
+            "_engine": remote,
+        }
         return state

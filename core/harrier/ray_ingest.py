@@ -91,24 +91,33 @@ def ingest_on_ray(
         from harrier._ray_stages import model_info
     except ImportError as exc:
         raise ImportError(
-            f"ingest_on_ray needs Ray Data: pip install 'harrier-suite[ray]' ({exc})") from exc
+            f"ingest_on_ray needs Ray Data: pip install 'harrier-suite[ray]' ({exc})"
+        ) from exc
     if "://" not in store.partition(":")[2]:
         raise ConfigurationError(
             f"store {store!r} is embedded: Ray writes from many processes, so use a store "
-            "server (milvus:http://host:19530, qdrant:http://host:6333)")
+            "server (milvus:http://host:19530, qdrant:http://host:6333)"
+        )
     if actors < 1 or batch_size < 1 or num_gpus_per_actor < 0 or cpus_per_actor <= 0:
-        raise ConfigurationError("actors and batch_size must be at least 1, "
-                                 "num_gpus_per_actor at least 0 and cpus_per_actor above 0")
+        raise ConfigurationError(
+            "actors and batch_size must be at least 1, "
+            "num_gpus_per_actor at least 0 and cpus_per_actor above 0"
+        )
     started = time.perf_counter()
     settings = actor_settings(model, settings, device, num_gpus_per_actor)
     tokenizer, dimension, model_limit = model_info(settings)
     limit = max_tokens or settings.max_tokens or model_limit
     if not 0 < limit <= model_limit:
-        raise ConfigurationError(f"max_tokens={limit} must be between 1 and the model's limit "
-                                 f"{model_limit}")
+        raise ConfigurationError(
+            f"max_tokens={limit} must be between 1 and the model's limit {model_limit}"
+        )
     Splitter(tokenizer, max_tokens=limit, overlap_tokens=overlap_tokens)  # checks the settings
-    identity = model_identity(settings.model, resolve_folder(
-        settings.model, revision=settings.revision, local_files_only=settings.local_files_only))
+    identity = model_identity(
+        settings.model,
+        resolve_folder(
+            settings.model, revision=settings.revision, local_files_only=settings.local_files_only
+        ),
+    )
     hash_settings = _stages.ingest_settings(identity, limit, overlap_tokens)
     seen: set[str] = set()
     if not ray.is_initialized():
@@ -123,12 +132,27 @@ def ingest_on_ray(
         driver_store.ensure_collection(identity, dimension)
         driver_store.begin_bulk_load()
         try:
-            items = iter_source(source, large_file_bytes=large_file_bytes,
-                                folder=FolderFilter(include, exclude, follow_symlinks))
+            items = iter_source(
+                source,
+                large_file_bytes=large_file_bytes,
+                folder=FolderFilter(include, exclude, follow_symlinks),
+            )
             groups = _stages.document_groups(items, seen, report, batch_size, _BLOCK_CHARS)
-            large = _run_pipeline(ray, groups, store, collection, settings, limit,
-                                  overlap_tokens, hash_settings, actors, cpus_per_actor,
-                                  num_gpus_per_actor, convert_timeout, report)
+            large = _run_pipeline(
+                ray,
+                groups,
+                store,
+                collection,
+                settings,
+                limit,
+                overlap_tokens,
+                hash_settings,
+                actors,
+                cpus_per_actor,
+                num_gpus_per_actor,
+                convert_timeout,
+                report,
+            )
             if large:
                 _ingest_large(large, driver_store, settings, limit, overlap_tokens, report)
         finally:
@@ -146,8 +170,12 @@ def ingest_on_ray(
     return report
 
 
-def actor_settings(model: str | Path | None, settings: EmbedderSettings | None,
-                   device: str | None, gpus_per_actor: float) -> EmbedderSettings:
+def actor_settings(
+    model: str | Path | None,
+    settings: EmbedderSettings | None,
+    device: str | None,
+    gpus_per_actor: float,
+) -> EmbedderSettings:
     """The engine settings every Embed actor builds: ``settings`` or ``model``'s defaults, with
     ``device`` (else the settings' device, else ``cuda`` when GPUs are asked for, else ``cpu``)."""
     if settings is None:
@@ -155,16 +183,27 @@ def actor_settings(model: str | Path | None, settings: EmbedderSettings | None,
             raise ConfigurationError("ingest_on_ray needs model= or settings=")
         settings = EmbedderSettings(model=str(model))
     elif model is not None and str(model) != settings.model:
-        raise ConfigurationError(f"model={str(model)!r} differs from settings.model="
-                                 f"{settings.model!r}: pass one of them")
+        raise ConfigurationError(
+            f"model={str(model)!r} differs from settings.model={settings.model!r}: pass one of them"
+        )
     device = device or settings.device or ("cuda" if gpus_per_actor > 0 else "cpu")
     return replace(settings, device=device)
 
 
 def _run_pipeline(
-    ray: Any, groups: Iterator[list[Any] | LargeFile], store: str, collection: str,
-    engine: EmbedderSettings, limit: int, overlap: int, settings: str, actors: int,
-    cpus_per_actor: float, gpus_per_actor: float, convert_timeout: float, report: IngestReport,
+    ray: Any,
+    groups: Iterator[list[Any] | LargeFile],
+    store: str,
+    collection: str,
+    engine: EmbedderSettings,
+    limit: int,
+    overlap: int,
+    settings: str,
+    actors: int,
+    cpus_per_actor: float,
+    gpus_per_actor: float,
+    convert_timeout: float,
+    report: IngestReport,
 ) -> list[LargeFile]:
     """Stream the groups through Prepare, Embed and StoreSink; the large files set aside."""
     from harrier import _ray_stages as stages
@@ -173,19 +212,37 @@ def _run_pipeline(
     sink = stages.StoreSink(store, collection, engine.model)
     logger.info("ingesting on Ray with %d embedding actors", actors)
     try:
-        (ray.data.read_datasource(feed.datasource(), override_num_blocks=actors,
-                                  num_cpus=_LIGHT_CPUS)
-         .map_batches(stages.Prepare, batch_size=None, batch_format="pyarrow",
-                      compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
-                      num_cpus=_LIGHT_CPUS, fn_constructor_kwargs=dict(
-                          store=store, collection=collection, model=engine, max_tokens=limit,
-                          overlap=overlap, settings=settings, convert_timeout=convert_timeout))
-         .map_batches(stages.Embed, batch_size=None, batch_format="pyarrow",
-                      compute=ray.data.ActorPoolStrategy(size=actors),
-                      num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None,
-                      fn_constructor_kwargs=dict(settings=engine))
-         .write_datasink(sink, ray_remote_args={"num_cpus": _LIGHT_CPUS},
-                         concurrency=actors))
+        (
+            ray.data.read_datasource(
+                feed.datasource(), override_num_blocks=actors, num_cpus=_LIGHT_CPUS
+            )
+            .map_batches(
+                stages.Prepare,
+                batch_size=None,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+                num_cpus=_LIGHT_CPUS,
+                fn_constructor_kwargs=dict(
+                    store=store,
+                    collection=collection,
+                    model=engine,
+                    max_tokens=limit,
+                    overlap=overlap,
+                    settings=settings,
+                    convert_timeout=convert_timeout,
+                ),
+            )
+            .map_batches(
+                stages.Embed,
+                batch_size=None,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=actors),
+                num_cpus=cpus_per_actor,
+                num_gpus=gpus_per_actor or None,
+                fn_constructor_kwargs=dict(settings=engine),
+            )
+            .write_datasink(sink, ray_remote_args={"num_cpus": _LIGHT_CPUS}, concurrency=actors)
+        )
     except ray.exceptions.RayError as exc:
         error = original_error(exc)
         if error is None:
@@ -202,8 +259,12 @@ def _run_pipeline(
 
 
 def _ingest_large(
-    files: list[LargeFile], store: VectorStore, settings: EmbedderSettings, limit: int,
-    overlap: int, report: IngestReport,
+    files: list[LargeFile],
+    store: VectorStore,
+    settings: EmbedderSettings,
+    limit: int,
+    overlap: int,
+    report: IngestReport,
 ) -> None:
     """Files too large for one row, streamed in pieces on the driver as ``ingest`` does."""
     logger.info("streaming %d large files on the driver", len(files))

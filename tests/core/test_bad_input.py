@@ -34,9 +34,24 @@ def test_control_characters_are_kept_exactly(tmp_path, qwen_path):
 def test_api_key_never_reaches_output(tmp_path, qwen_path):
     secret = "qd-secret-key-0123456789"
     result = subprocess.run(
-        [sys.executable, "-m", "harrier.cli", "search", "q", "--collection", "c", "--store",
-         "qdrant:http://127.0.0.1:9", "--model", str(qwen_path), "-v"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "harrier.cli",
+            "search",
+            "q",
+            "--collection",
+            "c",
+            "--store",
+            "qdrant:http://127.0.0.1:9",
+            "--model",
+            str(qwen_path),
+            "-v",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "QDRANT_API_KEY": secret},
     )
     assert result.returncode == 1

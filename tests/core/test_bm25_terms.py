@@ -13,8 +13,17 @@ from harrier._bm25 import _CJK, MAX_TERM_CHARS, document_terms, normalize, query
 
 
 def test_cjk_runs_become_characters_and_bigrams():
-    assert document_terms("東京の天気") == ["東", "京", "の", "天", "気",
-                                            "東京", "京の", "の天", "天気"]
+    assert document_terms("東京の天気") == [
+        "東",
+        "京",
+        "の",
+        "天",
+        "気",
+        "東京",
+        "京の",
+        "の天",
+        "天気",
+    ]
     assert query_terms("天気") == ["天気"]
     assert query_terms("雨") == ["雨"]
     assert query_terms("明天北京") == ["明天", "天北", "北京"]
@@ -74,15 +83,33 @@ def _terms_one_by_one(text: str) -> list[str]:
     for run in re.findall(rf"[{_CJK}]+|[^\W{_CJK}]+", normalize(text)):
         if re.match(rf"[{_CJK}]", run):
             terms.extend(run)
-            terms.extend(run[i:i + 2] for i in range(len(run) - 1))
+            terms.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:
             terms.append(run[:MAX_TERM_CHARS])
     return terms
 
 
-_PIECES = st.sampled_from(["ASCII only, Mixed Case.", "東京", "の", "天気", "Paris", "élan", " ",
-                           ", ", "x" * 70, "𠀀𠀁", "ｶﾞ",
-                           "Straße", "الطَّقْسُ", "42", "_", "\n", "mixed東京text"])
+_PIECES = st.sampled_from(
+    [
+        "ASCII only, Mixed Case.",
+        "東京",
+        "の",
+        "天気",
+        "Paris",
+        "élan",
+        " ",
+        ", ",
+        "x" * 70,
+        "𠀀𠀁",
+        "ｶﾞ",
+        "Straße",
+        "الطَّقْسُ",
+        "42",
+        "_",
+        "\n",
+        "mixed東京text",
+    ]
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -16,8 +16,12 @@ CORPUS = ROOT / "examples" / "corpus"
 
 def harrier_cli(*args: str, cwd: Path, env: dict[str, str] | None = None):
     return subprocess.run(
-        [sys.executable, "-m", "harrier.cli", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=300, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "harrier.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -27,32 +31,45 @@ def corpus_files() -> list[str]:
 
 def test_ingest_and_search_the_example_corpus(tmp_path, qwen_path):
     common = ["--collection", "demo", "--model", str(qwen_path)]
-    first = harrier_cli("ingest", str(CORPUS), *common, "--max-tokens", "128", "--json",
-                        cwd=tmp_path)
+    first = harrier_cli(
+        "ingest", str(CORPUS), *common, "--max-tokens", "128", "--json", cwd=tmp_path
+    )
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
-    for key in ("documents", "unchanged", "skipped", "spans_written", "spans_deleted",
-                "tokens", "seconds"):
+    for key in (
+        "documents",
+        "unchanged",
+        "skipped",
+        "spans_written",
+        "spans_deleted",
+        "tokens",
+        "seconds",
+    ):
         assert key in summary
     assert summary["documents"] == len(corpus_files()) and summary["skipped"] == 0
     assert summary["spans_written"] >= summary["documents"]
     assert (tmp_path / ".harrier" / "qdrant").is_dir()  # the embedded default
 
-    again = harrier_cli("ingest", str(CORPUS), *common, "--max-tokens", "128", "--json",
-                        cwd=tmp_path)
+    again = harrier_cli(
+        "ingest", str(CORPUS), *common, "--max-tokens", "128", "--json", cwd=tmp_path
+    )
     rerun = json.loads(again.stdout)
     assert (rerun["unchanged"], rerun["spans_written"], rerun["tokens"]) == (
-        summary["documents"], 0, 0)
+        summary["documents"],
+        0,
+        0,
+    )
 
-    found = harrier_cli("search", "how do I reset my password", *common, "-k", "3", "--json",
-                        cwd=tmp_path)
+    found = harrier_cli(
+        "search", "how do I reset my password", *common, "-k", "3", "--json", cwd=tmp_path
+    )
     assert found.returncode == 0, found.stderr
     hits = [json.loads(line) for line in found.stdout.splitlines()]
     assert len(hits) == 3
     for hit in hits:
         assert {"text", "score", "doc_id", "start", "end", "metadata"} <= set(hit)
         source = (CORPUS / hit["doc_id"]).read_text(encoding="utf-8")
-        assert source[hit["start"]:hit["end"]] == hit["text"]
+        assert source[hit["start"] : hit["end"]] == hit["text"]
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
 
     human = harrier_cli("search", "bread", *common, "-k", "1", cwd=tmp_path)
@@ -60,26 +77,49 @@ def test_ingest_and_search_the_example_corpus(tmp_path, qwen_path):
 
 
 def test_search_of_missing_collection_fails_with_message(tmp_path, qwen_path):
-    result = harrier_cli("search", "q", "--collection", "nope", "--model", str(qwen_path),
-                         cwd=tmp_path)
+    result = harrier_cli(
+        "search", "q", "--collection", "nope", "--model", str(qwen_path), cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "ingest into it first" in result.stderr
 
 
 def test_missing_model_offline_suggests_model_path(tmp_path):
-    result = harrier_cli("search", "q", "--collection", "c", cwd=tmp_path,
-                         env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")})
+    result = harrier_cli(
+        "search",
+        "q",
+        "--collection",
+        "c",
+        cwd=tmp_path,
+        env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")},
+    )
     assert result.returncode == 1
     assert "microsoft/harrier-oss-v1-270m" in result.stderr
     assert "--model PATH" in result.stderr
 
 
 def test_bad_source_and_unknown_store(tmp_path, qwen_path):
-    missing = harrier_cli("ingest", str(tmp_path / "none"), "--collection", "c", "--model",
-                          str(qwen_path), cwd=tmp_path)
+    missing = harrier_cli(
+        "ingest",
+        str(tmp_path / "none"),
+        "--collection",
+        "c",
+        "--model",
+        str(qwen_path),
+        cwd=tmp_path,
+    )
     assert missing.returncode == 1 and "neither a folder nor a file" in missing.stderr
-    store = harrier_cli("ingest", str(CORPUS), "--collection", "c", "--store", "pinecone",
-                        "--model", str(qwen_path), cwd=tmp_path)
+    store = harrier_cli(
+        "ingest",
+        str(CORPUS),
+        "--collection",
+        "c",
+        "--store",
+        "pinecone",
+        "--model",
+        str(qwen_path),
+        cwd=tmp_path,
+    )
     assert store.returncode == 1 and "unknown store 'pinecone'" in store.stderr
 
 
@@ -90,12 +130,15 @@ def test_help_is_printed(tmp_path, command):
     assert "usage: harrier" in result.stdout
 
 
-@pytest.mark.parametrize("argv", [
-    ["search", "q", "--collection", "c", "--mod", "x"],  # once read as --model x
-    ["ingest", "src", "--collection", "c", "--max", "5"],
-    ["search", "q", "--collection", "c", "--dev", "cpu"],
-    ["search", "q", "--collection", "c", "--js"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["search", "q", "--collection", "c", "--mod", "x"],  # once read as --model x
+        ["ingest", "src", "--collection", "c", "--max", "5"],
+        ["search", "q", "--collection", "c", "--dev", "cpu"],
+        ["search", "q", "--collection", "c", "--js"],
+    ],
+)
 def test_abbreviated_options_are_refused(argv, capsys):
     from harrier.cli import build_parser
 
@@ -129,12 +172,22 @@ def test_new_spellings_and_deprecated_ones(capsys):
     assert args.query_instruction == "Old"
     assert "--instruction is deprecated; use --query-instruction" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        parse_args(["ingest", "src", "--collection", "c", "--overlap", "4",
-                    "--overlap-tokens", "4"])
+        parse_args(
+            ["ingest", "src", "--collection", "c", "--overlap", "4", "--overlap-tokens", "4"]
+        )
 
 
 def test_zero_max_tokens_is_an_error_not_the_default(tmp_path, qwen_path):
-    result = harrier_cli("ingest", str(CORPUS), "--collection", "z", "--model", str(qwen_path),
-                         "--max-tokens", "0", cwd=tmp_path)
+    result = harrier_cli(
+        "ingest",
+        str(CORPUS),
+        "--collection",
+        "z",
+        "--model",
+        str(qwen_path),
+        "--max-tokens",
+        "0",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1 and "zero never means the default" in result.stderr
     assert "Traceback" not in result.stderr

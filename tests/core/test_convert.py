@@ -27,8 +27,15 @@ def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
         (bare / path.stem).write_bytes(path.read_bytes())
     (bare / "plain.zip").write_bytes(_zip({"a.txt": "x"}))
     formats = {i.id: getattr(i, "format", None) for i in iter_source(bare)}
-    assert formats == {"rivers": "pdf", "survey": "docx", "results": "pptx", "cities": "xlsx",
-                       "article": "html", "tales": "epub", "plain.zip": None}
+    assert formats == {
+        "rivers": "pdf",
+        "survey": "docx",
+        "results": "pptx",
+        "cities": "xlsx",
+        "article": "html",
+        "tales": "epub",
+        "plain.zip": None,
+    }
     assert isinstance(next(iter_source(bare / "plain.zip")), Skipped)  # binary, not a document
 
 
@@ -49,9 +56,12 @@ def test_a_hung_conversion_times_out_and_the_next_file_converts(tmp_path):
 def test_pdf_pages_convert_in_bounded_memory(tmp_path):
     """Working memory beyond pypdf's page index stays flat from 50 to 400 pages (keeping what
     each page resolved would add about 3 KB a page)."""
+
     def working_memory(pages: int) -> float:
-        path = write_pdf(tmp_path / f"p{pages}.pdf", [f"Page {n} of the long report, with "
-                                                      "some words." for n in range(pages)])
+        path = write_pdf(
+            tmp_path / f"p{pages}.pdf",
+            [f"Page {n} of the long report, with some words." for n in range(pages)],
+        )
         tracemalloc.start()
         with path.open("rb") as stream:
             conversion = convert_pdf(stream)
@@ -70,12 +80,17 @@ def test_pdf_pages_convert_in_bounded_memory(tmp_path):
 def test_a_missing_converter_names_the_extra(tmp_path, monkeypatch):
     write_pdf(tmp_path / "a.pdf")
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "pypdf" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pypdf" else find_spec(name, *a),
+    )
     (item,) = iter_source(tmp_path)
     assert isinstance(item, Skipped)
-    assert item.reason.startswith("needs the documents extra: pip install "
-                                  "'harrier-suite[documents]'") and "pypdf" in item.reason
+    assert (
+        item.reason.startswith("needs the documents extra: pip install 'harrier-suite[documents]'")
+        and "pypdf" in item.reason
+    )
 
 
 def test_the_skip_report_counts_by_reason_and_logs_everything():
@@ -84,12 +99,16 @@ def test_the_skip_report_counts_by_reason_and_logs_everything():
     for n in range(500):
         report.add_skip(Skipped(f"lib/m{n}.so", "binary file"))
     report.add_skip(Skipped("a.pdf", "encrypted: the PDF needs a password"))
-    assert report.skips == {"binary file": {"count": 500, "examples": [
-        "lib/m0.so", "lib/m1.so", "lib/m2.so"]}, "encrypted": {"count": 1, "examples": ["a.pdf"]}}
+    assert report.skips == {
+        "binary file": {"count": 500, "examples": ["lib/m0.so", "lib/m1.so", "lib/m2.so"]},
+        "encrypted": {"count": 1, "examples": ["a.pdf"]},
+    }
     assert report.skipped == 501 and len(json.dumps(report.to_dict())) < 1000
     lines = [json.loads(line) for line in log.getvalue().splitlines()]
-    assert len(lines) == 501 and lines[-1] == {"id": "a.pdf",
-                                               "reason": "encrypted: the PDF needs a password"}
+    assert len(lines) == 501 and lines[-1] == {
+        "id": "a.pdf",
+        "reason": "encrypted: the PDF needs a password",
+    }
 
 
 def _zip(files: dict[str, str]) -> bytes:

@@ -165,8 +165,7 @@ def test_threads_share_one_engine_safely(model_path, mixed_texts):
     """Concurrent calls (with truncation changing tokenizer state) give the same vectors."""
     from concurrent.futures import ThreadPoolExecutor
 
-    cut = harrier.Embedder.from_pretrained(model_path, device="cpu", max_tokens=24,
-                                           truncate=True)
+    cut = harrier.Embedder.from_pretrained(model_path, device="cpu", max_tokens=24, truncate=True)
     whole = harrier.Embedder.from_pretrained(model_path, device="cpu")
     expected_cut = cut.embed_documents(mixed_texts)
     expected_whole = whole.embed_queries(mixed_texts)

@@ -123,10 +123,10 @@ def test_a_bidirectional_model_keeps_its_padding_mask(tmp_path, mixed_texts):
 
     folder = build_model(tmp_path / "bidirectional", "tiny-gemma3", pooling="mean")
     config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config,
-                                                    "use_bidirectional_attention": True}))
+    (folder / "config.json").write_text(json.dumps({**config, "use_bidirectional_attention": True}))
     engine = harrier.Embedder.from_pretrained(folder, device="cpu")
     assert not engine._loaded.causal
     expected = SentenceTransformer(str(folder), device="cpu").encode(
-        mixed_texts, normalize_embeddings=True)
+        mixed_texts, normalize_embeddings=True
+    )
     assert_close(engine.embed_documents(mixed_texts), expected)

@@ -20,16 +20,25 @@ def _all_subclasses(cls: type) -> list[type]:
 
 def _example(cls: type[harrier.HarrierError]) -> harrier.HarrierError:
     """An instance built through the class's own constructor, whatever its parameters."""
-    params = [p for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
-              if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    params = [
+        p
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     if not params:
         return cls("something failed; do this instead")
     return cls(*[7 + i for i in range(len(params))])
 
 
-ERRORS = sorted({c for c in _all_subclasses(harrier.HarrierError)
-                 if c.__module__.startswith(("harrier", "harrier_"))} | {harrier.HarrierError},
-                key=lambda c: c.__name__)
+ERRORS = sorted(
+    {
+        c
+        for c in _all_subclasses(harrier.HarrierError)
+        if c.__module__.startswith(("harrier", "harrier_"))
+    }
+    | {harrier.HarrierError},
+    key=lambda c: c.__name__,
+)
 
 
 @pytest.mark.parametrize("cls", ERRORS, ids=lambda c: c.__name__)
@@ -51,8 +60,11 @@ def test_attributes_survive_pickle():
 
 def test_the_error_tree_is_all_covered():
     public = {getattr(harrier, n) for n in harrier.__all__}
-    declared = {v for v in vars(_errors).values()
-                if isinstance(v, type) and issubclass(v, harrier.HarrierError)}
+    declared = {
+        v
+        for v in vars(_errors).values()
+        if isinstance(v, type) and issubclass(v, harrier.HarrierError)
+    }
     assert declared <= set(ERRORS) and declared <= public
 
 

@@ -13,9 +13,11 @@ from harrier._folders import FolderFilter, walk_folder
 
 
 def files_of(root: Path, where: FolderFilter | None = None) -> list[str]:
-    return [p.relative_to(root).as_posix() for p, reason in walk_folder(root, where or
-                                                                       FolderFilter())
-            if reason is None]
+    return [
+        p.relative_to(root).as_posix()
+        for p, reason in walk_folder(root, where or FolderFilter())
+        if reason is None
+    ]
 
 
 def make(root: Path, *names: str) -> None:
@@ -26,33 +28,63 @@ def make(root: Path, *names: str) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git as the reference")
 def test_gitignore_files_are_read_like_git(tmp_path):
-    make(tmp_path, "a.md", "debug.log", "keep.log", "build/out.txt", "src/main.py",
-         "src/cache.tmp", "src/gen/x.py", "src/gen/keep.py", "docs/build/page.md",
-         "docs/notes.txt")
+    make(
+        tmp_path,
+        "a.md",
+        "debug.log",
+        "keep.log",
+        "build/out.txt",
+        "src/main.py",
+        "src/cache.tmp",
+        "src/gen/x.py",
+        "src/gen/keep.py",
+        "docs/build/page.md",
+        "docs/notes.txt",
+    )
     (tmp_path / ".gitignore").write_text("*.log\n!keep.log\n/build/\n*.tmp\n")
     (tmp_path / "src" / ".gitignore").write_text("gen/*\n!gen/keep.py\n")
     (tmp_path / "docs" / ".gitignore").write_text("*.txt\n")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    listed = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"],
-                            cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     expected = sorted(line for line in listed.splitlines() if not line.endswith(".gitignore"))
     assert sorted(files_of(tmp_path)) == expected
     assert "docs/build/page.md" in expected and "src/gen/keep.py" in expected
 
 
 def test_caches_dependencies_environments_and_vcs_are_skipped(tmp_path):
-    make(tmp_path, "app.py", "__pycache__/app.cpython-311.pyc", "web/node_modules/x/index.js",
-         "venv/pyvenv.cfg", "venv/lib/site.py", "env2/pyvenv.cfg", ".git/HEAD", ".hg/x",
-         "sub/.svn/y", "sub/z.md")
+    make(
+        tmp_path,
+        "app.py",
+        "__pycache__/app.cpython-311.pyc",
+        "web/node_modules/x/index.js",
+        "venv/pyvenv.cfg",
+        "venv/lib/site.py",
+        "env2/pyvenv.cfg",
+        ".git/HEAD",
+        ".hg/x",
+        "sub/.svn/y",
+        "sub/z.md",
+    )
     assert files_of(tmp_path) == ["app.py", "sub/z.md"]
 
 
 def test_include_and_exclude_globs(tmp_path):
     make(tmp_path, "a.pdf", "b.md", "docs/c.pdf", "docs/drafts/d.pdf", "e.txt")
     assert files_of(tmp_path, FolderFilter(include=["*.pdf"])) == [
-        "a.pdf", "docs/c.pdf", "docs/drafts/d.pdf"]
+        "a.pdf",
+        "docs/c.pdf",
+        "docs/drafts/d.pdf",
+    ]
     assert files_of(tmp_path, FolderFilter(include=["*.pdf"], exclude=["drafts/"])) == [
-        "a.pdf", "docs/c.pdf"]
+        "a.pdf",
+        "docs/c.pdf",
+    ]
     assert files_of(tmp_path, FolderFilter(exclude=["/docs", "*.txt"])) == ["a.pdf", "b.md"]
 
 
@@ -63,6 +95,9 @@ def test_symlinks_are_not_followed_unless_asked_and_never_loop(tmp_path):
     (root / "real" / "loop").symlink_to(root, target_is_directory=True)
     walked = list(walk_folder(root, FolderFilter()))
     assert [(p.relative_to(root).as_posix(), r is None) for p, r in walked] == [
-        ("link.md", False), ("real/a.md", True), ("real/loop", False)]
+        ("link.md", False),
+        ("real/a.md", True),
+        ("real/loop", False),
+    ]
     followed = files_of(root, FolderFilter(follow_symlinks=True))
     assert followed == ["link.md", "real/a.md"]  # the loop back to the root is not re-walked

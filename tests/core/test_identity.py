@@ -56,8 +56,9 @@ class _CountingReader(io.FileIO):
 def test_a_large_weight_file_is_sampled_not_read(tmp_path):
     """A 4 GiB tensor (a sparse file) costs the header and three 4 KiB samples."""
     size = 4 * 2**30
-    header = json.dumps({"w": {"dtype": "F32", "shape": [size // 4],
-                               "data_offsets": [0, size]}}).encode()
+    header = json.dumps(
+        {"w": {"dtype": "F32", "shape": [size // 4], "data_offsets": [0, size]}}
+    ).encode()
     path = tmp_path / "big.safetensors"
     with path.open("wb") as file:
         file.write(len(header).to_bytes(8, "little") + header)
@@ -76,11 +77,15 @@ def test_a_hub_snapshot_folder_is_the_hub_model(tmp_path, qwen_path, monkeypatch
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(COMMIT)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    by_id = harrier.Embedder.from_pretrained("harrier-test/tiny", local_files_only=True,
-                                             device="cpu").identity
+    by_id = harrier.Embedder.from_pretrained(
+        "harrier-test/tiny", local_files_only=True, device="cpu"
+    ).identity
     by_path = harrier.Embedder.from_pretrained(snapshot, device="cpu").identity
-    assert by_id == by_path == harrier.ModelIdentity(
-        "harrier-test/tiny", folder_fingerprint(qwen_path), COMMIT)
+    assert (
+        by_id
+        == by_path
+        == harrier.ModelIdentity("harrier-test/tiny", folder_fingerprint(qwen_path), COMMIT)
+    )
     assert hub_snapshot(qwen_path) is None
     assert str(by_id).startswith("harrier-test/tiny@0123456789ab (")
 
@@ -93,4 +98,5 @@ def test_identity_is_a_small_picklable_record(qwen_path):
     old = harrier.ModelIdentity.from_record({"model": str(qwen_path)})
     assert old.fingerprint is None and old.same_model(identity)
     assert not harrier.ModelIdentity("x", identity.fingerprint).same_model(
-        harrier.ModelIdentity("x", "0" * 64))
+        harrier.ModelIdentity("x", "0" * 64)
+    )

@@ -20,9 +20,7 @@ def test_unknown_model_not_in_cache_is_a_typed_error():
     """The suite's Hugging Face cache is an empty folder (tests/conftest.py), whatever the
     user's cache holds."""
     with pytest.raises(harrier.ModelNotFoundError, match="local folder"):
-        harrier.Embedder.from_pretrained(
-            "microsoft/harrier-oss-v1-270m", local_files_only=True
-        )
+        harrier.Embedder.from_pretrained("microsoft/harrier-oss-v1-270m", local_files_only=True)
 
 
 def test_missing_local_folder_is_a_typed_error(tmp_path):
@@ -32,8 +30,9 @@ def test_missing_local_folder_is_a_typed_error(tmp_path):
 
 def test_unreachable_hub_fails_fast_with_clear_message(tmp_path):
     """The Hub endpoint is a closed local port: the error must come at once, not hang."""
-    env = dict(os.environ, HF_ENDPOINT="http://127.0.0.1:9", HF_HUB_CACHE=str(tmp_path),
-               HF_HUB_OFFLINE="0")
+    env = dict(
+        os.environ, HF_ENDPOINT="http://127.0.0.1:9", HF_HUB_CACHE=str(tmp_path), HF_HUB_OFFLINE="0"
+    )
     code = (
         "import harrier\n"
         "try:\n"
@@ -42,8 +41,9 @@ def test_unreachable_hub_fails_fast_with_clear_message(tmp_path):
         "    print('TYPED', exc)\n"
     )
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert time.monotonic() - started < 60
     assert result.stdout.startswith("TYPED"), result.stderr[-2000:]
     assert "microsoft/harrier-oss-v1-270m" in result.stdout

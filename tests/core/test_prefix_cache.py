@@ -11,20 +11,36 @@ from harrier._prefix_cache import stable_prefix_ids
 from harrier.testing import HARRIER_PROMPTS
 
 QUERIES = [
-    "hello", "Paris is the capital", "机器学习是什么？", " leading space", "\nnew line",
-    "x", "", "🙂🚀", "word " * 150, "The quick brown fox jumps over the lazy dog " * 6,
+    "hello",
+    "Paris is the capital",
+    "机器学习是什么？",
+    " leading space",
+    "\nnew line",
+    "x",
+    "",
+    "🙂🚀",
+    "word " * 150,
+    "The quick brown fox jumps over the lazy dog " * 6,
 ]
 
 
 @pytest.fixture
 def engines(model_path):
-    return (harrier.Embedder.from_pretrained(model_path, device="cpu"),
-            harrier.Embedder.from_pretrained(model_path, device="cpu", prefix_cache=False))
+    return (
+        harrier.Embedder.from_pretrained(model_path, device="cpu"),
+        harrier.Embedder.from_pretrained(model_path, device="cpu", prefix_cache=False),
+    )
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"prompt_name": "sts_query"},
-                                    {"prompt_name": "bitext_query"},
-                                    {"instruction": "Find the passage that answers it"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"prompt_name": "sts_query"},
+        {"prompt_name": "bitext_query"},
+        {"instruction": "Find the passage that answers it"},
+    ],
+)
 def test_cached_equals_uncached_and_reference(engines, model_path, kwargs):
     cached, plain = engines
     with_cache = cached.embed_queries(QUERIES, **kwargs)
@@ -46,8 +62,9 @@ def test_queries_longer_than_the_sliding_window(gemma_path):
     config = cached._loaded.model.config
     assert config.sliding_window == 8 and "sliding_attention" in config.layer_types
     queries = [("rivers and hills " * n).strip() for n in range(1, 40, 3)]
-    np.testing.assert_allclose(cached.embed_queries(queries), plain.embed_queries(queries),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        cached.embed_queries(queries), plain.embed_queries(queries), atol=1e-5
+    )
 
 
 def test_model_sees_the_same_token_ids(engines):

@@ -52,17 +52,29 @@ def test_values_are_normalised_frozen_and_picklable(qwen_path):
 
 
 def test_from_settings_builds_what_from_pretrained_builds(qwen_path, mixed_texts):
-    settings = EmbedderSettings(qwen_path, device="cpu", max_tokens=64, truncate=True,
-                                max_batch_tokens=300, prefix_cache=False)
+    settings = EmbedderSettings(
+        qwen_path,
+        device="cpu",
+        max_tokens=64,
+        truncate=True,
+        max_batch_tokens=300,
+        prefix_cache=False,
+    )
     engine = harrier.Embedder.from_settings(settings)
-    same = harrier.Embedder.from_pretrained(qwen_path, device="cpu", max_tokens=64,
-                                            truncate=True, max_batch_tokens=300,
-                                            prefix_cache=False)
+    same = harrier.Embedder.from_pretrained(
+        qwen_path,
+        device="cpu",
+        max_tokens=64,
+        truncate=True,
+        max_batch_tokens=300,
+        prefix_cache=False,
+    )
     assert engine.settings == same.settings == settings
     assert (engine.max_tokens, engine.max_batch_tokens, engine.truncate) == (64, 300, True)
     assert engine.prefix_cache is False and engine._loaded is same._loaded
-    np.testing.assert_array_equal(engine.embed_documents(mixed_texts),
-                                  same.embed_documents(mixed_texts))
+    np.testing.assert_array_equal(
+        engine.embed_documents(mixed_texts), same.embed_documents(mixed_texts)
+    )
     rebuilt = harrier.Embedder.from_settings(pickle.loads(pickle.dumps(engine.settings)))
     assert rebuilt.settings == settings
 
@@ -85,6 +97,7 @@ def test_prefix_cache_defaults_per_device(qwen_path):
 
 
 def test_mean_pooled_models_never_use_the_prefix_cache(model_dir):
-    mean = harrier.Embedder.from_pretrained(model_dir["tiny-qwen3-mean"], device="cpu",
-                                            prefix_cache=True)
+    mean = harrier.Embedder.from_pretrained(
+        model_dir["tiny-qwen3-mean"], device="cpu", prefix_cache=True
+    )
     assert mean.prefix_cache is False

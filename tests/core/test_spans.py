@@ -25,13 +25,46 @@ PROPERTY = settings(
 )
 
 _PIECES = [
-    "Paris is the capital of France", "über", "naïve café", "word", "The", "quick", "brown",
-    "机器学习是人工智能的一个分支", "東京は日本の首都です", "검색 증강 생성", "向量数据库",
-    "الثعلب البني السريع", "يقفز", "Быстрая лиса",
-    "🙂", "🚀🔥", "👨\u200d👩\u200d👧", "e\u0301", "±×÷→✓",
-    "def f(x):\n    return x * 2\n", "{ total += v[i]; }", "3.14159", "e.g.",
-    ". ", "! ", "? ", ".", "。", "！", "？", "؟ ", "\n", "\n\n", "\n\n\n", " ", "\t", "\u3000",
-    "\r\n", '." ', "」。",
+    "Paris is the capital of France",
+    "über",
+    "naïve café",
+    "word",
+    "The",
+    "quick",
+    "brown",
+    "机器学习是人工智能的一个分支",
+    "東京は日本の首都です",
+    "검색 증강 생성",
+    "向量数据库",
+    "الثعلب البني السريع",
+    "يقفز",
+    "Быстрая лиса",
+    "🙂",
+    "🚀🔥",
+    "👨\u200d👩\u200d👧",
+    "e\u0301",
+    "±×÷→✓",
+    "def f(x):\n    return x * 2\n",
+    "{ total += v[i]; }",
+    "3.14159",
+    "e.g.",
+    ". ",
+    "! ",
+    "? ",
+    ".",
+    "。",
+    "！",
+    "？",
+    "؟ ",
+    "\n",
+    "\n\n",
+    "\n\n\n",
+    " ",
+    "\t",
+    "\u3000",
+    "\r\n",
+    '." ',
+    "」。",
 ]
 _FRAGMENT = st.one_of(
     st.sampled_from(_PIECES),
@@ -115,14 +148,16 @@ def _metaspace_tokenizer():  # type: ignore[no-untyped-def]
     tok.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="always")
     tok.decoder = decoders.Metaspace(prepend_scheme="always")
     byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
-    trainer = trainers.BpeTrainer(vocab_size=800, show_progress=False,
-                                  special_tokens=["<unk>", "<s>", "</s>", *byte_tokens])
+    trainer = trainers.BpeTrainer(
+        vocab_size=800, show_progress=False, special_tokens=["<unk>", "<s>", "</s>", *byte_tokens]
+    )
     tok.train_from_iterator([*_PIECES, PROSE] * 4, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
     )
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
 
 
 @settings(max_examples=40, deadline=None)

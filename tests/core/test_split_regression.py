@@ -23,11 +23,24 @@ from harrier.testing import train_tokenizer
 GOLDEN = Path(__file__).parent / "data" / "split_golden.json.gz"
 SETTINGS = [(4096, 0), (64, 0), (64, 8), (17, 0), (300, 40), (9, 2)]
 _PARTS = [
-    "Retrieval augmented generation needs good embeddings.", "Sentence {i} ends here!",
-    "机器学习是人工智能的一个分支。向量数据库存储嵌入。", "東京は日本の首都です。",
-    "الثعلب البني السريع يقفز فوق الكلب الكسول.", "Быстрая коричневая лиса {i}.",
-    "def f_{i}(x):\n    return x * 2  # 🙂🚀\n", "naïve café e\u0301 über", "\n\n", "\n", " ",
-    "      ", "\t", "👨\u200d👩\u200d👧", "3.14159 e.g. ±×÷→✓", "word" * 30, "。」", "? ",
+    "Retrieval augmented generation needs good embeddings.",
+    "Sentence {i} ends here!",
+    "机器学习是人工智能的一个分支。向量数据库存储嵌入。",
+    "東京は日本の首都です。",
+    "الثعلب البني السريع يقفز فوق الكلب الكسول.",
+    "Быстрая коричневая лиса {i}.",
+    "def f_{i}(x):\n    return x * 2  # 🙂🚀\n",
+    "naïve café e\u0301 über",
+    "\n\n",
+    "\n",
+    " ",
+    "      ",
+    "\t",
+    "👨\u200d👩\u200d👧",
+    "3.14159 e.g. ±×÷→✓",
+    "word" * 30,
+    "。」",
+    "? ",
 ]
 
 
@@ -57,14 +70,20 @@ def spans_of(model_type: str, together: bool = False) -> dict[str, list[list[lis
     out = {}
     for limit, overlap in SETTINGS:
         if together:
-            splitter = harrier.Splitter(tokenizer(model_type), max_tokens=limit,
-                                        overlap_tokens=overlap)
+            splitter = harrier.Splitter(
+                tokenizer(model_type), max_tokens=limit, overlap_tokens=overlap
+            )
             per_text = splitter.split_many(corpus())
         else:
-            per_text = [harrier.split_spans(text, tokenizer(model_type), max_tokens=limit,
-                                            overlap_tokens=overlap) for text in corpus()]
-        out[f"{limit}/{overlap}"] = [[[s.start, s.end, s.token_count] for s in spans]
-                                     for spans in per_text]
+            per_text = [
+                harrier.split_spans(
+                    text, tokenizer(model_type), max_tokens=limit, overlap_tokens=overlap
+                )
+                for text in corpus()
+            ]
+        out[f"{limit}/{overlap}"] = [
+            [[s.start, s.end, s.token_count] for s in spans] for spans in per_text
+        ]
     return out
 
 

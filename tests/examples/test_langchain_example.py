@@ -29,9 +29,24 @@ def _example_texts() -> dict[str, str]:
 def test_langchain_example_runs_and_ranks_like_the_engine(qwen_path):
     query = "capital of Germany"
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--model", str(qwen_path), "--device", "cpu",
-         "--query", query, "-k", "3", "--max-tokens", "24"],
-        capture_output=True, text=True, timeout=300, env=dict(os.environ),
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--model",
+            str(qwen_path),
+            "--device",
+            "cpu",
+            "--query",
+            query,
+            "-k",
+            "3",
+            "--max-tokens",
+            "24",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -53,7 +68,8 @@ def test_langchain_example_runs_and_ranks_like_the_engine(qwen_path):
         assert score <= previous + 1e-6
         previous = score
     # The printed chunks are the best: no other chunk of the texts scores higher.
-    spans = [s.text for text in texts.values()
-             for s in harrier.split_spans(text, engine, max_tokens=24)]
+    spans = [
+        s.text for text in texts.values() for s in harrier.split_spans(text, engine, max_tokens=24)
+    ]
     all_scores = np.sort(engine.embed_documents(spans) @ query_vector)[::-1]
     assert abs(all_scores[2] - float(found[2].group(2))) < 1e-3

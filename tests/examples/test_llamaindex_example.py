@@ -16,8 +16,13 @@ import harrier
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "llamaindex_pipeline.py"
-PACKAGE_ROOTS = ["core", "integrations/langchain", "integrations/llamaindex",
-                 "integrations/qdrant", "integrations/milvus"]
+PACKAGE_ROOTS = [
+    "core",
+    "integrations/langchain",
+    "integrations/llamaindex",
+    "integrations/qdrant",
+    "integrations/milvus",
+]
 HIT = re.compile(r"^\d\. score=[-0-9.]+ (\S+)\[(\d+):(\d+)\]", re.M)
 
 
@@ -34,12 +39,33 @@ def test_script_runs_in_a_fresh_interpreter(qwen_path: Path, tmp_path: Path):
     notes = tmp_path / "notes.txt"
     notes.write_text("Paris is the capital of France.\n\n" * 20, encoding="utf-8")
     paths = [str(ROOT / p) for p in PACKAGE_ROOTS]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]),
+    }
     result = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--model", str(qwen_path), "--device", "cpu",
-         "--chunk-tokens", "32", "--top-k", "2", "--query", "capital of France", str(notes)],
-        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT,
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "--model",
+            str(qwen_path),
+            "--device",
+            "cpu",
+            "--chunk-tokens",
+            "32",
+            "--top-k",
+            "2",
+            "--query",
+            "capital of France",
+            str(notes),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert re.search(r"ingested \d+ nodes from 1 documents \(dimension 64\)", result.stdout)

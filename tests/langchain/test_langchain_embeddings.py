@@ -91,8 +91,14 @@ def test_shares_the_loaded_model_with_the_engine(qwen_path):
 
 def test_engine_settings_pass_through(qwen_path):
     embeddings = HarrierEmbeddings(
-        model=qwen_path, device="cpu", dtype="float32", max_tokens=8, truncate=True,
-        max_batch_tokens=64, local_files_only=True, show_progress=False,
+        model=qwen_path,
+        device="cpu",
+        dtype="float32",
+        max_tokens=8,
+        truncate=True,
+        max_batch_tokens=64,
+        local_files_only=True,
+        show_progress=False,
     )
     engine = embeddings.embedder
     assert (engine.max_tokens, engine.truncate, engine.max_batch_tokens) == (8, True, 64)
@@ -126,8 +132,9 @@ def test_engine_errors_keep_their_type(qwen_path, tmp_path):
     with pytest.raises(harrier.UnknownPromptError, match="web_search_query"):
         HarrierEmbeddings(model=qwen_path, device="cpu", prompt_name="nope")
     with pytest.raises(harrier.ConfigurationError, match="not both"):
-        HarrierEmbeddings(model=qwen_path, device="cpu", prompt_name="sts_query",
-                          query_instruction=TASK)
+        HarrierEmbeddings(
+            model=qwen_path, device="cpu", prompt_name="sts_query", query_instruction=TASK
+        )
     with pytest.raises(harrier.ConfigurationError, match="dtype"):
         HarrierEmbeddings(model=qwen_path, device="cpu", dtype="float8")
     with pytest.raises(harrier.ModelLoadError):

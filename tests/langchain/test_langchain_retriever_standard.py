@@ -21,12 +21,12 @@ from langchain_harrier import HarrierRetriever
 def _index() -> harrier.Index:
     root = Path(tempfile.mkdtemp(prefix="harrier-retriever-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
-    engine = harrier.Embedder.from_pretrained(build_model(root / "m", "tiny-qwen3"),
-                                              device="cpu")
+    engine = harrier.Embedder.from_pretrained(build_model(root / "m", "tiny-qwen3"), device="cpu")
     index = harrier.Index(QdrantStore("standard", path=root / "q"), engine)
     atexit.register(index.close)  # runs before the folder is removed (last in, first out)
-    index.ingest([harrier.SourceDocument(f"d{i}", f"note {i} about example topics")
-                  for i in range(6)])
+    index.ingest(
+        [harrier.SourceDocument(f"d{i}", f"note {i} about example topics") for i in range(6)]
+    )
     return index
 
 

@@ -13,7 +13,7 @@ from langchain_harrier import HarrierEmbeddings, HarrierTextSplitter
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. "
 # Repeated passages: str.find (what TextSplitter does by default) would find the wrong copy.
-TEXT = (SENTENCE * 12 + "\n\n" + "Paris is the capital of France. " * 6 + "\n\n" + SENTENCE * 12)
+TEXT = SENTENCE * 12 + "\n\n" + "Paris is the capital of France. " * 6 + "\n\n" + SENTENCE * 12
 MAX_TOKENS = 24
 
 

@@ -50,9 +50,9 @@ def test_ranking_equals_the_engine_ranking(model_path, embeddings, chunks):
     found = store.similarity_search_with_score(QUERY, k=len(chunks))
 
     engine = harrier.Embedder.from_pretrained(model_path, device="cpu")
-    scores = engine.embed_documents([c.page_content for c in chunks]) @ engine.embed_queries(
-        [QUERY]
-    )[0]
+    scores = (
+        engine.embed_documents([c.page_content for c in chunks]) @ engine.embed_queries([QUERY])[0]
+    )
     order = np.argsort(-scores)
     assert [doc.page_content for doc, _ in found] == [chunks[i].page_content for i in order]
     assert [doc.metadata for doc, _ in found] == [chunks[i].metadata for i in order]

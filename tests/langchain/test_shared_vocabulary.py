@@ -22,19 +22,29 @@ TASK = "Find the passage that answers the question"
 @pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda a: a.__name__)
 def test_model_and_model_name_are_one_field(adapter, qwen_path):
     by_model = adapter(model=qwen_path, device="cpu", max_tokens=64, query_instruction=TASK)
-    by_name = adapter(model_name=str(qwen_path), device="cpu", max_tokens=64,
-                      query_instruction=TASK)
+    by_name = adapter(
+        model_name=str(qwen_path), device="cpu", max_tokens=64, query_instruction=TASK
+    )
     assert by_model.model_name == by_name.model_name == str(qwen_path)
-    assert by_model.settings == by_name.settings == harrier.EmbedderSettings(
-        str(qwen_path), device="cpu", max_tokens=64)
+    assert (
+        by_model.settings
+        == by_name.settings
+        == harrier.EmbedderSettings(str(qwen_path), device="cpu", max_tokens=64)
+    )
     assert isinstance(by_model.embedder, harrier.Embedder)
     assert by_model.embedder.settings == by_model.settings
     assert by_model.query_prompt == f"Instruct: {TASK}\nQuery: "
 
 
 def test_both_adapters_build_the_same_engine(qwen_path):
-    fields = {"model": qwen_path, "device": "cpu", "max_batch_tokens": 512, "truncate": True,
-              "prefix_cache": False, "dtype": "float32"}
+    fields = {
+        "model": qwen_path,
+        "device": "cpu",
+        "max_batch_tokens": 512,
+        "truncate": True,
+        "prefix_cache": False,
+        "dtype": "float32",
+    }
     langchain, llama = HarrierEmbeddings(**fields), HarrierEmbedding(**fields)
     assert langchain.settings == llama.settings
     assert langchain.embedder._loaded is llama.embedder._loaded

@@ -40,16 +40,16 @@ def test_default_query_keeps_the_models_shipped_prompt(embedding, model_path: Pa
 def test_queries_route_to_embed_queries(embedding, engine, model_path: Path):
     close(embedding.get_query_embedding(QUERY), engine.embed_queries([QUERY])[0])
     instructed = HarrierEmbedding(model_name=str(model_path), query_instruction=TASK)
-    close(instructed.get_query_embedding(QUERY),
-          engine.embed_queries([QUERY], instruction=TASK)[0])
+    close(instructed.get_query_embedding(QUERY), engine.embed_queries([QUERY], instruction=TASK)[0])
     assert instructed.query_prompt == f"Instruct: {TASK}\nQuery: "
 
 
 def test_texts_never_get_the_instruction(model_path: Path, engine, mixed_texts):
     embedding = HarrierEmbedding(model_name=str(model_path), query_instruction=TASK)
     close(embedding.get_text_embedding(QUERY), engine.embed_documents([QUERY])[0])
-    assert not np.allclose(embedding.get_text_embedding(QUERY),
-                           embedding.get_query_embedding(QUERY), atol=1e-3)
+    assert not np.allclose(
+        embedding.get_text_embedding(QUERY), embedding.get_query_embedding(QUERY), atol=1e-3
+    )
     batch = embedding.get_text_embedding_batch(mixed_texts)
     close(batch, engine.embed_documents(mixed_texts))
 
@@ -111,8 +111,13 @@ def test_fields_serialise_and_pickle(qwen_path: Path):
 
 def test_engine_settings_pass_through(qwen_path: Path):
     embedding = HarrierEmbedding(
-        model_name=str(qwen_path), device="cpu", dtype="float32", max_tokens=16,
-        max_batch_tokens=100, local_files_only=True, show_progress=False,
+        model_name=str(qwen_path),
+        device="cpu",
+        dtype="float32",
+        max_tokens=16,
+        max_batch_tokens=100,
+        local_files_only=True,
+        show_progress=False,
     )
     assert embedding.embedder.max_tokens == 16
     assert embedding.embedder.max_batch_tokens == 100

@@ -116,7 +116,9 @@ def test_serialises_and_pickles(qwen_path: Path):
     data = parser.to_dict()
     assert data["class_name"] == "HarrierNodeParser" == HarrierNodeParser.class_name()
     assert (data["model_name"], data["max_tokens"], data["overlap_tokens"]) == (
-        str(qwen_path), 32, 3,
+        str(qwen_path),
+        32,
+        3,
     )
     restored = pickle.loads(pickle.dumps(parser))
     doc = Document(text=TEXT)

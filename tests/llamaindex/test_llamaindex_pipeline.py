@@ -16,8 +16,7 @@ from llama_index.embeddings.harrier import HarrierEmbedding, HarrierNodeParser
 
 QUERY = "what is the capital of France?"
 TEXTS = [
-    "Paris is the capital and most populous city of France. Berlin is the capital of Germany. "
-    * 3,
+    "Paris is the capital and most populous city of France. Berlin is the capital of Germany. " * 3,
     "Der schnelle braune Fuchs springt über den faulen Hund. Ähnliche Sätze finden. " * 3,
     "机器学习是人工智能的一个分支。向量数据库存储嵌入。今天天气很好。" * 2,
     "def embed(texts: list[str]) -> np.ndarray:\n    return model.encode(texts)\n" * 3,
@@ -31,8 +30,9 @@ def test_pipeline_feeds_an_index_whose_retriever_ranks_like_the_engine(model_pat
     documents = [Document(text=text, doc_id=f"doc-{i}") for i, text in enumerate(TEXTS)]
     documents.append(Document(text=target, doc_id="target"))
 
-    pipeline = IngestionPipeline(transformations=[HarrierNodeParser(embedding, max_tokens=48),
-                                                  embedding])
+    pipeline = IngestionPipeline(
+        transformations=[HarrierNodeParser(embedding, max_tokens=48), embedding]
+    )
     nodes = pipeline.run(documents=documents)
     assert len(nodes) > len(documents)  # the long documents were split
     contents = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]

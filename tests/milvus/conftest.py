@@ -59,21 +59,27 @@ def _standalone(base: Path) -> Iterator[MilvusServer]:
     try:
         from milvus import default_server
     except ImportError as exc:
-        pytest.skip(f"the 'milvus' package (a bundled Milvus 2.3.5 server) is not installed "
-                    f"({exc}); pip install milvus==2.3.5 to run these tests")
+        pytest.skip(
+            f"the 'milvus' package (a bundled Milvus 2.3.5 server) is not installed "
+            f"({exc}); pip install milvus==2.3.5 to run these tests"
+        )
     default_server.set_base_dir(str(base))
     default_server.config.set("authorization_enabled", True)
     if _in_use(DEFAULT_PORT):  # another Milvus, or anything else: take a free port instead
         default_server.listen_port = _free_port()
-        logger.warning("port %d is in use; the test server listens on %d", DEFAULT_PORT,
-                       default_server.listen_port)
+        logger.warning(
+            "port %d is in use; the test server listens on %d",
+            DEFAULT_PORT,
+            default_server.listen_port,
+        )
     _embedded_etcd_on_free_ports(default_server.config, base)
     default_server.wait_for_started = False  # its own wait ignores a crashed process
     try:
         default_server.start()  # picks free ports for its other services (health, coordinators)
         _wait_healthy(default_server, base)
-        yield MilvusServer("standalone 2.3.5",
-                           f"http://127.0.0.1:{default_server.listen_port}", ROOT_TOKEN, True)
+        yield MilvusServer(
+            "standalone 2.3.5", f"http://127.0.0.1:{default_server.listen_port}", ROOT_TOKEN, True
+        )
     finally:
         _stop(default_server)
 
@@ -87,10 +93,15 @@ def _embedded_etcd_on_free_ports(config: Any, base: Path) -> None:
         f"initial-advertise-peer-urls: http://127.0.0.1:{peer}\n"
         f"listen-client-urls: http://127.0.0.1:{client}\n"
         f"advertise-client-urls: http://127.0.0.1:{client}\n"
-        f"initial-cluster: harrier-tests=http://127.0.0.1:{peer}\n", encoding="utf-8")
+        f"initial-cluster: harrier-tests=http://127.0.0.1:{peer}\n",
+        encoding="utf-8",
+    )
     config.template_text = re.sub(  # etcd.config.path, which the template does not expose
-        r"(?m)^(    embed: true.*)$", lambda m: f"{m.group(1)}\n  config:\n    path: {etcd}",
-        config.template_text, count=1)
+        r"(?m)^(    embed: true.*)$",
+        lambda m: f"{m.group(1)}\n  config:\n    path: {etcd}",
+        config.template_text,
+        count=1,
+    )
 
 
 def _wait_healthy(server: Any, base: Path, timeout: float = 120.0) -> None:
@@ -106,8 +117,9 @@ def _wait_healthy(server: Any, base: Path, timeout: float = 120.0) -> None:
         except OSError:
             pass
         time.sleep(0.2)
-    pytest.fail(f"the bundled Milvus server was not healthy after {timeout:.0f} s; see "
-                f"{base / 'logs'}")
+    pytest.fail(
+        f"the bundled Milvus server was not healthy after {timeout:.0f} s; see {base / 'logs'}"
+    )
 
 
 def _stop(server: Any) -> None:
@@ -136,8 +148,9 @@ def _docker() -> Iterator[MilvusServer]:
     except docker_errors.DockerException as exc:
         pytest.skip(f"no Docker engine to run a current Milvus server: {exc}")
     with container:
-        yield MilvusServer("docker latest", container.get_connection_url(), ROOT_TOKEN, False,
-                           bm25=True)
+        yield MilvusServer(
+            "docker latest", container.get_connection_url(), ROOT_TOKEN, False, bm25=True
+        )
 
 
 def _in_use(port: int) -> bool:
@@ -188,8 +201,9 @@ def open_server_store(milvus_server: MilvusServer) -> Iterator[Callable[..., Mil
 
     def open_store(collection: str | None = None) -> MilvusStore:
         name = collection or f"t_{uuid.uuid4().hex[:12]}"
-        store = MilvusStore(name, url=milvus_server.uri, token=milvus_server.token,
-                            sparse=milvus_server.bm25)
+        store = MilvusStore(
+            name, url=milvus_server.uri, token=milvus_server.token, sparse=milvus_server.bm25
+        )
         opened.append(store)
         return store
 

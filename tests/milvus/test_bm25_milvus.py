@@ -36,16 +36,29 @@ def test_distinct_terms_beyond_the_limit_keep_the_first_ones():
     assert prepared == [f"t{i:05d}" for i in range(len(prepared))] and len(prepared) > 100
 
 
-def test_a_span_over_65535_bytes_is_found_by_a_word_at_its_end(tmp_path: Path,
-                                                               qwen_engine: harrier.Embedder):
+def test_a_span_over_65535_bytes_is_found_by_a_word_at_its_end(
+    tmp_path: Path, qwen_engine: harrier.Embedder
+):
     store = MilvusStore("long", path=tmp_path / "lite.db")
     store.ensure_collection(qwen_engine.identity, qwen_engine.dimension)
     text = "东京 天气 " * 20_000 + "rivers end with a needle"  # 240 kB of UTF-8
     vector = np.ones(qwen_engine.dimension, dtype=np.float32) / np.sqrt(qwen_engine.dimension)
-    records = [harrier.SpanRecord(
-        id=harrier.span_id(doc, 0), vector=vector, text=body, doc_id=doc, span_index=0,
-        span_count=1, start=0, end=len(body), token_count=1, doc_hash="h", model="m",
-    ) for doc, body in (("long", text), ("short", "rivers of words"))]
+    records = [
+        harrier.SpanRecord(
+            id=harrier.span_id(doc, 0),
+            vector=vector,
+            text=body,
+            doc_id=doc,
+            span_index=0,
+            span_count=1,
+            start=0,
+            end=len(body),
+            token_count=1,
+            doc_hash="h",
+            model="m",
+        )
+        for doc, body in (("long", text), ("short", "rivers of words"))
+    ]
     store.upsert(records)
     (hit,) = store.search_sparse("needle", 5)
     assert (hit.doc_id, hit.text) == ("long", text)
@@ -54,8 +67,9 @@ def test_a_span_over_65535_bytes_is_found_by_a_word_at_its_end(tmp_path: Path,
 
 
 @pytest.mark.server
-def test_a_server_without_bm25_refuses_a_hybrid_collection(milvus_server, open_server_store,
-                                                           qwen_engine):
+def test_a_server_without_bm25_refuses_a_hybrid_collection(
+    milvus_server, open_server_store, qwen_engine
+):
     if milvus_server.bm25:
         pytest.skip("this server has the BM25 function")
     name = open_server_store().collection

@@ -80,8 +80,9 @@ def test_pymilvus_tracebacks_stay_out_of_the_terminal_when_handled(store, pymilv
     with quiet(), pytest.raises(MilvusException):
         store.client.describe_collection("missing")
     with pytest.raises(harrier.StoreError, match="describing"):
-        store._read("describing the collection",
-                    lambda: store.client.describe_collection("missing"))
+        store._read(
+            "describing the collection", lambda: store.client.describe_collection("missing")
+        )
     assert pymilvus_records == []
 
 
@@ -97,8 +98,7 @@ def test_reads_page_through_more_rows_than_one_query(store, qwen_engine, monkeyp
     monkeypatch.setattr(store_module, "_ID_PAGE", 3)
     monkeypatch.setattr(store_module, "_RECORD_PAGE", 2)
     docs = [SourceDocument(f"d{i}", f"{SENTENCE} {i}") for i in range(7)]
-    harrier.ingest([*docs, SourceDocument("long", SENTENCE * 8)], store, qwen_engine,
-                   max_tokens=24)
+    harrier.ingest([*docs, SourceDocument("long", SENTENCE * 8)], store, qwen_engine, max_tokens=24)
     assert sorted(store.iter_doc_ids()) == sorted(["a", "long", *(d.id for d in docs)])
     assert len(store.stored_documents([d.id for d in docs])) == 7
     spans = store.fetch_spans("long")
@@ -135,9 +135,15 @@ def test_paths_a_folder_and_the_default(tmp_path, monkeypatch):
 def test_a_lite_file_in_use_by_another_process_is_a_clear_error(tmp_path):
     db = tmp_path / "busy.db"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pymilvus import MilvusClient; "
-         f"MilvusClient(uri={str(db)!r}); print('open', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pymilvus import MilvusClient; "
+            f"MilvusClient(uri={str(db)!r}); print('open', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         with pytest.raises(harrier.StoreUnavailableError, match="one process"):
@@ -161,8 +167,17 @@ def test_the_command_line_on_milvus_lite(tmp_path, qwen_path, capfd, pymilvus_re
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.md").write_text("机器学习 " * 50, encoding="utf-8")
-    common = ["--collection", "docs", "--store", f"milvus:{tmp_path / 'cli.db'}",
-              "--model", str(qwen_path), "--device", "cpu", "--json"]
+    common = [
+        "--collection",
+        "docs",
+        "--store",
+        f"milvus:{tmp_path / 'cli.db'}",
+        "--model",
+        str(qwen_path),
+        "--device",
+        "cpu",
+        "--json",
+    ]
     assert main(["ingest", str(tmp_path / "docs"), *common]) == 0
     assert main(["ingest", str(tmp_path / "docs"), *common]) == 0
     assert main(["search", "机器学习", "-k", "1", *common]) == 0

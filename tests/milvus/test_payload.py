@@ -65,10 +65,20 @@ def test_a_lone_surrogate_is_a_clear_store_error():
 
 
 def span(text: str, metadata: dict) -> SpanRecord:
-    return SpanRecord(id=harrier.span_id("d", 0), vector=np.ones(4, dtype=np.float32) / 2,
-                      text=text, doc_id="d", span_index=0, span_count=1, start=0,
-                      end=len(text), token_count=1, doc_hash="h" * 64, model="m",
-                      metadata=metadata)
+    return SpanRecord(
+        id=harrier.span_id("d", 0),
+        vector=np.ones(4, dtype=np.float32) / 2,
+        text=text,
+        doc_id="d",
+        span_index=0,
+        span_count=1,
+        start=0,
+        end=len(text),
+        token_count=1,
+        doc_hash="h" * 64,
+        model="m",
+        metadata=metadata,
+    )
 
 
 @given(metadata=st.dictionaries(TEXT, JSON, max_size=6), text=TEXT)
@@ -79,12 +89,19 @@ def test_rows_give_back_text_and_metadata_exactly(metadata, text):
 
 
 def test_metadata_the_json_field_cannot_hold_is_kept_whole_in_the_parts():
-    metadata = {"nan": math.nan, "inf": -math.inf, "huge": 2**70, "deep": {"n": -(2**64)},
-                "big": "x" * 70_000, "lang": "en", "": "empty key", "n": 1.5}
+    metadata = {
+        "nan": math.nan,
+        "inf": -math.inf,
+        "huge": 2**70,
+        "deep": {"n": -(2**64)},
+        "big": "x" * 70_000,
+        "lang": "en",
+        "": "empty key",
+        "n": 1.5,
+    }
     row = to_row(span("t", metadata))
     back = read_metadata(row)
-    assert math.isnan(back.pop("nan")) and back == {k: v for k, v in metadata.items()
-                                                    if k != "nan"}
+    assert math.isnan(back.pop("nan")) and back == {k: v for k, v in metadata.items() if k != "nan"}
     assert row["metadata"] == {"lang": "en", "": "empty key", "n": 1.5}
     assert all(len(p.encode("utf-8")) <= 65_535 for p in row["metadata_json"])
 
@@ -112,14 +129,18 @@ def test_a_span_too_large_for_one_request_is_refused():
 
 def test_expressions_quote_every_character():
     assert quote('a\\b"c\nd\re\t\x01') == '"a\\\\b\\"c\\nd\\re\t\x01"'
-    assert [literal(v) for v in (True, False, 3, 1.5, "x")] == ["true", "false", "3", "1.5",
-                                                               '"x"']
-    assert metadata_filter({"lang": "en", "n": 2}) == 'metadata["lang"] == "en" and ' \
-                                                      'metadata["n"] == 2'
+    assert [literal(v) for v in (True, False, 3, 1.5, "x")] == ["true", "false", "3", "1.5", '"x"']
+    assert (
+        metadata_filter({"lang": "en", "n": 2}) == 'metadata["lang"] == "en" and metadata["n"] == 2'
+    )
     assert metadata_filter("span_index < 3") == "span_index < 3"
     assert metadata_filter(None) == ""
-    for bad, error in (({"k": [1]}, TypeError), ({"k": math.nan}, TypeError),
-                       ({"": 1}, ValueError), (42, TypeError)):
+    for bad, error in (
+        ({"k": [1]}, TypeError),
+        ({"k": math.nan}, TypeError),
+        ({"": 1}, ValueError),
+        (42, TypeError),
+    ):
         with pytest.raises(error):
             metadata_filter(bad)
 
@@ -137,18 +158,26 @@ def _chained(outer: Exception, inner: BaseException) -> Exception:
     return outer
 
 
-@pytest.mark.parametrize(("exc", "transient"), [
-    (MilvusException(code=2, message="Fail connecting to server"), True),
-    (MilvusException(code=8, message="rate limit exceeded"), True),
-    (MilvusException(code=grpc.StatusCode.UNAVAILABLE, message="Retry timeout"), True),
-    (_RpcError(grpc.StatusCode.DEADLINE_EXCEEDED), True),
-    (ConnectionResetError("reset"), True),
-    (_chained(MilvusException(code=2, message="Fail connecting"),
-              _RpcError(grpc.StatusCode.UNAUTHENTICATED)), False),
-    (MilvusException(code=1100, message="the length (70000) exceeds max length"), False),
-    (ParamError(message="invalid"), False),
-    (ValueError("bug"), False),
-])
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (MilvusException(code=2, message="Fail connecting to server"), True),
+        (MilvusException(code=8, message="rate limit exceeded"), True),
+        (MilvusException(code=grpc.StatusCode.UNAVAILABLE, message="Retry timeout"), True),
+        (_RpcError(grpc.StatusCode.DEADLINE_EXCEEDED), True),
+        (ConnectionResetError("reset"), True),
+        (
+            _chained(
+                MilvusException(code=2, message="Fail connecting"),
+                _RpcError(grpc.StatusCode.UNAUTHENTICATED),
+            ),
+            False,
+        ),
+        (MilvusException(code=1100, message="the length (70000) exceeds max length"), False),
+        (ParamError(message="invalid"), False),
+        (ValueError("bug"), False),
+    ],
+)
 def test_only_connection_and_overload_errors_are_transient(exc, transient):
     assert is_transient(exc) is transient
 

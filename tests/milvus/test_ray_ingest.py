@@ -27,8 +27,15 @@ pytestmark = pytest.mark.server
 MAX_TOKENS = 32
 OBJECT_STORE = 80 * 2**20  # Ray's minimum is 75 MiB
 RAY_OPTIONS = dict(max_tokens=MAX_TOKENS, actors=2, cpus_per_actor=0.5, batch_size=3)
-COUNTS = ("documents", "unchanged", "skipped", "spans_written", "spans_deleted",
-          "documents_pruned", "tokens")
+COUNTS = (
+    "documents",
+    "unchanged",
+    "skipped",
+    "spans_written",
+    "spans_deleted",
+    "documents_pruned",
+    "tokens",
+)
 TEXTS = [
     "Rivers carry water from the hills down to the sea. " * 12,
     "机器学习是人工智能的一个分支。向量数据库存储嵌入。" * 5,
@@ -53,8 +60,13 @@ def ray_cluster(milvus_server) -> Iterator[str]:
     saved = {key: os.environ.get(key) for key in ("RAY_AUTH_MODE", "MILVUS_TOKEN")}
     os.environ.update(RAY_AUTH_MODE="disabled", MILVUS_TOKEN=milvus_server.token)
     temp = tempfile.mkdtemp(prefix="hr-", dir="/tmp")  # Ray's socket paths must stay short
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False,
-             object_store_memory=OBJECT_STORE)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _temp_dir=temp,
+        log_to_driver=False,
+        object_store_memory=OBJECT_STORE,
+    )
     try:
         yield f"milvus:{milvus_server.uri}"
     finally:
@@ -75,10 +87,27 @@ def assert_same_store(expected: MilvusStore, actual: MilvusStore) -> None:
         ours, theirs = actual.fetch_spans(doc_id), expected.fetch_spans(doc_id)
         assert [r.id for r in ours] == [r.id for r in theirs]
         for a, b in zip(ours, theirs, strict=True):
-            assert (a.text, a.start, a.end, a.span_index, a.span_count, a.token_count,
-                    a.doc_hash, a.model, a.metadata) == (
-                b.text, b.start, b.end, b.span_index, b.span_count, b.token_count,
-                b.doc_hash, b.model, b.metadata)
+            assert (
+                a.text,
+                a.start,
+                a.end,
+                a.span_index,
+                a.span_count,
+                a.token_count,
+                a.doc_hash,
+                a.model,
+                a.metadata,
+            ) == (
+                b.text,
+                b.start,
+                b.end,
+                b.span_index,
+                b.span_count,
+                b.token_count,
+                b.doc_hash,
+                b.model,
+                b.metadata,
+            )
             np.testing.assert_allclose(a.vector, b.vector, atol=1e-6, rtol=0)
 
 
@@ -87,14 +116,21 @@ def assert_same_counts(report: harrier.IngestReport, expected: harrier.IngestRep
 
 
 def test_two_actors_write_the_single_process_store_and_a_job_moves_between_the_two(
-    ray_cluster: str, open_server_store, qwen_engine: harrier.Embedder, qwen_path: Path,
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    ray_cluster: str,
+    open_server_store,
+    qwen_engine: harrier.Embedder,
+    qwen_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Both stores start from the same earlier run: a document that will shrink, one that will
     # grow, one that will be pruned and one that stays; the other eight are new.
-    earlier = [SourceDocument("doc-0", TEXTS[0] * 2, CORPUS[0].metadata),
-               SourceDocument("doc-4", "tiny", CORPUS[4].metadata), CORPUS[2],
-               SourceDocument("gone", "This document leaves the corpus.")]
+    earlier = [
+        SourceDocument("doc-0", TEXTS[0] * 2, CORPUS[0].metadata),
+        SourceDocument("doc-4", "tiny", CORPUS[4].metadata),
+        CORPUS[2],
+        SourceDocument("gone", "This document leaves the corpus."),
+    ]
     single, on_ray = open_server_store(), open_server_store()
     for store in (single, on_ray):
         harrier.ingest(earlier, store, qwen_engine, max_tokens=MAX_TOKENS)
@@ -102,8 +138,9 @@ def test_two_actors_write_the_single_process_store_and_a_job_moves_between_the_t
     changed[4] = SourceDocument("doc-4", TEXTS[5], CORPUS[4].metadata)
 
     expected = harrier.ingest(changed, single, qwen_engine, max_tokens=MAX_TOKENS, prune=True)
-    report = ingest_on_ray(changed, ray_cluster, on_ray.collection, qwen_path, prune=True,
-                           **RAY_OPTIONS)
+    report = ingest_on_ray(
+        changed, ray_cluster, on_ray.collection, qwen_path, prune=True, **RAY_OPTIONS
+    )
     assert (expected.unchanged, expected.documents_pruned) == (1, 1)
     assert expected.spans_deleted > 0 and expected.spans_written > len(CORPUS)
     assert_same_counts(report, expected)
@@ -112,16 +149,43 @@ def test_two_actors_write_the_single_process_store_and_a_job_moves_between_the_t
     # Ray (from the command line) after one process, and one process after Ray: nothing to
     # embed, write or delete.
     jsonl = tmp_path / "corpus.jsonl"
-    jsonl.write_text("".join(json.dumps({"id": d.id, "text": d.text, "metadata": d.metadata},
-                                        ensure_ascii=False) + "\n" for d in changed))
-    assert cli.main(["ingest", str(jsonl), "--ray", "--actors", "2", "--collection",
-                     single.collection, "--store", ray_cluster, "--model", str(qwen_path),
-                     "--max-tokens", str(MAX_TOKENS), "--json"]) == 0
+    jsonl.write_text(
+        "".join(
+            json.dumps({"id": d.id, "text": d.text, "metadata": d.metadata}, ensure_ascii=False)
+            + "\n"
+            for d in changed
+        )
+    )
+    assert (
+        cli.main(
+            [
+                "ingest",
+                str(jsonl),
+                "--ray",
+                "--actors",
+                "2",
+                "--collection",
+                single.collection,
+                "--store",
+                ray_cluster,
+                "--model",
+                str(qwen_path),
+                "--max-tokens",
+                str(MAX_TOKENS),
+                "--json",
+            ]
+        )
+        == 0
+    )
     again = json.loads(capsys.readouterr().out)
     back = harrier.ingest(changed, on_ray, qwen_engine, max_tokens=MAX_TOKENS).to_dict()
     for rerun in (again, back):
         assert [rerun[k] for k in ("unchanged", "spans_written", "spans_deleted", "tokens")] == [
-            len(CORPUS), 0, 0, 0]
+            len(CORPUS),
+            0,
+            0,
+            0,
+        ]
     assert_same_store(single, on_ray)
 
 
@@ -135,7 +199,10 @@ def test_the_command_line_flags() -> None:
 
 
 def test_large_files_stream_on_the_driver_as_in_one_process(
-    ray_cluster: str, open_server_store, qwen_engine: harrier.Embedder, qwen_path: Path,
+    ray_cluster: str,
+    open_server_store,
+    qwen_engine: harrier.Embedder,
+    qwen_path: Path,
     tmp_path: Path,
 ) -> None:
     (tmp_path / "big.txt").write_text(TEXTS[0] * 4, encoding="utf-8")
@@ -143,8 +210,9 @@ def test_large_files_stream_on_the_driver_as_in_one_process(
     single, on_ray = open_server_store(), open_server_store()
     options = dict(max_tokens=MAX_TOKENS, large_file_bytes=1024)
     expected = harrier.ingest(tmp_path, single, qwen_engine, **options)
-    report = ingest_on_ray(tmp_path, ray_cluster, on_ray.collection, qwen_path, **options,
-                           sparse=False)
+    report = ingest_on_ray(
+        tmp_path, ray_cluster, on_ray.collection, qwen_path, **options, sparse=False
+    )
     assert (expected.documents, expected.skipped) == (1, 1) and expected.spans_written > 4
     assert_same_counts(report, expected)
     assert_same_store(single, on_ray)
@@ -161,15 +229,15 @@ def test_without_ray_the_error_names_the_extra(monkeypatch, qwen_path: Path) -> 
         ingest_on_ray(CORPUS, "milvus:http://127.0.0.1:1", "c", qwen_path)
 
 
-def test_a_stage_error_comes_back_as_the_original_error(ray_cluster: str, open_server_store,
-                                                       qwen_path: Path) -> None:
+def test_a_stage_error_comes_back_as_the_original_error(
+    ray_cluster: str, open_server_store, qwen_path: Path
+) -> None:
     """A write task's StoreLimitError (Milvus cannot store a lone surrogate) is raised by the
     driver as itself, from the task's cause, not rebuilt from traceback text."""
     store = open_server_store()
     bad = [SourceDocument("bad", "fine text", {"note": "a lone surrogate \ud800"})]
     with pytest.raises(harrier.StoreLimitError, match="lone surrogate") as info:
-        ingest_on_ray(bad, ray_cluster, store.collection, qwen_path, sparse=False,
-                      **RAY_OPTIONS)
+        ingest_on_ray(bad, ray_cluster, store.collection, qwen_path, sparse=False, **RAY_OPTIONS)
     assert type(info.value) is harrier.StoreLimitError
     assert "Traceback" not in str(info.value) and "ray::" not in str(info.value)
 
@@ -183,13 +251,21 @@ def test_the_original_error_keeps_its_attributes() -> None:
     assert original_error(ray.exceptions.RayTaskError("f", "tb", ValueError("x"))) is None
 
 
-def test_prepare_actors_close_their_store_client(ray_cluster: str, open_server_store,
-                                                 qwen_path: Path) -> None:
+def test_prepare_actors_close_their_store_client(
+    ray_cluster: str, open_server_store, qwen_path: Path
+) -> None:
     from harrier._ray_stages import Prepare
 
     collection = open_server_store().collection
-    prepare = Prepare(ray_cluster, collection, harrier.EmbedderSettings(model=str(qwen_path)),
-                      MAX_TOKENS, 0, "settings", convert_timeout=5.0)
+    prepare = Prepare(
+        ray_cluster,
+        collection,
+        harrier.EmbedderSettings(model=str(qwen_path)),
+        MAX_TOKENS,
+        0,
+        "settings",
+        convert_timeout=5.0,
+    )
     client = prepare.store
     assert not client._closed
     del prepare  # what Ray Data does when it releases the actor
@@ -201,13 +277,15 @@ def test_embed_actors_get_the_whole_engine_settings(qwen_path: Path) -> None:
     from harrier._ray_stages import Embed
     from harrier.ray_ingest import actor_settings
 
-    settings = harrier.EmbedderSettings(model=str(qwen_path), dtype="bfloat16",
-                                        max_batch_tokens=512, device="cpu")
+    settings = harrier.EmbedderSettings(
+        model=str(qwen_path), dtype="bfloat16", max_batch_tokens=512, device="cpu"
+    )
     engine = actor_settings(None, settings, None, 0.0)
     assert engine == settings
     assert Embed(engine).embedder.settings == settings
     assert actor_settings(qwen_path, None, None, 1.0) == harrier.EmbedderSettings(
-        model=str(qwen_path), device="cuda")
+        model=str(qwen_path), device="cuda"
+    )
     assert actor_settings(None, settings, "cuda:1", 1.0).device == "cuda:1"
     with pytest.raises(harrier.ConfigurationError, match="differs"):
         actor_settings("another/model", settings, None, 0.0)
@@ -241,7 +319,10 @@ BLOCK_BYTES = 9 * 2**19  # 4.5 MiB a file: one file per block (the 4 MiB bound)
 
 @pytest.mark.slow  # 75 to 130 s on two busy cores; the PDF folder test streams heavy files too
 def test_a_corpus_three_times_the_object_store_streams_without_spilling(
-    ray_cluster: str, open_server_store, qwen_engine: harrier.Embedder, qwen_path: Path,
+    ray_cluster: str,
+    open_server_store,
+    qwen_engine: harrier.Embedder,
+    qwen_path: Path,
     tmp_path: Path,
 ) -> None:
     """56 Word files with heavy pictures, 3.1 times the object store: their bytes travel from
@@ -258,17 +339,20 @@ def test_a_corpus_three_times_the_object_store_streams_without_spilling(
     folder, total = tmp_path / "docs", 0
     folder.mkdir()
     for i in range(files):
-        total += write_heavy_docx(folder / f"report-{i:02d}.docx",
-                                  f"Survey {i}: the river rose {i} centimetres overnight.",
-                                  rng.bytes(BLOCK_BYTES))
+        total += write_heavy_docx(
+            folder / f"report-{i:02d}.docx",
+            f"Survey {i}: the river rose {i} centimetres overnight.",
+            rng.bytes(BLOCK_BYTES),
+        )
     single, on_ray = open_server_store(), open_server_store()
     expected = harrier.ingest(folder, single, qwen_engine, max_tokens=MAX_TOKENS)
     assert (expected.documents, expected.skipped) == (files, 0)
     assert expected.spans_written >= files
 
     before = spilled_bytes()
-    report = ingest_on_ray(folder, ray_cluster, on_ray.collection, qwen_path, sparse=False,
-                           **RAY_OPTIONS)
+    report = ingest_on_ray(
+        folder, ray_cluster, on_ray.collection, qwen_path, sparse=False, **RAY_OPTIONS
+    )
     assert total > 3 * capacity  # so the old code spilled at least total - capacity
     assert spilled_bytes() - before <= 10 * BLOCK_BYTES < total - capacity
     assert_same_counts(report, expected)
@@ -278,8 +362,12 @@ def test_a_corpus_three_times_the_object_store_streams_without_spilling(
 
 
 def test_a_pdf_folder_on_ray_gives_the_pages_and_the_skip_log_of_one_process(
-    ray_cluster: str, open_server_store, qwen_engine: harrier.Embedder, qwen_path: Path,
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    ray_cluster: str,
+    open_server_store,
+    qwen_engine: harrier.Embedder,
+    qwen_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """``harrier ingest --ray --skip-log``: the Prepare actors convert the PDF into the spans
     (with their pages) one process writes, and the log gets the skips found on the driver (a
@@ -293,15 +381,37 @@ def test_a_pdf_folder_on_ray_gives_the_pages_and_the_skip_log_of_one_process(
     (folder / "notes.txt").write_text(TEXTS[0], encoding="utf-8")
     rng = np.random.default_rng(0)
     for i in range(2):  # 4.5 MiB each: a block each, streamed through the feed
-        write_heavy_docx(folder / f"survey-{i}.docx", f"Survey {i}: the river rose.",
-                         rng.bytes(BLOCK_BYTES))
+        write_heavy_docx(
+            folder / f"survey-{i}.docx", f"Survey {i}: the river rose.", rng.bytes(BLOCK_BYTES)
+        )
     single, on_ray = open_server_store(), open_server_store()
-    expected = harrier.ingest(folder, single, qwen_engine, max_tokens=MAX_TOKENS,
-                              skip_log=tmp_path / "single.jsonl")
-    assert cli.main(["ingest", str(folder), "--ray", "--actors", "2", "--collection",
-                     on_ray.collection, "--store", ray_cluster, "--model", str(qwen_path),
-                     "--max-tokens", str(MAX_TOKENS), "--no-sparse", "--json",
-                     "--skip-log", str(tmp_path / "ray.jsonl")]) == 0
+    expected = harrier.ingest(
+        folder, single, qwen_engine, max_tokens=MAX_TOKENS, skip_log=tmp_path / "single.jsonl"
+    )
+    assert (
+        cli.main(
+            [
+                "ingest",
+                str(folder),
+                "--ray",
+                "--actors",
+                "2",
+                "--collection",
+                on_ray.collection,
+                "--store",
+                ray_cluster,
+                "--model",
+                str(qwen_path),
+                "--max-tokens",
+                str(MAX_TOKENS),
+                "--no-sparse",
+                "--json",
+                "--skip-log",
+                str(tmp_path / "ray.jsonl"),
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert {k: report[k] for k in COUNTS} == {k: getattr(expected, k) for k in COUNTS}
     assert_same_store(single, on_ray)
@@ -311,7 +421,8 @@ def test_a_pdf_folder_on_ray_gives_the_pages_and_the_skip_log_of_one_process(
     for span in pdf:
         pages = range(span.metadata["page_start"], span.metadata["page_end"] + 1)
         assert [s for s in PDF_PAGES if s in span.text] == [
-            PDF_PAGES[p - 1] for p in pages if PDF_PAGES[p - 1] in span.text]
+            PDF_PAGES[p - 1] for p in pages if PDF_PAGES[p - 1] in span.text
+        ]
     assert {s.metadata["page_start"] for s in pdf} == {1, 2, 3}
 
     def logged(name: str) -> list[dict[str, str]]:

@@ -50,8 +50,7 @@ def test_killed_runs_then_a_full_run_equal_one_clean_run(server_spec, tmp_path, 
     env = {"MILVUS_TOKEN": os.environ["MILVUS_TOKEN"], "HARRIER_VICTIM_SPARSE": "0"}
     writes = run_victim(tmp_path, spec, qwen_path, None, env, clean_name)
     clean = snapshot(spec, clean_name)
-    counts = kill_repeatedly(tmp_path, spec, qwen_path, writes, env=env,
-                             collection=victim_name)
+    counts = kill_repeatedly(tmp_path, spec, qwen_path, writes, env=env, collection=victim_name)
     run_victim(tmp_path, spec, qwen_path, None, env, victim_name)
     assert_same_store(snapshot(spec, victim_name), clean)
     total = sum(len(v) for v in clean.values())
@@ -64,19 +63,24 @@ def test_two_runs_at_once_store_one_copy(server_spec, tmp_path, qwen_path):
     write_corpus(tmp_path)
     env = {"MILVUS_TOKEN": os.environ["MILVUS_TOKEN"], "HARRIER_VICTIM_SPARSE": "0"}
     run_victim(tmp_path, spec, qwen_path, None, env, clean_name)
-    store = MilvusStore(shared_name, url=spec.split(":", 1)[1], token=env["MILVUS_TOKEN"],
-                        sparse=False)
+    store = MilvusStore(
+        shared_name, url=spec.split(":", 1)[1], token=env["MILVUS_TOKEN"], sparse=False
+    )
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
     store.ensure_collection(engine.identity, engine.dimension)  # as the CLI would, first
     store.close()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda _: run_victim(tmp_path, spec, qwen_path, None, env, shared_name),
-                      range(2)))
+        list(
+            pool.map(
+                lambda _: run_victim(tmp_path, spec, qwen_path, None, env, shared_name), range(2)
+            )
+        )
     assert_same_store(snapshot(spec, shared_name), snapshot(spec, clean_name))
 
 
-def test_server_that_goes_away_fails_clearly_then_resumes(server_spec, milvus_server,
-                                                           tmp_path, qwen_engine):
+def test_server_that_goes_away_fails_clearly_then_resumes(
+    server_spec, milvus_server, tmp_path, qwen_engine
+):
     """The server is reached through a TCP proxy that is shut mid-run (every connection cut,
     new ones refused) and opened again later: a server restart as the client sees it."""
     spec, collections = server_spec
@@ -112,8 +116,7 @@ def test_server_that_goes_away_fails_clearly_then_resumes(server_spec, milvus_se
 
         proxy.open()  # the server is back
         resumed = MilvusStore(victim_name, url=proxied, token=token)
-        report = harrier.ingest(tmp_path, resumed, qwen_engine, max_tokens=48,
-                                group_documents=3)
+        report = harrier.ingest(tmp_path, resumed, qwen_engine, max_tokens=48, group_documents=3)
         resumed.close()
     assert report.unchanged > 0  # what was written before the cut is kept
     assert_same_store(snapshot(spec, victim_name), snapshot(spec, clean_name))
@@ -199,4 +202,3 @@ class TcpProxy:
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
-

@@ -40,8 +40,9 @@ def test_rerun_writes_nothing_and_a_document_shrinks_from_five_spans_to_two(
     assert (again.unchanged, again.spans_written, again.tokens) == (2, 0, 0)
 
     short = spans_text(qwen_engine, 2)
-    shrunk = harrier.ingest([SourceDocument("doc", short)], store, qwen_engine, max_tokens=24,
-                            prune=True)
+    shrunk = harrier.ingest(
+        [SourceDocument("doc", short)], store, qwen_engine, max_tokens=24, prune=True
+    )
     assert (shrunk.spans_written, shrunk.spans_deleted, shrunk.documents_pruned) == (2, 3, 1)
     records = store.fetch_spans("doc")
     assert [r.span_index for r in records] == [0, 1] and {r.span_count for r in records} == {2}
@@ -64,8 +65,10 @@ def test_a_mismatched_model_is_refused(open_server_store, qwen_engine, gemma_pat
 def test_search_results_have_the_shape_of_qdrants(open_server_store, qwen_engine, tmp_path):
     from harrier_qdrant import QdrantStore
 
-    docs = [SourceDocument(f"d{i}", f"{word} {SENTENCE}", {"i": i, "tags": ["x", word]})
-            for i, word in enumerate(["alpha", "beta", "gamma", "delta", "epsilon"])]
+    docs = [
+        SourceDocument(f"d{i}", f"{word} {SENTENCE}", {"i": i, "tags": ["x", word]})
+        for i, word in enumerate(["alpha", "beta", "gamma", "delta", "epsilon"])
+    ]
     qdrant = harrier.Index(QdrantStore("same", path=tmp_path / "qdrant"), qwen_engine)
     milvus = harrier.Index(open_server_store(), qwen_engine)
     for index in (qdrant, milvus):
@@ -78,13 +81,13 @@ def test_search_results_have_the_shape_of_qdrants(open_server_store, qwen_engine
             assert type(ours) is type(theirs) is harrier.Hit
             ours_dict, theirs_dict = ours.to_dict(), theirs.to_dict()
             assert {k: type(v) for k, v in ours_dict.items()} == {
-                k: type(v) for k, v in theirs_dict.items()}
+                k: type(v) for k, v in theirs_dict.items()
+            }
             assert ours_dict == {**theirs_dict, "score": pytest.approx(theirs.score, abs=1e-5)}
     qdrant.close()
 
 
-def test_a_wrong_token_is_refused_fast_and_never_shown(milvus_server, monkeypatch, caplog,
-                                                        capfd):
+def test_a_wrong_token_is_refused_fast_and_never_shown(milvus_server, monkeypatch, caplog, capfd):
     if not milvus_server.authentication:
         pytest.skip(f"the {milvus_server.name} server runs without authentication")
     secret = "root:sk-harrier-secret-42"
@@ -102,31 +105,42 @@ def test_a_wrong_token_is_refused_fast_and_never_shown(milvus_server, monkeypatc
     assert info.value.__cause__ is None and info.value.__context__ is None
 
 
-def test_reads_page_through_more_rows_than_one_query(open_server_store, qwen_engine,
-                                                     monkeypatch):
+def test_reads_page_through_more_rows_than_one_query(open_server_store, qwen_engine, monkeypatch):
     import harrier_milvus._store as store_module
 
     monkeypatch.setattr(store_module, "_ID_PAGE", 4)
     monkeypatch.setattr(store_module, "_RECORD_PAGE", 2)
     store = open_server_store()
-    docs = [SourceDocument(f"d{i:02d}", spans_text(qwen_engine, 3) if i == 0 else SENTENCE)
-            for i in range(11)]
+    docs = [
+        SourceDocument(f"d{i:02d}", spans_text(qwen_engine, 3) if i == 0 else SENTENCE)
+        for i in range(11)
+    ]
     harrier.ingest(docs, store, qwen_engine, max_tokens=24)
     assert sorted(store.iter_doc_ids()) == [d.id for d in docs]
     assert len(store.stored_documents([d.id for d in docs])) == 11
     assert [r.span_index for r in store.fetch_spans("d00")] == [0, 1, 2]
 
 
-def test_the_command_line_ingests_and_searches_a_server(milvus_server, qwen_path, tmp_path,
-                                                        monkeypatch, capsys):
+def test_the_command_line_ingests_and_searches_a_server(
+    milvus_server, qwen_path, tmp_path, monkeypatch, capsys
+):
     from harrier.cli import main
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.md").write_text(SENTENCE * 3, encoding="utf-8")
     monkeypatch.setenv("MILVUS_TOKEN", milvus_server.token)
     name = f"cli_{uuid.uuid4().hex[:8]}"
-    common = ["--collection", name, "--store", f"milvus:{milvus_server.uri}",
-              "--model", str(qwen_path), "--device", "cpu", "--json"]
+    common = [
+        "--collection",
+        name,
+        "--store",
+        f"milvus:{milvus_server.uri}",
+        "--model",
+        str(qwen_path),
+        "--device",
+        "cpu",
+        "--json",
+    ]
     try:
         assert main(["ingest", str(tmp_path / "docs"), *common, "--no-sparse"]) == 0
         assert json.loads(capsys.readouterr().out)["spans_written"] == 1

@@ -43,40 +43,52 @@ def text_of_tokens(engine: harrier.Embedder, tokens: int) -> str:
     return text
 
 
-def record(engine: harrier.Embedder, doc_id: str, text: str, metadata: dict,
-           seed: int = 0) -> SpanRecord:
+def record(
+    engine: harrier.Embedder, doc_id: str, text: str, metadata: dict, seed: int = 0
+) -> SpanRecord:
     return SpanRecord(
-        id=span_id(doc_id, 0), vector=unit_vector(engine.dimension, seed), text=text,
+        id=span_id(doc_id, 0),
+        vector=unit_vector(engine.dimension, seed),
+        text=text,
         doc_id=doc_id,
-        span_index=0, span_count=1, start=0, end=len(text),
-        token_count=engine.count_tokens([text])[0], doc_hash="0" * 64,
-        model=engine.model_name, metadata=metadata,
+        span_index=0,
+        span_count=1,
+        start=0,
+        end=len(text),
+        token_count=engine.count_tokens([text])[0],
+        doc_hash="0" * 64,
+        model=engine.model_name,
+        metadata=metadata,
     )
 
 
-def test_a_32768_token_cjk_and_emoji_span_comes_back_byte_for_byte(open_server_store,
-                                                                     qwen_engine):
+def test_a_32768_token_cjk_and_emoji_span_comes_back_byte_for_byte(open_server_store, qwen_engine):
     text = text_of_tokens(qwen_engine, 32_768)
     assert len(text.encode("utf-8")) > 65_535
     assert len(harrier.split_spans(text, qwen_engine, max_tokens=32_768)) == 1  # one span
     emoji = "👩‍👩‍👧‍👦🚀" * 20_000  # 580,000 bytes, cut between the code points of a sequence
     store = open_server_store()
     store.ensure_collection(qwen_engine.identity, qwen_engine.dimension)
-    spans = [record(qwen_engine, "long/1", text, {"lang": "zh"}, seed=1),
-             record(qwen_engine, "long/2", emoji, {}, seed=2)]
+    spans = [
+        record(qwen_engine, "long/1", text, {"lang": "zh"}, seed=1),
+        record(qwen_engine, "long/2", emoji, {}, seed=2),
+    ]
     store.upsert(spans)
 
     for span in spans:
         hit = store.search_vector(span.vector, k=1)[0]
         assert hit.text.encode("utf-8") == span.text.encode("utf-8")
-        assert (hit.doc_id, hit.end, hit.metadata) == (span.doc_id, len(span.text),
-                                                      span.metadata)
+        assert (hit.doc_id, hit.end, hit.metadata) == (span.doc_id, len(span.text), span.metadata)
         assert hit.score == pytest.approx(1.0, abs=1e-5)
         fetched = store.fetch_spans(span.doc_id)[0]
         assert fetched.text == span.text and fetched.token_count == span.token_count
     assert spans[0].token_count == 32_768
-    raw = store.client.query(store.collection, filter='doc_id == "long/2"',
-                             output_fields=["text_parts"], consistency_level="Strong")
+    raw = store.client.query(
+        store.collection,
+        filter='doc_id == "long/2"',
+        output_fields=["text_parts"],
+        consistency_level="Strong",
+    )
     parts = raw[0]["text_parts"]
     assert len(parts) > 8 and all(len(p.encode("utf-8")) <= 65_535 for p in parts)
 
@@ -98,22 +110,28 @@ def test_one_varchar_cannot_hold_that_span_on_this_server(milvus_server, qwen_en
         client.close()
 
 
-def test_metadata_over_the_json_limit_round_trips_and_stays_filterable(open_server_store,
-                                                                       qwen_engine):
-    metadata = {"lang": "zh", "notes": "说明" * 20_000, "nested": {"ids": list(range(8_000))},
-                "huge": 2**80, "emoji": "🚀" * 100}
+def test_metadata_over_the_json_limit_round_trips_and_stays_filterable(
+    open_server_store, qwen_engine
+):
+    metadata = {
+        "lang": "zh",
+        "notes": "说明" * 20_000,
+        "nested": {"ids": list(range(8_000))},
+        "huge": 2**80,
+        "emoji": "🚀" * 100,
+    }
     assert len(json.dumps(metadata, ensure_ascii=False).encode("utf-8")) > 65_536
     store = open_server_store()
     harrier.ingest([SourceDocument("meta", SENTENCE, metadata)], store, qwen_engine)
     assert store.fetch_spans("meta")[0].metadata == metadata
     hits = store.search_vector(unit_vector(qwen_engine.dimension), k=5, filter={"lang": "zh"})
     assert [h.doc_id for h in hits] == ["meta"] and hits[0].metadata == metadata
-    assert store.search_vector(unit_vector(qwen_engine.dimension), k=5,
-                               filter={"lang": "en"}) == []
+    assert store.search_vector(unit_vector(qwen_engine.dimension), k=5, filter={"lang": "en"}) == []
 
 
-def test_a_refused_write_fails_at_once_without_pymilvus_noise(open_server_store, qwen_engine,
-                                                              pymilvus_records, caplog):
+def test_a_refused_write_fails_at_once_without_pymilvus_noise(
+    open_server_store, qwen_engine, pymilvus_records, caplog
+):
     store = open_server_store()
     store.ensure_collection(qwen_engine.identity, qwen_engine.dimension)
     too_long_id = "x" * 70_000  # over the server's 65,535 bytes for doc_id

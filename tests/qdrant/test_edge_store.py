@@ -33,8 +33,11 @@ def filled(path: Path, docs: int = 3, spans: int = 4) -> None:
 
 
 def digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_qdrant_spec_opens_edge_with_the_server_payload_layout(tmp_path):
@@ -60,7 +63,7 @@ def test_search_before_and_after_the_index_equals_exact(tmp_path):
     store.create_collection(SYNTHETIC_MODEL, DIM)
     stored = [r for d in range(30) for r in records(f"d{d}", 100, seed=d)]
     for start in range(0, len(stored), 256):
-        store.upsert(stored[start:start + 256])
+        store.upsert(stored[start : start + 256])
     matrix = np.stack([r.vector for r in stored])
     query = stored[7].vector + 0.1
     exact = [stored[i].id for i in np.argsort(-(matrix @ query))[:10]]
@@ -95,8 +98,9 @@ def test_quantized_collection_rescored_and_recorded(tmp_path, quantization):
     np.testing.assert_allclose(scores[0], exact[0], atol=1e-5)  # rescored on originals
     store.close()
     with pytest.raises(harrier.ConfigurationError, match="quantization"):
-        QdrantEdgeStore("docs", path=tmp_path, quantization="binary" if quantization ==
-                        "scalar" else "scalar")
+        QdrantEdgeStore(
+            "docs", path=tmp_path, quantization="binary" if quantization == "scalar" else "scalar"
+        )
     reopened = QdrantEdgeStore("docs", path=tmp_path)
     assert reopened.search_vector(query, 1)[0].id == stored[3].id
     reopened.close()
@@ -105,11 +109,14 @@ def test_quantized_collection_rescored_and_recorded(tmp_path, quantization):
 def test_a_second_process_is_refused_with_what_to_do(tmp_path):
     filled(tmp_path)
     holder = QdrantEdgeStore("docs", path=tmp_path)
-    code = ("import sys; from harrier_qdrant import QdrantEdgeStore\n"
-            "try:\n    QdrantEdgeStore('docs', path=sys.argv[1])\n"
-            "except Exception as e:\n    print(type(e).__name__, e)")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
-                         text=True, timeout=60)
+    code = (
+        "import sys; from harrier_qdrant import QdrantEdgeStore\n"
+        "try:\n    QdrantEdgeStore('docs', path=sys.argv[1])\n"
+        "except Exception as e:\n    print(type(e).__name__, e)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
     assert out.stdout.startswith("StoreUnavailableError") and "another process" in out.stdout
     assert holder.count() == 12
     holder.close()
@@ -169,8 +176,12 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
     if os.geteuid() != 0:
         return False
     where.mkdir(exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -202,8 +213,13 @@ store.close()
 
 def test_full_disk_stops_with_a_typed_error_and_keeps_what_was_stored(tmpfs):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    out = subprocess.run([sys.executable, "-c", FILL, str(tmpfs)], capture_output=True,
-                         text=True, timeout=120, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", FILL, str(tmpfs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-2000:]  # not killed by the engine's mmap writes
     written, message = out.stdout.split(" ", 1)
     assert int(written) > 0 and str(tmpfs) in message and "free some space" in message
@@ -251,8 +267,20 @@ def test_quick_start_commands_land_in_the_edge_store(tmp_path, monkeypatch, qwen
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "reset.md").write_text("To reset your password, open settings.\n")
     assert main(["ingest", "corpus", "--collection", "demo", "--model", str(qwen_path)]) == 0
-    assert main(["search", "how do I reset my password", "--collection", "demo",
-                 "--model", str(qwen_path), "--json"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "how do I reset my password",
+                "--collection",
+                "demo",
+                "--model",
+                str(qwen_path),
+                "--json",
+            ]
+        )
+        == 0
+    )
     hit = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert hit["doc_id"] == "reset.md"
     record = json.loads((tmp_path / ".harrier/qdrant/demo/collection.json").read_text())

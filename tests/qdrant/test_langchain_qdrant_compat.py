@@ -28,8 +28,10 @@ def test_langchain_qdrant_reads_harrier_collection(tmp_path, qwen_path):
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
     store = QdrantStore("shared", path=tmp_path / "q", local_mode=True)
     index = harrier.Index(store, engine)
-    docs = [SourceDocument(f"d{i}", f"document number {i} about rivers and hills",
-                           {"n": i}) for i in range(5)]
+    docs = [
+        SourceDocument(f"d{i}", f"document number {i} about rivers and hills", {"n": i})
+        for i in range(5)
+    ]
     index.ingest(docs)
     ours = index.search("rivers", k=3, mode="dense")
     try:

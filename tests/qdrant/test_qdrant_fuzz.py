@@ -11,31 +11,46 @@ import harrier
 from harrier_qdrant import QdrantStore
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(doc_id=st.text(max_size=40), text=TEXT,
-       metadata=st.dictionaries(st.text(max_size=10), JSON, max_size=5))
+@given(
+    doc_id=st.text(max_size=40),
+    text=TEXT,
+    metadata=st.dictionaries(st.text(max_size=10), JSON, max_size=5),
+)
 def test_payload_round_trip(doc_id, text, metadata):
     store = QdrantStore("fuzz", client=QdrantClient(":memory:"))
     store.ensure_collection(harrier.ModelIdentity("m", "0" * 64), 4)
     vector = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
     record = harrier.SpanRecord(
-        id=harrier.span_id(doc_id, 0), vector=vector, text=text, doc_id=doc_id, span_index=0,
-        span_count=1, start=0, end=len(text), token_count=3, doc_hash="h", model="m",
+        id=harrier.span_id(doc_id, 0),
+        vector=vector,
+        text=text,
+        doc_id=doc_id,
+        span_index=0,
+        span_count=1,
+        start=0,
+        end=len(text),
+        token_count=3,
+        doc_hash="h",
+        model="m",
         metadata=metadata,
     )
     store.upsert([record])
     (back,) = store.fetch_spans(doc_id)
-    assert (back.text, back.doc_id, back.metadata, back.id) == (text, doc_id, metadata,
-                                                                 record.id)
+    assert (back.text, back.doc_id, back.metadata, back.id) == (text, doc_id, metadata, record.id)
     (hit,) = store.search_vector(vector, 1)
     assert (hit.text, hit.metadata) == (text, metadata)
     store.close()

@@ -13,8 +13,9 @@ from harrier.testing import serve_in_thread
 
 @pytest.fixture(scope="module")
 def engine(qwen_path: Path) -> harrier.Embedder:
-    return harrier.Embedder.from_pretrained(qwen_path, device="cpu", dtype="float32",
-                                            max_tokens=256)
+    return harrier.Embedder.from_pretrained(
+        qwen_path, device="cpu", dtype="float32", max_tokens=256
+    )
 
 
 @pytest.fixture(scope="module")

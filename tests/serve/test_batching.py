@@ -28,8 +28,13 @@ def _gated_batcher(calls: list[list[str]], gate: threading.Event, **limits: int)
         calls.append(list(texts))
         return np.array([[float(len(t)), float(hash(key) % 7)] for t in texts])
 
-    options = {"max_batch_tokens": 10_000, "max_queue_texts": 100, "max_queue_tokens": 10_000,
-               "max_batch_requests": 64, **limits}
+    options = {
+        "max_batch_tokens": 10_000,
+        "max_queue_texts": 100,
+        "max_queue_tokens": 10_000,
+        "max_batch_requests": 64,
+        **limits,
+    }
     return Batcher(embed, max_wait=0.0, **options)
 
 
@@ -70,8 +75,9 @@ def test_full_queue_refuses_and_cancelled_jobs_free_their_slot() -> None:
     assert ["a", "b"] not in calls
 
 
-def test_concurrent_clients_get_exactly_their_own_vectors(server: str,
-                                                          engine: harrier.Embedder) -> None:
+def test_concurrent_clients_get_exactly_their_own_vectors(
+    server: str, engine: harrier.Embedder
+) -> None:
     texts = [f"client {i} asks about topic {i * 7 % 13} " + "word " * (i % 9) for i in range(48)]
 
     def call(i: int) -> np.ndarray:
@@ -90,8 +96,9 @@ def test_concurrent_clients_get_exactly_their_own_vectors(server: str,
 
 
 @pytest.fixture
-def gated_server(engine: harrier.Embedder
-                 ) -> Iterator[tuple[str, threading.Event, threading.Event]]:
+def gated_server(
+    engine: harrier.Embedder,
+) -> Iterator[tuple[str, threading.Event, threading.Event]]:
     """A server whose engine waits at a gate in each call, with room for one queued text."""
     gate, entered = threading.Event(), threading.Event()
     gated = copy.copy(engine)
@@ -123,26 +130,30 @@ def _wait_depth(url: str, depth: float) -> None:
 
 
 def test_overload_gets_429_and_a_disconnect_frees_its_slot(
-        gated_server: tuple[str, threading.Event, threading.Event], engine: harrier.Embedder
+    gated_server: tuple[str, threading.Event, threading.Event], engine: harrier.Embedder
 ) -> None:
     url, gate, entered = gated_server
     with ThreadPoolExecutor(2) as pool:
-        running = pool.submit(HTTP.post, f"{url}/v1/embeddings", json={"input": ["held"]},
-                              timeout=60)
+        running = pool.submit(
+            HTTP.post, f"{url}/v1/embeddings", json={"input": ["held"]}, timeout=60
+        )
         assert entered.wait(30)  # taken by the worker, held at the gate
         port = int(url.rsplit(":", 1)[1])
         gone = socket.create_connection(("127.0.0.1", port))
         body = b'{"input": ["leaves early"]}'
-        gone.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                     b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        gone.sendall(
+            b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         _wait_depth(url, 1)
         refused = HTTP.post(f"{url}/v1/embeddings", json={"input": ["one too many"]})
         assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
         assert refused.json()["error"]["code"] == "queue_full"
         gone.close()
         _wait_depth(url, 0)  # the disconnected request left the queue
-        later = pool.submit(HTTP.post, f"{url}/v1/embeddings", json={"input": ["later"]},
-                            timeout=60)
+        later = pool.submit(
+            HTTP.post, f"{url}/v1/embeddings", json={"input": ["later"]}, timeout=60
+        )
         _wait_depth(url, 1)
         gate.set()
         assert running.result(60).status_code == 200
@@ -151,8 +162,7 @@ def test_overload_gets_429_and_a_disconnect_frees_its_slot(
 
 
 def test_request_limits_answer_413_naming_the_limit(engine: harrier.Embedder) -> None:
-    limits = ServeLimits(max_texts_per_request=3, max_tokens_per_request=40,
-                         max_request_bytes=2000)
+    limits = ServeLimits(max_texts_per_request=3, max_tokens_per_request=40, max_request_bytes=2000)
     with serve_in_thread(engine, limits=limits) as url:
         many = HTTP.post(f"{url}/v1/embeddings", json={"input": ["a"] * 4})
         assert many.status_code == 413 and "limit of 3" in many.json()["error"]["message"]
@@ -167,12 +177,14 @@ def test_api_key_is_required_and_health_stays_open(engine: harrier.Embedder) -> 
     with serve_in_thread(engine, api_key="s3cret") as url:
         body = {"input": ["secret text"]}
         assert HTTP.post(f"{url}/v1/embeddings", json=body).status_code == 401
-        wrong = HTTP.post(f"{url}/v1/embeddings", json=body,
-                           headers={"Authorization": "Bearer s3cre"})
+        wrong = HTTP.post(
+            f"{url}/v1/embeddings", json=body, headers={"Authorization": "Bearer s3cre"}
+        )
         assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
         assert HTTP.get(f"{url}/metrics").status_code == 401
-        good = HTTP.post(f"{url}/v1/embeddings", json=body,
-                          headers={"Authorization": "Bearer s3cret"})
+        good = HTTP.post(
+            f"{url}/v1/embeddings", json=body, headers={"Authorization": "Bearer s3cret"}
+        )
         assert good.status_code == 200 and HTTP.get(f"{url}/health").status_code == 200
 
 

@@ -19,11 +19,17 @@ import harrier
 
 def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     core = str(Path(harrier.__file__).parents[1])
-    environment = {**os.environ, **(env or {}),
-                   "PYTHONPATH": os.pathsep.join([core, os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, "-m", "harrier.cli", "serve", "--port", "0",
-                                "--device", "cpu", *args], stderr=subprocess.PIPE, text=True,
-                               env=environment)
+    environment = {
+        **os.environ,
+        **(env or {}),
+        "PYTHONPATH": os.pathsep.join([core, os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harrier.cli", "serve", "--port", "0", "--device", "cpu", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
     assert process.stderr is not None
     for line in process.stderr:
         found = re.search(r"listening on (http://\S+)", line)
@@ -44,18 +50,24 @@ def _wait_ready(url: str, process: subprocess.Popen) -> None:
     raise AssertionError("the server never became ready")
 
 
-
 def test_sigterm_drains_in_flight_requests_then_exits(qwen_path: Path) -> None:
-    process, url = _start(["--model", str(qwen_path), "--api-key-env", "HARRIER_TEST_KEY"],
-                          env={"HARRIER_TEST_KEY": "k"})
+    process, url = _start(
+        ["--model", str(qwen_path), "--api-key-env", "HARRIER_TEST_KEY"],
+        env={"HARRIER_TEST_KEY": "k"},
+    )
     try:
         assert url.startswith("http://127.0.0.1:")  # loopback unless told otherwise
         _wait_ready(url, process)
         texts = [f"text number {i} " + "filler words " * 5 for i in range(300)]
         headers = {"Authorization": "Bearer k"}
         with ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(httpx.post, f"{url}/v1/embeddings", json={"input": texts},
-                                  headers=headers, timeout=120)
+            pending = pool.submit(
+                httpx.post,
+                f"{url}/v1/embeddings",
+                json={"input": texts},
+                headers=headers,
+                timeout=120,
+            )
             while _in_flight_with_key(url) < 2 and not pending.done():
                 time.sleep(0.01)
             process.send_signal(signal.SIGTERM)
@@ -72,14 +84,17 @@ def test_sigterm_drains_in_flight_requests_then_exits(qwen_path: Path) -> None:
 
 
 def _in_flight_with_key(url: str) -> float:
-    found = re.search(r"^harrier_requests_in_flight (\S+)$",
-                      httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer k"}).text,
-                      re.M)
+    found = re.search(
+        r"^harrier_requests_in_flight (\S+)$",
+        httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer k"}).text,
+        re.M,
+    )
     return float(found.group(1)) if found else 0.0
 
 
-def test_a_model_that_cannot_load_ends_the_server(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_model_that_cannot_load_ends_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from harrier.cli import main
 
     with pytest.raises(SystemExit) as exited:

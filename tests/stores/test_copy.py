@@ -42,9 +42,11 @@ def test_edge_to_milvus_lite_and_local_mode_and_back_keeps_every_field(tmp_path)
     pytest.importorskip("harrier_milvus")
     edge = f"qdrant:{tmp_path / 'edge'}"
     written = {r.id: r for r in fill(edge, 12, 25)}
-    hops = [(edge, f"milvus:{tmp_path / 'lite.db'}"),
-            (f"milvus:{tmp_path / 'lite.db'}", f"qdrant-local:{tmp_path / 'local'}"),
-            (f"qdrant-local:{tmp_path / 'local'}", f"qdrant:{tmp_path / 'back'}")]
+    hops = [
+        (edge, f"milvus:{tmp_path / 'lite.db'}"),
+        (f"milvus:{tmp_path / 'lite.db'}", f"qdrant-local:{tmp_path / 'local'}"),
+        (f"qdrant-local:{tmp_path / 'local'}", f"qdrant:{tmp_path / 'back'}"),
+    ]
     for source_spec, target_spec in hops:
         source, target = open_store(source_spec, "docs"), open_store(target_spec, "docs")
         report = harrier.copy_collection(source, target, batch_size=64)
@@ -58,10 +60,23 @@ def test_edge_to_milvus_lite_and_local_mode_and_back_keeps_every_field(tmp_path)
         assert arrived.keys() == written.keys(), target_spec
         for rid, record in written.items():
             got = arrived[rid]
-            assert (got.text, got.metadata, got.doc_id, got.span_index, got.span_count,
-                    got.doc_hash, got.model) == (record.text, record.metadata, record.doc_id,
-                                                 record.span_index, record.span_count,
-                                                 record.doc_hash, record.model)
+            assert (
+                got.text,
+                got.metadata,
+                got.doc_id,
+                got.span_index,
+                got.span_count,
+                got.doc_hash,
+                got.model,
+            ) == (
+                record.text,
+                record.metadata,
+                record.doc_id,
+                record.span_index,
+                record.span_count,
+                record.doc_hash,
+                record.model,
+            )
             np.testing.assert_allclose(got.vector, record.vector, atol=1e-6)
 
 
@@ -90,7 +105,8 @@ def test_copy_updates_a_document_whose_target_version_is_older(tmp_path):
     harrier.copy_collection(source, target)
     spans = target.fetch_spans("doc-1")
     assert [s.span_index for s in spans] == [0, 1, 2, 3] and {s.doc_hash for s in spans} == {
-        "h-doc-1"}
+        "h-doc-1"
+    }
     source.close()
     target.close()
 
@@ -111,9 +127,13 @@ harrier.copy_collection(source, target, batch_size=50)
 
 
 def run_copy(source: str, target: str, kill_after: int | None) -> int:
-    process = subprocess.Popen([sys.executable, "-c", VICTIM, source, target],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", VICTIM, source, target],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     writes = 0
     assert process.stdout is not None
     for line in process.stdout:
@@ -149,13 +169,41 @@ def test_copy_command_line(tmp_path, capsys):
 
     source, target = f"qdrant:{tmp_path / 'a'}", f"qdrant:{tmp_path / 'b'}"
     fill(source, 3, 5)
-    assert main(["copy", "--from", source, "--to", target, "--collection", "docs",
-                 "--quantization", "scalar", "--json"]) == 0
+    assert (
+        main(
+            [
+                "copy",
+                "--from",
+                source,
+                "--to",
+                target,
+                "--collection",
+                "docs",
+                "--quantization",
+                "scalar",
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert (report["spans"], report["copied"]) == (15, 15)
-    assert json.loads((tmp_path / "b" / "docs" / "collection.json").read_text())[
-        "quantization"] == "scalar"
+    assert (
+        json.loads((tmp_path / "b" / "docs" / "collection.json").read_text())["quantization"]
+        == "scalar"
+    )
     with pytest.raises(SystemExit):
-        main(["copy", "--from", source, "--to", f"milvus:{tmp_path / 'c.db'}",
-              "--collection", "docs", "--quantization", "binary"])
+        main(
+            [
+                "copy",
+                "--from",
+                source,
+                "--to",
+                f"milvus:{tmp_path / 'c.db'}",
+                "--collection",
+                "docs",
+                "--quantization",
+                "binary",
+            ]
+        )
     assert "Qdrant option" in capsys.readouterr().err

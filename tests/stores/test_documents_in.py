@@ -61,9 +61,12 @@ def test_every_format_is_stored_with_its_citation(open_store, qwen_engine, tmp_p
         for sentence in sentences:
             assert sentence in text, (name, sentence)
         for span in spans:
-            assert text[span.start:span.end] == span.text
+            assert text[span.start : span.end] == span.text
             assert {k: span.metadata[k] for k in ("source", "format", "title")} == {
-                "source": name, "format": fmt, "title": title}
+                "source": name,
+                "format": fmt,
+                "title": title,
+            }
     article = " ".join(s.text for s in store.fetch_spans("article.html"))
     assert not [chrome for chrome in HTML_CHROME if chrome in article]
 
@@ -77,9 +80,12 @@ def test_pdf_spans_carry_their_pages(open_store, qwen_engine, tmp_path):
     full = "".join(s.text for s in spans)
     regions = [(full.index(line), full.rindex(line) + len(line)) for line in PDF_PAGES]
     for span in spans:  # the pages of its non-blank characters, found by each page's lines
-        pages = {page for page, (low, high) in enumerate(regions, 1)
-                 for at in range(span.start, span.end)
-                 if low <= at < high and not full[at].isspace()}
+        pages = {
+            page
+            for page, (low, high) in enumerate(regions, 1)
+            for at in range(span.start, span.end)
+            if low <= at < high and not full[at].isspace()
+        }
         meta = span.metadata
         assert meta["pages"] == 3
         assert (meta["page_start"], meta["page_end"]) == (min(pages), max(pages)), span.text
@@ -87,8 +93,9 @@ def test_pdf_spans_carry_their_pages(open_store, qwen_engine, tmp_path):
 
 
 @one_store
-def test_rerun_converts_nothing_and_a_change_converts_one(open_store, qwen_engine, tmp_path,
-                                                         conversions):
+def test_rerun_converts_nothing_and_a_change_converts_one(
+    open_store, qwen_engine, tmp_path, conversions
+):
     folder = write_all(tmp_path / "docs")
     store = open_store()
     harrier.ingest(folder, store, qwen_engine)
@@ -103,8 +110,9 @@ def test_rerun_converts_nothing_and_a_change_converts_one(open_store, qwen_engin
 
 
 @one_store
-def test_bad_files_are_skipped_and_nothing_stored_is_lost(open_store, qwen_engine, tmp_path,
-                                                         monkeypatch):
+def test_bad_files_are_skipped_and_nothing_stored_is_lost(
+    open_store, qwen_engine, tmp_path, monkeypatch
+):
     folder = write_all(tmp_path / "docs")
     store = open_store()
     harrier.ingest(folder, store, qwen_engine)
@@ -134,13 +142,17 @@ def test_bad_files_are_skipped_and_nothing_stored_is_lost(open_store, qwen_engin
     monkeypatch.setattr(harrier.convert.ConvertedFile, "hash_input", vanish_first)
     report = harrier.ingest(folder, store, qwen_engine, prune=True)
     expected = {
-        "locked.pdf": "encrypted", "truncated.docx": "corrupt or truncated file",
-        "renamed.docx": "not a DOCX file", "huge.html": "too large to convert",
-        "pipe.txt": "not a regular file", "vanishing.pdf": "cannot read",
+        "locked.pdf": "encrypted",
+        "truncated.docx": "corrupt or truncated file",
+        "renamed.docx": "not a DOCX file",
+        "huge.html": "too large to convert",
+        "pipe.txt": "not a regular file",
+        "vanishing.pdf": "cannot read",
     }
     assert (report.documents, report.unchanged, report.skipped) == (6, 6, len(expected))
     assert {reason: group["examples"] for reason, group in report.skips.items()} == {
-        reason: [name] for name, reason in expected.items()}
+        reason: [name] for name, reason in expected.items()
+    }
     assert {d: len(store.fetch_spans(d)) for d in store.iter_doc_ids()} == before
 
 
@@ -150,5 +162,4 @@ def test_html_chrome_pages_and_fragments(tmp_path):
     (folder / "page.txt").write_text(html_page(), encoding="utf-8")  # detected by content
     (folder / "fragment.html").write_text("<p>Only a paragraph.</p>", encoding="utf-8")
     items = {i.id: i for i in harrier._documents.iter_source(folder)}
-    assert {i.id: i.format for i in items.values()} == {"page.txt": "html",
-                                                        "fragment.html": "html"}
+    assert {i.id: i.format for i in items.values()} == {"page.txt": "html", "fragment.html": "html"}

@@ -29,12 +29,14 @@ def test_two_runs_at_once_leave_one_clean_copy(tmp_path, qwen_engine):
     write_corpus(folder)
     assert _run(folder, tmp_path / "clean", qwen_engine) == "done"
     with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = list(pool.map(lambda _: _run(folder, tmp_path / "shared", qwen_engine),
-                                 range(2)))
+        outcomes = list(
+            pool.map(lambda _: _run(folder, tmp_path / "shared", qwen_engine), range(2))
+        )
     assert "done" in outcomes
     assert all(o == "done" or "open in another process" in o for o in outcomes), outcomes
-    assert_same_store(snapshot(f"qdrant:{tmp_path / 'shared'}"),
-                      snapshot(f"qdrant:{tmp_path / 'clean'}"))
+    assert_same_store(
+        snapshot(f"qdrant:{tmp_path / 'shared'}"), snapshot(f"qdrant:{tmp_path / 'clean'}")
+    )
 
 
 def test_a_store_opened_before_the_collection_existed_opens_it_once_made(tmp_path, qwen_engine):

@@ -28,9 +28,16 @@ CORPUS = {
     "en-1": "The cats are running in the garden near the river river river.",
     "en-2": "A library opens every day except Sunday, and the river is calm.",
 }
-WORDS = {"zh": ("天气", "zh-1"), "ja": ("天気", "ja-1"), "ar": ("القاهرة", "ar-1"),
-         "ru": ("столица", "ru-1"), "fr": ("élévation", "fr-1"), "en": ("garden", "en-1"),
-         "fr-folded": ("elevation", "fr-1"), "ja-kanji": ("雨", "ja-1")}
+WORDS = {
+    "zh": ("天气", "zh-1"),
+    "ja": ("天気", "ja-1"),
+    "ar": ("القاهرة", "ar-1"),
+    "ru": ("столица", "ru-1"),
+    "fr": ("élévation", "fr-1"),
+    "en": ("garden", "en-1"),
+    "fr-folded": ("elevation", "fr-1"),
+    "ja-kanji": ("雨", "ja-1"),
+}
 K1, B, AVG_LEN = 1.2, 0.75, 256.0
 
 
@@ -65,13 +72,20 @@ def reference_bm25(query: str, avg_len: float | None) -> dict[str, float]:
 
 def test_the_bm25_arm_scores_like_okapi_bm25_computed_here(index):
     milvus = type(index.store).__name__ == "MilvusStore"
-    for query in ["river library", "天気 雨", "Москва библиотека", "bibliothèque dimanche",
-                  "المكتبة الجديدة", "cats river"]:
+    for query in [
+        "river library",
+        "天気 雨",
+        "Москва библиотека",
+        "bibliothèque dimanche",
+        "المكتبة الجديدة",
+        "cats river",
+    ]:
         expected = reference_bm25(query, None if milvus else AVG_LEN)
         hits = index.search(query, k=len(CORPUS), mode="sparse")
         assert {h.doc_id for h in hits} == set(expected), query
-        np.testing.assert_allclose([h.score for h in hits],
-                                   [expected[h.doc_id] for h in hits], rtol=1e-4)
+        np.testing.assert_allclose(
+            [h.score for h in hits], [expected[h.doc_id] for h in hits], rtol=1e-4
+        )
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
@@ -88,10 +102,10 @@ def test_hybrid_is_reciprocal_rank_fusion_of_the_two_arms(index, qwen_engine):
                 fused[hit.id] = fused.get(hit.id, 0.0) + 1 / (rank / weight + 60)
         hits = index.search(query, k=k, mode="hybrid", weights=weights)
         assert len(hits) == k
-        np.testing.assert_allclose([h.score for h in hits], sorted(fused.values())[::-1][:k],
-                                   rtol=1e-6)
-        np.testing.assert_allclose([h.score for h in hits], [fused[h.id] for h in hits],
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            [h.score for h in hits], sorted(fused.values())[::-1][:k], rtol=1e-6
+        )
+        np.testing.assert_allclose([h.score for h in hits], [fused[h.id] for h in hits], rtol=1e-6)
 
 
 def test_a_query_word_finds_its_span_first_in_every_script(index):

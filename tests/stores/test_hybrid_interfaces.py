@@ -30,18 +30,23 @@ def test_both_retrievers_take_the_mode(index):
         expected = [h.id for h in index.search("lighthouse", k=2, mode=mode)]
         docs = LangChainRetriever(index=index, k=2, mode=mode).invoke("lighthouse")
         assert [d.id for d in docs] == expected
-    llama_modes = {VectorStoreQueryMode.SPARSE: "sparse", VectorStoreQueryMode.HYBRID: "hybrid",
-                   VectorStoreQueryMode.DEFAULT: "dense"}
+    llama_modes = {
+        VectorStoreQueryMode.SPARSE: "sparse",
+        VectorStoreQueryMode.HYBRID: "hybrid",
+        VectorStoreQueryMode.DEFAULT: "dense",
+    }
     for llama_mode, mode in llama_modes.items():
-        nodes = LlamaIndexRetriever(index, k=2, mode=llama_mode).retrieve(
-            QueryBundle("lighthouse"))
+        nodes = LlamaIndexRetriever(index, k=2, mode=llama_mode).retrieve(QueryBundle("lighthouse"))
         assert [n.node.node_id for n in nodes] == [
-            h.id for h in index.search("lighthouse", k=2, mode=mode)]
+            h.id for h in index.search("lighthouse", k=2, mode=mode)
+        ]
     weighted = LlamaIndexRetriever(index, k=3, mode="hybrid", alpha=0.2)
     assert [n.score for n in weighted.retrieve(QueryBundle("harbour"))] == [
-        h.score for h in index.search("harbour", k=3, weights=(0.2, 0.8))]
-    assert LangChainRetriever(index=index, k=1, mode="sparse").invoke("harbour")[0].id == \
-        harrier.span_id("c", 0)
+        h.score for h in index.search("harbour", k=3, weights=(0.2, 0.8))
+    ]
+    assert LangChainRetriever(index=index, k=1, mode="sparse").invoke("harbour")[
+        0
+    ].id == harrier.span_id("c", 0)
     with pytest.raises(harrier.ConfigurationError, match="VectorStoreQueryMode"):
         LlamaIndexRetriever(index, mode=VectorStoreQueryMode.MMR)
 
@@ -52,16 +57,23 @@ def test_the_command_line_searches_in_each_mode(tmp_path, qwen_path, capsys):
     (tmp_path / "docs").mkdir()
     for name, text in TEXTS.items():
         (tmp_path / "docs" / f"{name}.txt").write_text(text, encoding="utf-8")
-    common = ["--store", f"qdrant:{tmp_path / 'q'}", "--model", str(qwen_path), "--device",
-              "cpu", "--json"]
+    common = [
+        "--store",
+        f"qdrant:{tmp_path / 'q'}",
+        "--model",
+        str(qwen_path),
+        "--device",
+        "cpu",
+        "--json",
+    ]
     assert main(["ingest", str(tmp_path / "docs"), "--collection", "hy", *common]) == 0
-    assert main(["ingest", str(tmp_path / "docs"), "--collection", "de", "--no-sparse",
-                 *common]) == 0
+    assert (
+        main(["ingest", str(tmp_path / "docs"), "--collection", "de", "--no-sparse", *common]) == 0
+    )
     capsys.readouterr()
     for mode, expected in ((None, "hybrid"), ("sparse", "sparse"), ("dense", "dense")):
         extra = [] if mode is None else ["--mode", mode]
-        assert main(["search", "lighthouse", "-k", "1", "--collection", "hy", *extra,
-                     *common]) == 0
+        assert main(["search", "lighthouse", "-k", "1", "--collection", "hy", *extra, *common]) == 0
         hit = json.loads(capsys.readouterr().out)
         assert hit["mode"] == expected
         if mode == "sparse":

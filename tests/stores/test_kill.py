@@ -38,8 +38,7 @@ def test_killed_runs_then_a_full_run_equal_one_clean_run(kind, tmp_path, qwen_pa
     # BM25 vectors too. Milvus Lite keeps BM25 statistics per segment (its own TODO), so
     # scores there depend on how writes fell into segments: compare the spans each word finds.
     scores = kind == "qdrant"
-    assert sparse_snapshot(victim_spec, scores=scores) == sparse_snapshot(clean_spec,
-                                                                           scores=scores)
+    assert sparse_snapshot(victim_spec, scores=scores) == sparse_snapshot(clean_spec, scores=scores)
     total = sum(len(v) for v in clean.values())
     print(json.dumps({"clean_spans": total, "after_kills": partial_counts}))
     assert any(0 < c < total for c in partial_counts), "no kill landed mid-run"

@@ -58,9 +58,13 @@ def test_large_file_streams_tiles_and_reruns(open_store, qwen_engine, tmp_path, 
     assert "".join(r.text for r in records) == text
     assert [r.span_index for r in records] == list(range(len(records)))
     assert {r.span_count for r in records} == {len(records)}
-    assert all(text[r.start:r.end] == r.text and r.token_count <= 512 for r in records)
-    assert harrier.ingest(folder, store, qwen_engine, max_tokens=512,
-                          large_file_bytes=50_000).unchanged == 2
+    assert all(text[r.start : r.end] == r.text and r.token_count <= 512 for r in records)
+    assert (
+        harrier.ingest(
+            folder, store, qwen_engine, max_tokens=512, large_file_bytes=50_000
+        ).unchanged
+        == 2
+    )
 
     (folder / "big.txt").write_text(text[:60_000], encoding="utf-8")
     shrunk = harrier.ingest(folder, store, qwen_engine, max_tokens=512, large_file_bytes=50_000)

@@ -22,13 +22,15 @@ def weights(tmp_path: Path, qwen_path: Path) -> Path:
     return folder
 
 
-def test_the_same_weights_under_any_path_are_one_model(open_store, weights, tmp_path,
-                                                      monkeypatch):
+def test_the_same_weights_under_any_path_are_one_model(open_store, weights, tmp_path, monkeypatch):
     monkeypatch.chdir(weights.parent)
     copy = shutil.copytree(weights, tmp_path / "elsewhere" / "copy-of-m")
     store = open_store("same")
-    first = harrier.ingest([SourceDocument("a", SENTENCE)], store,
-                           harrier.Embedder.from_pretrained("./m", device="cpu"))
+    first = harrier.ingest(
+        [SourceDocument("a", SENTENCE)],
+        store,
+        harrier.Embedder.from_pretrained("./m", device="cpu"),
+    )
     assert first.spans_written == 1
     for path in (str(weights.resolve()), str(copy), "m"):
         engine = harrier.Embedder.from_pretrained(path, device="cpu")
@@ -46,8 +48,11 @@ def first_fingerprint(folder: Path) -> str:
 
 def test_other_weights_under_the_same_name_are_refused(open_store, weights, tmp_path):
     store = open_store("refuse")
-    harrier.ingest([SourceDocument("a", SENTENCE)], store,
-                   harrier.Embedder.from_pretrained(weights, device="cpu"))
+    harrier.ingest(
+        [SourceDocument("a", SENTENCE)],
+        store,
+        harrier.Embedder.from_pretrained(weights, device="cpu"),
+    )
     shutil.rmtree(weights)
     build_model(weights, "tiny-qwen3", seed=1)  # same shape and name, other random weights
     other = harrier.Embedder.from_pretrained(weights, device="cpu")

@@ -37,16 +37,23 @@ def test_rerun_writes_nothing(open_store, qwen_engine):
     assert first.documents == 6 and first.spans_written == count > 6
     second = harrier.ingest(docs, store, qwen_engine, max_tokens=32)
     assert (second.unchanged, second.spans_written, second.spans_deleted, second.tokens) == (
-        6, 0, 0, 0)
+        6,
+        0,
+        0,
+        0,
+    )
     assert store.count() == count
 
 
-def test_stored_spans_carry_everything_and_match_the_reference(open_store, qwen_engine,
-                                                               qwen_path):
+def test_stored_spans_carry_everything_and_match_the_reference(open_store, qwen_engine, qwen_path):
     text = "Paris is the capital of France. " * 12 + "\n\n" + "Berlin is in Germany. " * 9
     store = open_store()
-    harrier.ingest([SourceDocument("geo/1", text, {"lang": "en", "tags": ["a", "b"]})],
-                   store, qwen_engine, max_tokens=40)
+    harrier.ingest(
+        [SourceDocument("geo/1", text, {"lang": "en", "tags": ["a", "b"]})],
+        store,
+        qwen_engine,
+        max_tokens=40,
+    )
     records = store.fetch_spans("geo/1")
     assert [r.span_index for r in records] == list(range(len(records)))
     assert "".join(r.text for r in records) == text
@@ -54,7 +61,7 @@ def test_stored_spans_carry_everything_and_match_the_reference(open_store, qwen_
     expected = reference.encode([r.text for r in records], normalize_embeddings=True)
     tokenizer = reference.tokenizer
     for record, vector in zip(records, expected, strict=True):
-        assert text[record.start:record.end] == record.text
+        assert text[record.start : record.end] == record.text
         assert record.span_count == len(records)
         assert record.token_count == len(tokenizer(record.text)["input_ids"]) <= 40
         assert record.doc_id == "geo/1" and record.model == qwen_engine.model_name
@@ -70,8 +77,7 @@ def test_changed_document_shrinks_from_five_spans_to_two(open_store, qwen_engine
     harrier.ingest([SourceDocument("doc", long_text)], store, qwen_engine, max_tokens=24)
     assert len(store.fetch_spans("doc")) == 5
     short_text = text_of_spans(qwen_engine, 24, 2)
-    report = harrier.ingest([SourceDocument("doc", short_text)], store, qwen_engine,
-                            max_tokens=24)
+    report = harrier.ingest([SourceDocument("doc", short_text)], store, qwen_engine, max_tokens=24)
     records = store.fetch_spans("doc")
     assert [r.span_index for r in records] == [0, 1]
     assert {r.span_count for r in records} == {2}
@@ -81,8 +87,15 @@ def test_changed_document_shrinks_from_five_spans_to_two(open_store, qwen_engine
 
 
 def test_document_ids_with_any_characters(open_store, qwen_engine):
-    ids = ["a/b c.txt", "ключ?#%&=", "😀 \"quoted\" 'single'", "line\nbreak\ttab", "x" * 300,
-           "中文/路径.md", ""]
+    ids = [
+        "a/b c.txt",
+        "ключ?#%&=",
+        "😀 \"quoted\" 'single'",
+        "line\nbreak\ttab",
+        "x" * 300,
+        "中文/路径.md",
+        "",
+    ]
     docs = [SourceDocument(doc_id, f"{SENTENCE} number {i}") for i, doc_id in enumerate(ids)]
     store = open_store()
     harrier.ingest(docs, store, qwen_engine)
@@ -96,8 +109,12 @@ def test_interrupted_between_write_and_delete_leaves_a_complete_document(
     open_store, qwen_engine, monkeypatch
 ):
     store = open_store()
-    harrier.ingest([SourceDocument("doc", text_of_spans(qwen_engine, 24, 5))], store,
-                   qwen_engine, max_tokens=24)
+    harrier.ingest(
+        [SourceDocument("doc", text_of_spans(qwen_engine, 24, 5))],
+        store,
+        qwen_engine,
+        max_tokens=24,
+    )
     new_text = text_of_spans(qwen_engine, 24, 2)
 
     def crash(*args, **kwargs):
@@ -113,8 +130,7 @@ def test_interrupted_between_write_and_delete_leaves_a_complete_document(
     assert "".join(r.text for r in current) == new_text  # the new version is whole
     assert [r.span_index for r in current] == [0, 1]
     assert all(r.span_index >= 2 for r in records if r.doc_hash != new_hash)
-    report = harrier.ingest([SourceDocument("doc", new_text)], store, qwen_engine,
-                            max_tokens=24)
+    report = harrier.ingest([SourceDocument("doc", new_text)], store, qwen_engine, max_tokens=24)
     assert report.spans_deleted == 3
     assert stored_text(store, "doc") == new_text and store.count() == 2
 
@@ -133,8 +149,9 @@ def test_model_mismatch_is_refused(open_store, qwen_engine, gemma_path, tmp_path
 def test_dimension_mismatch_is_refused(open_store, qwen_engine, tmp_path):
     from harrier.testing import SHAPES, build_model
 
-    folder = build_model(tmp_path / "wide", SHAPES["tiny-qwen3"].__class__(
-        "qwen3", 96, 1, 4, 2, 24, 128, 1024))
+    folder = build_model(
+        tmp_path / "wide", SHAPES["tiny-qwen3"].__class__("qwen3", 96, 1, 4, 2, 24, 128, 1024)
+    )
     wide = harrier.Embedder.from_pretrained(folder, device="cpu")
     store = open_store("wide")
     harrier.ingest([SourceDocument("a", SENTENCE)], store, wide)
@@ -148,8 +165,7 @@ def test_prune_removes_vanished_documents_only_when_asked(open_store, qwen_engin
     docs = [SourceDocument(f"d{i}", f"{SENTENCE} {i}") for i in range(4)]
     harrier.ingest(docs, store, qwen_engine)
     kept = harrier.ingest(docs[:2], store, qwen_engine)
-    assert kept.documents_pruned == 0 and sorted(store.iter_doc_ids()) == ["d0", "d1", "d2",
-                                                                             "d3"]
+    assert kept.documents_pruned == 0 and sorted(store.iter_doc_ids()) == ["d0", "d1", "d2", "d3"]
     pruned = harrier.ingest(docs[:2], store, qwen_engine, prune=True)
     assert pruned.documents_pruned == 2 and sorted(store.iter_doc_ids()) == ["d0", "d1"]
 
@@ -201,8 +217,11 @@ def test_sources_folder_jsonl_and_framework_documents(open_store, qwen_engine, t
     assert any("binary" in r for r in report.skip_reasons)
     assert any("UTF-8" in r for r in report.skip_reasons)
 
-    lines = [{"id": "j1", "text": SENTENCE, "metadata": {"k": "v"}}, {"text": "no id here"},
-             "not an object"]
+    lines = [
+        {"id": "j1", "text": SENTENCE, "metadata": {"k": "v"}},
+        {"text": "no id here"},
+        "not an object",
+    ]
     jsonl = tmp_path / "docs.jsonl"
     jsonl.write_text("\n".join(json.dumps(x) for x in lines) + "\n{broken\n", encoding="utf-8")
     report = harrier.ingest(jsonl, store, qwen_engine)
@@ -211,16 +230,21 @@ def test_sources_folder_jsonl_and_framework_documents(open_store, qwen_engine, t
     [no_id] = [d for d in store.iter_doc_ids() if d.startswith("docs.jsonl:")]
     assert stored_text(store, no_id) == "no id here"
 
-    framework_docs = [LCDocument(page_content="from langchain", metadata={"f": "lc"}, id="lc1"),
-                      LIDocument(text="from llamaindex", metadata={"f": "li"}, id_="li1")]
+    framework_docs = [
+        LCDocument(page_content="from langchain", metadata={"f": "lc"}, id="lc1"),
+        LIDocument(text="from llamaindex", metadata={"f": "li"}, id_="li1"),
+    ]
     harrier.ingest(framework_docs, store, qwen_engine)
     assert stored_text(store, "lc1") == "from langchain"
     assert store.fetch_spans("li1")[0].metadata == {"f": "li"}
 
 
 def test_duplicate_ids_and_bad_metadata_are_skipped(open_store, qwen_engine):
-    docs = [SourceDocument("a", "first"), SourceDocument("a", "second"),
-            SourceDocument("b", "x", {"when": object()})]
+    docs = [
+        SourceDocument("a", "first"),
+        SourceDocument("a", "second"),
+        SourceDocument("b", "x", {"when": object()}),
+    ]
     store = open_store()
     report = harrier.ingest(docs, store, qwen_engine)
     assert (report.documents, report.skipped) == (1, 2)

@@ -11,8 +11,10 @@ from harrier import SourceDocument
 from langchain_harrier import HarrierRetriever as LangChainRetriever
 from llama_index.embeddings.harrier import HarrierRetriever as LlamaIndexRetriever
 
-TEXTS = {f"doc-{i}": f"{topic} is described in this note number {i}. " * 3
-         for i, topic in enumerate(["bread", "tides", "chess", "rivers", "bees", "tea"])}
+TEXTS = {
+    f"doc-{i}": f"{topic} is described in this note number {i}. " * 3
+    for i, topic in enumerate(["bread", "tides", "chess", "rivers", "bees", "tea"])
+}
 
 
 @pytest.fixture
@@ -30,8 +32,11 @@ def test_langchain_retriever_returns_the_index_hits(index):
     assert [d.id for d in docs] == [h.id for h in expected]
     first = docs[0].metadata
     assert (first["doc_id"], first["start"], first["end"]) == (
-        expected[0].doc_id, expected[0].start, expected[0].end)
-    assert TEXTS[first["doc_id"]][first["start"]:first["end"]] == docs[0].page_content
+        expected[0].doc_id,
+        expected[0].start,
+        expected[0].end,
+    )
+    assert TEXTS[first["doc_id"]][first["start"] : first["end"]] == docs[0].page_content
     assert len(LangChainRetriever(index=index, k=3).invoke("tides", k=1)) == 1
     filtered = LangChainRetriever(index=index, k=5, filter={"topic": "chess"}).invoke("x")
     assert [d.metadata["doc_id"] for d in filtered] == ["doc-2"]

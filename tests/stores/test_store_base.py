@@ -11,8 +11,11 @@ import pytest
 import harrier
 from harrier import SourceDocument, SpanRecord
 
-TEXTS = ["Rivers carry water to the sea.", "Mountains rise above the clouds.",
-         "Rivers carry water to the sea."]  # the third repeats the first exactly
+TEXTS = [
+    "Rivers carry water to the sea.",
+    "Mountains rise above the clouds.",
+    "Rivers carry water to the sea.",
+]  # the third repeats the first exactly
 
 
 def test_search_checks_the_collection_once(open_store, qwen_engine, monkeypatch):
@@ -36,8 +39,9 @@ def test_many_documents_are_deleted_in_chunks(open_store, qwen_engine, monkeypat
     chunks = []
     delete = store.delete_document_chunk
     monkeypatch.setattr(store, "delete_chunk_size", 2)
-    monkeypatch.setattr(store, "delete_document_chunk",
-                        lambda ids: chunks.append(list(ids)) or delete(ids))
+    monkeypatch.setattr(
+        store, "delete_document_chunk", lambda ids: chunks.append(list(ids)) or delete(ids)
+    )
     report = harrier.ingest(docs[:1], store, qwen_engine, prune=True)
     assert report.documents_pruned == 4 and [len(c) for c in chunks] == [2, 2]
     assert list(store.iter_doc_ids()) == ["d0"] and store.count() == 1
@@ -70,8 +74,19 @@ def test_id_less_records_keep_their_ids_when_reordered(open_store, qwen_engine, 
 
 
 def test_span_records_compare_by_value():
-    fields = dict(id="i", text="t", doc_id="d", span_index=0, span_count=1, start=0, end=1,
-                  token_count=3, doc_hash="h", model="m", metadata={"k": [1]})
+    fields = dict(
+        id="i",
+        text="t",
+        doc_id="d",
+        span_index=0,
+        span_count=1,
+        start=0,
+        end=1,
+        token_count=3,
+        doc_hash="h",
+        model="m",
+        metadata={"k": [1]},
+    )
     a = SpanRecord(vector=np.array([0.5, 0.25], dtype=np.float32), **fields)
     same = SpanRecord(vector=np.array([0.5, 0.25], dtype=np.float32), **fields)
     assert a == same
@@ -94,16 +109,20 @@ def unreachable_qdrant(monkeypatch):
     from harrier_qdrant import QdrantStore
 
     monkeypatch.setattr(harrier.VectorStore, "retry_delay", 0.01)
-    client = QdrantClient(url=f"http://127.0.0.1:{_closed_port()}", timeout=2,
-                          check_compatibility=False)
+    client = QdrantClient(
+        url=f"http://127.0.0.1:{_closed_port()}", timeout=2, check_compatibility=False
+    )
     return QdrantStore("docs", client=client)
 
 
 def test_a_qdrant_server_that_went_away_is_a_typed_read_error(unreachable_qdrant):
-    reads = [unreachable_qdrant.collection_model, unreachable_qdrant.count,
-             lambda: unreachable_qdrant.stored_documents(["a"]),
-             lambda: list(unreachable_qdrant.iter_doc_ids()),
-             lambda: unreachable_qdrant.search_vector(np.ones(4, np.float32), 3)]
+    reads = [
+        unreachable_qdrant.collection_model,
+        unreachable_qdrant.count,
+        lambda: unreachable_qdrant.stored_documents(["a"]),
+        lambda: list(unreachable_qdrant.iter_doc_ids()),
+        lambda: unreachable_qdrant.search_vector(np.ones(4, np.float32), 3),
+    ]
     for read in reads:
         with pytest.raises(harrier.StoreUnavailableError, match="failed after 5 attempts"):
             read()
@@ -111,14 +130,25 @@ def test_a_qdrant_server_that_went_away_is_a_typed_read_error(unreachable_qdrant
         unreachable_qdrant.delete_documents(["a"])
 
 
-def test_the_command_line_prints_one_line_for_a_read_error(unreachable_qdrant, qwen_path,
-                                                           monkeypatch, capsys):
+def test_the_command_line_prints_one_line_for_a_read_error(
+    unreachable_qdrant, qwen_path, monkeypatch, capsys
+):
     from harrier import cli
 
     monkeypatch.setattr(cli, "open_store", lambda spec, collection, **_: unreachable_qdrant)
     with pytest.raises(SystemExit) as exited:
-        cli.main(["search", "water", "--collection", "docs", "--model", str(qwen_path),
-                  "--device", "cpu"])
+        cli.main(
+            [
+                "search",
+                "water",
+                "--collection",
+                "docs",
+                "--model",
+                str(qwen_path),
+                "--device",
+                "cpu",
+            ]
+        )
     err = capsys.readouterr().err
     assert exited.value.code == 1
     assert err.startswith("harrier: error: checking the collection in 'docs' failed after 5 ")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from harrier.convert._registry import BY_EXTENSION, Unconvertible
 
-_HTML_START = re.compile(rb"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]",
-                         re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(
+    rb"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL
+)
 _OOXML = (("word/", "docx"), ("ppt/", "pptx"), ("xl/", "xlsx"))
 _ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub")
 
@@ -35,10 +36,12 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
         return found
     if claimed == "html" and found is None and b"\x00" not in head:
         return "html"  # a fragment without <html>: still markup
-    what = f"{found.upper()} content" if found else (
-        "a ZIP archive" if head.startswith(b"PK") else "unrecognised content")
-    raise Unconvertible(f"not a {claimed.upper()} file: {what} behind the "
-                        f"{path.suffix} extension")
+    what = (
+        f"{found.upper()} content"
+        if found
+        else ("a ZIP archive" if head.startswith(b"PK") else "unrecognised content")
+    )
+    raise Unconvertible(f"not a {claimed.upper()} file: {what} behind the {path.suffix} extension")
 
 
 def _zip_format(path: Path, data: bytes | None, claimed: str | None) -> str | None:
@@ -46,7 +49,8 @@ def _zip_format(path: Path, data: bytes | None, claimed: str | None) -> str | No
         with zipfile.ZipFile(io.BytesIO(data) if data is not None else path) as archive:
             names = archive.namelist()
             if "mimetype" in names and archive.read("mimetype").strip() == (
-                    b"application/epub+zip"):
+                b"application/epub+zip"
+            ):
                 return "epub"
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         if claimed in _ZIP_FORMATS:

@@ -59,11 +59,15 @@ class FileConverter:
         """``(text, metadata, page starts)``: the metadata adds the title and the format.
         Raises :class:`Unconvertible` with the reason to skip the file."""
         text, title, pages = self.worker.convert(
-            file.format, file.data if file.data is not None else file.path)
+            file.format, file.data if file.data is not None else file.path
+        )
         if not text.strip():
-            raise Unconvertible(f"empty or whitespace only: no text in the {file.format.upper()}"
-                                " (a scan needs OCR first)" if file.format == "pdf" else
-                                "empty or whitespace only")
+            raise Unconvertible(
+                f"empty or whitespace only: no text in the {file.format.upper()}"
+                " (a scan needs OCR first)"
+                if file.format == "pdf"
+                else "empty or whitespace only"
+            )
         metadata = {**file.metadata, "title": title or file.path.stem, "format": file.format}
         if pages:
             metadata["pages"] = len(pages)

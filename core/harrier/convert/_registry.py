@@ -50,8 +50,7 @@ class Converter:
 
     def load(self) -> Callable[[BinaryIO], Conversion]:
         module, _, name = self.function.partition(":")
-        function: Callable[[BinaryIO], Conversion] = getattr(importlib.import_module(module),
-                                                             name)
+        function: Callable[[BinaryIO], Conversion] = getattr(importlib.import_module(module), name)
         return function
 
 
@@ -65,18 +64,33 @@ def _version(distribution: str) -> str:
 
 _HTML_LIMIT = 16 * 2**20
 CONVERTERS: dict[str, Converter] = {
-    c.format: c for c in (
+    c.format: c
+    for c in (
         Converter("pdf", "pypdf", "harrier.convert.pdf:convert_pdf", ("pypdf",), (".pdf",)),
-        Converter("docx", "python-docx", "harrier.convert.office:convert_docx", ("docx",),
-                  (".docx",)),
-        Converter("pptx", "python-pptx", "harrier.convert.office:convert_pptx", ("pptx",),
-                  (".pptx",)),
-        Converter("xlsx", "openpyxl", "harrier.convert.office:convert_xlsx", ("openpyxl",),
-                  (".xlsx",)),
-        Converter("html", "trafilatura", "harrier.convert.web:convert_html",
-                  ("trafilatura", "lxml_html_clean"), (".html", ".htm", ".xhtml"), _HTML_LIMIT),
-        Converter("epub", "ebooklib", "harrier.convert.web:convert_epub",
-                  ("ebooklib", "trafilatura", "lxml_html_clean"), (".epub",)),
+        Converter(
+            "docx", "python-docx", "harrier.convert.office:convert_docx", ("docx",), (".docx",)
+        ),
+        Converter(
+            "pptx", "python-pptx", "harrier.convert.office:convert_pptx", ("pptx",), (".pptx",)
+        ),
+        Converter(
+            "xlsx", "openpyxl", "harrier.convert.office:convert_xlsx", ("openpyxl",), (".xlsx",)
+        ),
+        Converter(
+            "html",
+            "trafilatura",
+            "harrier.convert.web:convert_html",
+            ("trafilatura", "lxml_html_clean"),
+            (".html", ".htm", ".xhtml"),
+            _HTML_LIMIT,
+        ),
+        Converter(
+            "epub",
+            "ebooklib",
+            "harrier.convert.web:convert_epub",
+            ("ebooklib", "trafilatura", "lxml_html_clean"),
+            (".epub",),
+        ),
     )
 }
 """Every converter by format. Markdown and plain text need none: they are read as UTF-8."""
@@ -88,9 +102,13 @@ def check_convertible(fmt: str, size: int) -> Converter:
     """The converter of ``fmt``, or :class:`Unconvertible` naming the extra or the size limit."""
     converter = CONVERTERS[fmt]
     if (package := converter.missing()) is not None:
-        raise Unconvertible(f"needs the documents extra: {EXTRA_HINT} to read {fmt.upper()} "
-                            f"files ({package} is not installed)")
+        raise Unconvertible(
+            f"needs the documents extra: {EXTRA_HINT} to read {fmt.upper()} "
+            f"files ({package} is not installed)"
+        )
     if converter.max_bytes is not None and size > converter.max_bytes:
-        raise Unconvertible(f"too large to convert: {size / 2**20:.1f} MiB of {fmt.upper()}, "
-                            f"over the {converter.max_bytes / 2**20:g} MiB limit")
+        raise Unconvertible(
+            f"too large to convert: {size / 2**20:.1f} MiB of {fmt.upper()}, "
+            f"over the {converter.max_bytes / 2**20:g} MiB limit"
+        )
     return converter

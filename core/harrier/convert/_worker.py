@@ -18,9 +18,11 @@ logger = logging.getLogger("harrier")
 
 _PAGE_SEPARATOR = "\n\n"
 _PACKAGE = str(Path(__file__).resolve().parents[1])
-_BOOT = ("import sys, types; package = types.ModuleType('harrier'); "
-         "package.__path__ = [sys.argv[1]]; sys.modules['harrier'] = package; "
-         "from harrier.convert._worker import serve; serve()")
+_BOOT = (
+    "import sys, types; package = types.ModuleType('harrier'); "
+    "package.__path__ = [sys.argv[1]]; sys.modules['harrier'] = package; "
+    "from harrier.convert._worker import serve; serve()"
+)
 """The child's start: the converters without ``harrier/__init__`` (no torch: fast to start),
 and no re-import of the caller's main module (scripts need no ``__main__`` guard)."""
 
@@ -44,15 +46,17 @@ class ConversionWorker:
         while True:
             if not conn.poll(max(0.0, deadline - time.monotonic())):
                 self.close(kill=True)
-                raise Unconvertible(f"conversion timed out: over {self.timeout:g} s "
-                                    "(the limit is convert_timeout)")
+                raise Unconvertible(
+                    f"conversion timed out: over {self.timeout:g} s (the limit is convert_timeout)"
+                )
             try:
                 kind, value = conn.recv()
             except (EOFError, OSError) as exc:
                 code = self._process.poll() if self._process is not None else None
                 self.close(kill=True)
-                raise Unconvertible(f"conversion failed: the converter process died "
-                                    f"(exit code {code})") from exc
+                raise Unconvertible(
+                    f"conversion failed: the converter process died (exit code {code})"
+                ) from exc
             if kind == "piece":
                 pieces.append(value)
             elif kind == "skip":
@@ -64,11 +68,16 @@ class ConversionWorker:
 
     def _start(self) -> tuple[Connection, Connection]:
         if self._conn is None:
-            self._process = subprocess.Popen([sys.executable, "-c", _BOOT, _PACKAGE],
-                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, _PACKAGE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
             assert self._process.stdin is not None and self._process.stdout is not None
-            self._conn = (Connection(os.dup(self._process.stdin.fileno()), readable=False),
-                          Connection(os.dup(self._process.stdout.fileno()), writable=False))
+            self._conn = (
+                Connection(os.dup(self._process.stdin.fileno()), readable=False),
+                Connection(os.dup(self._process.stdout.fileno()), writable=False),
+            )
             self._process.stdin.close()
             self._process.stdout.close()
         return self._conn
@@ -117,8 +126,7 @@ def serve() -> None:
             return
         fmt, source = request
         try:
-            with (open(source, "rb") if isinstance(source, Path)
-                  else io.BytesIO(source)) as stream:
+            with open(source, "rb") if isinstance(source, Path) else io.BytesIO(source) as stream:
                 conversion = CONVERTERS[fmt].load()(stream)
                 for piece in conversion.pieces:
                     conn.send(("piece", piece.strip()))

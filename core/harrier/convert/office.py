@@ -30,8 +30,9 @@ def convert_docx(stream: BinaryIO) -> Conversion:
                 continue
             text = block.text.strip()
             style = block.style.name if block.style is not None else ""
-            level = 1 if style == "Title" else int(m.group(1)) if (
-                m := _HEADING.match(style)) else 0
+            level = (
+                1 if style == "Title" else int(m.group(1)) if (m := _HEADING.match(style)) else 0
+            )
             if text and level:
                 conversion.title = conversion.title or text
                 text = "#" * level + " " + text
@@ -89,8 +90,10 @@ def convert_xlsx(stream: BinaryIO) -> Conversion:
     def sheets() -> Iterator[str]:
         try:
             for sheet in book.worksheets:
-                rows = (tuple("" if v is None else str(v) for v in row)
-                        for row in sheet.iter_rows(values_only=True))
+                rows = (
+                    tuple("" if v is None else str(v) for v in row)
+                    for row in sheet.iter_rows(values_only=True)
+                )
                 yield f"## {sheet.title}\n" + _rows(rows)
         finally:
             book.close()

@@ -24,8 +24,9 @@ def convert_pdf(stream: BinaryIO) -> Conversion:
         raise Unconvertible(f"encrypted: {exc}") from exc
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise Unconvertible(f"corrupt or truncated file: {exc}") from exc
-    return Conversion(_pages(reader, count), str(title).strip() or None if title else None,
-                      paged=True)
+    return Conversion(
+        _pages(reader, count), str(title).strip() or None if title else None, paged=True
+    )
 
 
 def _pages(reader, count: int) -> Iterator[str]:  # type: ignore[no-untyped-def]

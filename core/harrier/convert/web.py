@@ -25,8 +25,9 @@ def convert_html(stream: BinaryIO) -> Conversion:
 def _main_text(html: bytes | str) -> str | None:
     import trafilatura
 
-    text: str | None = trafilatura.extract(html, output_format="markdown", include_comments=False,
-                                           include_tables=True)
+    text: str | None = trafilatura.extract(
+        html, output_format="markdown", include_comments=False, include_tables=True
+    )
     if not text:  # very short pages: take every text node rather than nothing
         text = trafilatura.html2txt(html) or None
     return text

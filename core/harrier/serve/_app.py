@@ -25,8 +25,16 @@ from harrier.serve._routes import embedding_routes
 logger = logging.getLogger("harrier")
 
 Loader = Callable[[], Embedder]
-_PATHS = {"/v1/embeddings", "/embed", "/tokenize", "/v1/models", "/info", "/tokenizer",
-          "/health", "/metrics"}
+_PATHS = {
+    "/v1/embeddings",
+    "/embed",
+    "/tokenize",
+    "/v1/models",
+    "/info",
+    "/tokenizer",
+    "/health",
+    "/metrics",
+}
 
 
 class ServerState:
@@ -47,12 +55,16 @@ class ServerState:
             engine = loader()
             with tempfile.TemporaryDirectory() as folder:
                 engine.tokenizer.save_pretrained(folder)
-                self.tokenizer_files = {p.name: p.read_text(encoding="utf-8")
-                                        for p in sorted(Path(folder).iterdir()) if p.is_file()}
+                self.tokenizer_files = {
+                    p.name: p.read_text(encoding="utf-8")
+                    for p in sorted(Path(folder).iterdir())
+                    if p.is_file()
+                }
             self.served_name = self.served_name or engine.model_name
             self.served = ServedEngine(engine, self.limits, self.metrics)
-            logger.info("harrier serve: %s ready (%s, %s)", self.served_name, engine.device,
-                        engine.dtype)
+            logger.info(
+                "harrier serve: %s ready (%s, %s)", self.served_name, engine.device, engine.dtype
+            )
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             logger.error("harrier serve: the model failed to load: %s", self.error)
@@ -61,10 +73,18 @@ class ServerState:
         """The engine, after the key check; 503 with Retry-After while it loads."""
         check_api_key(request, self.key)
         if self.served is None:
-            message = (f"the model failed to load: {self.error}" if self.error
-                       else "the model is still loading; retry shortly")
-            raise ApiError(503, message, type="server_error", code="model_not_ready",
-                           headers={"Retry-After": str(self.limits.retry_after_s)})
+            message = (
+                f"the model failed to load: {self.error}"
+                if self.error
+                else "the model is still loading; retry shortly"
+            )
+            raise ApiError(
+                503,
+                message,
+                type="server_error",
+                code="model_not_ready",
+                headers={"Retry-After": str(self.limits.retry_after_s)},
+            )
         return self.served
 
     async def body(self, request: Request) -> tuple[ServedEngine, dict[str, Any]]:
@@ -72,9 +92,14 @@ class ServerState:
         return served, await read_json(request, self.limits.max_request_bytes)
 
 
-def create_app(engine: Embedder | Loader, *, limits: ServeLimits | None = None,
-               api_key: str | None = None, served_name: str | None = None,
-               on_load: Callable[[ServerState], None] | None = None) -> FastAPI:
+def create_app(
+    engine: Embedder | Loader,
+    *,
+    limits: ServeLimits | None = None,
+    api_key: str | None = None,
+    served_name: str | None = None,
+    on_load: Callable[[ServerState], None] | None = None,
+) -> FastAPI:
     """The server app for ``engine`` (an ``Embedder``, or a function loading one at startup).
 
     ``api_key`` (if given) is required as ``Authorization: Bearer <key>`` on every route but
@@ -82,8 +107,7 @@ def create_app(engine: Embedder | Loader, *, limits: ServeLimits | None = None,
     ``on_load`` is called with the state once loading ended (ready or failed).
     """
     state = ServerState(limits or ServeLimits(), api_key, served_name)
-    loader = engine if callable(engine) and not isinstance(engine, Embedder) else (
-        lambda: engine)
+    loader = engine if callable(engine) and not isinstance(engine, Embedder) else (lambda: engine)
 
     def load() -> None:
         state.load(loader)  # type: ignore[arg-type]
@@ -109,8 +133,11 @@ def create_app(engine: Embedder | Loader, *, limits: ServeLimits | None = None,
     async def health() -> Response:
         if state.served is None:
             status = "failed" if state.error else "loading"
-            return JSONResponse({"status": status, "error": state.error}, status_code=503,
-                                headers={"Retry-After": str(state.limits.retry_after_s)})
+            return JSONResponse(
+                {"status": status, "error": state.error},
+                status_code=503,
+                headers={"Retry-After": str(state.limits.retry_after_s)},
+            )
         return JSONResponse({"status": "ok", "model": state.served_name})
 
     @app.get("/metrics")
@@ -139,16 +166,20 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        error = ApiError(exc.status_code, str(exc.detail), code="not_found"
-                         if exc.status_code == 404 else None, headers=exc.headers)
+        error = ApiError(
+            exc.status_code,
+            str(exc.detail),
+            code="not_found" if exc.status_code == 404 else None,
+            headers=exc.headers,
+        )
         return error.response()
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
-        logger.error("harrier serve: %s %s failed", request.method, request.url.path,
-                     exc_info=exc)
-        return ApiError(500, f"internal error: {type(exc).__name__}", type="server_error",
-                        code="internal_error").response()
+        logger.error("harrier serve: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return ApiError(
+            500, f"internal error: {type(exc).__name__}", type="server_error", code="internal_error"
+        ).response()
 
 
 class _Observe:
@@ -179,4 +210,3 @@ class _Observe:
             endpoint = scope["path"] if scope["path"] in _PATHS else "other"
             self.metrics.requests.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-

@@ -49,9 +49,17 @@ class Job:
 class Batcher:
     """A bounded queue of jobs and the worker thread that embeds them in shared batches."""
 
-    def __init__(self, embed: EmbedFn, *, max_batch_tokens: int, max_wait: float,
-                 max_queue_texts: int, max_queue_tokens: int, max_batch_requests: int,
-                 on_batch: Callable[[int, int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        embed: EmbedFn,
+        *,
+        max_batch_tokens: int,
+        max_wait: float,
+        max_queue_texts: int,
+        max_queue_tokens: int,
+        max_batch_requests: int,
+        on_batch: Callable[[int, int, int], None] | None = None,
+    ) -> None:
         self._embed = embed
         self.max_batch_tokens = max_batch_tokens
         self.max_wait = max_wait
@@ -64,8 +72,7 @@ class Batcher:
         self._tokens = 0
         self._closing = False
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="harrier-serve-worker",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="harrier-serve-worker", daemon=True)
         self._thread.start()
 
     @property
@@ -78,8 +85,10 @@ class Batcher:
         with self._cond:
             if self._closing:
                 raise Closing("the server is shutting down")
-            if self._pending and (self._texts + len(texts) > self.max_queue_texts
-                                  or self._tokens + tokens > self.max_queue_tokens):
+            if self._pending and (
+                self._texts + len(texts) > self.max_queue_texts
+                or self._tokens + tokens > self.max_queue_tokens
+            ):
                 raise QueueFull(f"{self._texts} texts ({self._tokens} tokens) are queued")
             self._pending.append(job)
             self._texts += len(texts)
@@ -121,9 +130,12 @@ class Batcher:
                     return None
                 self._cond.wait()
             deadline = self._pending[0].enqueued + self.max_wait
-            while (not self._closing and self._tokens < self.max_batch_tokens
-                   and len(self._pending) < self.max_batch_requests
-                   and (left := deadline - time.monotonic()) > 0):
+            while (
+                not self._closing
+                and self._tokens < self.max_batch_tokens
+                and len(self._pending) < self.max_batch_requests
+                and (left := deadline - time.monotonic()) > 0
+            ):
                 self._cond.wait(left)
             taken: list[Job] = []
             tokens = 0
@@ -149,16 +161,23 @@ class Batcher:
             if len(group) == 1:
                 group[0].future.set_exception(exc)
                 return
-            logger.info("a batch of %d requests failed (%s); embedding them one by one",
-                        len(group), type(exc).__name__)
+            logger.info(
+                "a batch of %d requests failed (%s); embedding them one by one",
+                len(group),
+                type(exc).__name__,
+            )
             for job in group:
                 try:
                     job.future.set_result(self._embed(key, job.texts))
                 except Exception as one:
                     job.future.set_exception(one)
             return
-        logger.debug("embedded %d requests (%d texts) in %.1f ms", len(group), len(texts),
-                     1000 * (time.perf_counter() - started))
+        logger.debug(
+            "embedded %d requests (%d texts) in %.1f ms",
+            len(group),
+            len(texts),
+            1000 * (time.perf_counter() - started),
+        )
         if self._on_batch is not None:
             self._on_batch(len(group), len(texts), sum(job.tokens for job in group))
         start = 0

@@ -47,8 +47,10 @@ class ServeLimits:
             if value < 0 or (value == 0 and name != "batch_wait_ms"):
                 raise ConfigurationError(f"{name}={value} must be positive")
         if self.max_queue_tokens < self.max_tokens_per_request:
-            raise ConfigurationError("max_queue_tokens must be at least max_tokens_per_request, "
-                                     "or a largest allowed request could never be queued")
+            raise ConfigurationError(
+                "max_queue_tokens must be at least max_tokens_per_request, "
+                "or a largest allowed request could never be queued"
+            )
 
 
 class Key(NamedTuple):
@@ -75,10 +77,14 @@ class ServedEngine:
         self._truncating.truncate = True
         self._special = engine.count_tokens([""])[0]
         self.batcher = Batcher(
-            self._embed, max_batch_tokens=engine.max_batch_tokens,
-            max_wait=limits.batch_wait_ms / 1000, max_queue_texts=limits.max_queue_texts,
+            self._embed,
+            max_batch_tokens=engine.max_batch_tokens,
+            max_wait=limits.batch_wait_ms / 1000,
+            max_queue_texts=limits.max_queue_texts,
             max_queue_tokens=limits.max_queue_tokens,
-            max_batch_requests=limits.max_batch_requests, on_batch=metrics.on_batch)
+            max_batch_requests=limits.max_batch_requests,
+            on_batch=metrics.on_batch,
+        )
 
     def _embed(self, key: Key, inputs: list[Any]) -> np.ndarray:
         """Token-id rows (tokenised once, by :meth:`encode`); texts when truncating, which the
@@ -86,8 +92,9 @@ class ServedEngine:
         if not key.truncate:
             return self.engine.embed_token_ids(inputs, prompt=self.prompt(key) or None)
         if key.input_type == "query":
-            return self._truncating.embed_queries(inputs, instruction=key.instruction,
-                                                  prompt_name=key.prompt_name)
+            return self._truncating.embed_queries(
+                inputs, instruction=key.instruction, prompt_name=key.prompt_name
+            )
         return self._truncating.embed_documents(inputs)
 
     def prompt(self, key: Key) -> str:
@@ -105,31 +112,45 @@ class ServedEngine:
         all (after truncation); checks every limit."""
         limits = self.limits
         if len(texts) > limits.max_texts_per_request:
-            raise ApiError(413, f"{len(texts)} texts in one request, over the limit of "
-                           f"{limits.max_texts_per_request} (--max-texts-per-request); send "
-                           "them in several requests", param=param, code="too_many_inputs")
+            raise ApiError(
+                413,
+                f"{len(texts)} texts in one request, over the limit of "
+                f"{limits.max_texts_per_request} (--max-texts-per-request); send "
+                "them in several requests",
+                param=param,
+                code="too_many_inputs",
+            )
         prompt = self.prompt(key)
         rows = self.engine.token_ids([prompt + text for text in texts])
         counts = [len(row) for row in rows]
         limit = self.engine.max_tokens
         for i, count in enumerate(counts):
             if count > limit and not key.truncate:
-                raise ApiError(400, f"{param}[{i}] has {count} tokens, over the model's limit "
-                               f"of {limit}; split it into shorter texts, or ask for truncation",
-                               param=f"{param}[{i}]", code="text_too_long",
-                               details={"index": i, "token_count": count, "limit": limit})
+                raise ApiError(
+                    400,
+                    f"{param}[{i}] has {count} tokens, over the model's limit "
+                    f"of {limit}; split it into shorter texts, or ask for truncation",
+                    param=f"{param}[{i}]",
+                    code="text_too_long",
+                    details={"index": i, "token_count": count, "limit": limit},
+                )
             if not prompt and count <= self._special:
                 raise EmptyTextError(i)
         tokens = sum(min(count, limit) for count in counts)
         if tokens > limits.max_tokens_per_request:
-            raise ApiError(413, f"the request has {tokens} tokens, over the limit of "
-                           f"{limits.max_tokens_per_request} per request "
-                           "(--max-tokens-per-request); send fewer texts per request",
-                           param=param, code="too_many_tokens")
+            raise ApiError(
+                413,
+                f"the request has {tokens} tokens, over the limit of "
+                f"{limits.max_tokens_per_request} per request "
+                "(--max-tokens-per-request); send fewer texts per request",
+                param=param,
+                code="too_many_tokens",
+            )
         return rows, tokens
 
-    async def embed(self, request: Request, texts: list[str], key: Key, param: str
-                    ) -> tuple[np.ndarray, int]:
+    async def embed(
+        self, request: Request, texts: list[str], key: Key, param: str
+    ) -> tuple[np.ndarray, int]:
         """The vectors of ``texts`` and the tokens the model ran, through the shared queue."""
         try:
             if sum(map(len, texts)) < _INLINE_CHARS:  # cheaper than a thread hand-off
@@ -139,9 +160,12 @@ class ServedEngine:
             future = self._submit(key, texts if key.truncate else rows, tokens)
             vectors = await _result_unless_gone(request, future)
         except EmptyTextError as exc:  # only special tokens
-            raise bad_request(f"{param}[{exc.index}] is empty (no tokens besides special "
-                              "tokens); drop empty texts", param=f"{param}[{exc.index}]",
-                              code="empty_text") from None
+            raise bad_request(
+                f"{param}[{exc.index}] is empty (no tokens besides special "
+                "tokens); drop empty texts",
+                param=f"{param}[{exc.index}]",
+                code="empty_text",
+            ) from None
         except InputError as exc:
             raise bad_request(str(exc), param=param, code="invalid_input") from None
         except EmbeddingOutOfMemoryError as exc:
@@ -158,10 +182,13 @@ class ServedEngine:
         except QueueFull as exc:
             self.metrics.rejected.inc()
             status = 503 if isinstance(exc, Closing) else 429
-            raise ApiError(status, f"the server is busy ({exc}); retry after "
-                           f"{self.limits.retry_after_s} s", type="rate_limit_error",
-                           code="queue_full",
-                           headers={"Retry-After": str(self.limits.retry_after_s)}) from None
+            raise ApiError(
+                status,
+                f"the server is busy ({exc}); retry after {self.limits.retry_after_s} s",
+                type="rate_limit_error",
+                code="queue_full",
+                headers={"Retry-After": str(self.limits.retry_after_s)},
+            ) from None
         self.metrics.queue_depth.set(self.batcher.queued_texts)
         return future
 

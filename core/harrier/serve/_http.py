@@ -15,10 +15,17 @@ from fastapi.responses import JSONResponse, Response
 class ApiError(Exception):
     """A request that fails with ``status`` and an OpenAI-style error body."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None,
-                 headers: Mapping[str, str] | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.details = details or {}
         self.status = status
@@ -29,8 +36,15 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def response(self) -> JSONResponse:
-        body = {"error": {"message": self.message, "type": self.type, "param": self.param,
-                          "code": self.code, **self.details}}
+        body = {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+                **self.details,
+            }
+        }
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
@@ -51,23 +65,30 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     try:
         text = bytes(body).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise bad_request(f"the request body is not valid UTF-8 (byte {exc.start})",
-                          code="invalid_utf8") from None
+        raise bad_request(
+            f"the request body is not valid UTF-8 (byte {exc.start})", code="invalid_utf8"
+        ) from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise bad_request(f"the request body is not valid JSON: {exc}",
-                          code="invalid_json") from None
+        raise bad_request(
+            f"the request body is not valid JSON: {exc}", code="invalid_json"
+        ) from None
     if not isinstance(value, dict):
-        raise bad_request(f"the request body must be a JSON object, not {_kind(value)}",
-                          code="invalid_type")
+        raise bad_request(
+            f"the request body must be a JSON object, not {_kind(value)}", code="invalid_type"
+        )
     return value
 
 
 def _too_big(max_bytes: int) -> ApiError:
-    return ApiError(413, f"the request body is over the limit of {max_bytes} bytes "
-                    "(--max-request-bytes); send fewer or shorter texts per request",
-                    param="input", code="request_too_large")
+    return ApiError(
+        413,
+        f"the request body is over the limit of {max_bytes} bytes "
+        "(--max-request-bytes); send fewer or shorter texts per request",
+        param="input",
+        code="request_too_large",
+    )
 
 
 def check_api_key(request: Request, key: bytes | None) -> None:
@@ -77,30 +98,49 @@ def check_api_key(request: Request, key: bytes | None) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key):
-        raise ApiError(401, "missing or invalid API key: send 'Authorization: Bearer <key>'",
-                       type="authentication_error", code="invalid_api_key",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "missing or invalid API key: send 'Authorization: Bearer <key>'",
+            type="authentication_error",
+            code="invalid_api_key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 def _kind(value: object) -> str:
     """A JSON-ish name for the type of ``value``, for error messages."""
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-             list: "an array", dict: "an object", type(None): "null"}
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
-def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None,
-          *, choices: tuple[str, ...] | None = None) -> Any:
+def field(
+    body: dict[str, Any],
+    name: str,
+    kind: type | tuple[type, ...],
+    default: Any = None,
+    *,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
     """``body[name]`` checked against ``kind`` (and ``choices``); ``default`` when absent/null."""
     value = body.get(name)
     if value is None:
         return default
-    bad_bool = isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple)
-                                                        else (kind,))
+    bad_bool = isinstance(value, bool) and bool not in (
+        kind if isinstance(kind, tuple) else (kind,)
+    )
     if not isinstance(value, kind) or bad_bool:
         expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise bad_request(f"'{name}' must be {expected}, not {_kind(value)}", param=name,
-                          code="invalid_type")
+        raise bad_request(
+            f"'{name}' must be {expected}, not {_kind(value)}", param=name, code="invalid_type"
+        )
     if choices is not None and value not in choices:
         raise bad_request(f"'{name}' must be one of {list(choices)}, not {value!r}", param=name)
     return value
@@ -109,22 +149,30 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], defaul
 def texts_field(body: dict[str, Any], name: str) -> list[str]:
     """A string or a non-empty list of strings, as a list."""
     if name not in body:
-        raise bad_request(f"'{name}' is required: a string or a list of strings", param=name,
-                          code="missing_field")
+        raise bad_request(
+            f"'{name}' is required: a string or a list of strings", param=name, code="missing_field"
+        )
     value = body[name]
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list):
-        raise bad_request(f"'{name}' must be a string or a list of strings, not {_kind(value)}",
-                          param=name, code="invalid_type")
+        raise bad_request(
+            f"'{name}' must be a string or a list of strings, not {_kind(value)}",
+            param=name,
+            code="invalid_type",
+        )
     if not value:
-        raise bad_request(f"'{name}' is an empty list; send at least one text", param=name,
-                          code="empty_input")
+        raise bad_request(
+            f"'{name}' is an empty list; send at least one text", param=name, code="empty_input"
+        )
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise bad_request(f"'{name}[{i}]' is {_kind(item)}, expected a string (token-id "
-                              "arrays are not accepted; send text)", param=f"{name}[{i}]",
-                              code="invalid_type")
+            raise bad_request(
+                f"'{name}[{i}]' is {_kind(item)}, expected a string (token-id "
+                "arrays are not accepted; send text)",
+                param=f"{name}[{i}]",
+                code="invalid_type",
+            )
     return value
 
 

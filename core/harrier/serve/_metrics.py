@@ -23,27 +23,43 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("harrier_requests", "HTTP requests by endpoint and status",
-                                ["endpoint", "status"], registry=r)
-        self.tokens = Counter("harrier_tokens", "Tokens embedded (prompt tokens included)",
-                              ["input_type"], registry=r)
+        self.requests = Counter(
+            "harrier_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.tokens = Counter(
+            "harrier_tokens", "Tokens embedded (prompt tokens included)", ["input_type"], registry=r
+        )
         self.texts = Counter("harrier_texts", "Texts embedded", ["input_type"], registry=r)
-        self.batch_texts = Histogram("harrier_batch_texts", "Texts per engine call",
-                                     buckets=_SIZES, registry=r)
-        self.batch_requests = Histogram("harrier_batch_requests",
-                                        "Requests embedded together in one engine call",
-                                        buckets=_SIZES, registry=r)
-        self.batch_tokens = Histogram("harrier_batch_tokens", "Tokens per engine call",
-                                      buckets=tuple(64 * 2**i for i in range(14)), registry=r)
-        self.queue_depth = Gauge("harrier_queue_depth", "Texts waiting for the engine",
-                                 registry=r)
-        self.in_flight = Gauge("harrier_requests_in_flight", "Requests being handled",
-                               registry=r)
-        self.rejected = Counter("harrier_rejected", "Requests refused because the queue was full",
-                                registry=r)
-        self.latency = Histogram("harrier_request_latency_seconds",
-                                 "Time from request to response", ["endpoint"],
-                                 buckets=_LATENCY, registry=r)
+        self.batch_texts = Histogram(
+            "harrier_batch_texts", "Texts per engine call", buckets=_SIZES, registry=r
+        )
+        self.batch_requests = Histogram(
+            "harrier_batch_requests",
+            "Requests embedded together in one engine call",
+            buckets=_SIZES,
+            registry=r,
+        )
+        self.batch_tokens = Histogram(
+            "harrier_batch_tokens",
+            "Tokens per engine call",
+            buckets=tuple(64 * 2**i for i in range(14)),
+            registry=r,
+        )
+        self.queue_depth = Gauge("harrier_queue_depth", "Texts waiting for the engine", registry=r)
+        self.in_flight = Gauge("harrier_requests_in_flight", "Requests being handled", registry=r)
+        self.rejected = Counter(
+            "harrier_rejected", "Requests refused because the queue was full", registry=r
+        )
+        self.latency = Histogram(
+            "harrier_request_latency_seconds",
+            "Time from request to response",
+            ["endpoint"],
+            buckets=_LATENCY,
+            registry=r,
+        )
 
     def on_batch(self, requests: int, texts: int, tokens: int) -> None:
         self.batch_requests.observe(requests)

@@ -25,9 +25,16 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_server(loader: Loader, sock: socket.socket, *, limits: ServeLimits | None = None,
-               api_key: str | None = None, served_name: str | None = None,
-               drain_timeout: float = 30.0, access_log: bool = False) -> str | None:
+def run_server(
+    loader: Loader,
+    sock: socket.socket,
+    *,
+    limits: ServeLimits | None = None,
+    api_key: str | None = None,
+    served_name: str | None = None,
+    drain_timeout: float = 30.0,
+    access_log: bool = False,
+) -> str | None:
     """Serve until SIGINT/SIGTERM, then drain in-flight requests (up to ``drain_timeout``).
 
     The model loads in the background while ``/health`` answers 503. Returns None after a clean
@@ -42,11 +49,17 @@ def run_server(loader: Loader, sock: socket.socket, *, limits: ServeLimits | Non
             failure.append(state.error)
             server.should_exit = True
 
-    app = create_app(loader, limits=limits, api_key=api_key, served_name=served_name,
-                     on_load=on_load)
-    config = uvicorn.Config(app, lifespan="on", access_log=access_log, log_config=None,
-                            timeout_graceful_shutdown=int(drain_timeout) or None,
-                            timeout_keep_alive=30)
+    app = create_app(
+        loader, limits=limits, api_key=api_key, served_name=served_name, on_load=on_load
+    )
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        access_log=access_log,
+        log_config=None,
+        timeout_graceful_shutdown=int(drain_timeout) or None,
+        timeout_keep_alive=30,
+    )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return failure[0] if failure else None

@@ -11,8 +11,7 @@ from typing import Any
 
 
 @contextmanager
-def serve_in_thread(engine: Any, *, startup_timeout: float = 60.0, **options: Any
-                    ) -> Iterator[str]:
+def serve_in_thread(engine: Any, *, startup_timeout: float = 60.0, **options: Any) -> Iterator[str]:
     """Serve ``engine`` (an ``Embedder`` or a loader) on 127.0.0.1:<free port>; yields the URL.
 
     ``options`` go to :func:`harrier.serve.create_app`. The server is ready (``/health`` 200)
@@ -24,10 +23,14 @@ def serve_in_thread(engine: Any, *, startup_timeout: float = 60.0, **options: An
 
     sock = bind("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, **options), lifespan="on",
-                                           access_log=False, log_config=None))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name="harrier-serve-test")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(engine, **options), lifespan="on", access_log=False, log_config=None
+        )
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="harrier-serve-test"
+    )
     thread.start()
     try:
         _wait_ready(url, startup_timeout, thread)

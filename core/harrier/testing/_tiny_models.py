@@ -100,9 +100,7 @@ def train_tokenizer(model_type: str, vocab_size: int = 1000, max_length: int = 3
         template = processors.TemplateProcessing(
             single=f"$A {eos}", pair=f"$A $B {eos}", special_tokens=[(eos, tok.token_to_id(eos))]
         )
-    tok.post_processor = processors.Sequence(
-        [processors.ByteLevel(trim_offsets=False), template]
-    )
+    tok.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=False), template])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=specials["bos"],
@@ -139,8 +137,11 @@ def _config(shape: ModelShape, tokenizer):  # type: ignore[no-untyped-def]
             **common, sliding_window=shape.sliding_window, layer_types=layer_types
         )
     if shape.model_type == "qwen3":
-        return Qwen3Config(**common, rope_theta=1_000_000.0,  # type: ignore[call-arg]
-                           tie_word_embeddings=True)
+        return Qwen3Config(
+            **common,
+            rope_theta=1_000_000.0,  # type: ignore[call-arg]
+            tie_word_embeddings=True,
+        )
     raise ValueError(f"unknown model_type {shape.model_type!r}; use 'gemma3_text' or 'qwen3'")
 
 
@@ -174,10 +175,18 @@ def build_model(
         path / "modules.json",
         [
             {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling",
-             "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize",
-             "type": "sentence_transformers.models.Normalize"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling",
+            },
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            },
         ],
     )
     modes = {"lasttoken": "pooling_mode_lasttoken", "mean": "pooling_mode_mean_tokens"}

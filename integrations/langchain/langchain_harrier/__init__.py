@@ -21,7 +21,10 @@ from langchain_harrier._retriever import HarrierRetriever
 from langchain_harrier._text_splitter import HarrierTextSplitter
 
 __all__ = [
-    "HarrierEmbeddings", "HarrierRetriever", "HarrierSparseEmbeddings", "HarrierTextSplitter",
+    "HarrierEmbeddings",
+    "HarrierRetriever",
+    "HarrierSparseEmbeddings",
+    "HarrierTextSplitter",
 ]
 
 

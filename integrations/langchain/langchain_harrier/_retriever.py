@@ -30,9 +30,11 @@ class HarrierRetriever(BaseRetriever):
         description="Metadata equality as a dict, or the store's own filter object.",
     )
     mode: Literal["hybrid", "dense", "sparse"] | None = Field(
-        default=None, description="Search mode; default hybrid where BM25 vectors exist.")
+        default=None, description="Search mode; default hybrid where BM25 vectors exist."
+    )
     weights: tuple[float, float] | None = Field(
-        default=None, description="Hybrid arm weights (dense, sparse); default equal.")
+        default=None, description="Hybrid arm weights (dense, sparse); default equal."
+    )
 
     def _get_relevant_documents(
         self,
@@ -43,13 +45,23 @@ class HarrierRetriever(BaseRetriever):
         filter: Any = None,
     ) -> list[Document]:
         """``k`` and ``filter`` given to ``invoke`` override the retriever's own."""
-        hits = self.index.search(query, k=k or self.k,
-                                 filter=self.filter if filter is None else filter,
-                                 mode=self.mode, weights=self.weights)
+        hits = self.index.search(
+            query,
+            k=k or self.k,
+            filter=self.filter if filter is None else filter,
+            mode=self.mode,
+            weights=self.weights,
+        )
         return [_document(hit) for hit in hits]
 
 
 def _document(hit: Hit) -> Document:
-    metadata = {**hit.metadata, "doc_id": hit.doc_id, "span_index": hit.span_index,
-                "start": hit.start, "end": hit.end, "score": hit.score}
+    metadata = {
+        **hit.metadata,
+        "doc_id": hit.doc_id,
+        "span_index": hit.span_index,
+        "start": hit.start,
+        "end": hit.end,
+        "score": hit.score,
+    }
     return Document(page_content=hit.text, metadata=metadata, id=hit.id)

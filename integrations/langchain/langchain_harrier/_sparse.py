@@ -33,8 +33,9 @@ class HarrierSparseEmbeddings(SparseEmbeddings):
         self.encoder = Bm25Encoder(settings)
 
     def embed_documents(self, texts: list[str]) -> list[SparseVector]:
-        return [SparseVector(indices=i, values=v)
-                for i, v in map(self.encoder.embed_document, texts)]
+        return [
+            SparseVector(indices=i, values=v) for i, v in map(self.encoder.embed_document, texts)
+        ]
 
     def embed_query(self, text: str) -> SparseVector:
         indices, values = self.encoder.embed_query(text)

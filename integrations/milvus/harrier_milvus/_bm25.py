@@ -30,9 +30,7 @@ try:
     )
     from pymilvus.milvus_client.index import IndexParams
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'"
-    ) from exc
+    raise ImportError("harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'") from exc
 
 TEXT_FIELD = "bm25_text"
 SPARSE_FIELD = "sparse"
@@ -43,34 +41,61 @@ _VERSION = re.compile(r"(\d+)\.(\d+)")
 
 def add_bm25_fields(schema: CollectionSchema) -> None:
     """The analysed text, the sparse field, and the BM25 function between them."""
-    schema.add_field(TEXT_FIELD, DataType.VARCHAR, max_length=MAX_PART_BYTES,
-                     enable_analyzer=True, analyzer_params={"tokenizer": "standard"},
-                     description="harrier's BM25 terms of the span, space-separated")
-    schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR,
-                     description="BM25 term frequencies, made by the server")
-    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                 input_field_names=[TEXT_FIELD],
-                                 output_field_names=[SPARSE_FIELD]))
+    schema.add_field(
+        TEXT_FIELD,
+        DataType.VARCHAR,
+        max_length=MAX_PART_BYTES,
+        enable_analyzer=True,
+        analyzer_params={"tokenizer": "standard"},
+        description="harrier's BM25 terms of the span, space-separated",
+    )
+    schema.add_field(
+        SPARSE_FIELD,
+        DataType.SPARSE_FLOAT_VECTOR,
+        description="BM25 term frequencies, made by the server",
+    )
+    schema.add_function(
+        Function(
+            name="bm25",
+            function_type=FunctionType.BM25,
+            input_field_names=[TEXT_FIELD],
+            output_field_names=[SPARSE_FIELD],
+        )
+    )
 
 
 def add_bm25_index(params: IndexParams, record: dict[str, Any]) -> None:
     """k1 and b go in a nested ``params`` (the wire format servers read, and the only one Milvus
     Lite 3.2.2 reads: it ignores them flattened, as pymilvus 3 sends them otherwise)."""
     bm25 = {"bm25_k1": record["k"], "bm25_b": record["b"]}
-    params.add_index(SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                     params={"params": bm25})
+    params.add_index(
+        SPARSE_FIELD,
+        index_type="SPARSE_INVERTED_INDEX",
+        metric_type="BM25",
+        params={"params": bm25},
+    )
 
 
-def search_requests(vector: Any, text: str, limit: int, expr: str,
-                    dense_params: dict[str, Any]) -> list[AnnSearchRequest]:
+def search_requests(
+    vector: Any, text: str, limit: int, expr: str, dense_params: dict[str, Any]
+) -> list[AnnSearchRequest]:
     """[dense, BM25] requests for ``hybrid_search`` (only BM25 when ``vector`` is None)."""
-    sparse = AnnSearchRequest(data=[" ".join(query_terms(text))], anns_field=SPARSE_FIELD,
-                              param={"metric_type": "BM25"}, limit=limit, expr=expr or None)
+    sparse = AnnSearchRequest(
+        data=[" ".join(query_terms(text))],
+        anns_field=SPARSE_FIELD,
+        param={"metric_type": "BM25"},
+        limit=limit,
+        expr=expr or None,
+    )
     if vector is None:
         return [sparse]
-    dense = AnnSearchRequest(data=[np.asarray(vector, dtype=np.float32).tolist()],
-                             anns_field="vector", param=dense_params, limit=limit,
-                             expr=expr or None)
+    dense = AnnSearchRequest(
+        data=[np.asarray(vector, dtype=np.float32).tolist()],
+        anns_field="vector",
+        param=dense_params,
+        limit=limit,
+        expr=expr or None,
+    )
     return [dense, sparse]
 
 

@@ -24,9 +24,7 @@ from harrier import StoreUnavailableError
 try:
     from pymilvus import MilvusClient, MilvusException
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'"
-    ) from exc
+    raise ImportError("harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'") from exc
 
 DEFAULT_PATH = Path(".harrier") / "milvus.db"
 """Where the embedded Milvus Lite store lives unless told otherwise."""
@@ -57,8 +55,11 @@ def _install_filter() -> None:
     with contextlib.suppress(ImportError):
         import milvus_lite.server_manager  # noqa: F401 - creates its logger
     quiet_filter = _QuietFilter()
-    names = [name for name in logging.root.manager.loggerDict
-             if name.split(".")[0] in ("pymilvus", "milvus_lite")]
+    names = [
+        name
+        for name in logging.root.manager.loggerDict
+        if name.split(".")[0] in ("pymilvus", "milvus_lite")
+    ]
     for name in {"pymilvus", "milvus_lite", *names}:
         logging.getLogger(name).addFilter(quiet_filter)
 
@@ -154,8 +155,9 @@ def open_server(url: str, token: str | None, timeout: float) -> MilvusClient:
     with quiet():
         try:  # dedicated: pymilvus would share one cached connection per address, so a store
             # opened after a server restart could get the dead channel of an earlier one
-            return MilvusClient(uri=url, token=secret, timeout=timeout, dedicated=True,
-                                grpc_options=GRPC_OPTIONS)
+            return MilvusClient(
+                uri=url, token=secret, timeout=timeout, dedicated=True, grpc_options=GRPC_OPTIONS
+            )
         except Exception as exc:
             codes = grpc_codes(exc)
             kind = type(exc).__name__

@@ -15,8 +15,9 @@ def quote(value: str) -> str:
     Only the backslash, the quote, CR and LF are escaped: Milvus Lite reads no ``\\u`` escapes,
     and both read other characters (control characters included) as they are.
     """
-    escaped = (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-               .replace("\r", "\\r"))
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
     return f'"{escaped}"'
 
 
@@ -54,6 +55,6 @@ def metadata_filter(flt: Any) -> str:
                 raise ValueError(f"metadata filter keys must be non-empty strings, not {key!r}")
         return " and ".join(f"metadata[{quote(k)}] == {literal(v)}" for k, v in flt.items())
     raise TypeError(
-        'filter must be a dict of metadata values or a Milvus expression string such as '
-        "'metadata[\"lang\"] == \"en\" and span_index < 3'"
+        "filter must be a dict of metadata values or a Milvus expression string such as "
+        '\'metadata["lang"] == "en" and span_index < 3\''
     )

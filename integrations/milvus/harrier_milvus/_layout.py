@@ -13,9 +13,7 @@ try:
     from pymilvus import CollectionSchema, DataType, MilvusClient, MilvusException
     from pymilvus.milvus_client.index import IndexParams
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'"
-    ) from exc
+    raise ImportError("harrier_milvus needs pymilvus: pip install 'harrier-suite[milvus]'") from exc
 
 logger = logging.getLogger("harrier")
 
@@ -35,32 +33,55 @@ _MIN_EF = 64
 
 def build_schema(client: MilvusClient, dimension: int, bm25: bool = False) -> CollectionSchema:
     """One row per span; every string a real server holds is under its byte limits."""
-    schema = client.create_schema(auto_id=False, enable_dynamic_field=False,
-                                  description="harrier spans (see harrier-suite docs/milvus.md)")
-    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64,
-                     description="UUIDv5 of (doc_id, span_index)")
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension,
-                     description="unit-length embedding, COSINE")
+    schema = client.create_schema(
+        auto_id=False,
+        enable_dynamic_field=False,
+        description="harrier spans (see harrier-suite docs/milvus.md)",
+    )
+    schema.add_field(
+        "id",
+        DataType.VARCHAR,
+        is_primary=True,
+        max_length=64,
+        description="UUIDv5 of (doc_id, span_index)",
+    )
+    schema.add_field(
+        "vector", DataType.FLOAT_VECTOR, dim=dimension, description="unit-length embedding, COSINE"
+    )
     schema.add_field("doc_id", DataType.VARCHAR, max_length=MAX_PART_BYTES)
     for name in ("span_index", "span_count", "start", "end", "token_count"):
         schema.add_field(name, DataType.INT64)
     schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
     schema.add_field("model", DataType.VARCHAR, max_length=MAX_PART_BYTES)
-    schema.add_field("text_parts", DataType.ARRAY, element_type=DataType.VARCHAR,
-                     max_capacity=MAX_PARTS, max_length=MAX_PART_BYTES,
-                     description='the exact text is "".join(text_parts)')
-    schema.add_field("metadata", DataType.JSON,
-                     description="filterable copy of the metadata (may omit large entries)")
-    schema.add_field("metadata_json", DataType.ARRAY, element_type=DataType.VARCHAR,
-                     max_capacity=MAX_PARTS, max_length=MAX_PART_BYTES,
-                     description='the exact metadata is json.loads("".join(metadata_json))')
+    schema.add_field(
+        "text_parts",
+        DataType.ARRAY,
+        element_type=DataType.VARCHAR,
+        max_capacity=MAX_PARTS,
+        max_length=MAX_PART_BYTES,
+        description='the exact text is "".join(text_parts)',
+    )
+    schema.add_field(
+        "metadata",
+        DataType.JSON,
+        description="filterable copy of the metadata (may omit large entries)",
+    )
+    schema.add_field(
+        "metadata_json",
+        DataType.ARRAY,
+        element_type=DataType.VARCHAR,
+        max_capacity=MAX_PARTS,
+        max_length=MAX_PART_BYTES,
+        description='the exact metadata is json.loads("".join(metadata_json))',
+    )
     if bm25:
         add_bm25_fields(schema)
     return schema
 
 
-def build_index(client: MilvusClient, lite: bool, bm25: dict[str, Any] | None = None
-                ) -> IndexParams:
+def build_index(
+    client: MilvusClient, lite: bool, bm25: dict[str, Any] | None = None
+) -> IndexParams:
     """Lite: FLAT (exact, all it supports); a server: HNSW. Both COSINE; BM25 when recorded."""
     params = client.prepare_index_params()
     if lite:
@@ -79,17 +100,27 @@ def doc_id_index(client: MilvusClient) -> IndexParams:
     return params
 
 
-def create_span_collection(client: MilvusClient, collection: str, recorded: dict[str, str],
-                           dimension: int, *, lite: bool, timeout: float,
-                           bm25: dict[str, Any] | None = None) -> None:
+def create_span_collection(
+    client: MilvusClient,
+    collection: str,
+    recorded: dict[str, str],
+    dimension: int,
+    *,
+    lite: bool,
+    timeout: float,
+    bm25: dict[str, Any] | None = None,
+) -> None:
     """Create, index and load the collection; index creation does not poll (Lite cannot).
     With ``bm25`` (the BM25 configuration, also in ``recorded``) it gets BM25 vectors."""
     if bm25 is not None:
         check_server(client, lite)
-    client.create_collection(collection, schema=build_schema(client, dimension, bm25 is not None),
-                             consistency_level="Strong",
-                             properties={**recorded, PROPERTY_LAYOUT: str(LAYOUT_VERSION)},
-                             timeout=timeout)
+    client.create_collection(
+        collection,
+        schema=build_schema(client, dimension, bm25 is not None),
+        consistency_level="Strong",
+        properties={**recorded, PROPERTY_LAYOUT: str(LAYOUT_VERSION)},
+        timeout=timeout,
+    )
     client.create_index(collection, build_index(client, lite, bm25), timeout=timeout, sync=False)
     if not lite:  # speeds up filters on doc_id; a server that refuses it works without it
         try:

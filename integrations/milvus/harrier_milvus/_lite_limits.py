@@ -41,4 +41,7 @@ class LiteSizeWatch:
                 "~100 ms and grows with the collection. For more, use the embedded Qdrant "
                 "store (--store qdrant), or a Milvus server (harrier copy --from milvus:PATH "
                 "--to milvus:http://HOST:19530 --collection %s)",
-                self.collection, self.limit, self.collection)
+                self.collection,
+                self.limit,
+                self.collection,
+            )

@@ -81,8 +81,9 @@ def filter_copy(metadata: dict[str, Any], budget: int = FILTER_COPY_BYTES) -> di
         if not isinstance(key, str) or not _exact_in_json_field(value):
             continue
         try:
-            entry = json.dumps({key: value}, ensure_ascii=False, allow_nan=False,
-                               separators=(",", ":")).encode("utf-8")
+            entry = json.dumps(
+                {key: value}, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            ).encode("utf-8")
         except (TypeError, ValueError):  # NaN, infinity, a lone surrogate
             continue
         sizes[key] = len(entry) - 1  # '"key":value' plus one comma or brace
@@ -109,8 +110,10 @@ def to_row(record: SpanRecord, bm25_text: str | None = None) -> dict[str, Any]:
         ) from None
     row = record.span_fields()
     row.update(
-        id=record.id, vector=np.asarray(record.vector, dtype=np.float32).tolist(),
-        text_parts=text_parts, metadata=filter_copy(record.metadata),
+        id=record.id,
+        vector=np.asarray(record.vector, dtype=np.float32).tolist(),
+        text_parts=text_parts,
+        metadata=filter_copy(record.metadata),
         metadata_json=metadata_parts,
     )
     if bm25_text is not None:
@@ -127,14 +130,24 @@ def to_row(record: SpanRecord, bm25_text: str | None = None) -> dict[str, Any]:
 
 def row_bytes(row: dict[str, Any]) -> int:
     """A close upper estimate of a row's size in a request."""
-    strings = [*row["text_parts"], *row["metadata_json"], row["doc_id"], row["model"],
-               row.get("bm25_text", "")]
-    return (sum(len(s.encode("utf-8")) + 8 for s in strings) + 4 * len(row["vector"])
-            + len(json.dumps(row["metadata"], ensure_ascii=False).encode("utf-8")) + 256)
+    strings = [
+        *row["text_parts"],
+        *row["metadata_json"],
+        row["doc_id"],
+        row["model"],
+        row.get("bm25_text", ""),
+    ]
+    return (
+        sum(len(s.encode("utf-8")) + 8 for s in strings)
+        + 4 * len(row["vector"])
+        + len(json.dumps(row["metadata"], ensure_ascii=False).encode("utf-8"))
+        + 256
+    )
 
 
-def request_chunks(rows: Sequence[dict[str, Any]], budget: int = REQUEST_BYTES
-                   ) -> Iterator[list[dict[str, Any]]]:
+def request_chunks(
+    rows: Sequence[dict[str, Any]], budget: int = REQUEST_BYTES
+) -> Iterator[list[dict[str, Any]]]:
     """Consecutive groups of rows under ``budget`` bytes (a larger row goes alone)."""
     return size_bounded(rows, row_bytes, budget)
 
@@ -143,16 +156,22 @@ def to_hit(hit: dict[str, Any]) -> Hit:
     """A ``harrier.Hit`` from one result of ``MilvusClient.search`` (COSINE: similarity)."""
     fields = _fields(hit)
     return Hit(
-        text=read_text(fields), score=float(hit["distance"]), doc_id=fields["doc_id"],
-        span_index=int(fields["span_index"]), start=int(fields["start"]),
-        end=int(fields["end"]), metadata=read_metadata(fields), id=str(hit["id"]),
+        text=read_text(fields),
+        score=float(hit["distance"]),
+        doc_id=fields["doc_id"],
+        span_index=int(fields["span_index"]),
+        start=int(fields["start"]),
+        end=int(fields["end"]),
+        metadata=read_metadata(fields),
+        id=str(hit["id"]),
     )
 
 
 def to_record(row: dict[str, Any]) -> SpanRecord:
     """A ``harrier.SpanRecord`` from one row of ``MilvusClient.query`` (with the vector)."""
-    return SpanRecord.from_fields(str(row["id"]), row["vector"], read_text(row),
-                                  read_metadata(row), row)
+    return SpanRecord.from_fields(
+        str(row["id"]), row["vector"], read_text(row), read_metadata(row), row
+    )
 
 
 def _fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -128,13 +128,26 @@ class MilvusStore(VectorStore):
         return {**self.bm25.record(), "avg_len": "collection"}
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
-        logger.info("creating Milvus collection %s (dimension %d, BM25 %s)", self.collection,
-                    dimension, "on" if self.sparse else "off")
+        logger.info(
+            "creating Milvus collection %s (dimension %d, BM25 %s)",
+            self.collection,
+            dimension,
+            "on" if self.sparse else "off",
+        )
         recorded = self.properties(model, dimension)
         bm25 = self.bm25_record() if self.sparse else None
-        self._write(f"creating the collection {self.collection!r}", lambda: (
-            create_span_collection(self.client, self.collection, recorded, dimension,
-                                   lite=self.is_lite, timeout=self.timeout, bm25=bm25)))
+        self._write(
+            f"creating the collection {self.collection!r}",
+            lambda: create_span_collection(
+                self.client,
+                self.collection,
+                recorded,
+                dimension,
+                lite=self.is_lite,
+                timeout=self.timeout,
+                bm25=bm25,
+            ),
+        )
         self._loaded = True
 
     def close(self) -> None:
@@ -156,50 +169,96 @@ class MilvusStore(VectorStore):
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         self._ensure_loaded()
         query = np.asarray(vector, dtype=np.float32).tolist()
-        results = self._read("searching", lambda: self.client.search(
-            self.collection, data=[query], limit=k, filter=metadata_filter(filter),
-            output_fields=HIT_FIELDS, search_params=search_params(self.is_lite, k),
-            anns_field="vector", consistency_level=STRONG, timeout=self.timeout,
-        ))
+        results = self._read(
+            "searching",
+            lambda: self.client.search(
+                self.collection,
+                data=[query],
+                limit=k,
+                filter=metadata_filter(filter),
+                output_fields=HIT_FIELDS,
+                search_params=search_params(self.is_lite, k),
+                anns_field="vector",
+                consistency_level=STRONG,
+                timeout=self.timeout,
+            ),
+        )
         return [to_hit(hit) for hit in results[0]]
 
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
         request = self._requests(None, text, k, filter)[0]
-        results = self._read("searching", lambda: self.client.search(
-            self.collection, data=request.data, anns_field=SPARSE_FIELD, limit=k,
-            filter=request.expr, search_params=request.param, output_fields=HIT_FIELDS,
-            consistency_level=STRONG, timeout=self.timeout,
-        ))
+        results = self._read(
+            "searching",
+            lambda: self.client.search(
+                self.collection,
+                data=request.data,
+                anns_field=SPARSE_FIELD,
+                limit=k,
+                filter=request.expr,
+                search_params=request.param,
+                output_fields=HIT_FIELDS,
+                consistency_level=STRONG,
+                timeout=self.timeout,
+            ),
+        )
         # BM25 scores are never negative; Milvus Lite reports them negated
         return [replace(to_hit(hit), score=abs(hit["distance"])) for hit in results[0]]
 
     def search_hybrid(
-        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        self,
+        vector: np.ndarray,
+        text: str,
+        k: int,
+        filter: Any = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
         """Milvus' ``RRFRanker``; with ``weights``, both arms fused here by weighted RRF (the
         formula Qdrant uses), as Milvus' rankers weigh scores, not ranks."""
         requests = self._requests(vector, text, arm_limit(k), filter)
         if weights is None:
-            results = self._read("searching", lambda: self.client.hybrid_search(
-                self.collection, requests, ranker=RRFRanker(RRF_K), limit=k,
-                output_fields=HIT_FIELDS, consistency_level=STRONG, timeout=self.timeout,
-            ))
+            results = self._read(
+                "searching",
+                lambda: self.client.hybrid_search(
+                    self.collection,
+                    requests,
+                    ranker=RRFRanker(RRF_K),
+                    limit=k,
+                    output_fields=HIT_FIELDS,
+                    consistency_level=STRONG,
+                    timeout=self.timeout,
+                ),
+            )
             return [to_hit(hit) for hit in results[0]]
-        arms = [self._read("searching", partial(
-            self.client.search, self.collection, data=r.data, anns_field=r.anns_field,
-            limit=r.limit, filter=r.expr, search_params=r.param, output_fields=HIT_FIELDS,
-            consistency_level=STRONG, timeout=self.timeout))[0] for r in requests]
+        arms = [
+            self._read(
+                "searching",
+                partial(
+                    self.client.search,
+                    self.collection,
+                    data=r.data,
+                    anns_field=r.anns_field,
+                    limit=r.limit,
+                    filter=r.expr,
+                    search_params=r.param,
+                    output_fields=HIT_FIELDS,
+                    consistency_level=STRONG,
+                    timeout=self.timeout,
+                ),
+            )[0]
+            for r in requests
+        ]
         return fuse_ranks([[to_hit(hit) for hit in arm] for arm in arms], weights, k)
 
-    def _requests(self, vector: np.ndarray | None, text: str, limit: int,
-                  filter: Any) -> list[AnnSearchRequest]:
+    def _requests(
+        self, vector: np.ndarray | None, text: str, limit: int, filter: Any
+    ) -> list[AnnSearchRequest]:
         """The search requests of each arm (dense only when ``vector`` is given)."""
         if not self.has_sparse_vectors():
             raise NoSparseVectorsError(self.no_sparse_message())
         self._ensure_loaded()
-        return search_requests(vector, text, limit, metadata_filter(filter),
-                               search_params(self.is_lite, limit))
+        return search_requests(
+            vector, text, limit, metadata_filter(filter), search_params(self.is_lite, limit)
+        )
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
@@ -217,23 +276,46 @@ class MilvusStore(VectorStore):
 
     def count(self) -> int:
         self._ensure_loaded()
-        rows = self._read("counting", lambda: self.client.query(
-            self.collection, filter="", output_fields=["count(*)"], consistency_level=STRONG,
-            timeout=self.timeout))
+        rows = self._read(
+            "counting",
+            lambda: self.client.query(
+                self.collection,
+                filter="",
+                output_fields=["count(*)"],
+                consistency_level=STRONG,
+                timeout=self.timeout,
+            ),
+        )
         return int(rows[0]["count(*)"])
 
     def _query(self, expr: str, fields: list[str], page: int) -> Iterator[dict[str, Any]]:
         """Every row matching ``expr``: one query when it fits a page, else the iterator."""
         self._ensure_loaded()
-        rows = self._read("querying", lambda: self.client.query(
-            self.collection, filter=expr, output_fields=fields, limit=page,
-            consistency_level=STRONG, timeout=self.timeout))
+        rows = self._read(
+            "querying",
+            lambda: self.client.query(
+                self.collection,
+                filter=expr,
+                output_fields=fields,
+                limit=page,
+                consistency_level=STRONG,
+                timeout=self.timeout,
+            ),
+        )
         if len(rows) < page:
             yield from rows
             return
-        pages = self._read("querying", lambda: self.client.query_iterator(
-            self.collection, batch_size=page, filter=expr, output_fields=fields,
-            consistency_level=STRONG, timeout=self.timeout))
+        pages = self._read(
+            "querying",
+            lambda: self.client.query_iterator(
+                self.collection,
+                batch_size=page,
+                filter=expr,
+                output_fields=fields,
+                consistency_level=STRONG,
+                timeout=self.timeout,
+            ),
+        )
         try:
             while batch := self._read("querying", pages.next):
                 yield from batch
@@ -244,8 +326,12 @@ class MilvusStore(VectorStore):
     def _ensure_loaded(self) -> None:
         """Search and query need the collection in memory (a no-op when it already is)."""
         if not self._loaded:
-            self._read("loading the collection", lambda: self.client.load_collection(
-                self.collection, timeout=max(self.timeout, LOAD_SECONDS)))
+            self._read(
+                "loading the collection",
+                lambda: self.client.load_collection(
+                    self.collection, timeout=max(self.timeout, LOAD_SECONDS)
+                ),
+            )
             self._loaded = True
 
     # -- writes --------------------------------------------------------------------------------
@@ -254,8 +340,10 @@ class MilvusStore(VectorStore):
         sparse = self.has_sparse_vectors()
         rows = [to_row(r, bm25_text(r.text) if sparse else None) for r in records]
         for chunk in request_chunks(rows):
-            self._write(f"writing {len(chunk)} spans to {self.collection!r}",
-                        partial(self.client.upsert, self.collection, chunk, timeout=self.timeout))
+            self._write(
+                f"writing {len(chunk)} spans to {self.collection!r}",
+                partial(self.client.upsert, self.collection, chunk, timeout=self.timeout),
+            )
         if self._size_watch is not None:
             self._size_watch.written(self.count, len(records))
 
@@ -267,8 +355,9 @@ class MilvusStore(VectorStore):
 
     def _delete(self, expr: str, what: str) -> None:
         self._ensure_loaded()
-        self._write(what, lambda: self.client.delete(self.collection, filter=expr,
-                                                     timeout=self.timeout))
+        self._write(
+            what, lambda: self.client.delete(self.collection, filter=expr, timeout=self.timeout)
+        )
 
     # -- errors --------------------------------------------------------------------------------
     def _attempt(self, action: Callable[[], T]) -> T:

@@ -43,22 +43,31 @@ INDEXED_FIELDS = ("doc_id", "doc_hash")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
 
 
-def edge_config(dimension: int, quantization: str | None,
-                indexing_threshold_kb: int | None = None, sparse: bool = False
-                ) -> edge.EdgeConfig:
+def edge_config(
+    dimension: int,
+    quantization: str | None,
+    indexing_threshold_kb: int | None = None,
+    sparse: bool = False,
+) -> edge.EdgeConfig:
     """The one place a collection's engine configuration is built (dense vector unnamed;
     with ``sparse``, the BM25 vector ``langchain-sparse`` with the IDF modifier).
 
     ``indexing_threshold_kb``: segments with fewer KB of vectors are scanned, not indexed
     (None: the engine's 10,000 KB, about 3,900 vectors of dimension 640).
     """
-    optimizers = (None if indexing_threshold_kb is None
-                  else edge.EdgeOptimizersConfig(indexing_threshold=indexing_threshold_kb))
+    optimizers = (
+        None
+        if indexing_threshold_kb is None
+        else edge.EdgeOptimizersConfig(indexing_threshold=indexing_threshold_kb)
+    )
     return edge.EdgeConfig(
         vectors=edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine),
         quantization_config=edge_quantization(quantization),
-        sparse_vectors=({SPARSE_VECTOR_NAME: edge.EdgeSparseVectorParams(
-            modifier=edge.Modifier.Idf)} if sparse else None),
+        sparse_vectors=(
+            {SPARSE_VECTOR_NAME: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
+            if sparse
+            else None
+        ),
         optimizers=optimizers,
         wal_enabled=True,
     )
@@ -124,12 +133,22 @@ def read_record(folder: Path) -> dict[str, Any] | None:
         ) from None
 
 
-def write_record(folder: Path, model: ModelIdentity, dimension: int,
-                 quantization: str | None, bm25: dict[str, Any] | None = None) -> bool:
+def write_record(
+    folder: Path,
+    model: ModelIdentity,
+    dimension: int,
+    quantization: str | None,
+    bm25: dict[str, Any] | None = None,
+) -> bool:
     """Create ``folder`` holding its record file, atomically: another process sees no folder or
     a folder with its record, never one without. False if another process created it first."""
-    body = {"format": FORMAT, **model.to_record(), "dimension": dimension,
-            "quantization": quantization, **({"bm25": bm25} if bm25 is not None else {})}
+    body = {
+        "format": FORMAT,
+        **model.to_record(),
+        "dimension": dimension,
+        "quantization": quantization,
+        **({"bm25": bm25} if bm25 is not None else {}),
+    }
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     with open(staging / RECORD_FILE, "w", encoding="utf-8") as handle:
         json.dump(body, handle, indent=1)
@@ -160,8 +179,9 @@ def open_shard(path: Path, config: edge.EdgeConfig) -> edge.EdgeShard:
         indexed = set(shard.info().payload_schema)
         for name in INDEXED_FIELDS:
             if name not in indexed:
-                shard.update(edge.UpdateOperation.create_field_index(
-                    name, edge.PayloadSchemaType.Keyword))
+                shard.update(
+                    edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Keyword)
+                )
         return shard
     except Exception as exc:
         raise shard_error(exc, path, "opened") from None
@@ -181,8 +201,7 @@ def shard_error(exc: BaseException, path: Path, action: str) -> StoreError:
             f"the disk holding {path} is full ({message}); free some space and run the same "
             "command again: nothing already stored was lost"
         )
-    if any(s in message for s in ("os error 13", "os error 30", "ermission denied",
-                                  "Read-only")):
+    if any(s in message for s in ("os error 13", "os error 30", "ermission denied", "Read-only")):
         return StoreUnavailableError(
             f"the Qdrant shard {path} cannot be {action}: the folder is not writable "
             f"({message}); make it writable, or copy the store to a writable folder"

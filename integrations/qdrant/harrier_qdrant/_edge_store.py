@@ -56,7 +56,6 @@ DEFAULT_PATH = Path(".harrier") / "qdrant"
 """Where the embedded store lives unless told otherwise."""
 
 
-
 class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
     """A collection in an embedded Qdrant Edge store: the folder ``path / collection``.
 
@@ -112,12 +111,21 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         return {self.property_prefix + key: value for key, value in record.items()}
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
-        logger.info("creating Qdrant Edge collection %s in %s (dimension %d)",
-                    self.collection, self.root, dimension)
+        logger.info(
+            "creating Qdrant Edge collection %s in %s (dimension %d)",
+            self.collection,
+            self.root,
+            dimension,
+        )
         self._check_space(self.new_shard_bytes)
         try:
-            created = write_record(self.folder, model, dimension, self.quantization,
-                                   self.bm25_record() if self.sparse else None)
+            created = write_record(
+                self.folder,
+                model,
+                dimension,
+                self.quantization,
+                self.bm25_record() if self.sparse else None,
+            )
         except OSError as exc:
             raise shard_error(exc, self.folder, "created") from None
         if not created:  # another process made it meanwhile: it must hold the same model
@@ -135,10 +143,15 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
                 f"it cannot change to {self.quantization}. Copy it into a new collection "
                 "(harrier copy ... --quantization) or leave the option out"
             )
-        self._shard = open_shard(self.folder / SHARD_FOLDER,
-                                 edge_config(int(record["dimension"]), recorded,
-                                             self.indexing_threshold_kb,
-                                             sparse=record.get("bm25") is not None))
+        self._shard = open_shard(
+            self.folder / SHARD_FOLDER,
+            edge_config(
+                int(record["dimension"]),
+                recorded,
+                self.indexing_threshold_kb,
+                sparse=record.get("bm25") is not None,
+            ),
+        )
         self._search_params = edge_search_params(recorded)
 
     @property
@@ -172,9 +185,13 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         """Build the HNSW index (and quantized vectors) now; blocking, with a progress bar."""
         needed = allocated_bytes(self.folder)
         if free_bytes(self.folder) < needed + self.min_free_bytes:
-            logger.warning("not building the search index of %s: it needs about %d MB free "
-                           "in %s. Searches stay exact (slower); free space and run again.",
-                           self.collection, needed // 2**20, self.folder)
+            logger.warning(
+                "not building the search index of %s: it needs about %d MB free "
+                "in %s. Searches stay exact (slower); free space and run again.",
+                self.collection,
+                needed // 2**20,
+                self.folder,
+            )
             return
         points = self.count()
         logger.info("building the search index of %s (%d spans)", self.collection, points)
@@ -183,8 +200,9 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         if failure is not None:
             raise shard_error(failure, self.folder, "indexed")
         self._changed = False
-        logger.info("search index of %s built in %.1f s", self.collection,
-                    time.perf_counter() - started)
+        logger.info(
+            "search index of %s built in %.1f s", self.collection, time.perf_counter() - started
+        )
 
     def close(self) -> None:
         if self._shard is None:
@@ -198,34 +216,52 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
     # -- reads ---------------------------------------------------------------------------------
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         request = edge.QueryRequest(
-            limit=k, query=edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
-            filter=_metadata_filter(filter), with_payload=True, params=self._search_params)
+            limit=k,
+            query=edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
+            filter=_metadata_filter(filter),
+            with_payload=True,
+            params=self._search_params,
+        )
         points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
-        query = edge.Query.Nearest(edge.SparseVector(*self.query_weights(text)),
-                                   using=SPARSE_VECTOR_NAME)
-        request = edge.QueryRequest(limit=k, query=query, filter=_metadata_filter(filter),
-                                    with_payload=True)
+        query = edge.Query.Nearest(
+            edge.SparseVector(*self.query_weights(text)), using=SPARSE_VECTOR_NAME
+        )
+        request = edge.QueryRequest(
+            limit=k, query=query, filter=_metadata_filter(filter), with_payload=True
+        )
         points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
     def search_hybrid(
-        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        self,
+        vector: np.ndarray,
+        text: str,
+        k: int,
+        filter: Any = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
         flt, limit = _metadata_filter(filter), arm_limit(k)
         sparse = edge.SparseVector(*self.query_weights(text))
         prefetches = [
-            edge.Prefetch(limit=limit, filter=flt, params=self._search_params, query=(
-                edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()))),
-            edge.Prefetch(limit=limit, filter=flt,
-                          query=edge.Query.Nearest(sparse, using=SPARSE_VECTOR_NAME)),
+            edge.Prefetch(
+                limit=limit,
+                filter=flt,
+                params=self._search_params,
+                query=(edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist())),
+            ),
+            edge.Prefetch(
+                limit=limit, filter=flt, query=edge.Query.Nearest(sparse, using=SPARSE_VECTOR_NAME)
+            ),
         ]
         request = edge.QueryRequest(
-            limit=k, prefetches=prefetches, with_payload=True,
-            query=edge.Fusion.Rrf(k=RRF_CONSTANT, weights=weights_list(weights)))
+            limit=k,
+            prefetches=prefetches,
+            with_payload=True,
+            query=edge.Fusion.Rrf(k=RRF_CONSTANT, weights=weights_list(weights)),  # type: ignore[arg-type]  # the stub omits Rrf
+        )
         points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
@@ -235,12 +271,14 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
     def _doc_filter(self, doc_ids: Sequence[str]) -> Any:
         return _doc_filter(doc_ids)
 
-    def _scroll(self, flt: Any, payload: list[str] | bool, *, vectors: bool = False,
-                page: int = SCROLL_PAGE) -> Iterator[Any]:
+    def _scroll(
+        self, flt: Any, payload: list[str] | bool, *, vectors: bool = False, page: int = SCROLL_PAGE
+    ) -> Iterator[Any]:
         offset = None
         while True:
-            request = edge.ScrollRequest(offset=offset, limit=page, filter=flt,
-                                         with_payload=payload, with_vector=vectors)
+            request = edge.ScrollRequest(
+                offset=offset, limit=page, filter=flt, with_payload=payload, with_vector=vectors
+            )
             points, offset = self._engine("reading", partial(_scroll, request=request))
             yield from points
             if offset is None:
@@ -249,20 +287,34 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         self._check_space(4 * sum(r.approx_bytes() for r in records))
-        points = [edge.Point(r.id, dense_and_sparse(
-            np.asarray(r.vector, dtype=np.float32).tolist(), self.document_weights(r),
-            edge.SparseVector), to_payload(r)) for r in records]
+        points = [
+            edge.Point(
+                r.id,
+                dense_and_sparse(
+                    np.asarray(r.vector, dtype=np.float32).tolist(),
+                    self.document_weights(r),
+                    edge.SparseVector,
+                ),
+                to_payload(r),
+            )
+            for r in records
+        ]
         self._update(f"writing {len(points)} spans", edge.UpdateOperation.upsert_points(points))
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
-        selector = edge.Filter(must=[_match("doc_id", doc_id)],
-                               must_not=[_match("doc_hash", keep_hash)])
-        self._update(f"deleting stale spans of {doc_id!r}",
-                     edge.UpdateOperation.delete_points_by_filter(selector))
+        selector = edge.Filter(
+            must=[_match("doc_id", doc_id)], must_not=[_match("doc_hash", keep_hash)]
+        )
+        self._update(
+            f"deleting stale spans of {doc_id!r}",
+            edge.UpdateOperation.delete_points_by_filter(selector),
+        )
 
     def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
-        self._update(f"deleting {len(doc_ids)} documents",
-                     edge.UpdateOperation.delete_points_by_filter(_doc_filter(doc_ids)))
+        self._update(
+            f"deleting {len(doc_ids)} documents",
+            edge.UpdateOperation.delete_points_by_filter(_doc_filter(doc_ids)),
+        )
 
     def _update(self, what: str, operation: Any) -> None:
         self._engine(what, lambda shard: shard.update(operation))

@@ -16,14 +16,20 @@ def to_payload(record: SpanRecord) -> dict[str, Any]:
 
 def to_hit(point_id: Any, score: float, payload: dict[str, Any]) -> Hit:
     return Hit(
-        text=payload["page_content"], score=float(score), doc_id=payload["doc_id"],
-        span_index=payload["span_index"], start=payload["start"], end=payload["end"],
-        metadata=payload.get("metadata") or {}, id=str(point_id),
+        text=payload["page_content"],
+        score=float(score),
+        doc_id=payload["doc_id"],
+        span_index=payload["span_index"],
+        start=payload["start"],
+        end=payload["end"],
+        metadata=payload.get("metadata") or {},
+        id=str(point_id),
     )
 
 
 def to_record(point_id: Any, vector: Any, payload: dict[str, Any]) -> SpanRecord:
     if isinstance(vector, dict):  # the unnamed dense vector beside the named BM25 one
         vector = vector[""]
-    return SpanRecord.from_fields(str(point_id), vector, payload["page_content"],
-                                  payload.get("metadata") or {}, payload)
+    return SpanRecord.from_fields(
+        str(point_id), vector, payload["page_content"], payload.get("metadata") or {}, payload
+    )

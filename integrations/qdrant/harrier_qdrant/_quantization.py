@@ -31,8 +31,9 @@ def edge_quantization(name: str | None) -> Any:
     if check_quantization(name) is None:
         return None
     if name == "scalar":
-        return edge.ScalarQuantizationConfig(edge.ScalarType.Int8, quantile=_QUANTILE,
-                                             always_ram=True)
+        return edge.ScalarQuantizationConfig(
+            edge.ScalarType.Int8, quantile=_QUANTILE, always_ram=True
+        )
     return edge.BinaryQuantizationConfig(always_ram=True)
 
 
@@ -42,8 +43,9 @@ def edge_search_params(name: str | None) -> Any:
 
     if name is None:
         return None
-    return edge.SearchParams(quantization=edge.QuantizationSearchParams(
-        rescore=True, oversampling=OVERSAMPLING[name]))
+    return edge.SearchParams(
+        quantization=edge.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING[name])
+    )
 
 
 def client_quantization(name: str | None) -> Any:
@@ -53,8 +55,11 @@ def client_quantization(name: str | None) -> Any:
     if check_quantization(name) is None:
         return None
     if name == "scalar":
-        return models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
-            type=models.ScalarType.INT8, quantile=_QUANTILE, always_ram=True))
+        return models.ScalarQuantization(
+            scalar=models.ScalarQuantizationConfig(
+                type=models.ScalarType.INT8, quantile=_QUANTILE, always_ram=True
+            )
+        )
     return models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=True))
 
 
@@ -64,5 +69,6 @@ def client_search_params(name: str | None) -> Any:
 
     if name is None:
         return None
-    return models.SearchParams(quantization=models.QuantizationSearchParams(
-        rescore=True, oversampling=OVERSAMPLING[name]))
+    return models.SearchParams(
+        quantization=models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING[name])
+    )

@@ -17,16 +17,18 @@ class PointScans(abc.ABC):
     points (filtered, with chosen payload fields, optionally with vectors)."""
 
     @abc.abstractmethod
-    def _scroll(self, flt: Any, payload: list[str] | bool, *, vectors: bool = False,
-                page: int = SCROLL_PAGE) -> Iterator[Any]:
+    def _scroll(
+        self, flt: Any, payload: list[str] | bool, *, vectors: bool = False, page: int = SCROLL_PAGE
+    ) -> Iterator[Any]:
         """Every point matching ``flt`` (None: all), page by page."""
 
     @abc.abstractmethod
     def _doc_filter(self, doc_ids: Sequence[str]) -> Any:
         """The filter matching every span of ``doc_ids``."""
 
-    def scan_spans(self, doc_ids: Sequence[str] | None,
-                   fields: Sequence[str]) -> Iterable[dict[str, Any]]:
+    def scan_spans(
+        self, doc_ids: Sequence[str] | None, fields: Sequence[str]
+    ) -> Iterable[dict[str, Any]]:
         flt = None if doc_ids is None else self._doc_filter(doc_ids)
         for point in self._scroll(flt, list(fields)):
             yield point.payload or {}

@@ -63,13 +63,23 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
     (``bm25``: its parameters).
     """
 
-    def __new__(cls, collection: str, *, path: str | Path | None = None,
-                url: str | None = None, client: QdrantClient | None = None,
-                local_mode: bool = False, quantization: str | None = None,
-                sparse: bool = True, bm25: Bm25Settings | None = None, **options: Any) -> Any:
+    def __new__(
+        cls,
+        collection: str,
+        *,
+        path: str | Path | None = None,
+        url: str | None = None,
+        client: QdrantClient | None = None,
+        local_mode: bool = False,
+        quantization: str | None = None,
+        sparse: bool = True,
+        bm25: Bm25Settings | None = None,
+        **options: Any,
+    ) -> Any:
         if cls is QdrantStore and url is None and client is None and not local_mode:
-            return QdrantEdgeStore(collection, path=path, quantization=quantization,
-                                   sparse=sparse, bm25=bm25)
+            return QdrantEdgeStore(
+                collection, path=path, quantization=quantization, sparse=sparse, bm25=bm25
+            )
         return super().__new__(cls)
 
     def __init__(
@@ -111,41 +121,65 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
         return dict(config.metadata or {})
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
-        logger.info("creating Qdrant collection %s (dimension %d, BM25 %s)", self.collection,
-                    dimension, "on" if self.sparse else "off")
+        logger.info(
+            "creating Qdrant collection %s (dimension %d, BM25 %s)",
+            self.collection,
+            dimension,
+            "on" if self.sparse else "off",
+        )
         vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
-        sparse = ({SPARSE_VECTOR_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)}
-                  if self.sparse else None)
+        sparse = (
+            {SPARSE_VECTOR_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+            if self.sparse
+            else None
+        )
         recorded = self.properties(model, dimension)
-        self._write(f"creating the collection {self.collection!r}", lambda: (
-            self.client.create_collection(
-                self.collection, vectors_config=vectors, sparse_vectors_config=sparse,
-                metadata=recorded, quantization_config=client_quantization(self.quantization))))
+        self._write(
+            f"creating the collection {self.collection!r}",
+            lambda: self.client.create_collection(
+                self.collection,
+                vectors_config=vectors,
+                sparse_vectors_config=sparse,
+                metadata=recorded,
+                quantization_config=client_quantization(self.quantization),
+            ),
+        )
         for name in ("doc_id", "doc_hash") if self.is_server else ():
-            self._write(f"indexing {name}", partial(
-                self.client.create_payload_index, self.collection, name,
-                models.PayloadSchemaType.KEYWORD, wait=True))
+            self._write(
+                f"indexing {name}",
+                partial(
+                    self.client.create_payload_index,
+                    self.collection,
+                    name,
+                    models.PayloadSchemaType.KEYWORD,
+                    wait=True,
+                ),
+            )
 
     def begin_bulk_load(self) -> None:
         if not self.is_server:
             return
-        config = self._read("reading the collection", lambda: self.client.get_collection(
-            self.collection)).config.optimizer_config
-        self._saved_hnsw = models.OptimizersConfigDiff(
-            indexing_threshold=config.indexing_threshold
-        )
-        self._write("deferring index building", lambda: self.client.update_collection(
-            self.collection,
-            optimizers_config=models.OptimizersConfigDiff(
-                indexing_threshold=_BULK_INDEXING_THRESHOLD
+        config = self._read(
+            "reading the collection", lambda: self.client.get_collection(self.collection)
+        ).config.optimizer_config
+        self._saved_hnsw = models.OptimizersConfigDiff(indexing_threshold=config.indexing_threshold)
+        self._write(
+            "deferring index building",
+            lambda: self.client.update_collection(
+                self.collection,
+                optimizers_config=models.OptimizersConfigDiff(
+                    indexing_threshold=_BULK_INDEXING_THRESHOLD
+                ),
             ),
-        ))
+        )
 
     def end_bulk_load(self) -> None:
         if self._saved_hnsw is not None:
             saved, self._saved_hnsw = self._saved_hnsw, None
-            self._write("restoring index building", lambda: self.client.update_collection(
-                self.collection, optimizers_config=saved))
+            self._write(
+                "restoring index building",
+                lambda: self.client.update_collection(self.collection, optimizers_config=saved),
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -154,51 +188,92 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         query = np.asarray(vector, dtype=np.float32).tolist()
         flt = _metadata_filter(filter)
-        result = self._read("searching", lambda: self.client.query_points(
-            self.collection, query=query, limit=k, query_filter=flt, with_payload=True,
-            search_params=client_search_params(self.quantization),
-        ))
+        result = self._read(
+            "searching",
+            lambda: self.client.query_points(
+                self.collection,
+                query=query,
+                limit=k,
+                query_filter=flt,
+                with_payload=True,
+                search_params=client_search_params(self.quantization),
+            ),
+        )
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
         query = _sparse_vector(*self.query_weights(text))
-        result = self._read("searching", lambda: self.client.query_points(
-            self.collection, query=query, using=SPARSE_VECTOR_NAME, limit=k,
-            query_filter=_metadata_filter(filter), with_payload=True,
-        ))
+        result = self._read(
+            "searching",
+            lambda: self.client.query_points(
+                self.collection,
+                query=query,
+                using=SPARSE_VECTOR_NAME,
+                limit=k,
+                query_filter=_metadata_filter(filter),
+                with_payload=True,
+            ),
+        )
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
     def search_hybrid(
-        self, vector: np.ndarray, text: str, k: int, filter: Any = None,
+        self,
+        vector: np.ndarray,
+        text: str,
+        k: int,
+        filter: Any = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
         flt, limit = _metadata_filter(filter), arm_limit(k)
         sparse = _sparse_vector(*self.query_weights(text))
         prefetch = [
-            models.Prefetch(query=np.asarray(vector, dtype=np.float32).tolist(), filter=flt,
-                            limit=limit, params=client_search_params(self.quantization)),
+            models.Prefetch(
+                query=np.asarray(vector, dtype=np.float32).tolist(),
+                filter=flt,
+                limit=limit,
+                params=client_search_params(self.quantization),
+            ),
             models.Prefetch(query=sparse, using=SPARSE_VECTOR_NAME, filter=flt, limit=limit),
         ]
         fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_CONSTANT, weights=weights_list(weights)))
-        result = self._read("searching", lambda: self.client.query_points(
-            self.collection, prefetch=prefetch, query=fusion, limit=k, with_payload=True))
+        result = self._read(
+            "searching",
+            lambda: self.client.query_points(
+                self.collection, prefetch=prefetch, query=fusion, limit=k, with_payload=True
+            ),
+        )
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
     def count(self) -> int:
-        return int(self._read("counting", lambda: self.client.count(
-            self.collection, exact=True)).count)
+        return int(
+            self._read("counting", lambda: self.client.count(self.collection, exact=True)).count
+        )
 
     def _doc_filter(self, doc_ids: Sequence[str]) -> models.Filter:
         return _doc_filter(doc_ids)
 
-    def _scroll(self, flt: models.Filter | None, payload: list[str] | bool, *,
-                vectors: bool = False, page: int = SCROLL_PAGE) -> Iterator[Any]:
+    def _scroll(
+        self,
+        flt: models.Filter | None,
+        payload: list[str] | bool,
+        *,
+        vectors: bool = False,
+        page: int = SCROLL_PAGE,
+    ) -> Iterator[Any]:
         offset = None
         while True:
-            points, offset = self._read("scrolling", partial(
-                self.client.scroll, self.collection, scroll_filter=flt, limit=page,
-                offset=offset, with_payload=payload, with_vectors=vectors,
-            ))
+            points, offset = self._read(
+                "scrolling",
+                partial(
+                    self.client.scroll,
+                    self.collection,
+                    scroll_filter=flt,
+                    limit=page,
+                    offset=offset,
+                    with_payload=payload,
+                    with_vectors=vectors,
+                ),
+            )
             yield from points
             if offset is None:
                 return
@@ -206,12 +281,19 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
         points = [
-            models.PointStruct(id=r.id, payload=to_payload(r), vector=dense_and_sparse(
-                r.vector.tolist(), self.document_weights(r), _sparse_vector))
+            models.PointStruct(
+                id=r.id,
+                payload=to_payload(r),
+                vector=dense_and_sparse(
+                    r.vector.tolist(), self.document_weights(r), _sparse_vector
+                ),
+            )
             for r in records
         ]
-        self._write(f"writing {len(points)} spans to {self.collection!r}",
-                    lambda: self.client.upsert(self.collection, points=points, wait=True))
+        self._write(
+            f"writing {len(points)} spans to {self.collection!r}",
+            lambda: self.client.upsert(self.collection, points=points, wait=True),
+        )
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         selector = models.Filter(
@@ -223,9 +305,12 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
         self._delete(_doc_filter(doc_ids), f"deleting {len(doc_ids)} documents")
 
     def _delete(self, selector: models.Filter, what: str) -> None:
-        self._write(what, lambda: self.client.delete(
-            self.collection, points_selector=models.FilterSelector(filter=selector), wait=True
-        ))
+        self._write(
+            what,
+            lambda: self.client.delete(
+                self.collection, points_selector=models.FilterSelector(filter=selector), wait=True
+            ),
+        )
 
     # -- errors --------------------------------------------------------------------------------
     def is_transient(self, exc: BaseException) -> bool:
@@ -236,8 +321,9 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
 
     def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
         if isinstance(exc, UnexpectedResponse):
-            return StoreError(f"{what} failed: Qdrant answered HTTP {exc.status_code} "
-                              f"({exc.reason_phrase})")
+            return StoreError(
+                f"{what} failed: Qdrant answered HTTP {exc.status_code} ({exc.reason_phrase})"
+            )
         return None
 
 
@@ -264,8 +350,9 @@ def _connect(
                 "Wait for it to finish, or use a Qdrant server (--store qdrant:http://...)"
             ) from None
     key = api_key if api_key is not None else os.environ.get("QDRANT_API_KEY")
-    client = QdrantClient(url=url, api_key=key, prefer_grpc=grpc, timeout=timeout,
-                          check_compatibility=False)
+    client = QdrantClient(
+        url=url, api_key=key, prefer_grpc=grpc, timeout=timeout, check_compatibility=False
+    )
     try:
         client.get_collections()
     except UnexpectedResponse as exc:

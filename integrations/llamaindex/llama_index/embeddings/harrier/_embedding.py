@@ -22,9 +22,7 @@ class HarrierEmbedding(EmbedderFields, BaseEmbedding):
     texts LlamaIndex hands over at once.
     """
 
-    model_config = ConfigDict(
-        extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True
-    )
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True)
 
     embed_batch_size: int = Field(
         default=256,

@@ -60,7 +60,8 @@ class HarrierNodeParser(NodeParser):
     _counter: Any = PrivateAttr()  # the Embedder or tokenizer split_spans works with
 
     def __init__(
-        self, embedder: Embedder | HarrierEmbedding | str | os.PathLike[str] | None = None,
+        self,
+        embedder: Embedder | HarrierEmbedding | str | os.PathLike[str] | None = None,
         **data: Any,
     ) -> None:
         """``embedder``: an ``Embedder``, a ``HarrierEmbedding`` or a model id / folder."""
@@ -82,8 +83,9 @@ class HarrierNodeParser(NodeParser):
             if self.max_tokens is None:
                 length = getattr(self._counter, "model_max_length", 0)
                 self.max_tokens = length if 0 < length <= _NAME_LIMIT else _NAME_LIMIT
-        split_spans("", self._counter, max_tokens=self.max_tokens,
-                    overlap_tokens=self.overlap_tokens)  # checks both limits now
+        split_spans(
+            "", self._counter, max_tokens=self.max_tokens, overlap_tokens=self.overlap_tokens
+        )  # checks both limits now
 
     def _load_tokenizer(self) -> Any:
         from transformers import AutoTokenizer

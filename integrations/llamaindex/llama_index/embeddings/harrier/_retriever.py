@@ -16,8 +16,12 @@ from llama_index.core.vector_stores.types import VectorStoreQueryMode
 
 from harrier import DEFAULT_K, ConfigurationError, Hit, Index
 
-_MODES = {VectorStoreQueryMode.DEFAULT: "dense", VectorStoreQueryMode.HYBRID: "hybrid",
-          VectorStoreQueryMode.SPARSE: "sparse", "dense": "dense"}
+_MODES = {
+    VectorStoreQueryMode.DEFAULT: "dense",
+    VectorStoreQueryMode.HYBRID: "hybrid",
+    VectorStoreQueryMode.SPARSE: "sparse",
+    "dense": "dense",
+}
 
 
 class HarrierRetriever(BaseRetriever):
@@ -32,15 +36,23 @@ class HarrierRetriever(BaseRetriever):
     sparse.
     """
 
-    def __init__(self, index: Index, *, k: int = DEFAULT_K, filter: Any = None,
-                 mode: str | VectorStoreQueryMode | None = None, alpha: float | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        index: Index,
+        *,
+        k: int = DEFAULT_K,
+        filter: Any = None,
+        mode: str | VectorStoreQueryMode | None = None,
+        alpha: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
         if mode is not None and mode not in _MODES:
             raise ConfigurationError(
                 f"mode {mode!r} is not one harrier runs; use VectorStoreQueryMode.DEFAULT "
-                "(dense), HYBRID or SPARSE")
+                "(dense), HYBRID or SPARSE"
+            )
         if alpha is not None and not 0 <= alpha <= 1:
             raise ConfigurationError("alpha must be between 0 and 1")
         self.index = index
@@ -51,8 +63,13 @@ class HarrierRetriever(BaseRetriever):
         super().__init__(**kwargs)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self.index.search(query_bundle.query_str, k=self.k, filter=self.filter,
-                                 mode=self.mode, weights=self.weights)
+        hits = self.index.search(
+            query_bundle.query_str,
+            k=self.k,
+            filter=self.filter,
+            mode=self.mode,
+            weights=self.weights,
+        )
         return [NodeWithScore(node=_node(hit), score=hit.score) for hit in hits]
 
 
