@@ -1,43 +1,105 @@
-"""harrier: reference-exact, fast embeddings with Microsoft's Harrier-OSS-v1 models."""
+"""harrier: reference-exact, fast embeddings with Microsoft's Harrier-OSS-v1 models.
+
+Names are imported on first use (PEP 562), so ``import harrier`` (and a store connector that
+imports it) loads neither torch nor transformers until an ``Embedder`` is asked for.
+"""
 
 from __future__ import annotations
 
-from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
-from harrier._copy import CopyReport, copy_collection
-from harrier._documents import SourceDocument
-from harrier._embedder import Embedder
-from harrier._errors import (
-    CollectionMismatchError,
-    ConfigurationError,
-    EmbeddingOutOfMemoryError,
-    EmbeddingServerError,
-    EmptyTextError,
-    HarrierError,
-    InputError,
-    InputTypeError,
-    ModelLoadError,
-    ModelNotFoundError,
-    NoSparseVectorsError,
-    SourceError,
-    StoreDamagedError,
-    StoreError,
-    StoreLimitError,
-    StoreUnavailableError,
-    StoreWriteError,
-    TextTooLongError,
-    UnknownPromptError,
-)
-from harrier._identity import ModelIdentity
-from harrier._index import DEFAULT_K, Index
-from harrier._ingest import ingest
-from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
-from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
-from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
-from harrier._remote import RemoteEmbedder
-from harrier._report import IngestReport
-from harrier._settings import DEFAULT_MODEL, EmbedderSettings
-from harrier._spans import Span, Splitter, split_spans
-from harrier._store import StoredDocument, VectorStore, retry
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
+    from harrier._copy import CopyReport, copy_collection
+    from harrier._documents import SourceDocument
+    from harrier._embedder import Embedder
+    from harrier._engine import EmbeddingEngine
+    from harrier._errors import (
+        CollectionMismatchError,
+        ConfigurationError,
+        EmbeddingOutOfMemoryError,
+        EmbeddingServerError,
+        EmptyTextError,
+        HarrierError,
+        InputError,
+        InputTypeError,
+        ModelLoadError,
+        ModelNotFoundError,
+        NoSparseVectorsError,
+        SourceError,
+        StoreDamagedError,
+        StoreError,
+        StoreLimitError,
+        StoreUnavailableError,
+        StoreWriteError,
+        TextTooLongError,
+        UnknownPromptError,
+    )
+    from harrier._identity import ModelIdentity
+    from harrier._index import DEFAULT_K, Index
+    from harrier._ingest import ingest
+    from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
+    from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
+    from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
+    from harrier._remote import RemoteEmbedder
+    from harrier._report import IngestReport
+    from harrier._settings import DEFAULT_MODEL, EmbedderSettings
+    from harrier._spans import Span, Splitter, split_spans
+    from harrier._store import StoredDocument, VectorStore, retry
+
+_LAZY = {
+    "Bm25Encoder": "harrier._bm25",
+    "Bm25Settings": "harrier._bm25",
+    "CollectionMismatchError": "harrier._errors",
+    "ConfigurationError": "harrier._errors",
+    "CopyReport": "harrier._copy",
+    "DEFAULT_K": "harrier._index",
+    "DEFAULT_MODEL": "harrier._settings",
+    "Embedder": "harrier._embedder",
+    "EmbedderSettings": "harrier._settings",
+    "EmbeddingEngine": "harrier._engine",
+    "EmbeddingOutOfMemoryError": "harrier._errors",
+    "EmbeddingServerError": "harrier._errors",
+    "EmptyTextError": "harrier._errors",
+    "HARRIER_RETRIEVAL_PROMPT": "harrier._model_files",
+    "HarrierError": "harrier._errors",
+    "Hit": "harrier._records",
+    "Index": "harrier._index",
+    "IngestReport": "harrier._report",
+    "InputError": "harrier._errors",
+    "InputTypeError": "harrier._errors",
+    "ModelIdentity": "harrier._identity",
+    "ModelLoadError": "harrier._errors",
+    "ModelNotFoundError": "harrier._errors",
+    "NoSparseVectorsError": "harrier._errors",
+    "RemoteEmbedder": "harrier._remote",
+    "SPAN_FIELDS": "harrier._records",
+    "SPARSE_VECTOR_NAME": "harrier._bm25",
+    "SourceDocument": "harrier._documents",
+    "SourceError": "harrier._errors",
+    "Span": "harrier._spans",
+    "SpanRecord": "harrier._records",
+    "Splitter": "harrier._spans",
+    "StoreDamagedError": "harrier._errors",
+    "StoreError": "harrier._errors",
+    "StoreLimitError": "harrier._errors",
+    "StoreUnavailableError": "harrier._errors",
+    "StoreWriteError": "harrier._errors",
+    "StoredDocument": "harrier._store",
+    "TextTooLongError": "harrier._errors",
+    "UnknownPromptError": "harrier._errors",
+    "VectorStore": "harrier._store",
+    "copy_collection": "harrier._copy",
+    "document_hash": "harrier._records",
+    "ingest": "harrier._ingest",
+    "l2_normalize": "harrier._pooling",
+    "last_token_pooling": "harrier._pooling",
+    "mean_pooling": "harrier._pooling",
+    "retry": "harrier._store",
+    "span_id": "harrier._records",
+    "split_spans": "harrier._spans",
+}
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "Bm25Encoder",
@@ -49,6 +111,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "DEFAULT_MODEL",
     "Embedder",
     "EmbedderSettings",
+    "EmbeddingEngine",
     "EmbeddingOutOfMemoryError",
     "EmbeddingServerError",
     "EmptyTextError",
@@ -91,3 +154,16 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "split_spans",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harrier' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from harrier._identity import ModelIdentity, model_identity
 from harrier._loading import LoadedModel, load_model, resolve_device, resolve_dtype
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, query_prompt, resolve_folder
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
-from harrier._tokens import encode
+from harrier._tokens import checked_texts, encode
 
 logger = logging.getLogger("harrier")
 
@@ -86,6 +87,13 @@ class Embedder:
         """
         return cls.from_settings(EmbedderSettings(model=model, **settings))  # type: ignore[arg-type]
 
+    def __reduce__(self) -> tuple[Any, tuple[EmbedderSettings]]:
+        """Pickle as the settings: the copy loads the model (or reuses it, in this process)."""
+        return (Embedder.from_settings, (self._settings,))
+
+    def __repr__(self) -> str:
+        return f"Embedder({self.model_name!r}, device={str(self.device)!r})"
+
     @property
     def settings(self) -> EmbedderSettings:
         """The settings this embedder was built from (picklable: rebuild it elsewhere)."""
@@ -108,6 +116,12 @@ class Embedder:
     def tokenizer(self):  # type: ignore[no-untyped-def]
         """The model's own tokenizer (used as is: its special tokens are the model's)."""
         return self._loaded.tokenizer
+
+    @property
+    def tokenizer_lock(self) -> threading.Lock:
+        """Hold it while calling :attr:`tokenizer` from several threads (fast tokenizers fail
+        with "Already borrowed" when two threads change truncation at once)."""
+        return self._loaded.tokenizer_lock
 
     @property
     def device(self) -> torch.device:
@@ -140,7 +154,7 @@ class Embedder:
         self, texts: Sequence[str], *, show_progress: bool | None = None
     ) -> np.ndarray:
         """Embed documents as plain text (never with an instruction)."""
-        return self._embed(_checked(texts), show_progress)
+        return self._embed(checked_texts(texts), show_progress)
 
     def embed_queries(
         self,
@@ -152,7 +166,7 @@ class Embedder:
     ) -> np.ndarray:
         """Embed queries, each prefixed with the query prompt (see :meth:`query_prompt`)."""
         prompt = self.query_prompt(instruction, prompt_name)
-        full = [prompt + text for text in _checked(texts)]
+        full = [prompt + text for text in checked_texts(texts)]
         return self._embed(full, show_progress, prompt if self.prefix_cache else None)
 
     def embed_token_ids(
@@ -177,7 +191,7 @@ class Embedder:
     def token_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
         """The token ids (``int32``, special tokens included, never truncated) that
         :meth:`embed_documents` runs for each text."""
-        return self._tokenize(_checked(texts))
+        return self._tokenize(checked_texts(texts))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts of documents, special tokens included: exactly what the model sees."""
@@ -271,15 +285,3 @@ def _id_row(index: int, row: Sequence[int] | np.ndarray, vocab_rows: int) -> np.
             f"{vocab_rows - 1}); use ids from this embedder's tokenizer"
         )
     return array.astype(np.int32, copy=False)
-
-
-def _checked(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise InputTypeError(
-            0, texts, hint="pass a list of strings, e.g. [text], not a single string"
-        )
-    items = list(texts)
-    for i, text in enumerate(items):
-        if not isinstance(text, str):
-            raise InputTypeError(i, text)
-    return items

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harrier._deprecation import renamed
-from harrier._embedder import Embedder
+from harrier._engine import EmbeddingEngine
 from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._ingest import ingest
 from harrier._records import Hit
-from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._store import VectorStore
 
@@ -34,7 +33,7 @@ class Index:
     def __init__(
         self,
         store: VectorStore,
-        embedder: Embedder | RemoteEmbedder,
+        embedder: EmbeddingEngine,
         *,
         query_instruction: str | None = None,
         prompt_name: str | None = None,

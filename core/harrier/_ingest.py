@@ -15,10 +15,9 @@ from tqdm.auto import tqdm
 
 from harrier import _stages as stages
 from harrier._documents import LARGE_FILE_BYTES, LargeFile, iter_source, iter_text_pieces
-from harrier._embedder import Embedder
+from harrier._engine import EmbeddingEngine
 from harrier._folders import FolderFilter
 from harrier._records import document_hash
-from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._spans import Span, Splitter
 from harrier._stages import Document, DocumentWork
@@ -32,7 +31,7 @@ logger = logging.getLogger("harrier")
 def ingest(
     source: str | Path | Iterable[Any],
     store: VectorStore,
-    embedder: Embedder | RemoteEmbedder,
+    embedder: EmbeddingEngine,
     *,
     max_tokens: int | None = None,
     overlap_tokens: int = 0,
@@ -101,7 +100,7 @@ class Pipeline:
     client, which the reader and writer threads share)."""
 
     store: VectorStore
-    embedder: Embedder | RemoteEmbedder
+    embedder: EmbeddingEngine
     max_tokens: int
     overlap: int
     report: IngestReport

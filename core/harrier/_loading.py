@@ -16,7 +16,7 @@ import torch
 from harrier._errors import ConfigurationError, ModelLoadError
 from harrier._model_files import ModelFiles, read_model_files
 from harrier._prefix_cache import PrefixCache
-from harrier._settings import DTYPES
+from harrier._settings import dtype_name
 
 logger = logging.getLogger("harrier")
 
@@ -89,10 +89,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
-    try:
-        return DTYPES[str(dtype).lower()]
-    except KeyError:
-        raise ConfigurationError(f"unknown dtype {dtype!r}; use one of {sorted(DTYPES)}") from None
+    return getattr(torch, dtype_name(dtype))  # type: ignore[no-any-return]
 
 
 def load_model(

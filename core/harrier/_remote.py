@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from harrier._embedder import _checked
 from harrier._errors import (
     EmbeddingServerError,
     EmptyTextError,
@@ -30,6 +29,7 @@ from harrier._errors import (
 )
 from harrier._identity import ModelIdentity
 from harrier._model_files import query_prompt
+from harrier._tokens import checked_texts
 
 _RETRIES = 5
 
@@ -104,7 +104,7 @@ class RemoteEmbedder:
         self, texts: Sequence[str], *, show_progress: bool | None = None
     ) -> np.ndarray:
         """Embed documents as plain text (never with an instruction)."""
-        return self._embed(_checked(texts), {"input_type": "document"}, show_progress)
+        return self._embed(checked_texts(texts), {"input_type": "document"}, show_progress)
 
     def embed_queries(
         self,
@@ -117,11 +117,11 @@ class RemoteEmbedder:
         """Embed queries with the query prompt (see :meth:`query_prompt`)."""
         self.query_prompt(instruction, prompt_name)  # typed errors before any request
         fields = {"input_type": "query", "instruction": instruction, "prompt_name": prompt_name}
-        return self._embed(_checked(texts), fields, show_progress)
+        return self._embed(checked_texts(texts), fields, show_progress)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts of documents, special tokens included (counted with :attr:`tokenizer`)."""
-        items = _checked(texts)
+        items = checked_texts(texts)
         if not items:
             return []
         ids = self.tokenizer(items, add_special_tokens=True, truncation=False, verbose=False)

@@ -6,20 +6,18 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from harrier._errors import ConfigurationError
 
 DEFAULT_MODEL = "microsoft/harrier-oss-v1-270m"
-DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
+DTYPE_NAMES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
 }
-_DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+"""Accepted dtype spellings and the name each stands for (``torch.float32`` is accepted too)."""
 
 
 @dataclass(frozen=True)
@@ -64,24 +62,10 @@ class EmbedderSettings:
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(f"model must be a Hub id or a folder, got {model!r}")
         object.__setattr__(self, "model", model)
-        if isinstance(self.device, torch.device):
-            object.__setattr__(self, "device", str(self.device))
         if self.device is not None:
-            try:
-                torch.device(self.device)
-            except (RuntimeError, TypeError) as exc:
-                raise ConfigurationError(f"invalid device {self.device!r}: {exc}") from None
+            object.__setattr__(self, "device", checked_device(self.device))
         if self.dtype is not None:
-            dtype = (
-                self.dtype
-                if isinstance(self.dtype, torch.dtype)
-                else (DTYPES.get(str(self.dtype).lower()))
-            )
-            if dtype not in _DTYPE_NAMES:
-                raise ConfigurationError(
-                    f"unknown dtype {self.dtype!r}; use one of {sorted(DTYPES)}"
-                )
-            object.__setattr__(self, "dtype", _DTYPE_NAMES[dtype])
+            object.__setattr__(self, "dtype", dtype_name(self.dtype))
         for name in ("max_tokens", "max_batch_tokens"):
             positive_or_none(name, getattr(self, name))
         for name in ("local_files_only", "truncate", "trust_remote_code", "show_progress"):
@@ -89,6 +73,25 @@ class EmbedderSettings:
                 raise ConfigurationError(f"{name} must be True or False")
         if self.prefix_cache is not None and not isinstance(self.prefix_cache, bool):
             raise ConfigurationError("prefix_cache must be True, False or None (per device)")
+
+
+def checked_device(device: Any) -> str:
+    """``device`` (a string or ``torch.device``) as a string torch accepts; torch is imported
+    only here, so settings without a device never load it."""
+    import torch
+
+    try:
+        return str(torch.device(device))
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigurationError(f"invalid device {device!r}: {exc}") from None
+
+
+def dtype_name(dtype: Any) -> str:
+    """``float32``, ``bfloat16`` or ``float16`` for any accepted spelling or ``torch.dtype``."""
+    name = str(dtype).lower().removeprefix("torch.")
+    if name not in DTYPE_NAMES:
+        raise ConfigurationError(f"unknown dtype {dtype!r}; use one of {sorted(DTYPE_NAMES)}")
+    return DTYPE_NAMES[name]
 
 
 def positive_or_none(name: str, value: Any) -> int | None:

@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from harrier._batching import size_bounded
-from harrier._embedder import Embedder
+from harrier._engine import EmbeddingEngine, is_engine
 from harrier._errors import ConfigurationError, InputTypeError
-from harrier._remote import RemoteEmbedder
 from harrier._tokens import encode, offsets
 
 logger = logging.getLogger("harrier")
@@ -64,7 +63,7 @@ class Span:
 
 def split_spans(
     text: str,
-    embedder_or_tokenizer: Embedder | Any,
+    embedder_or_tokenizer: EmbeddingEngine | Any,
     *,
     max_tokens: int | None = None,
     overlap_tokens: int = 0,
@@ -99,7 +98,7 @@ class Splitter:
 
     def __init__(
         self,
-        embedder_or_tokenizer: Embedder | Any,
+        embedder_or_tokenizer: EmbeddingEngine | Any,
         *,
         max_tokens: int | None = None,
         overlap_tokens: int = 0,
@@ -171,7 +170,7 @@ class Splitter:
 
 def _resolve(obj: Any, max_tokens: int | None) -> tuple[Any, int]:
     """The tokenizer and the token limit to split for."""
-    if isinstance(obj, (Embedder, RemoteEmbedder)):
+    if is_engine(obj):
         tokenizer, default, ceiling = obj.tokenizer, obj.max_tokens, obj.max_tokens
     elif getattr(obj, "is_fast", False):
         tokenizer, ceiling = obj, None

@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 
 from harrier._documents import LargeFile, LazyDocument, Skipped, SourceDocument, SourceItem
-from harrier._embedder import Embedder
+from harrier._engine import EmbeddingEngine, embeds_token_ids
 from harrier._errors import SourceError
 from harrier._identity import ModelIdentity
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
-from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._spans import Span, Splitter
 from harrier._store import StoredDocument, VectorStore
@@ -198,14 +197,16 @@ def record_skips(report: IngestReport, items: Iterable[Skipped]) -> None:
         report.add_skip(item)
 
 
-def embed(works: Sequence[DocumentWork], embedder: Embedder | RemoteEmbedder) -> None:
-    """Stage 2: embed every span of ``works`` in one call (the engine batches by tokens). A
-    local engine gets the ids the splitter computed with its tokenizer; a server, the texts."""
+def embed(works: Sequence[DocumentWork], embedder: EmbeddingEngine) -> None:
+    """Stage 2: embed every span of ``works`` in one call (the engine batches by tokens). An
+    engine that embeds token ids gets the ids the splitter computed with its tokenizer; others
+    (a server), the texts."""
     spans = [s for w in works for s in w.spans or ()]
     if not spans:
         return
-    if isinstance(embedder, Embedder) and all(s.token_ids is not None for s in spans):
-        vectors = embedder.embed_token_ids([s.token_ids for s in spans])  # type: ignore[misc]
+    ids = [s.token_ids for s in spans]
+    if embeds_token_ids(embedder) and all(row is not None for row in ids):
+        vectors = embedder.embed_token_ids(ids)  # type: ignore[arg-type]
     else:
         vectors = embedder.embed_documents([s.text for s in spans])
     start = 0

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from harrier._errors import InputTypeError
+
 TOKEN_DTYPE = np.int32
 
 
@@ -67,3 +69,16 @@ def _plain_backend(tokenizer: Any) -> Any:
     if backend.encode_special_tokens != bool(getattr(tokenizer, "split_special_tokens", False)):
         return None
     return backend
+
+
+def checked_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, or ``InputTypeError`` naming the first item that is not a string."""
+    if isinstance(texts, str):
+        raise InputTypeError(
+            0, texts, hint="pass a list of strings, e.g. [text], not a single string"
+        )
+    items = list(texts)
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InputTypeError(i, text)
+    return items

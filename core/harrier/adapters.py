@@ -11,8 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from harrier._embedder import Embedder
-from harrier._remote import RemoteEmbedder
+from harrier._engine import EmbeddingEngine
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 
 __all__ = ["EmbedderFields"]
@@ -106,14 +105,14 @@ class EmbedderFields(BaseModel):
         default=False, frozen=True, description="Show the engine's progress bar."
     )
 
-    _engine: Embedder | RemoteEmbedder | None = PrivateAttr(default=None)
+    _engine: EmbeddingEngine | None = PrivateAttr(default=None)
 
-    def __init__(self, *, embedder: Embedder | RemoteEmbedder | None = None, **data: Any) -> None:
+    def __init__(self, *, embedder: EmbeddingEngine | None = None, **data: Any) -> None:
         """Check the settings, load the model and check the query prompt; harrier's errors
         (``ConfigurationError``, ``ModelNotFoundError``...) pass unchanged, not wrapped.
 
-        ``embedder`` (an ``Embedder``, or a ``harrier.RemoteEmbedder`` for a ``harrier serve``
-        server) is used as is instead of loading ``model``."""
+        ``embedder`` (an ``Embedder``, a ``harrier.RemoteEmbedder`` for a ``harrier serve``
+        server, or any ``harrier.EmbeddingEngine``) is used as is instead of loading ``model``."""
         if embedder is not None and "model" not in data and "model_name" not in data:
             data["model_name"] = embedder.model_name
         super().__init__(**data)
@@ -133,9 +132,12 @@ class EmbedderFields(BaseModel):
         )
 
     @property
-    def embedder(self) -> Embedder | RemoteEmbedder:
-        """The ``harrier.Embedder`` (or ``RemoteEmbedder``) doing the work (built on first use)."""
+    def embedder(self) -> EmbeddingEngine:
+        """The engine doing the work: the one given, else a ``harrier.Embedder`` of these
+        settings (built on first use)."""
         if self._engine is None:
+            from harrier._embedder import Embedder  # torch is loaded only when a model is
+
             self._engine = Embedder.from_settings(self.settings)
         return self._engine
 
@@ -158,12 +160,13 @@ class EmbedderFields(BaseModel):
         return vectors
 
     def __getstate__(self) -> dict[Any, Any]:
-        """Pickle the settings only; the unpickled copy loads (or reuses) the model on use.
-        A ``RemoteEmbedder`` is kept (it pickles as its URL and settings)."""
+        """Pickle the settings, and an engine given that these settings do not rebuild (an
+        ``Embedder`` pickles as its settings, a ``RemoteEmbedder`` as its URL). The copy loads
+        or reuses the model on use."""
         state = BaseModel.__getstate__(self)
-        remote = self._engine if isinstance(self._engine, RemoteEmbedder) else None
+        rebuilt = getattr(self._engine, "settings", None) == self.settings
         state["__pydantic_private__"] = {
             **(state.get("__pydantic_private__") or {}),
-            "_engine": remote,
+            "_engine": None if rebuilt else self._engine,
         }
         return state

@@ -13,7 +13,7 @@ from harrier import (
     DEFAULT_MODEL,
     ConfigurationError,
     Embedder,
-    RemoteEmbedder,
+    EmbeddingEngine,
     Span,
     split_spans,
 )
@@ -39,7 +39,7 @@ class HarrierTextSplitter(TextSplitter):
 
     def __init__(
         self,
-        embedder: Embedder | HarrierEmbeddings | str | os.PathLike[str] = DEFAULT_MODEL,
+        embedder: EmbeddingEngine | HarrierEmbeddings | str | os.PathLike[str] = DEFAULT_MODEL,
         *,
         max_tokens: int | None = None,
         overlap_tokens: int = 0,
@@ -48,8 +48,9 @@ class HarrierTextSplitter(TextSplitter):
         local_files_only: bool = False,
         revision: str | None = None,
     ) -> None:
-        """Count tokens with ``embedder``: a ``harrier.Embedder``, a ``HarrierEmbeddings``, or a
-        model id / folder (loaded with ``device``, ``local_files_only`` and ``revision``).
+        """Count tokens with ``embedder``: a ``harrier.Embedder`` (or any
+        ``harrier.EmbeddingEngine``), a ``HarrierEmbeddings``, or a model id / folder (loaded
+        with ``device``, ``local_files_only`` and ``revision``).
 
         ``max_tokens`` defaults to the embedder's ``max_tokens``; ``overlap_tokens`` tokens are
         repeated between neighbouring chunks. Raises ``harrier.ConfigurationError`` when they
@@ -57,20 +58,20 @@ class HarrierTextSplitter(TextSplitter):
         """
         if isinstance(embedder, HarrierEmbeddings):
             embedder = embedder.embedder
-        if isinstance(embedder, (Embedder, RemoteEmbedder)):
-            if device is not None or local_files_only or revision is not None:
-                raise ConfigurationError(
-                    "device, local_files_only and revision apply only when the splitter loads "
-                    "a model by name; set them on the embedder instead"
-                )
-            self._embedder = embedder
-        else:
-            self._embedder = Embedder.from_pretrained(
+        if isinstance(embedder, (str, os.PathLike)):
+            self._embedder: EmbeddingEngine = Embedder.from_pretrained(
                 os.fspath(embedder),
                 device=device,
                 local_files_only=local_files_only,
                 revision=revision,
             )
+        elif device is not None or local_files_only or revision is not None:
+            raise ConfigurationError(
+                "device, local_files_only and revision apply only when the splitter loads "
+                "a model by name; set them on the embedder instead"
+            )
+        else:
+            self._embedder = embedder
         self._max_tokens = max_tokens
         # Splitting "" checks max_tokens and overlap_tokens now, with harrier's typed errors.
         split_spans("", self._embedder, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
@@ -83,8 +84,8 @@ class HarrierTextSplitter(TextSplitter):
         )
 
     @property
-    def embedder(self) -> Embedder:
-        """The ``harrier.Embedder`` whose tokenizer measures the chunks."""
+    def embedder(self) -> EmbeddingEngine:
+        """The engine whose tokenizer measures the chunks."""
         return self._embedder
 
     def _count_tokens(self, text: str) -> int:

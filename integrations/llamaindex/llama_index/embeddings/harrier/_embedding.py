@@ -7,7 +7,7 @@ import asyncio
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import ConfigDict, Field
 
-from harrier import Embedder
+from harrier import EmbeddingEngine
 from harrier._deprecation import warn_renamed
 from harrier.adapters import EmbedderFields
 
@@ -36,7 +36,7 @@ class HarrierEmbedding(EmbedderFields, BaseEmbedding):
         return "HarrierEmbedding"
 
     @property
-    def engine(self) -> Embedder:
+    def engine(self) -> EmbeddingEngine:
         """Deprecated name of :attr:`embedder`."""
         warn_renamed("HarrierEmbedding.engine", "HarrierEmbedding.embedder")
         return self.embedder

@@ -15,9 +15,8 @@ from llama_index.core.utils import get_tqdm_iterable
 from harrier import (
     DEFAULT_MODEL,
     ConfigurationError,
-    Embedder,
+    EmbeddingEngine,
     ModelNotFoundError,
-    RemoteEmbedder,
     split_spans,
 )
 from llama_index.embeddings.harrier._embedding import HarrierEmbedding
@@ -61,22 +60,24 @@ class HarrierNodeParser(NodeParser):
 
     def __init__(
         self,
-        embedder: Embedder | HarrierEmbedding | str | os.PathLike[str] | None = None,
+        embedder: EmbeddingEngine | HarrierEmbedding | str | os.PathLike[str] | None = None,
         **data: Any,
     ) -> None:
-        """``embedder``: an ``Embedder``, a ``HarrierEmbedding`` or a model id / folder."""
+        """``embedder``: an ``Embedder`` (or any ``harrier.EmbeddingEngine``), a
+        ``HarrierEmbedding`` or a model id / folder."""
         if isinstance(embedder, HarrierEmbedding):
             data.setdefault("revision", embedder.revision)
             data.setdefault("local_files_only", embedder.local_files_only)
             embedder = embedder.embedder
-        if isinstance(embedder, (Embedder, RemoteEmbedder)):
+        by_name = embedder is None or isinstance(embedder, (str, os.PathLike))
+        if isinstance(embedder, (str, os.PathLike)):
+            data["model_name"] = os.fspath(embedder)
+        elif embedder is not None:
             data["model_name"] = embedder.model_name
             if data.get("max_tokens") is None:
                 data["max_tokens"] = embedder.max_tokens
-        elif embedder is not None:
-            data["model_name"] = os.fspath(embedder)
         super().__init__(**data)
-        if isinstance(embedder, (Embedder, RemoteEmbedder)):
+        if not by_name:
             self._counter = embedder
         else:
             self._counter = self._load_tokenizer()
@@ -189,7 +190,7 @@ class HarrierNodeParser(NodeParser):
 
     def _count(self, texts: list[str]) -> list[int]:
         """Token counts as the engine counts documents (special tokens included)."""
-        if isinstance(self._counter, (Embedder, RemoteEmbedder)):
-            return self._counter.count_tokens(texts)
+        if hasattr(self._counter, "count_tokens"):  # an engine, not a bare tokenizer
+            return list(self._counter.count_tokens(texts))
         ids = self._counter(texts, add_special_tokens=True, truncation=False, verbose=False)
         return [len(row) for row in ids["input_ids"]]
