@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from harrier import _forward
-from harrier._batching import token_budget_batches
+from harrier import _forward, _packing
+from harrier._batching import size_bounded, token_budget_batches
 from harrier._errors import (
     ConfigurationError,
     EmptyTextError,
@@ -57,6 +57,7 @@ class Embedder:
         if wanted is None:  # measured: a win on CPU, slower than the plain path on an H200
             wanted = loaded.device.type == "cpu"
         self.prefix_cache = wanted and loaded.files.pooling == "lasttoken"
+        self.packing = _packing_for(loaded, settings.packing)
         self._identity: ModelIdentity | None = None
 
     @classmethod
@@ -234,6 +235,15 @@ class Embedder:
         self._refuse(ids)
         return ids
 
+    def batch_plan(self, lengths: Sequence[int], *, shared_prefix: int = 0) -> list[list[int]]:
+        """How rows of these token ``lengths`` are batched (indices into ``lengths``): packed,
+        consecutive rows up to ``max_batch_tokens`` real tokens; padded, by
+        ``token_budget_batches`` (similar lengths together, padding bounded)."""
+        if self.packing and not shared_prefix:
+            order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+            return list(size_bounded(order, lambda i: lengths[i], self.max_batch_tokens))
+        return token_budget_batches(lengths, self.max_batch_tokens, shared_prefix=shared_prefix)
+
     def _embed(
         self, texts: list[str], show_progress: bool | None, prompt: str | None = None
     ) -> np.ndarray:
@@ -255,19 +265,41 @@ class Embedder:
             cached = [i for i in plain if tuple(ids[i][:size].tolist()) == entry.ids]
             plain = sorted(set(plain) - set(cached))
         progress = self.show_progress if show_progress is None else show_progress
-        runs = [(plain, 0, _forward.plain_runner(self._loaded))]
+        whole = _forward.packed_runner if self.packing else _forward.plain_runner
+        runs = [(plain, 0, whole(self._loaded))]
         if entry is not None:
             runs.append((cached, len(entry.ids), _forward.cached_runner(self._loaded, entry)))
         with tqdm(total=len(ids), desc="Embedding", unit="text", disable=not progress) as bar:
             for group, skip, run in runs:
                 lengths = [len(ids[i]) - skip for i in group]
-                for batch in token_budget_batches(
-                    lengths, self.max_batch_tokens, shared_prefix=skip
-                ):
+                for batch in self.batch_plan(lengths, shared_prefix=skip):
                     rows = [group[j] for j in batch]
                     out[rows] = _forward.run_batch([ids[i][skip:] for i in rows], run, self.device)
                     bar.update(len(rows))
         return out
+
+
+def _packing_for(loaded: LoadedModel, wanted: bool | None) -> bool:
+    """Whether to pack batches: as asked, else where variable-length flash attention runs."""
+    if wanted is None:
+        return (
+            loaded.packable
+            and loaded.device.type == "cuda"
+            and loaded.dtype in (torch.bfloat16, torch.float16)
+            and _packing.varlen_available()
+        )
+    if wanted and not loaded.packable:
+        raise ConfigurationError(
+            f"packing=True needs a causal gemma3_text or qwen3 model on SDPA attention; this is "
+            f"a {loaded.model_type!r} model"
+            + (
+                " loaded with another attn_implementation"
+                if loaded.model_type in _packing.PACKABLE_MODELS
+                else ""
+            )
+            + "; use packing=None or False"
+        )
+    return wanted
 
 
 def _id_row(index: int, row: Sequence[int] | np.ndarray, vocab_rows: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The forward pass: pad token ids, run the model (from scratch or after a cached prompt), pool.
+"""The forward pass: pad (or pack) token ids, run the model (from scratch or after a cached
+prompt), pool.
 
 A *runner* embeds one batch of token-id rows into L2-normalised float32 vectors. The
 ``Embedder`` decides which rows go together; :func:`run_batch` runs one batch and, on
@@ -13,9 +14,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from harrier import _packing
 from harrier._errors import EmbeddingOutOfMemoryError
 from harrier._loading import LoadedModel
-from harrier._pooling import POOLERS, l2_normalize
+from harrier._pooling import PACKED_POOLERS, POOLERS, l2_normalize
 from harrier._prefix_cache import PrefixEntry
 
 logger = logging.getLogger("harrier")
@@ -75,6 +77,29 @@ def plain_runner(loaded: LoadedModel) -> Runner:
             input_ids=input_ids, attention_mask=mask if needs_mask else None, use_cache=False
         ).last_hidden_state
         return pool(loaded, hidden, mask)
+
+    return run
+
+
+def packed_runner(loaded: LoadedModel) -> Runner:
+    """A runner that packs whole rows into one sequence, without padding (``harrier._packing``)."""
+    masks = _packing.no_masks(loaded.model)
+
+    @torch.inference_mode()
+    def run(rows: Rows) -> np.ndarray:
+        lengths = [len(r) for r in rows]
+        ids = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
+        positions = np.concatenate([np.arange(n, dtype=np.int64) for n in lengths])
+        pack = _packing.Pack.of(lengths, loaded.device)
+        with _packing.packed(pack):
+            hidden = loaded.model(
+                input_ids=torch.from_numpy(ids).to(loaded.device)[None],
+                position_ids=torch.from_numpy(positions).to(loaded.device)[None],
+                attention_mask=masks,
+                use_cache=False,
+            ).last_hidden_state[0]
+        pooled = PACKED_POOLERS[loaded.files.pooling](hidden, pack.cu_seqlens)
+        return l2_normalize(pooled).cpu().numpy()
 
     return run
 

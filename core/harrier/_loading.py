@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harrier import _packing
 from harrier._errors import ConfigurationError, ModelLoadError
 from harrier._model_files import ModelFiles, read_model_files
 from harrier._prefix_cache import PrefixCache
@@ -35,6 +36,8 @@ class LoadedModel:
     dtype: torch.dtype
     dimension: int
     limit: int
+    packable: bool = False
+    """Loaded with harrier's attention (``harrier._packing``), so batches can be packed."""
     prefix_cache: PrefixCache = field(init=False)
     tokenizer_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     """Fast tokenizers fail ("Already borrowed") when two threads change truncation at once."""
@@ -138,6 +141,9 @@ def _load(
             "float16 breaks Gemma-3 models (empty or garbage embeddings); use "
             "dtype='bfloat16' on GPU or 'float32' on CPU"
         )
+    packable = model_type in _packing.PACKABLE_MODELS and attn_implementation in (None, "sdpa")
+    if packable:  # SDPA, plus packed batches (harrier._packing)
+        attn_implementation = _packing.register()
     logger.info("loading %s (%s) on %s as %s", folder, model_type, device, dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
@@ -163,6 +169,7 @@ def _load(
         dtype=dtype,
         dimension=int(text_config.hidden_size),
         limit=_token_limit(folder, tokenizer, text_config),
+        packable=packable and not getattr(text_config, "use_bidirectional_attention", False),
     )
 
 

@@ -38,6 +38,9 @@ class EmbedderSettings:
     - ``max_batch_tokens``: padded tokens per forward pass (None: 65,536 on CUDA, 8,192 else).
     - ``prefix_cache``: reuse the query prompt's key/value states (exact; last-token models);
       None: on for CPU, off for CUDA, where it measured slower.
+    - ``packing``: run each batch's texts packed into one sequence, without padding (exact;
+      causal ``gemma3_text``/``qwen3`` models on SDPA); None: on where variable-length flash
+      attention runs (CUDA, bfloat16/float16), off elsewhere, where padded batches are faster.
     - ``trust_remote_code``, ``attn_implementation``: passed to transformers.
     - ``show_progress``: a progress bar while embedding.
     """
@@ -51,6 +54,7 @@ class EmbedderSettings:
     truncate: bool = False
     max_batch_tokens: int | None = None
     prefix_cache: bool | None = None
+    packing: bool | None = None
     trust_remote_code: bool = False
     attn_implementation: str | None = None
     show_progress: bool = False
@@ -71,8 +75,9 @@ class EmbedderSettings:
         for name in ("local_files_only", "truncate", "trust_remote_code", "show_progress"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
-        if self.prefix_cache is not None and not isinstance(self.prefix_cache, bool):
-            raise ConfigurationError("prefix_cache must be True, False or None (per device)")
+        for name in ("prefix_cache", "packing"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(f"{name} must be True, False or None (per device)")
 
 
 def checked_device(device: Any) -> str:

@@ -1,0 +1,196 @@
+"""Padding-free batches: the rows of a batch packed into one sequence, each attending to itself.
+
+A packed batch is one row of ``sum(lengths)`` tokens with position ids restarting at every row.
+The attention function registered here as ``harrier`` sees the row boundaries (``cu_seqlens``,
+set for the duration of one forward pass in a context variable) and runs
+
+- on CUDA in bfloat16/float16: PyTorch's variable-length flash attention
+  (``torch.nn.attention.varlen.varlen_attn``), causal, with each sliding-window layer's window,
+  so no token attends across a row boundary and no padding is computed;
+- elsewhere (CPU, float32): scaled-dot-product attention row by row (exact, no padding either,
+  one kernel per row and layer).
+
+Outside a packed pass it is transformers' SDPA attention unchanged, so a model loaded with it
+runs the padded path exactly as before. Only causal ``gemma3_text`` / ``qwen3`` models are packed:
+their forward takes the per-layer-type mask mapping that lets the packed pass skip the
+quadratic block mask transformers would otherwise build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import torch
+import torch.nn.functional as F
+
+ATTENTION = "harrier"
+"""The ``attn_implementation`` name the engine loads models with (SDPA unless packed)."""
+PACKABLE_MODELS = frozenset({"gemma3_text", "qwen3"})
+
+
+@dataclass(frozen=True)
+class Pack:
+    """Row boundaries of one packed sequence: row ``i`` is ``starts[i]:starts[i + 1]``."""
+
+    cu_seqlens: torch.Tensor  # int32, (rows + 1,), on the model's device
+    bounds: tuple[int, ...]  # the same on the host
+    longest: int
+
+    @classmethod
+    def of(cls, lengths: list[int], device: torch.device) -> Pack:
+        bounds = [0]
+        for length in lengths:
+            bounds.append(bounds[-1] + length)
+        tensor = torch.tensor(bounds, dtype=torch.int32, device=device)
+        return cls(tensor, tuple(bounds), max(lengths))
+
+
+_current: contextvars.ContextVar[Pack | None] = contextvars.ContextVar("harrier_pack", default=None)
+
+
+@contextlib.contextmanager
+def packed(pack: Pack) -> Iterator[None]:
+    """Run the forward passes inside with ``pack``'s row boundaries."""
+    token = _current.set(pack)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    sliding_window: int | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """transformers' attention-function signature: ``(batch, heads, tokens, head_dim)`` in,
+    ``(batch, tokens, heads, head_dim)`` out."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    pack = _current.get()
+    if pack is None:
+        return sdpa_attention_forward(  # type: ignore[no-any-return]
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
+    if query.shape[0] != 1 or attention_mask is not None:
+        raise RuntimeError("a packed pass runs one sequence without an attention mask")
+    if kwargs.get("softcap") is not None:
+        raise RuntimeError("packed attention does not support logit soft-capping")
+    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+    if _use_varlen(query):
+        out = _varlen(query[0], key[0], value[0], pack, scale, sliding_window)
+    else:
+        out = _row_by_row(query[0], key[0], value[0], pack, scale, sliding_window)
+    return out.unsqueeze(0), None
+
+
+def _use_varlen(query: torch.Tensor) -> bool:
+    return (
+        query.is_cuda
+        and query.dtype in (torch.bfloat16, torch.float16)
+        and query.shape[-1] <= 256
+        and varlen_available()
+    )
+
+
+@functools.cache
+def varlen_available() -> bool:
+    """PyTorch has variable-length flash attention with sliding windows (torch 2.11+)."""
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:
+        return False
+    return "window_size" in inspect.signature(varlen_attn).parameters
+
+
+def _varlen(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    pack: Pack,
+    scale: float,
+    window: int | None,
+) -> torch.Tensor:
+    """Flash attention over the packed rows; ``(heads, tokens, dim)`` in, ``(tokens, heads,
+    dim)`` out. A window of ``w`` tokens (transformers' meaning: the token and the ``w - 1``
+    before it) is flash attention's ``(w - 1, 0)``."""
+    from torch.nn.attention.varlen import varlen_attn
+
+    q, k, v = (t.transpose(0, 1) for t in (query, key, value))
+    groups = q.shape[1] // k.shape[1]
+    options: dict[str, Any] = {}
+    if groups > 1:
+        if "enable_gqa" in inspect.signature(varlen_attn).parameters:
+            options["enable_gqa"] = True
+        else:
+            k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    left = window - 1 if window is not None and window < pack.longest else -1
+    out = varlen_attn(
+        q.contiguous(),
+        k.contiguous(),
+        v.contiguous(),
+        pack.cu_seqlens,
+        pack.cu_seqlens,
+        pack.longest,
+        pack.longest,
+        scale=scale,
+        window_size=(left, 0),
+        **options,
+    )
+    return cast(torch.Tensor, out)  # no auxiliary outputs were asked for
+
+
+def _row_by_row(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    pack: Pack,
+    scale: float,
+    window: int | None,
+) -> torch.Tensor:
+    """SDPA on each row alone: causal, within ``window`` where the row is longer than it."""
+    groups = query.shape[0] // key.shape[0]
+    if groups > 1:
+        key, value = key.repeat_interleave(groups, dim=0), value.repeat_interleave(groups, dim=0)
+    out = torch.empty_like(query.transpose(0, 1))
+    for start, stop in zip(pack.bounds, pack.bounds[1:], strict=False):
+        q, k, v = query[:, start:stop], key[:, start:stop], value[:, start:stop]
+        length = stop - start
+        if window is not None and length > window:
+            steps = torch.arange(length, device=query.device)
+            distance = steps[:, None] - steps[None, :]
+            mask = (distance >= 0) & (distance < window)
+            rows = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+        else:
+            rows = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+        out[start:stop] = rows.transpose(0, 1)
+    return out
+
+
+@functools.cache
+def register() -> str:
+    """Register :func:`attention` (and SDPA's mask builder) with transformers, once."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(ATTENTION, attention)
+    AttentionMaskInterface.register(ATTENTION, sdpa_mask)
+    return ATTENTION
+
+
+def no_masks(model: Any) -> dict[str, None]:
+    """The mask mapping that tells a packable model to build no mask (one per layer type)."""
+    layer_types = getattr(model.config, "layer_types", None) or ["full_attention"]
+    return dict.fromkeys(set(layer_types) | {"full_attention", "sliding_attention"})

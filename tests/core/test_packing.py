@@ -1,0 +1,100 @@
+"""Packed batches (``packing=True``): the padded path's vectors, without padding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harrier import ConfigurationError, Embedder, EmbedderSettings
+from harrier._packing import Pack, packed
+
+
+def _texts(mixed_texts: list[str]) -> list[str]:
+    # Rows far longer than tiny-gemma3's sliding window of 8, next to short ones, so a window
+    # that crossed into the previous row would change the vectors.
+    return [*mixed_texts, "a b c d e f g h i j k l m n o p q r s", "x", "y z"]
+
+
+def test_packed_equals_padded(model_path, mixed_texts):
+    padded = Embedder.from_pretrained(model_path, device="cpu", packing=False)
+    packed_engine = Embedder.from_pretrained(
+        model_path, device="cpu", packing=True, max_batch_tokens=900
+    )
+    texts = _texts(mixed_texts)
+    plan = packed_engine.batch_plan(packed_engine.count_tokens(texts))
+    assert len(plan) > 1 and any(len(batch) > 3 for batch in plan)  # several packs of many
+    np.testing.assert_allclose(
+        packed_engine.embed_documents(texts), padded.embed_documents(texts), atol=1e-5
+    )
+    ids = packed_engine.token_ids(texts)
+    np.testing.assert_allclose(
+        packed_engine.embed_token_ids(ids), padded.embed_documents(texts), atol=1e-5
+    )
+
+
+def test_packed_queries_with_and_without_the_prefix_cache(model_path, mixed_texts):
+    padded = Embedder.from_pretrained(model_path, device="cpu", packing=False, prefix_cache=False)
+    for cache in (False, True):
+        engine = Embedder.from_pretrained(
+            model_path, device="cpu", packing=True, prefix_cache=cache
+        )
+        np.testing.assert_allclose(
+            engine.embed_queries(mixed_texts), padded.embed_queries(mixed_texts), atol=1e-5
+        )
+
+
+def test_packed_mean_pooling(model_dir, mixed_texts):
+    folder = model_dir["tiny-qwen3-mean"]
+    padded = Embedder.from_pretrained(folder, device="cpu", packing=False)
+    engine = Embedder.from_pretrained(folder, device="cpu", packing=True)
+    np.testing.assert_allclose(
+        engine.embed_documents(mixed_texts), padded.embed_documents(mixed_texts), atol=1e-5
+    )
+
+
+def test_rows_never_see_each_other(gemma_path):
+    """The same row packed after different neighbours gives the same hidden states."""
+    import torch
+
+    engine = Embedder.from_pretrained(gemma_path, device="cpu", packing=True)
+    row = engine.token_ids(["a b c d e f g h i j k l m n o p q r s t"])[0]
+    model = engine._loaded.model
+    outputs = []
+    for before in ([], engine.token_ids(["one two three four five six seven eight nine"])[0]):
+        ids = np.concatenate([before, row]).astype(np.int64)
+        positions = np.concatenate([np.arange(len(before)), np.arange(len(row))])
+        with (
+            torch.inference_mode(),
+            packed(Pack.of([*([len(before)] if len(before) else []), len(row)], engine.device)),
+        ):
+            hidden = model(
+                input_ids=torch.from_numpy(ids)[None],
+                position_ids=torch.from_numpy(positions)[None],
+                attention_mask={"full_attention": None, "sliding_attention": None},
+                use_cache=False,
+            ).last_hidden_state[0]
+        outputs.append(hidden[len(before) :])
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=0)
+
+
+def test_batch_plan_packs_every_row_once_within_the_budget(qwen_path):
+    engine = Embedder.from_pretrained(qwen_path, device="cpu", packing=True, max_batch_tokens=100)
+    lengths = [5, 90, 40, 3, 120, 60, 1, 33, 7]
+    plan = engine.batch_plan(lengths)
+    assert sorted(i for batch in plan for i in batch) == list(range(len(lengths)))
+    for batch in plan:
+        assert len(batch) == 1 or sum(lengths[i] for i in batch) <= 100
+
+
+def test_packing_defaults_off_on_cpu(qwen_path):
+    assert not Embedder.from_pretrained(qwen_path, device="cpu").packing
+
+
+def test_packing_refused_where_it_cannot_run(qwen_path):
+    with pytest.raises(ConfigurationError, match="packing=True"):
+        Embedder.from_pretrained(qwen_path, device="cpu", packing=True, attn_implementation="eager")
+    assert not Embedder.from_pretrained(
+        qwen_path, device="cpu", attn_implementation="eager"
+    ).packing
+    with pytest.raises(ConfigurationError, match="packing"):
+        EmbedderSettings(packing="yes")  # type: ignore[arg-type]
