@@ -81,10 +81,10 @@ def table(rows: list[dict[str, object]]) -> str:
     """Render rows as a Markdown table."""
     if not rows:
         return ""
-    keys = list(rows[0])
+    keys = list(dict.fromkeys(k for row in rows for k in row))  # every column, in first-seen order
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for row in rows:
-        lines.append("| " + " | ".join(_fmt(row.get(k)) for k in keys) + " |")
+        lines.append("| " + " | ".join(_fmt(row[k]) if k in row else "" for k in keys) + " |")
     return "\n".join(lines)
 
 

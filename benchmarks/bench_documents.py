@@ -1,7 +1,9 @@
-"""Documents: harrier's engine vs sentence-transformers on the same random model.
+"""Documents: harrier's engine (packed and padded batches) vs sentence-transformers.
 
-Each side runs in its own subprocess so its peak memory is its own. Prints tokens/s, the ratio,
-peak memory and the largest difference between the two outputs.
+Each run is its own subprocess so its peak memory is its own. Prints tokens/s, the ratios, an
+MFU estimate (model FLOPs per token x tok/s / ``--peak-tflops``), the padding fraction of each
+batch plan (harrier's padded plan, sentence-transformers' 32 texts sorted by characters; a
+packed plan has none) and the largest differences between the outputs.
 """
 
 from __future__ import annotations
@@ -26,12 +28,23 @@ def worker(args: argparse.Namespace) -> None:
 
     texts = json.loads(Path(args.corpus).read_text())
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
-    if args.impl == "harrier":
+    extra: dict[str, object] = {}
+    if args.impl.startswith("harrier"):
         import harrier
 
-        engine = harrier.Embedder.from_pretrained(args.model, device=args.device, dtype=dtype)
+        engine = harrier.Embedder.from_pretrained(
+            args.model, device=args.device, dtype=dtype, packing=args.impl == "harrier-packed"
+        )
         embed = engine.embed_documents
-        tokens = sum(engine.count_tokens(texts))
+        lengths = engine.count_tokens(texts)
+        tokens = sum(lengths)
+        extra = {
+            "lengths": lengths,
+            "padding": 0.0
+            if engine.packing
+            else padding_fraction(lengths, engine.batch_plan(lengths)),
+            "flops": model_flops(engine._loaded.model, lengths),
+        }
     else:
         from sentence_transformers import SentenceTransformer
 
@@ -60,19 +73,59 @@ def worker(args: argparse.Namespace) -> None:
                 "tokens": tokens,
                 "host_peak_mib": memory.peak_mib,
                 "device_peak_mib": device_peak_mib(args.device),
+                **extra,
             }
         )
     )
 
 
+def padding_fraction(lengths: list[int], plan: list[list[int]]) -> float:
+    """The share of computed token positions that are padding (each batch padded to its
+    longest row); a packed plan computes only real tokens, so its share is 0 by construction."""
+    if not plan:
+        return 0.0
+    computed = sum(len(batch) * max(lengths[i] for i in batch) for batch in plan)
+    return 1 - sum(lengths) / computed
+
+
+def model_flops(model, lengths: list[int]) -> float:  # type: ignore[no-untyped-def]
+    """Forward FLOPs for rows of ``lengths``: 2 x non-embedding weights per token, plus causal
+    attention (QK and AV: 4 x heads x head_dim per visible key), within each sliding window."""
+    weights = sum(p.numel() for name, p in model.named_parameters() if "embed_tokens" not in name)
+    config = model.config
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"] * len(model.layers)
+    window = getattr(config, "sliding_window", None) or 1 << 30
+    attention = 0
+    for kind in layer_types:
+        span = window if kind == "sliding_attention" else 1 << 30
+        for n in lengths:  # keys seen by token t: min(t + 1, span)
+            inside = min(n, span)
+            attention += inside * (inside + 1) // 2 + (n - inside) * span
+    return float(2 * weights * sum(lengths) + 4 * heads * head_dim * attention)
+
+
+def reference_padding(texts: list[str], lengths: list[int]) -> float:
+    """sentence-transformers' plan: sorted by characters (longest first), 32 texts a batch."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    return padding_fraction(lengths, [order[i : i + 32] for i in range(0, len(order), 32)])
+
+
 def compare(
-    model: Path, texts: list[str], device: str, label: str, work: Path
+    model: Path,
+    texts: list[str],
+    device: str,
+    label: str,
+    work: Path,
+    peak_tflops: float,
 ) -> dict[str, object]:
-    """Run both implementations on ``texts`` and return one table row."""
+    """Run every implementation on ``texts`` and return one table row."""
     corpus_file = work / f"{label}.json"
     corpus_file.write_text(json.dumps(texts))
     results = {}
-    for impl in ("harrier", "sentence-transformers"):
+    failed: list[str] = []
+    for impl in ("harrier-packed", "harrier", "sentence-transformers"):
         out = str(work / f"{label}-{impl}")
         done = subprocess.run(
             [
@@ -91,28 +144,39 @@ def compare(
             ],
             check=False,
         )
-        if done.returncode != 0:  # e.g. killed for memory: report it, do not hide it
-            return {"case": label, "texts": len(texts), "failed": f"{impl} exit {done.returncode}"}
+        if done.returncode != 0:  # e.g. killed for memory: report it, run the others
+            failed.append(f"{impl} exit {done.returncode}")
+            continue
         results[impl] = (json.loads(Path(out + ".json").read_text()), np.load(out + ".npy"))
-    (ours, ours_vec), (ref, ref_vec) = results["harrier"], results["sentence-transformers"]
-    tokens = ours["tokens"]
-
-    def memory(r: dict) -> float:  # type: ignore[type-arg]
-        if r["device_peak_mib"] is not None:
-            return r["device_peak_mib"]
-        return r["host_peak_mib"]
-
-    return {
-        "case": label,
-        "texts": len(texts),
-        "tokens": tokens,
-        "harrier tok/s": tokens / ours["seconds"],
-        "reference tok/s": tokens / ref["seconds"],
-        "speed ratio": ref["seconds"] / ours["seconds"],
-        "harrier peak MiB": memory(ours),
-        "reference peak MiB": memory(ref),
-        "max |diff|": float(np.abs(ours_vec - ref_vec).max()),
-    }
+    row: dict[str, object] = {"case": label, "texts": len(texts)}
+    if failed:
+        row["failed"] = "; ".join(failed)
+    names = {"harrier-packed": "packed", "harrier": "padded", "sentence-transformers": "reference"}
+    lengths = next((r["lengths"] for r, _ in results.values() if "lengths" in r), None)
+    if lengths is None:
+        return row
+    tokens = sum(lengths)
+    row["tokens"] = tokens
+    for impl, (result, _) in results.items():
+        row[f"{names[impl]} tok/s"] = tokens / result["seconds"]
+    for a, b in (("packed", "reference"), ("padded", "reference"), ("packed", "padded")):
+        if f"{a} tok/s" in row and f"{b} tok/s" in row:
+            row[f"{a} / {b}"] = row[f"{a} tok/s"] / row[f"{b} tok/s"]  # type: ignore[operator]
+    for impl, (result, _) in results.items():
+        if "flops" in result:
+            row[f"MFU {names[impl]}"] = result["flops"] / result["seconds"] / (peak_tflops * 1e12)
+    if "harrier" in results:
+        row["padding: padded plan"] = results["harrier"][0]["padding"]
+    row["padding: packed plan"] = 0.0
+    row["padding: reference plan"] = reference_padding(texts, lengths)
+    for impl, (result, _) in results.items():
+        peak = result["device_peak_mib"]
+        row[f"{names[impl]} peak MiB"] = peak if peak is not None else result["host_peak_mib"]
+    for a, b in (("harrier-packed", "harrier"), ("harrier", "sentence-transformers")):
+        if a in results and b in results:
+            diff = np.abs(results[a][1] - results[b][1]).max()
+            row[f"max |diff| {names[a]} vs {names[b]}"] = float(diff)
+    return row
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -123,6 +187,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--min-tokens", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=4096)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=989.0, help="for MFU (H100/H200 SXM dense bf16)"
+    )
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -143,7 +210,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                 AutoTokenizer.from_pretrained(folder), args.texts, args.min_tokens, args.max_tokens
             )
             label = f"{shape} L{args.layers or 'full'} {args.min_tokens}-{args.max_tokens} tok"
-            rows.append(compare(folder, texts, args.device, label, Path(work)))
+            rows.append(compare(folder, texts, args.device, label, Path(work), args.peak_tflops))
     print(table(rows))
     return rows
 

@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--max-tokens", type=int, default=4096)
     parser.add_argument("--span-tokens", type=int, default=1024)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--edge-only", action="store_true", help="only the default store")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     args = parser.parse_args(argv)
 
@@ -73,7 +74,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     ]
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name, open_store in _stores(Path(tmp)).items():
+        stores = _stores(Path(tmp))
+        if args.edge_only:
+            stores = {k: v for k, v in stores.items() if k.startswith("qdrant (edge")}
+        for name, open_store in stores.items():
             store = open_store()  # type: ignore[operator]
             report = harrier.ingest(docs, store, engine, max_tokens=args.span_tokens)
             store.close()
@@ -86,7 +90,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                     "ratio to embedding only": embed_only / report.seconds,
                 }
             )
-        rows.append(_langchain_row(Path(tmp), folder, args, spans, tokens, embed_only))
+        if not args.edge_only:
+            rows.append(_langchain_row(Path(tmp), folder, args, spans, tokens, embed_only))
         shutil.rmtree(tmp, ignore_errors=True)
     print(table(rows))
     return rows

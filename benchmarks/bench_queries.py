@@ -1,6 +1,8 @@
 """Queries: short queries with the instruction, harrier (prefix cache) vs sentence-transformers.
 
-Both run in this process on the same model, one after the other, after a warm-up each.
+Both run in this process on the same model, one after the other, after a warm-up each. Then
+the latency of one query at a time (batch 1; p50 and p90 over ``--latency-queries``): the plain
+path, the prefix cache, CUDA graphs (on CUDA) and sentence-transformers.
 """
 
 from __future__ import annotations
@@ -24,11 +26,29 @@ def _timed(fn, texts, full_warm_up=False):  # type: ignore[no-untyped-def]
     return out, time.perf_counter() - started
 
 
+def latencies(fn, queries: list[str], device: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """p50 and p90 milliseconds of ``fn([query])``, after a warm-up over the same queries."""
+    import torch
+
+    for query in queries:
+        fn([query])
+    times = []
+    for query in queries:
+        started = time.perf_counter()
+        fn([query])
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - started) * 1000)
+    p50, p90 = np.percentile(times, [50, 90])
+    return float(p50), float(p90)
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shapes", default="harrier-270m")
     parser.add_argument("--layers", type=int, default=2, help="depth (full depth: 0)")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--latency-queries", type=int, default=50)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     args = parser.parse_args(argv)
@@ -75,7 +95,39 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                 "max |diff| cache vs none": float(np.abs(ours - uncached).max()),
             }
         )
+        rows += _latency_rows(shape, args, folder, dtype, queries, plain, cached, encode)
     print(table(rows))
+    return rows
+
+
+def _latency_rows(shape, args, folder, dtype, queries, plain, cached, encode):  # type: ignore[no-untyped-def]
+    import harrier
+
+    engines = {"harrier plain": plain.embed_queries, "harrier prefix cache": cached.embed_queries}
+    if args.device.startswith("cuda"):
+        graphs = harrier.Embedder.from_pretrained(
+            folder, device=args.device, dtype=dtype, prefix_cache=False, cuda_graphs=True
+        )
+        engines["harrier CUDA graphs"] = graphs.embed_queries
+    engines["sentence-transformers"] = encode
+    sample = queries[: args.latency_queries]
+    rows = []
+    base = None
+    for name, fn in engines.items():
+        try:
+            p50, p90 = latencies(fn, sample, args.device)
+        except Exception as exc:  # a path that fails is reported, the others still run
+            rows.append({"case": f"{shape} batch 1: {name}", "failed": repr(exc)[:200]})
+            continue
+        base = base or p50
+        rows.append(
+            {
+                "case": f"{shape} L{args.layers or 'full'} batch 1: {name}",
+                "p50 ms": p50,
+                "p90 ms": p90,
+                "p50 vs plain": base / p50,
+            }
+        )
     return rows
 
 

@@ -21,6 +21,7 @@ from harrier._errors import (
     InputTypeError,
     TextTooLongError,
 )
+from harrier._graphs import GraphedRunner
 from harrier._identity import ModelIdentity, model_identity
 from harrier._loading import LoadedModel, load_model, resolve_device, resolve_dtype
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, query_prompt, resolve_folder
@@ -58,6 +59,12 @@ class Embedder:
             wanted = loaded.device.type == "cpu"
         self.prefix_cache = wanted and loaded.files.pooling == "lasttoken"
         self.packing = _packing_for(loaded, settings.packing)
+        if settings.cuda_graphs and not (loaded.device.type == "cuda" and loaded.causal):
+            raise ConfigurationError(
+                "cuda_graphs=True needs a causal model on a CUDA device; use cuda_graphs=None"
+            )
+        self._graphs: GraphedRunner | None = None
+        self.cuda_graphs = bool(settings.cuda_graphs)
         self._identity: ModelIdentity | None = None
 
     @classmethod
@@ -244,6 +251,15 @@ class Embedder:
             return list(size_bounded(order, lambda i: lengths[i], self.max_batch_tokens))
         return token_budget_batches(lengths, self.max_batch_tokens, shared_prefix=shared_prefix)
 
+    def _whole_rows_runner(self) -> _forward.Runner:
+        """Packed or padded batches; small ones replayed from CUDA graphs when asked."""
+        whole = (_forward.packed_runner if self.packing else _forward.plain_runner)(self._loaded)
+        if not self.cuda_graphs:
+            return whole
+        if self._graphs is None:
+            self._graphs = GraphedRunner(self._loaded, whole)
+        return self._graphs
+
     def _embed(
         self, texts: list[str], show_progress: bool | None, prompt: str | None = None
     ) -> np.ndarray:
@@ -265,8 +281,7 @@ class Embedder:
             cached = [i for i in plain if tuple(ids[i][:size].tolist()) == entry.ids]
             plain = sorted(set(plain) - set(cached))
         progress = self.show_progress if show_progress is None else show_progress
-        whole = _forward.packed_runner if self.packing else _forward.plain_runner
-        runs = [(plain, 0, whole(self._loaded))]
+        runs = [(plain, 0, self._whole_rows_runner())]
         if entry is not None:
             runs.append((cached, len(entry.ids), _forward.cached_runner(self._loaded, entry)))
         with tqdm(total=len(ids), desc="Embedding", unit="text", disable=not progress) as bar:

@@ -41,6 +41,9 @@ class EmbedderSettings:
     - ``packing``: run each batch's texts packed into one sequence, without padding (exact;
       causal ``gemma3_text``/``qwen3`` models on SDPA); None: on where variable-length flash
       attention runs (CUDA, bfloat16/float16), off elsewhere, where padded batches are faster.
+    - ``cuda_graphs``: replay small batches (queries: up to 16 texts of up to 256 tokens) from
+      captured CUDA graphs, without per-kernel launch cost (causal models on CUDA); None: off
+      until measured a win (``benchmarks/gpu.sh`` reports it).
     - ``trust_remote_code``, ``attn_implementation``: passed to transformers.
     - ``show_progress``: a progress bar while embedding.
     """
@@ -55,6 +58,7 @@ class EmbedderSettings:
     max_batch_tokens: int | None = None
     prefix_cache: bool | None = None
     packing: bool | None = None
+    cuda_graphs: bool | None = None
     trust_remote_code: bool = False
     attn_implementation: str | None = None
     show_progress: bool = False
@@ -75,7 +79,7 @@ class EmbedderSettings:
         for name in ("local_files_only", "truncate", "trust_remote_code", "show_progress"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
-        for name in ("prefix_cache", "packing"):
+        for name in ("prefix_cache", "packing", "cuda_graphs"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True, False or None (per device)")
 

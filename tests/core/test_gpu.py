@@ -68,3 +68,43 @@ def test_cuda_span_ids_embed_as_their_texts(model_path, mixed_texts):
         engine.embed_documents([s.text for s in spans]),
         atol=1e-6,
     )
+
+
+def _long_and_short(mixed_texts):  # type: ignore[no-untyped-def]
+    # tiny-gemma3's sliding window is 8 tokens: most rows cross it, next to short rows.
+    return [*mixed_texts, "a b c d e f g h i j k l m n o p q r s", "x", "y z"]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_cuda_packed_matches_padded(model_path, mixed_texts, dtype):
+    """bf16 runs varlen flash attention (bound: cosine > 0.999); fp32 the row-by-row SDPA."""
+    texts = _long_and_short(mixed_texts)
+    padded = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype=dtype, packing=False)
+    packed = harrier.Embedder.from_pretrained(
+        model_path, device="cuda", dtype=dtype, packing=True, max_batch_tokens=900
+    )
+    ours, theirs = packed.embed_documents(texts), padded.embed_documents(texts)
+    assert np.isfinite(ours).all()
+    if dtype == "float32":
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    else:
+        assert (ours * theirs).sum(axis=1).min() > 0.999
+
+
+def test_cuda_packs_by_default_in_bfloat16(model_path):
+    from harrier._packing import varlen_available
+
+    engine = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype="bfloat16")
+    assert engine.packing == varlen_available()
+
+
+def test_cuda_graphs_match_the_plain_path(model_path, mixed_texts):
+    plain = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype="float32")
+    graphs = harrier.Embedder.from_pretrained(
+        model_path, device="cuda", dtype="float32", cuda_graphs=True
+    )
+    for batch in ([mixed_texts[0]], mixed_texts[:3], mixed_texts):
+        np.testing.assert_allclose(
+            graphs.embed_queries(batch), plain.embed_queries(batch), atol=1e-4
+        )
+    assert graphs._graphs is not None and graphs._graphs._shapes  # graphs were captured
