@@ -19,6 +19,7 @@ from harrier._errors import (
     EmptyTextError,
     InputError,
     InputTypeError,
+    NonFiniteEmbeddingError,
     TextTooLongError,
 )
 from harrier._graphs import GraphedRunner
@@ -291,6 +292,10 @@ class Embedder:
                     rows = [group[j] for j in batch]
                     out[rows] = _forward.run_batch([ids[i][skip:] for i in rows], run, self.device)
                     bar.update(len(rows))
+        finite = np.isfinite(out).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite).tolist()
+            raise NonFiniteEmbeddingError(bad, len(ids), str(self.dtype).removeprefix("torch."))
         return out
 
 

@@ -10,6 +10,7 @@ HarrierError
 │   └── EmptyTextError          tokenises to no content tokens
 ├── InputTypeError              an input is not a str (also a TypeError)
 ├── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
+├── NonFiniteEmbeddingError     the model produced NaN or infinity for a text (no vector kept)
 ├── EmbeddingServerError        a harrier server failed, refused the key or is unreachable
 ├── SourceError                 an ingestion source cannot be read (missing, bad format)
 └── StoreError                  a vector store operation failed
@@ -103,6 +104,19 @@ class InputTypeError(HarrierError, TypeError):
 
 class EmbeddingOutOfMemoryError(HarrierError, MemoryError):
     """A single text does not fit the device's memory even alone in its batch."""
+
+
+class NonFiniteEmbeddingError(HarrierError, ArithmeticError):
+    """The model produced NaN or infinite values for a text (float16 overflow, damaged
+    weights); ``indices`` are the texts affected, in the caller's order. No vector is returned."""
+
+    def __init__(self, indices: list[int], total: int, dtype: str) -> None:
+        self.indices = indices
+        super().__init__(
+            f"the model produced NaN or infinite values for {len(indices)} of {total} texts "
+            f"(first at index {indices[0]}) in {dtype}; no vectors were returned. Load the model "
+            "in bfloat16 or float32 (float16 overflows in Gemma-3) and check its weights"
+        )
 
 
 class EmbeddingServerError(HarrierError):

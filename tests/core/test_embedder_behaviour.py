@@ -174,3 +174,24 @@ def test_threads_share_one_engine_safely(model_path, mixed_texts):
         results = list(pool.map(lambda job: (job[0](mixed_texts), job[1]), jobs))
     for actual, expected in results:
         np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("packing", [False, True])
+def test_non_finite_output_is_a_typed_error(tmp_path, packing):
+    """A NaN in one text's hidden states raises, naming that text; no vector is returned."""
+    import torch
+
+    from harrier.testing import build_model
+
+    folder = build_model(tmp_path / "nan-model", "tiny-qwen3")  # own weights: others stay clean
+    engine = harrier.Embedder.from_pretrained(folder, device="cpu", packing=packing)
+    clean, poisoned = engine.token_ids(["plain text here", "another text"])
+    token = int(poisoned[0])
+    assert token not in clean.tolist()
+    with torch.no_grad():
+        engine._loaded.model.get_input_embeddings().weight[token] = float("nan")
+    assert np.isfinite(engine.embed_token_ids([clean])).all()  # the other rows are unaffected
+    with pytest.raises(harrier.NonFiniteEmbeddingError, match="first at index 1") as caught:
+        engine.embed_token_ids([clean, poisoned, clean])
+    assert caught.value.indices == [1]
+    assert isinstance(caught.value, ArithmeticError)
