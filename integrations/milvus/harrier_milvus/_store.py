@@ -36,7 +36,13 @@ from harrier_milvus._connection import (
     redact,
     release_lite,
 )
-from harrier_milvus._expr import ALL_ROWS, doc_filter, metadata_filter, stale_filter
+from harrier_milvus._expr import (
+    ALL_ROWS,
+    SUPPORTED_OPERATORS,
+    doc_filter,
+    metadata_filter,
+    stale_filter,
+)
 from harrier_milvus._layout import (
     LOAD_SECONDS,
     PROPERTY_PREFIX,
@@ -75,6 +81,7 @@ class MilvusStore(VectorStore):
     max_batch_count = 256
     max_batch_bytes = 8 * 2**20
     property_prefix = PROPERTY_PREFIX
+    supported_operators = SUPPORTED_OPERATORS
 
     def __init__(
         self,
