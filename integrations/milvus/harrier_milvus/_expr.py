@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from harrier import ConfigurationError
+from harrier.stores import ConfigurationError
 from harrier.stores.filters import Condition, check_supported, parse_filter, translate
 
 ALL_ROWS = 'id != ""'

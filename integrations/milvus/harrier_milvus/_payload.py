@@ -24,8 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from harrier import SPAN_FIELDS, Hit, SpanRecord, StoreLimitError
-from harrier.stores import canonical_json, size_bounded
+from harrier.stores import (
+    SPAN_FIELDS,
+    Hit,
+    SpanRecord,
+    StoreLimitError,
+    canonical_json,
+    size_bounded,
+)
 
 MAX_PART_BYTES = 65_535
 """A real server's VARCHAR limit, in UTF-8 bytes: the largest part of text or metadata."""

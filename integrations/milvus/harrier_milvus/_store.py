@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import numpy as np
 from pymilvus import AnnSearchRequest, RRFRanker
 
-from harrier import (
+from harrier.stores import (
+    RRF_K,
     Bm25Settings,
     ConfigurationError,
     Hit,
@@ -22,8 +23,9 @@ from harrier import (
     StoreError,
     StoreLimitError,
     VectorStore,
+    arm_limit,
+    fuse_ranks,
 )
-from harrier.stores import RRF_K, arm_limit, fuse_ranks
 from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
 from harrier_milvus._connection import (
     MilvusClient,

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from harrier import (
+from harrier.stores import (
     SPARSE_VECTOR_NAME,
     Bm25Settings,
     ConfigurationError,
@@ -29,8 +29,8 @@ from harrier import (
     StoreError,
     StoreWriteError,
     VectorStore,
+    arm_limit,
 )
-from harrier.stores import arm_limit
 from harrier_qdrant._edge_shard import (
     SHARD_FOLDER,
     allocated_bytes,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harrier import (
+from harrier.stores import (
     SPARSE_VECTOR_NAME,
     Bm25Settings,
     Hit,
@@ -21,8 +21,8 @@ from harrier import (
     StoreError,
     StoreUnavailableError,
     VectorStore,
+    arm_limit,
 )
-from harrier.stores import arm_limit
 from harrier_qdrant._edge_shard import RECORD_FILE
 from harrier_qdrant._edge_store import QdrantEdgeStore
 from harrier_qdrant._filters import SUPPORTED_OPERATORS, FilterClasses, to_qdrant_filter
