@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 
-from harrier import StoreUnavailableError
+from harrier.stores import StoreUnavailableError
 
 try:
     from pymilvus import MilvusClient, MilvusException

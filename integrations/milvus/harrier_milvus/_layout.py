@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from harrier import CollectionMismatchError
+from harrier.stores import CollectionMismatchError
 from harrier_milvus._bm25 import add_bm25_fields, add_bm25_index, check_server
 from harrier_milvus._payload import MAX_PART_BYTES, MAX_PARTS
 

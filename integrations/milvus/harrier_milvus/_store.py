@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import numpy as np
 from pymilvus import AnnSearchRequest, RRFRanker
 
-from harrier import (
+from harrier.stores import (
+    RRF_K,
     Bm25Settings,
     ConfigurationError,
     Hit,
@@ -22,8 +23,9 @@ from harrier import (
     StoreError,
     StoreLimitError,
     VectorStore,
+    arm_limit,
+    fuse_ranks,
 )
-from harrier._store import RRF_K, arm_limit, fuse_ranks
 from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
 from harrier_milvus._connection import (
     MilvusClient,
@@ -36,7 +38,13 @@ from harrier_milvus._connection import (
     redact,
     release_lite,
 )
-from harrier_milvus._expr import ALL_ROWS, doc_filter, metadata_filter, stale_filter
+from harrier_milvus._expr import (
+    ALL_ROWS,
+    SUPPORTED_OPERATORS,
+    doc_filter,
+    metadata_filter,
+    stale_filter,
+)
 from harrier_milvus._layout import (
     LOAD_SECONDS,
     PROPERTY_PREFIX,
@@ -75,6 +83,7 @@ class MilvusStore(VectorStore):
     max_batch_count = 256
     max_batch_bytes = 8 * 2**20
     property_prefix = PROPERTY_PREFIX
+    supported_operators = SUPPORTED_OPERATORS
 
     def __init__(
         self,

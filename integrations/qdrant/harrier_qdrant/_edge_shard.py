@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from harrier import (
+from harrier.stores import (
     SPARSE_VECTOR_NAME,
     ModelIdentity,
     StoreDamagedError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harrier import Hit, SpanRecord
+from harrier.stores import Hit, SpanRecord
 
 
 def to_payload(record: SpanRecord) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harrier import ConfigurationError
+from harrier.stores import ConfigurationError
 
 QUANTIZATIONS = ("binary", "scalar")
 OVERSAMPLING = {"scalar": 2.0, "binary": 3.0}

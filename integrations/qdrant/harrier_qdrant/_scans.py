@@ -6,7 +6,7 @@ import abc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from harrier import SpanRecord
+from harrier.stores import SpanRecord
 from harrier_qdrant._payload import to_record
 
 SCROLL_PAGE = 1024

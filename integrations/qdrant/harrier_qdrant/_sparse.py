@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from harrier import (
+from harrier.stores import (
+    RRF_K,
     SPARSE_VECTOR_NAME,
     Bm25Encoder,
     Bm25Settings,
     NoSparseVectorsError,
     SpanRecord,
 )
-from harrier._store import RRF_K
 
 RRF_CONSTANT = RRF_K + 1
 """Qdrant adds ``1 / (k - 1 + rank)``: k = RRF_K + 1 gives Milvus' ``1 / (60 + rank)``."""

@@ -1,4 +1,5 @@
-"""``QdrantStore``: a harrier ``VectorStore`` on a Qdrant collection."""
+"""``QdrantClientStore``: a harrier store on a collection reached through qdrant-client (a server
+or its local mode), and ``QdrantStore``, which opens it or the embedded Qdrant Edge store."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harrier import (
+from harrier.stores import (
     SPARSE_VECTOR_NAME,
     Bm25Settings,
     Hit,
@@ -20,10 +21,11 @@ from harrier import (
     StoreError,
     StoreUnavailableError,
     VectorStore,
+    arm_limit,
 )
-from harrier._store import arm_limit
 from harrier_qdrant._edge_shard import RECORD_FILE
 from harrier_qdrant._edge_store import QdrantEdgeStore
+from harrier_qdrant._filters import SUPPORTED_OPERATORS, FilterClasses, to_qdrant_filter
 from harrier_qdrant._payload import to_hit, to_payload
 from harrier_qdrant._quantization import (
     check_quantization,
@@ -49,38 +51,55 @@ LOCAL_PATH = Path(".harrier") / "qdrant"
 _BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
 
 
-class QdrantStore(SparseVectors, PointScans, VectorStore):
-    """A collection in Qdrant: a server at ``url`` (or a given ``client``).
+def QdrantStore(
+    collection: str,
+    *,
+    path: str | Path | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+    prefer_grpc: bool = False,
+    timeout: int = 30,
+    client: QdrantClient | None = None,
+    local_mode: bool = False,
+    quantization: str | None = None,
+    sparse: bool = True,
+    bm25: Bm25Settings | None = None,
+) -> QdrantEdgeStore | QdrantClientStore:
+    """A collection in Qdrant: a server at ``url`` (or a given ``client``), else the embedded
+    default, a :class:`QdrantEdgeStore` in ``path``; ``local_mode=True`` opens qdrant-client's
+    local mode there instead (what earlier versions wrote, and what ``langchain_qdrant`` reads).
+    See :class:`QdrantClientStore` and :class:`QdrantEdgeStore` for the options."""
+    if url is None and client is None and not local_mode:
+        return QdrantEdgeStore(
+            collection, path=path, quantization=quantization, sparse=sparse, bm25=bm25
+        )
+    return QdrantClientStore(
+        collection,
+        path=path,
+        url=url,
+        api_key=api_key,
+        prefer_grpc=prefer_grpc,
+        timeout=timeout,
+        client=client,
+        quantization=quantization,
+        sparse=sparse,
+        bm25=bm25,
+    )
 
-    Without ``url`` or ``client`` this opens the embedded default, a :class:`QdrantEdgeStore`
-    in ``path``; ``local_mode=True`` opens qdrant-client's local mode there instead (what
-    earlier versions wrote, and what ``langchain_qdrant`` reads). The API key comes from
-    ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is never logged. On a
-    server, keyword indexes on ``doc_id`` and ``doc_hash`` are created with the collection,
-    HNSW building is deferred during bulk loads, and ``quantization`` (``"scalar"`` or
-    ``"binary"``) applies with rescoring on the original vectors. New collections get a BM25
-    sparse vector named ``langchain-sparse`` with Qdrant's IDF modifier unless ``sparse=False``
-    (``bm25``: its parameters).
+
+class QdrantClientStore(SparseVectors, PointScans, VectorStore):
+    """A collection reached through qdrant-client: a server at ``url``, a given ``client``, or
+    else qdrant-client's local mode in ``path``.
+
+    The API key comes from ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is
+    never logged. On a server, keyword indexes on ``doc_id`` and ``doc_hash`` are created with
+    the collection, HNSW building is deferred during bulk loads, and ``quantization``
+    (``"scalar"`` or ``"binary"``) applies with rescoring on the original vectors. New
+    collections get a BM25 sparse vector named ``langchain-sparse`` with Qdrant's IDF modifier
+    unless ``sparse=False`` (``bm25``: its parameters).
     """
 
-    def __new__(
-        cls,
-        collection: str,
-        *,
-        path: str | Path | None = None,
-        url: str | None = None,
-        client: QdrantClient | None = None,
-        local_mode: bool = False,
-        quantization: str | None = None,
-        sparse: bool = True,
-        bm25: Bm25Settings | None = None,
-        **options: Any,
-    ) -> Any:
-        if cls is QdrantStore and url is None and client is None and not local_mode:
-            return QdrantEdgeStore(
-                collection, path=path, quantization=quantization, sparse=sparse, bm25=bm25
-            )
-        return super().__new__(cls)
+    supported_operators = SUPPORTED_OPERATORS
 
     def __init__(
         self,
@@ -92,7 +111,6 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
         prefer_grpc: bool = False,
         timeout: int = 30,
         client: QdrantClient | None = None,
-        local_mode: bool = False,
         quantization: str | None = None,
         sparse: bool = True,
         bm25: Bm25Settings | None = None,
@@ -109,7 +127,7 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
 
     def __repr__(self) -> str:
         where = "server" if self.is_server else "local"
-        return f"QdrantStore({self.collection!r}, {where})"
+        return f"QdrantClientStore({self.collection!r}, {where})"
 
     # -- collection ----------------------------------------------------------------------------
     def collection_properties(self) -> dict[str, Any] | None:
@@ -187,7 +205,7 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
     # -- reads ---------------------------------------------------------------------------------
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         query = np.asarray(vector, dtype=np.float32).tolist()
-        flt = _metadata_filter(filter)
+        flt = to_qdrant_filter(filter, CLIENT_FILTERS)
         result = self._read(
             "searching",
             lambda: self.client.query_points(
@@ -210,7 +228,7 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
                 query=query,
                 using=SPARSE_VECTOR_NAME,
                 limit=k,
-                query_filter=_metadata_filter(filter),
+                query_filter=to_qdrant_filter(filter, CLIENT_FILTERS),
                 with_payload=True,
             ),
         )
@@ -224,7 +242,7 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
         filter: Any = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
-        flt, limit = _metadata_filter(filter), arm_limit(k)
+        flt, limit = to_qdrant_filter(filter, CLIENT_FILTERS), arm_limit(k)
         sparse = _sparse_vector(*self.query_weights(text))
         prefetch = [
             models.Prefetch(
@@ -388,10 +406,17 @@ def _doc_filter(doc_ids: Sequence[str]) -> models.Filter:
     )
 
 
-def _metadata_filter(flt: Any) -> models.Filter | None:
-    """A dict means equality on metadata keys; a ``models.Filter`` is used as is."""
-    if flt is None or isinstance(flt, models.Filter):
-        return flt
-    if isinstance(flt, dict):
-        return models.Filter(must=[_match(f"metadata.{k}", v) for k, v in flt.items()])
-    raise TypeError("filter must be a dict of metadata values or a qdrant_client models.Filter")
+CLIENT_FILTERS = FilterClasses(
+    filter=models.Filter,
+    match_value=lambda key, value, _: models.FieldCondition(
+        key=key, match=models.MatchValue(value=value)
+    ),
+    match_substring=lambda key, text: models.FieldCondition(
+        key=key, match=models.MatchSubstring(substring=text)
+    ),
+    range=lambda key, **bounds: models.FieldCondition(key=key, range=models.Range(**bounds)),
+    is_empty=lambda key: models.IsEmptyCondition(is_empty=models.PayloadField(key=key)),
+    native=models.Filter,
+    store="Qdrant",
+)
+"""How qdrant-client spells a harrier filter (``filter=`` may also be a ``models.Filter``)."""

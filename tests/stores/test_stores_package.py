@@ -1,0 +1,67 @@
+"""``harrier.stores`` is the public kit: sorted exports, old private paths still import, and
+neither the kit nor the connectors import torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import harrier.stores
+
+HEAVY = ("torch", "transformers", "tokenizers", "sentence_transformers")
+_CHECK = f"""
+import sys
+{{setup}}
+import harrier.stores, harrier_qdrant, harrier_milvus
+print(sorted(m for m in {HEAVY!r} if m in sys.modules))
+"""
+_BARE_HARRIER = """
+import importlib.util, types
+spec = importlib.util.find_spec("harrier")
+bare = types.ModuleType("harrier")
+bare.__path__ = list(spec.submodule_search_locations)
+sys.modules["harrier"] = bare  # the package without its __init__ (which loads the engine)
+"""
+
+
+def _heavy_modules(setup: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECK.format(setup=setup)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_kit_and_the_connectors_import_no_engine_modules():
+    assert _heavy_modules(_BARE_HARRIER) == "[]"
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="harrier/__init__ imports the engine eagerly until its lazy init (PEP 562, the "
+    "engine branch) is merged; the kit's own imports are checked above",
+)
+def test_importing_a_connector_does_not_import_torch():
+    assert _heavy_modules("") == "[]"
+
+
+def test_exports_are_sorted_and_importable():
+    names = harrier.stores.__all__
+    assert names == sorted(names)
+    for name in names:
+        assert getattr(harrier.stores, name) is not None
+
+
+def test_the_old_private_paths_re_export_the_kit():
+    from harrier import _bm25, _store, _store_spec
+
+    assert _store.VectorStore is harrier.stores.VectorStore
+    assert _store.fuse_ranks is harrier.stores.fuse_ranks
+    assert _bm25.Bm25Settings is harrier.stores.Bm25Settings
+    assert _store_spec.open_store is harrier.stores.open_store
+    assert harrier.VectorStore is harrier.stores.VectorStore
