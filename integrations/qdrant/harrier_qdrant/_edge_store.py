@@ -44,7 +44,7 @@ from harrier_qdrant._edge_shard import (
     shard_error,
     write_record,
 )
-from harrier_qdrant._payload import to_hit, to_payload
+from harrier_qdrant._payload import to_hit, to_payload, to_record
 from harrier_qdrant._quantization import check_quantization, edge_search_params
 from harrier_qdrant._scans import SCROLL_PAGE, PointScans
 from harrier_qdrant._sparse import RRF_CONSTANT, SparseVectors, dense_and_sparse, weights_list
@@ -265,6 +265,10 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
+    def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
+        points = self._engine("reading", lambda shard: shard.retrieve(list(ids), True, True))
+        return [to_record(p.id, p.vector, p.payload or {}) for p in points]
+
     def count(self) -> int:
         return int(self._engine("counting", lambda shard: shard.count(edge.CountRequest())))
 
@@ -309,6 +313,9 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
             f"deleting stale spans of {doc_id!r}",
             edge.UpdateOperation.delete_points_by_filter(selector),
         )
+
+    def delete_records(self, ids: Sequence[str]) -> None:
+        self._update(f"deleting {len(ids)} spans", edge.UpdateOperation.delete_points(list(ids)))
 
     def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
         self._update(
