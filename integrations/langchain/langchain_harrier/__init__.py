@@ -1,5 +1,6 @@
 """LangChain integration of harrier: ``HarrierEmbeddings``, ``HarrierRetriever``,
-``HarrierTextSplitter``, ``HarrierVectorStore`` and (with langchain-qdrant) ``HarrierSparseEmbeddings``.
+``HarrierTextSplitter``, ``HarrierVectorStore`` and (with langchain-qdrant)
+``HarrierSparseEmbeddings``.
 
 Install with ``pip install 'harrier-suite[langchain]'``.
 """

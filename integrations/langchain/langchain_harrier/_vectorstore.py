@@ -15,7 +15,15 @@ from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 import harrier
-from harrier import ConfigurationError, Hit, InputError, ModelIdentity, SourceDocument, SpanRecord, span_id
+from harrier import (
+    ConfigurationError,
+    Hit,
+    InputError,
+    ModelIdentity,
+    SourceDocument,
+    SpanRecord,
+    span_id,
+)
 from harrier.framework_stores import (
     MODES,
     WholeText,
@@ -86,18 +94,21 @@ class HarrierVectorStore(VectorStore):
                 raise ConfigurationError(
                     "pass either index or embedding/store/collection_name, not both"
                 )
-            embedding = HarrierEmbeddings(
+            embedding = HarrierEmbeddings(  # type: ignore[call-arg]  # pydantic's __init__
                 embedder=index.embedder,
                 query_instruction=index.query_instruction,
                 prompt_name=index.prompt_name,
             )
             store = index.store
-        if isinstance(store, harrier.VectorStore):
-            if collection_name is not None and collection_name != store.collection:
-                raise ConfigurationError(
-                    f"collection_name {collection_name!r} differs from the store's collection "
-                    f"{store.collection!r}; leave collection_name out"
-                )
+        if (
+            isinstance(store, harrier.VectorStore)
+            and collection_name is not None
+            and collection_name != store.collection
+        ):
+            raise ConfigurationError(
+                f"collection_name {collection_name!r} differs from the store's collection "
+                f"{store.collection!r}; leave collection_name out"
+            )
         self.store = open_collection(store, collection_name or DEFAULT_COLLECTION)
         self.embedding = HarrierEmbeddings() if embedding is None else embedding
         self.mode = mode
@@ -125,7 +136,7 @@ class HarrierVectorStore(VectorStore):
         texts: Iterable[str],
         metadatas: list[dict[str, Any]] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         split: bool | None = None,
         **kwargs: Any,
     ) -> list[str]:
@@ -133,13 +144,13 @@ class HarrierVectorStore(VectorStore):
         _no_options(kwargs)
         texts = list(texts)
         metadatas = [{} for _ in texts] if metadatas is None else list(metadatas)
-        given = [None] * len(texts) if ids is None else list(ids)
+        given: list[str | None] = [None] * len(texts) if ids is None else list(ids)
         if not len(texts) == len(metadatas) == len(given):
             raise ConfigurationError(
                 f"got {len(texts)} texts, {len(metadatas)} metadatas and {len(given)} ids; "
                 "pass one of each per text"
             )
-        doc_ids = [i if i is not None else str(uuid.uuid4()) for i in given]
+        doc_ids = [i if i is not None else str(uuid.uuid4()) for i in given]  # None: no id
         if not texts:
             return []
         with self._lock:
@@ -169,7 +180,7 @@ class HarrierVectorStore(VectorStore):
         if report.skipped:
             raise InputError(
                 f"{report.skipped} texts were not stored (the others were): "
-                f"{'; '.join(report.skip_reasons())}"
+                f"{'; '.join(report.skip_reasons)}"
             )
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
@@ -293,19 +304,19 @@ class HarrierVectorStore(VectorStore):
             return []
         chosen = maximal_marginal_relevance(
             np.asarray(embedding, dtype=np.float32),
-            [vectors[hit.id] for hit in hits],
+            [vectors[hit.id].tolist() for hit in hits],
             lambda_mult=lambda_mult,
             k=k,
         )
         return [_document(hits[i]) for i in chosen]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        """Relevance is the cosine similarity itself (dense mode only)."""
+        """Relevance in [0, 1] is ``(1 + cosine similarity) / 2`` (dense mode only)."""
         if self.mode != "dense":
             raise ConfigurationError(
                 f"relevance scores need mode='dense'; {self.mode} scores are not similarities"
             )
-        return _same
+        return _cosine_relevance
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -315,7 +326,7 @@ class HarrierVectorStore(VectorStore):
         embedding: Embeddings | None = None,
         metadatas: list[dict[str, Any]] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         **kwargs: Any,
     ) -> HarrierVectorStore:
         """A store built with ``kwargs`` (``collection_name``, ``store``, ``mode``...) holding
@@ -369,8 +380,8 @@ def _embedding_name(embedding: Embeddings) -> str:
     return f"{name}:{model}" if isinstance(model, str) else name
 
 
-def _same(score: float) -> float:
-    return score
+def _cosine_relevance(score: float) -> float:
+    return (1.0 + score) / 2.0
 
 
 def _no_options(kwargs: dict[str, Any]) -> None:
