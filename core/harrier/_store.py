@@ -93,6 +93,8 @@ class VectorStore(abc.ABC):
     sparse: bool = True
     """Whether ``create_collection`` adds BM25 vectors; an existing collection keeps its own."""
     bm25: Bm25Settings = Bm25Settings()
+    supported_operators: frozenset[str] = frozenset()
+    """The filter operators (docs/filters.md) this store translates; others are refused."""
     _has_sparse: bool | None = None
 
     # -- what a connector implements -------------------------------------------------------------

@@ -6,7 +6,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from harrier import ConfigurationError
+from harrier.stores.filters import Condition, check_supported, parse_filter, translate
+
 ALL_ROWS = 'id != ""'
+SUPPORTED_OPERATORS = frozenset({"==", "!=", ">", ">=", "<", "<=", "in", "nin", "text_match"})
+_LIKE_SPECIAL = "%_\\"
 
 
 def quote(value: str) -> str:
@@ -47,18 +52,40 @@ def stale_filter(doc_id: str, keep_hash: str) -> str:
     return f"doc_id == {quote(doc_id)} and doc_hash != {quote(keep_hash)}"
 
 
-def metadata_filter(flt: Any) -> str:
-    """A dict means equality on metadata keys; a string is a Milvus expression used as is."""
+def metadata_filter(flt: object) -> str:
+    """A harrier filter (or dict) as an expression over the ``metadata`` JSON field; a string is
+    a Milvus expression used as is (store-specific); None is no filter ("")."""
     if flt is None:
         return ""
     if isinstance(flt, str):
         return flt
-    if isinstance(flt, dict):
-        for key in flt:
-            if not isinstance(key, str) or not key:
-                raise ValueError(f"metadata filter keys must be non-empty strings, not {key!r}")
-        return " and ".join(f"metadata[{quote(k)}] == {literal(v)}" for k, v in flt.items())
-    raise TypeError(
-        "filter must be a dict of metadata values or a Milvus expression string such as "
-        '\'metadata["lang"] == "en" and span_index < 3\''
+    parsed = parse_filter(flt)
+    if parsed is None:
+        return ""
+    check_supported(parsed, SUPPORTED_OPERATORS, "Milvus")
+    return translate(
+        parsed,
+        _condition,
+        lambda parts: _join(" and ", parts),
+        lambda parts: _join(" or ", parts),
     )
+
+
+def _join(operator: str, parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else "(" + operator.join(parts) + ")"
+
+
+def _condition(condition: Condition) -> str:
+    path = "metadata" + "".join(f"[{quote(part)}]" for part in condition.path)
+    if condition.op == "text_match":
+        text = str(condition.value)
+        if any(c in text for c in _LIKE_SPECIAL):
+            raise ConfigurationError(
+                f"filter on {condition.key!r}: Milvus cannot match {text!r} with 'text_match': "
+                "its LIKE patterns cannot escape %, _ or a backslash"
+            )
+        return f"{path} like {quote('%' + text + '%')}"
+    if condition.op in ("in", "nin"):
+        op, join = ("==", " or ") if condition.op == "in" else ("!=", " and ")
+        return _join(join, [f"{path} {op} {literal(v)}" for v in condition.values])
+    return f"{path} {condition.op} {literal(condition.value)}"

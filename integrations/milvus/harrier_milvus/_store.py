@@ -38,6 +38,7 @@ from harrier_milvus._connection import (
 )
 from harrier_milvus._expr import (
     ALL_ROWS,
+    SUPPORTED_OPERATORS,
     doc_filter,
     id_filter,
     metadata_filter,
@@ -81,6 +82,7 @@ class MilvusStore(VectorStore):
     max_batch_count = 256
     max_batch_bytes = 8 * 2**20
     property_prefix = PROPERTY_PREFIX
+    supported_operators = SUPPORTED_OPERATORS
 
     def __init__(
         self,

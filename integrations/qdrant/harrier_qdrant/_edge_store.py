@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,12 @@ from harrier_qdrant._edge_shard import (
     shard_error,
     write_record,
 )
+from harrier_qdrant._filters import (
+    SUPPORTED_OPERATORS,
+    FilterClasses,
+    metadata_value,
+    to_qdrant_filter,
+)
 from harrier_qdrant._payload import to_hit, to_payload, to_record
 from harrier_qdrant._quantization import check_quantization, edge_search_params
 from harrier_qdrant._scans import SCROLL_PAGE, PointScans
@@ -69,6 +76,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
     """
 
     max_batch_count = 256
+    supported_operators = SUPPORTED_OPERATORS
     min_free_bytes = 2 * 2**20
     new_shard_bytes = 8 * 2**20  # a new shard takes ~5.3 MB at once (WAL, segment files)
     indexing_threshold_kb: int | None = None  # see edge_config; set before creating
@@ -95,6 +103,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         self._shard: Any = None
         self._search_params: Any = None
         self._changed = False
+        self._filters = replace(EDGE_FILTERS, match_value=self._match_value)
         check_store_folder(self.root)
         record = read_record(self.folder)
         if record is not None:  # open now: a second process is refused at once
@@ -218,7 +227,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         request = edge.QueryRequest(
             limit=k,
             query=edge.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
-            filter=_metadata_filter(filter),
+            filter=to_qdrant_filter(filter, self._filters),
             with_payload=True,
             params=self._search_params,
         )
@@ -230,7 +239,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
             edge.SparseVector(*self.query_weights(text)), using=SPARSE_VECTOR_NAME
         )
         request = edge.QueryRequest(
-            limit=k, query=query, filter=_metadata_filter(filter), with_payload=True
+            limit=k, query=query, filter=to_qdrant_filter(filter, self._filters), with_payload=True
         )
         points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
@@ -243,7 +252,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         filter: Any = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
-        flt, limit = _metadata_filter(filter), arm_limit(k)
+        flt, limit = to_qdrant_filter(filter, self._filters), arm_limit(k)
         sparse = edge.SparseVector(*self.query_weights(text))
         prefetches = [
             edge.Prefetch(
@@ -268,6 +277,17 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
     def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
         points = self._engine("reading", lambda shard: shard.retrieve(list(ids), True, True))
         return [to_record(p.id, p.vector, p.payload or {}) for p in points]
+
+    def _match_value(self, key: str, value: str | bool, path: tuple[str, ...]) -> Any:
+        """An exact match; a bool one by the ids holding it, read first: qdrant-edge-py 0.9.0
+        passes a bool to the engine as the integer 1 or 0."""
+        if not isinstance(value, bool):
+            return _match(key, value)
+        present = edge.Filter(must_not=[edge.IsEmptyCondition(key)])
+        points = self._scroll(present, ["metadata"])
+        return edge.HasIdCondition(
+            {p.id for p in points if metadata_value(p.payload or {}, path) is value}
+        )
 
     def count(self) -> int:
         return int(self._engine("counting", lambda shard: shard.count(edge.CountRequest())))
@@ -363,10 +383,13 @@ def _doc_filter(doc_ids: Sequence[str]) -> Any:
     return edge.Filter(must=[edge.FieldCondition("doc_id", match=edge.MatchAny(list(doc_ids)))])
 
 
-def _metadata_filter(flt: Any) -> Any:
-    """A dict means equality on metadata keys; a ``qdrant_edge.Filter`` is used as is."""
-    if flt is None or isinstance(flt, edge.Filter):
-        return flt
-    if isinstance(flt, dict):
-        return edge.Filter(must=[_match(f"metadata.{k}", v) for k, v in flt.items()])
-    raise TypeError("filter must be a dict of metadata values or a qdrant_edge.Filter")
+EDGE_FILTERS = FilterClasses(
+    filter=edge.Filter,
+    match_value=lambda key, value, _: _match(key, value),
+    match_substring=lambda key, text: edge.FieldCondition(key, match=edge.MatchSubstring(text)),
+    range=lambda key, **bounds: edge.FieldCondition(key, range=edge.RangeFloat(**bounds)),
+    is_empty=edge.IsEmptyCondition,
+    native=edge.Filter,
+    store="Qdrant Edge",
+)
+"""How Qdrant Edge spells a harrier filter (``filter=`` may also be a ``qdrant_edge.Filter``)."""

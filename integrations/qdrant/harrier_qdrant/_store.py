@@ -24,6 +24,7 @@ from harrier import (
 from harrier._store import arm_limit
 from harrier_qdrant._edge_shard import RECORD_FILE
 from harrier_qdrant._edge_store import QdrantEdgeStore
+from harrier_qdrant._filters import SUPPORTED_OPERATORS, FilterClasses, to_qdrant_filter
 from harrier_qdrant._payload import to_hit, to_payload, to_record
 from harrier_qdrant._quantization import (
     check_quantization,
@@ -62,6 +63,8 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
     sparse vector named ``langchain-sparse`` with Qdrant's IDF modifier unless ``sparse=False``
     (``bm25``: its parameters).
     """
+
+    supported_operators = SUPPORTED_OPERATORS
 
     def __new__(
         cls,
@@ -187,7 +190,7 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
     # -- reads ---------------------------------------------------------------------------------
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         query = np.asarray(vector, dtype=np.float32).tolist()
-        flt = _metadata_filter(filter)
+        flt = to_qdrant_filter(filter, CLIENT_FILTERS)
         result = self._read(
             "searching",
             lambda: self.client.query_points(
@@ -210,7 +213,7 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
                 query=query,
                 using=SPARSE_VECTOR_NAME,
                 limit=k,
-                query_filter=_metadata_filter(filter),
+                query_filter=to_qdrant_filter(filter, CLIENT_FILTERS),
                 with_payload=True,
             ),
         )
@@ -224,7 +227,7 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
         filter: Any = None,
         weights: tuple[float, float] | None = None,
     ) -> list[Hit]:
-        flt, limit = _metadata_filter(filter), arm_limit(k)
+        flt, limit = to_qdrant_filter(filter, CLIENT_FILTERS), arm_limit(k)
         sparse = _sparse_vector(*self.query_weights(text))
         prefetch = [
             models.Prefetch(
@@ -405,10 +408,17 @@ def _doc_filter(doc_ids: Sequence[str]) -> models.Filter:
     )
 
 
-def _metadata_filter(flt: Any) -> models.Filter | None:
-    """A dict means equality on metadata keys; a ``models.Filter`` is used as is."""
-    if flt is None or isinstance(flt, models.Filter):
-        return flt
-    if isinstance(flt, dict):
-        return models.Filter(must=[_match(f"metadata.{k}", v) for k, v in flt.items()])
-    raise TypeError("filter must be a dict of metadata values or a qdrant_client models.Filter")
+CLIENT_FILTERS = FilterClasses(
+    filter=models.Filter,
+    match_value=lambda key, value, _: models.FieldCondition(
+        key=key, match=models.MatchValue(value=value)
+    ),
+    match_substring=lambda key, text: models.FieldCondition(
+        key=key, match=models.MatchSubstring(substring=text)
+    ),
+    range=lambda key, **bounds: models.FieldCondition(key=key, range=models.Range(**bounds)),
+    is_empty=lambda key: models.IsEmptyCondition(is_empty=models.PayloadField(key=key)),
+    native=models.Filter,
+    store="Qdrant",
+)
+"""How qdrant-client spells a harrier filter (``filter=`` may also be a ``models.Filter``)."""
