@@ -138,9 +138,13 @@ class HarrierVectorStore(VectorStore):
         *,
         ids: list[str] | None = None,
         split: bool | None = None,
+        batch_size: int | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        """Store ``texts`` (whole, or split with ``split=True``) under ``ids``; their ids."""
+        """Store ``texts`` (whole, or split with ``split=True``) under ``ids``; their ids.
+
+        ``batch_size`` (LangChain's indexing API passes it) is accepted and not needed:
+        requests are sized by the store's own count and byte limits."""
         _no_options(kwargs)
         texts = list(texts)
         metadatas = [{} for _ in texts] if metadatas is None else list(metadatas)
