@@ -1,7 +1,9 @@
-"""Group texts into batches by a padded-token budget, longest first; chunk by a size budget."""
+"""Group texts into batches by a padded-token budget, longest first; chunk by a size budget
+(the one chunker: splitter pieces, store requests and Milvus rows)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
@@ -39,17 +41,36 @@ def token_budget_batches(
     return batches
 
 
-def size_bounded(items: Iterable[T], size: Callable[[T], int], budget: int) -> Iterator[list[T]]:
-    """``items`` in order, in consecutive chunks of at most ``budget`` total ``size`` (an item
-    larger than the budget goes alone)."""
+def size_bounded(
+    items: Iterable[T], size: Callable[[T], int], budget: int, *, max_count: int | None = None
+) -> Iterator[list[T]]:
+    """``items`` in order, in consecutive chunks of at most ``budget`` total ``size`` and at
+    most ``max_count`` items (an item larger than the budget goes alone)."""
+    return size_bounded_groups(([item] for item in items), size, budget, max_count=max_count)
+
+
+def size_bounded_groups(
+    groups: Iterable[Sequence[T]],
+    size: Callable[[T], int],
+    budget: int,
+    *,
+    max_count: int | None = None,
+) -> Iterator[list[T]]:
+    """The items of ``groups`` in order, chunked as :func:`size_bounded` does; a group is kept
+    in one chunk when it fits one (a larger group is split). ``size`` runs once per item."""
+    limit = max_count or sys.maxsize
     chunk: list[T] = []
     total = 0
-    for item in items:
-        item_size = size(item)
-        if chunk and total + item_size > budget:
+    for group in groups:
+        sizes = [size(item) for item in group]
+        if chunk and (len(chunk) + len(group) > limit or total + sum(sizes) > budget):
             yield chunk
             chunk, total = [], 0
-        chunk.append(item)
-        total += item_size
+        for item, item_size in zip(group, sizes, strict=True):
+            if chunk and (len(chunk) >= limit or total + item_size > budget):
+                yield chunk
+                chunk, total = [], 0
+            chunk.append(item)
+            total += item_size
     if chunk:
         yield chunk

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from harrier._errors import StoreError
 from harrier._records import SpanRecord
 from harrier._stages import write_batches
-from harrier._store import StoredDocument, VectorStore
+from harrier.stores.base import StoredDocument, VectorStore
 
 logger = logging.getLogger("harrier")
 _NOTHING = StoredDocument(frozenset())

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from harrier._batching import size_bounded_groups
 from harrier._documents import LargeFile, LazyDocument, Skipped, SourceDocument, SourceItem
 from harrier._embedder import Embedder
 from harrier._errors import SourceError
@@ -245,21 +246,7 @@ def write_batches(
     per_doc: Sequence[Sequence[SpanRecord]], max_count: int, max_bytes: int
 ) -> Iterator[list[SpanRecord]]:
     """Requests bounded by count and bytes; a document is kept in one request when it fits."""
-    batch: list[SpanRecord] = []
-    size = 0
-    for records in per_doc:
-        sizes = [r.approx_bytes() for r in records]  # each estimate once: it encodes the text
-        if batch and (len(batch) + len(records) > max_count or size + sum(sizes) > max_bytes):
-            yield batch
-            batch, size = [], 0
-        for record, record_bytes in zip(records, sizes, strict=True):
-            if batch and (len(batch) >= max_count or size + record_bytes > max_bytes):
-                yield batch
-                batch, size = [], 0
-            batch.append(record)
-            size += record_bytes
-    if batch:
-        yield batch
+    return size_bounded_groups(per_doc, SpanRecord.approx_bytes, max_bytes, max_count=max_count)
 
 
 def _validated(doc: Document | LargeFile, seen: set[str]) -> SourceItem:

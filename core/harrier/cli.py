@@ -17,8 +17,8 @@ from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._serve_command import add_serve_parser, run_serve
 from harrier._settings import DEFAULT_MODEL
-from harrier._store_spec import open_store
 from harrier.convert import CONVERT_TIMEOUT
+from harrier.stores import open_store, store_kinds
 
 EPILOG = """examples:
   harrier ingest ./docs --collection docs
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--store",
             default="qdrant",
             metavar="KIND[:PATH_OR_URL]",
-            help="qdrant or milvus, embedded by default (see below)",
+            help=f"one of {', '.join(store_kinds())}; embedded by default (see below)",
         )
         sub.add_argument(
             "--model",

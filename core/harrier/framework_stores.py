@@ -27,8 +27,8 @@ from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._identity import ModelIdentity
 from harrier._records import Hit, SpanRecord, canonical_json, document_hash
 from harrier._stages import write_batches
-from harrier._store import VectorStore
-from harrier._store_spec import open_store
+from harrier.stores.base import VectorStore
+from harrier.stores.registry import open_store
 
 __all__ = [
     "SearchMode",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import harrier
-from harrier._bm25 import document_terms
+from harrier.stores import document_terms
 from harrier_milvus import MilvusStore
 from harrier_milvus._bm25 import bm25_text
 

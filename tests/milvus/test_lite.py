@@ -15,7 +15,7 @@ from pymilvus import MilvusClient, MilvusException
 import harrier
 import harrier_milvus._store as store_module
 from harrier import SourceDocument
-from harrier._store_spec import open_store
+from harrier.stores import open_store
 from harrier_milvus import DEFAULT_PATH, MilvusStore
 from harrier_milvus._connection import quiet
 
@@ -35,7 +35,7 @@ def records_of(store: MilvusStore) -> list[harrier.SpanRecord]:
 
 
 def test_transient_write_errors_are_retried_with_backoff(store, monkeypatch, caplog):
-    monkeypatch.setattr(harrier._store.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(harrier.stores.base.time, "sleep", lambda seconds: None)
     real_upsert, calls = store.client.upsert, []
 
     def flaky(*args, **kwargs):
@@ -50,7 +50,7 @@ def test_transient_write_errors_are_retried_with_backoff(store, monkeypatch, cap
 
 
 def test_a_store_that_stays_away_ends_in_a_resumable_error(store, monkeypatch):
-    monkeypatch.setattr(harrier._store.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(harrier.stores.base.time, "sleep", lambda seconds: None)
 
     def down(*args, **kwargs):
         raise MilvusException(code=2, message="Fail connecting to server")

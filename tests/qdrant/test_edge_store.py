@@ -15,7 +15,7 @@ import pytest
 import harrier
 from fault_harness import SYNTHETIC_MODEL
 from fault_harness import synthetic_records as records
-from harrier._store_spec import open_store
+from harrier.stores import open_store
 
 pytest.importorskip("qdrant_edge")
 from harrier_qdrant import QdrantEdgeStore, QdrantStore

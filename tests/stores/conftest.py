@@ -12,38 +12,39 @@ import harrier
 StoreFactory = Callable[[str], harrier.VectorStore]
 
 
-def _qdrant(root: Path) -> StoreFactory:
-    from harrier_qdrant import QdrantStore
+def qdrant_edge(collection: str, folder: Path) -> harrier.VectorStore:
+    from harrier_qdrant import QdrantEdgeStore
 
-    return lambda collection: QdrantStore(collection, path=root / "qdrant")
-
-
-def _qdrant_local(root: Path) -> StoreFactory:
-    from harrier_qdrant import QdrantStore
-
-    return lambda collection: QdrantStore(collection, path=root / "local", local_mode=True)
+    return QdrantEdgeStore(collection, path=folder / "qdrant")
 
 
-def _milvus(root: Path) -> StoreFactory:
+def qdrant_local(collection: str, folder: Path) -> harrier.VectorStore:
+    from harrier_qdrant import QdrantClientStore
+
+    return QdrantClientStore(collection, path=folder / "local")
+
+
+def milvus_lite(collection: str, folder: Path) -> harrier.VectorStore:
     from harrier_milvus import MilvusStore
 
-    return lambda collection: MilvusStore(collection, path=root / "milvus.db")
+    return MilvusStore(collection, path=folder / "milvus.db")
 
 
-STORE_KINDS = {"milvus": _milvus, "qdrant": _qdrant, "qdrant-local": _qdrant_local}
+STORE_KINDS = {"milvus": milvus_lite, "qdrant": qdrant_edge, "qdrant-local": qdrant_local}
+"""``(collection, folder) -> store`` per embedded store kind (StoreContract's store_factory)."""
 
 
 @pytest.fixture(params=sorted(STORE_KINDS))
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """Opens a collection on a fresh embedded store; every store opened is closed after."""
-    factory = STORE_KINDS[request.param](tmp_path)
+    factory = STORE_KINDS[request.param]
     opened: list[harrier.VectorStore] = []
 
     def open_collection(collection: str = "docs") -> harrier.VectorStore:
         for store in opened:  # embedded stores allow one client per folder
             store.close()
         opened.clear()
-        opened.append(factory(collection))
+        opened.append(factory(collection, tmp_path))
         return opened[0]
 
     yield open_collection

@@ -13,7 +13,7 @@ import pytest
 
 import harrier
 from fault_harness import SYNTHETIC_MODEL, assert_same_store, snapshot, synthetic_records
-from harrier._store_spec import open_store
+from harrier.stores import open_store
 
 pytest.importorskip("qdrant_edge")
 
@@ -113,7 +113,7 @@ def test_copy_updates_a_document_whose_target_version_is_older(tmp_path):
 
 VICTIM = """
 import sys, harrier
-from harrier._store_spec import open_store
+from harrier.stores import open_store
 source, target = open_store(sys.argv[1], "docs"), open_store(sys.argv[2], "docs")
 upsert = target.upsert
 

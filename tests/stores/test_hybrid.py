@@ -10,34 +10,9 @@ import pytest
 
 import harrier
 from harrier import SourceDocument
-from harrier._bm25 import document_terms, query_terms
-from harrier._store import arm_limit
+from harrier.stores import arm_limit, document_terms, query_terms
+from harrier.testing.store_contract import CORPUS
 
-# One word per language that occurs in exactly one document, and documents of varied lengths.
-CORPUS = {
-    "zh-1": "明天北京的天气很好,我们去公园散步吧。",
-    "zh-2": "机器学习是人工智能的一个分支,研究计算机如何学习。",
-    "ja-1": "東京都の天気は晴れ、明日は雨が降るでしょう。",
-    "ja-2": "新しい図書館で本を読むのが好きです。",
-    "ar-1": "الطقس في القاهرة حار جدا في الصيف",
-    "ar-2": "المكتبة الجديدة مفتوحة كل يوم",
-    "ru-1": "Москва — столица России, большой город на реке.",
-    "ru-2": "Библиотека открыта каждый день, кроме воскресенья.",
-    "fr-1": "L'élévation des prix à Paris inquiète les étudiants.",
-    "fr-2": "La bibliothèque est fermée le dimanche matin.",
-    "en-1": "The cats are running in the garden near the river river river.",
-    "en-2": "A library opens every day except Sunday, and the river is calm.",
-}
-WORDS = {
-    "zh": ("天气", "zh-1"),
-    "ja": ("天気", "ja-1"),
-    "ar": ("القاهرة", "ar-1"),
-    "ru": ("столица", "ru-1"),
-    "fr": ("élévation", "fr-1"),
-    "en": ("garden", "en-1"),
-    "fr-folded": ("elevation", "fr-1"),
-    "ja-kanji": ("雨", "ja-1"),
-}
 K1, B, AVG_LEN = 1.2, 0.75, 256.0
 
 
@@ -106,20 +81,6 @@ def test_hybrid_is_reciprocal_rank_fusion_of_the_two_arms(index, qwen_engine):
             [h.score for h in hits], sorted(fused.values())[::-1][:k], rtol=1e-6
         )
         np.testing.assert_allclose([h.score for h in hits], [fused[h.id] for h in hits], rtol=1e-6)
-
-
-def test_a_query_word_finds_its_span_first_in_every_script(index):
-    assert index.resolve_mode() == "hybrid"
-    for lang, (word, doc_id) in WORDS.items():
-        assert index.search(word, k=3, mode="sparse")[0].doc_id == doc_id, lang
-        assert index.search(word, k=3)[0].doc_id == doc_id, lang  # hybrid, random dense model
-
-
-def test_the_filter_applies_to_both_arms(index):
-    for mode in ("sparse", "hybrid"):
-        hits = index.search("river library", k=5, mode=mode, filter={"lang": "en"})
-        assert {h.doc_id for h in hits} <= {"en-1", "en-2"} and hits
-    assert index.search("天気", k=5, mode="sparse", filter={"lang": "fr"}) == []
 
 
 def test_replaced_and_pruned_documents_leave_the_bm25_arm(open_store, qwen_engine):

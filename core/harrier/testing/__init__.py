@@ -4,9 +4,14 @@ Weights are random, so outputs carry no meaning, but every file a real Harrier r
 written (config, safetensors weights, tokenizer, sentence-transformers metadata), so loading goes
 through the same code path as a download from the Hub. A model of the real size costs the real
 compute.
+
+:class:`StoreContract` (imported on first use: it needs pytest) is the test suite a store
+passes (docs/writing-a-store.md).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from harrier.testing._serving import serve_in_thread
 from harrier.testing._tiny_models import (
@@ -21,7 +26,16 @@ __all__ = [
     "HARRIER_PROMPTS",
     "SHAPES",
     "ModelShape",
+    "StoreContract",
     "build_model",
     "serve_in_thread",
     "train_tokenizer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "StoreContract":
+        from harrier.testing.store_contract import StoreContract
+
+        return StoreContract
+    raise AttributeError(f"module 'harrier.testing' has no attribute {name!r}")

@@ -7,6 +7,7 @@ Spans of any length and metadata of any size are stored losslessly under a real 
 from __future__ import annotations
 
 from harrier_milvus._connection import DEFAULT_PATH
+from harrier_milvus._kinds import open_milvus
 from harrier_milvus._layout import LAYOUT_VERSION
 from harrier_milvus._payload import read_metadata, read_text, split_utf8
 from harrier_milvus._store import MilvusStore
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_PATH",
     "LAYOUT_VERSION",
     "MilvusStore",
+    "open_milvus",
     "read_metadata",
     "read_text",
     "split_utf8",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from harrier import StoreError
-from harrier._bm25 import document_terms, query_terms
+from harrier.stores import document_terms, query_terms
 from harrier_milvus._payload import MAX_PART_BYTES
 
 try:

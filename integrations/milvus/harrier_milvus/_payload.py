@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from harrier import SPAN_FIELDS, Hit, SpanRecord, StoreLimitError
-from harrier._batching import size_bounded
-from harrier._records import canonical_json
+from harrier.stores import canonical_json, size_bounded
 
 MAX_PART_BYTES = 65_535
 """A real server's VARCHAR limit, in UTF-8 bytes: the largest part of text or metadata."""

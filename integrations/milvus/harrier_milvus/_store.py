@@ -23,7 +23,7 @@ from harrier import (
     StoreLimitError,
     VectorStore,
 )
-from harrier._store import RRF_K, arm_limit, fuse_ranks
+from harrier.stores import RRF_K, arm_limit, fuse_ranks
 from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
 from harrier_milvus._connection import (
     MilvusClient,

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from harrier_qdrant._edge_store import DEFAULT_PATH, QdrantEdgeStore
+from harrier_qdrant._kinds import open_qdrant, open_qdrant_local
 from harrier_qdrant._quantization import QUANTIZATIONS
-from harrier_qdrant._store import LOCAL_PATH, QdrantStore
+from harrier_qdrant._store import LOCAL_PATH, QdrantClientStore, QdrantStore
 
-__all__ = ["DEFAULT_PATH", "LOCAL_PATH", "QUANTIZATIONS", "QdrantEdgeStore", "QdrantStore"]
+__all__ = [
+    "DEFAULT_PATH",
+    "LOCAL_PATH",
+    "QUANTIZATIONS",
+    "QdrantClientStore",
+    "QdrantEdgeStore",
+    "QdrantStore",
+    "open_qdrant",
+    "open_qdrant_local",
+]

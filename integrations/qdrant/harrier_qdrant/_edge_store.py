@@ -30,7 +30,7 @@ from harrier import (
     StoreWriteError,
     VectorStore,
 )
-from harrier._store import arm_limit
+from harrier.stores import arm_limit
 from harrier_qdrant._edge_shard import (
     SHARD_FOLDER,
     allocated_bytes,

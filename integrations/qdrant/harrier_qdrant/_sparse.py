@@ -17,7 +17,7 @@ from harrier import (
     NoSparseVectorsError,
     SpanRecord,
 )
-from harrier._store import RRF_K
+from harrier.stores import RRF_K
 
 RRF_CONSTANT = RRF_K + 1
 """Qdrant adds ``1 / (k - 1 + rank)``: k = RRF_K + 1 gives Milvus' ``1 / (60 + rank)``."""

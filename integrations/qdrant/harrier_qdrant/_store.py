@@ -1,4 +1,5 @@
-"""``QdrantStore``: a harrier ``VectorStore`` on a Qdrant collection."""
+"""``QdrantClientStore``: a harrier store on a collection reached through qdrant-client (a server
+or its local mode), and ``QdrantStore``, which opens it or the embedded Qdrant Edge store."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from harrier import (
     StoreUnavailableError,
     VectorStore,
 )
-from harrier._store import arm_limit
+from harrier.stores import arm_limit
 from harrier_qdrant._edge_shard import RECORD_FILE
 from harrier_qdrant._edge_store import QdrantEdgeStore
 from harrier_qdrant._filters import SUPPORTED_OPERATORS, FilterClasses, to_qdrant_filter
@@ -50,40 +51,55 @@ LOCAL_PATH = Path(".harrier") / "qdrant"
 _BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
 
 
-class QdrantStore(SparseVectors, PointScans, VectorStore):
-    """A collection in Qdrant: a server at ``url`` (or a given ``client``).
+def QdrantStore(
+    collection: str,
+    *,
+    path: str | Path | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+    prefer_grpc: bool = False,
+    timeout: int = 30,
+    client: QdrantClient | None = None,
+    local_mode: bool = False,
+    quantization: str | None = None,
+    sparse: bool = True,
+    bm25: Bm25Settings | None = None,
+) -> QdrantEdgeStore | QdrantClientStore:
+    """A collection in Qdrant: a server at ``url`` (or a given ``client``), else the embedded
+    default, a :class:`QdrantEdgeStore` in ``path``; ``local_mode=True`` opens qdrant-client's
+    local mode there instead (what earlier versions wrote, and what ``langchain_qdrant`` reads).
+    See :class:`QdrantClientStore` and :class:`QdrantEdgeStore` for the options."""
+    if url is None and client is None and not local_mode:
+        return QdrantEdgeStore(
+            collection, path=path, quantization=quantization, sparse=sparse, bm25=bm25
+        )
+    return QdrantClientStore(
+        collection,
+        path=path,
+        url=url,
+        api_key=api_key,
+        prefer_grpc=prefer_grpc,
+        timeout=timeout,
+        client=client,
+        quantization=quantization,
+        sparse=sparse,
+        bm25=bm25,
+    )
 
-    Without ``url`` or ``client`` this opens the embedded default, a :class:`QdrantEdgeStore`
-    in ``path``; ``local_mode=True`` opens qdrant-client's local mode there instead (what
-    earlier versions wrote, and what ``langchain_qdrant`` reads). The API key comes from
-    ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is never logged. On a
-    server, keyword indexes on ``doc_id`` and ``doc_hash`` are created with the collection,
-    HNSW building is deferred during bulk loads, and ``quantization`` (``"scalar"`` or
-    ``"binary"``) applies with rescoring on the original vectors. New collections get a BM25
-    sparse vector named ``langchain-sparse`` with Qdrant's IDF modifier unless ``sparse=False``
-    (``bm25``: its parameters).
+
+class QdrantClientStore(SparseVectors, PointScans, VectorStore):
+    """A collection reached through qdrant-client: a server at ``url``, a given ``client``, or
+    else qdrant-client's local mode in ``path``.
+
+    The API key comes from ``api_key`` or the ``QDRANT_API_KEY`` environment variable and is
+    never logged. On a server, keyword indexes on ``doc_id`` and ``doc_hash`` are created with
+    the collection, HNSW building is deferred during bulk loads, and ``quantization``
+    (``"scalar"`` or ``"binary"``) applies with rescoring on the original vectors. New
+    collections get a BM25 sparse vector named ``langchain-sparse`` with Qdrant's IDF modifier
+    unless ``sparse=False`` (``bm25``: its parameters).
     """
 
     supported_operators = SUPPORTED_OPERATORS
-
-    def __new__(
-        cls,
-        collection: str,
-        *,
-        path: str | Path | None = None,
-        url: str | None = None,
-        client: QdrantClient | None = None,
-        local_mode: bool = False,
-        quantization: str | None = None,
-        sparse: bool = True,
-        bm25: Bm25Settings | None = None,
-        **options: Any,
-    ) -> Any:
-        if cls is QdrantStore and url is None and client is None and not local_mode:
-            return QdrantEdgeStore(
-                collection, path=path, quantization=quantization, sparse=sparse, bm25=bm25
-            )
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -95,7 +111,6 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
         prefer_grpc: bool = False,
         timeout: int = 30,
         client: QdrantClient | None = None,
-        local_mode: bool = False,
         quantization: str | None = None,
         sparse: bool = True,
         bm25: Bm25Settings | None = None,
@@ -112,7 +127,7 @@ class QdrantStore(SparseVectors, PointScans, VectorStore):
 
     def __repr__(self) -> str:
         where = "server" if self.is_server else "local"
-        return f"QdrantStore({self.collection!r}, {where})"
+        return f"QdrantClientStore({self.collection!r}, {where})"
 
     # -- collection ----------------------------------------------------------------------------
     def collection_properties(self) -> dict[str, Any] | None:
