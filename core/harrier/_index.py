@@ -13,6 +13,7 @@ from harrier._ingest import ingest
 from harrier._records import Hit
 from harrier._report import IngestReport
 from harrier._store import VectorStore
+from harrier.framework_stores import search as search_store
 
 DEFAULT_K = 5
 """How many hits every search entry point returns unless told (Index, CLI, retrievers)."""
@@ -90,22 +91,17 @@ class Index:
         """
         if k < 1:
             raise ConfigurationError(f"k={k} must be at least 1")
-        mode = self.resolve_mode(mode)
-        if weights is not None and (
-            mode != "hybrid" or len(weights) != 2 or min(weights) < 0 or max(weights) <= 0
-        ):
-            raise ConfigurationError(
-                "weights are (dense, sparse): two non-negative numbers, not both zero, and only "
-                "for mode='hybrid'"
-            )
-        if mode == "sparse":
-            return self.store.search_sparse(query, k, filter)
-        vector = self.embedder.embed_queries(
-            [query], instruction=self.query_instruction, prompt_name=self.prompt_name
-        )[0]
-        if mode == "dense":
-            return self.store.search_vector(vector, k, filter)
-        return self.store.search_hybrid(vector, query, k, filter, weights)
+        return search_store(
+            self.store,
+            query,
+            k=k,
+            mode=self.resolve_mode(mode),
+            filter=filter,
+            weights=weights,
+            vector=lambda: self.embedder.embed_queries(
+                [query], instruction=self.query_instruction, prompt_name=self.prompt_name
+            )[0],
+        )
 
     def resolve_mode(self, mode: str | None = None) -> SearchMode:
         """The mode a search runs: ``mode`` checked, or hybrid where the collection has BM25

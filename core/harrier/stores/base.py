@@ -122,6 +122,14 @@ class VectorStore(abc.ABC):
     def count(self) -> int:
         """Number of spans in the collection."""
 
+    def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
+        """The stored spans with these span ids, with vectors; absent ids are left out."""
+        raise StoreError(f"{self!r} cannot read spans by id")
+
+    def delete_records(self, ids: Sequence[str]) -> None:
+        """Delete the spans with these span ids (absent ids are ignored)."""
+        raise StoreError(f"{self!r} cannot delete spans by id")
+
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
         """The ``k`` spans that score best for ``text`` under BM25, best first."""
         raise NoSparseVectorsError(self.no_sparse_message())

@@ -1,5 +1,6 @@
 """LangChain integration of harrier: ``HarrierEmbeddings``, ``HarrierRetriever``,
-``HarrierTextSplitter`` and (with langchain-qdrant) ``HarrierSparseEmbeddings``.
+``HarrierTextSplitter``, ``HarrierVectorStore`` and (with langchain-qdrant)
+``HarrierSparseEmbeddings``.
 
 Install with ``pip install 'harrier-suite[langchain]'``.
 """
@@ -19,12 +20,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 from langchain_harrier._embeddings import HarrierEmbeddings
 from langchain_harrier._retriever import HarrierRetriever
 from langchain_harrier._text_splitter import HarrierTextSplitter
+from langchain_harrier._vectorstore import HarrierVectorStore
 
 __all__ = [
     "HarrierEmbeddings",
     "HarrierRetriever",
     "HarrierSparseEmbeddings",
     "HarrierTextSplitter",
+    "HarrierVectorStore",
 ]
 
 

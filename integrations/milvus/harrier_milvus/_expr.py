@@ -44,6 +44,10 @@ def doc_filter(doc_ids: Sequence[str]) -> str:
     return f"doc_id in [{', '.join(quote(doc_id) for doc_id in doc_ids)}]"
 
 
+def id_filter(ids: Sequence[str]) -> str:
+    return f"id in [{', '.join(quote(i) for i in ids)}]"
+
+
 def stale_filter(doc_id: str, keep_hash: str) -> str:
     return f"doc_id == {quote(doc_id)} and doc_hash != {quote(keep_hash)}"
 

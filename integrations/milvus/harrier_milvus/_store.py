@@ -42,6 +42,7 @@ from harrier_milvus._expr import (
     ALL_ROWS,
     SUPPORTED_OPERATORS,
     doc_filter,
+    id_filter,
     metadata_filter,
     stale_filter,
 )
@@ -273,6 +274,9 @@ class MilvusStore(VectorStore):
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
         return sorted((to_record(row) for row in rows), key=lambda r: r.span_index)
 
+    def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
+        return [to_record(row) for row in self._query(id_filter(ids), RECORD_FIELDS, _RECORD_PAGE)]
+
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
         page: list[SpanRecord] = []
         for row in self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE)):
@@ -358,6 +362,9 @@ class MilvusStore(VectorStore):
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         self._delete(stale_filter(doc_id, keep_hash), f"deleting stale spans of {doc_id!r}")
+
+    def delete_records(self, ids: Sequence[str]) -> None:
+        self._delete(id_filter(ids), f"deleting {len(ids)} spans")
 
     def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
         self._delete(doc_filter(doc_ids), f"deleting {len(doc_ids)} documents")

@@ -51,7 +51,7 @@ from harrier_qdrant._filters import (
     metadata_value,
     to_qdrant_filter,
 )
-from harrier_qdrant._payload import to_hit, to_payload
+from harrier_qdrant._payload import to_hit, to_payload, to_record
 from harrier_qdrant._quantization import check_quantization, edge_search_params
 from harrier_qdrant._scans import SCROLL_PAGE, PointScans
 from harrier_qdrant._sparse import RRF_CONSTANT, SparseVectors, dense_and_sparse, weights_list
@@ -274,6 +274,10 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         points = self._engine("searching", lambda shard: shard.query(request))
         return [to_hit(p.id, p.score, p.payload or {}) for p in points]
 
+    def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
+        points = self._engine("reading", lambda shard: shard.retrieve(list(ids), True, True))
+        return [to_record(p.id, p.vector, p.payload or {}) for p in points]
+
     def _match_value(self, key: str, value: str | bool, path: tuple[str, ...]) -> Any:
         """An exact match; a bool one by the ids holding it, read first: qdrant-edge-py 0.9.0
         passes a bool to the engine as the integer 1 or 0."""
@@ -329,6 +333,9 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
             f"deleting stale spans of {doc_id!r}",
             edge.UpdateOperation.delete_points_by_filter(selector),
         )
+
+    def delete_records(self, ids: Sequence[str]) -> None:
+        self._update(f"deleting {len(ids)} spans", edge.UpdateOperation.delete_points(list(ids)))
 
     def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
         self._update(

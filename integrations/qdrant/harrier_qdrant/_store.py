@@ -26,7 +26,7 @@ from harrier.stores import (
 from harrier_qdrant._edge_shard import RECORD_FILE
 from harrier_qdrant._edge_store import QdrantEdgeStore
 from harrier_qdrant._filters import SUPPORTED_OPERATORS, FilterClasses, to_qdrant_filter
-from harrier_qdrant._payload import to_hit, to_payload
+from harrier_qdrant._payload import to_hit, to_payload, to_record
 from harrier_qdrant._quantization import (
     check_quantization,
     client_quantization,
@@ -262,6 +262,15 @@ class QdrantClientStore(SparseVectors, PointScans, VectorStore):
         )
         return [to_hit(p.id, p.score, p.payload or {}) for p in result.points]
 
+    def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
+        points = self._read(
+            "reading spans",
+            lambda: self.client.retrieve(
+                self.collection, ids=list(ids), with_payload=True, with_vectors=True
+            ),
+        )
+        return [to_record(p.id, p.vector, p.payload or {}) for p in points]
+
     def count(self) -> int:
         return int(
             self._read("counting", lambda: self.client.count(self.collection, exact=True)).count
@@ -321,6 +330,14 @@ class QdrantClientStore(SparseVectors, PointScans, VectorStore):
 
     def delete_document_chunk(self, doc_ids: Sequence[str]) -> None:
         self._delete(_doc_filter(doc_ids), f"deleting {len(doc_ids)} documents")
+
+    def delete_records(self, ids: Sequence[str]) -> None:
+        self._write(
+            f"deleting {len(ids)} spans",
+            lambda: self.client.delete(
+                self.collection, points_selector=models.PointIdsList(points=list(ids)), wait=True
+            ),
+        )
 
     def _delete(self, selector: models.Filter, what: str) -> None:
         self._write(
