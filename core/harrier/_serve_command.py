@@ -135,7 +135,7 @@ def run_serve(args: argparse.Namespace) -> int:
         sock,
         limits=limits,
         api_key=api_key,
-        served_name=args.served_model_name,
+        served_names=[args.served_model_name] if args.served_model_name else (),
         drain_timeout=args.drain_timeout,
         access_log=args.verbose,
     )

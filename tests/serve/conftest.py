@@ -20,5 +20,5 @@ def engine(qwen_path: Path) -> harrier.Embedder:
 
 @pytest.fixture(scope="module")
 def server(engine: harrier.Embedder) -> Iterator[str]:
-    with serve_in_thread(engine, served_name="tiny") as url:
+    with serve_in_thread(engine, served_names=["tiny"]) as url:
         yield url

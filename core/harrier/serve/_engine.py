@@ -22,6 +22,7 @@ from harrier._errors import (
 from harrier.serve._batcher import Batcher, Closing, QueueFull
 from harrier.serve._http import ApiError, bad_request
 from harrier.serve._metrics import Metrics
+from harrier.serve._tokenizer import ServeTokenizer
 
 logger = logging.getLogger("harrier")
 
@@ -73,6 +74,7 @@ class ServedEngine:
         self.engine = engine
         self.limits = limits
         self.metrics = metrics
+        self.tokenizer = ServeTokenizer(engine.tokenizer)
         self._truncating = copy.copy(engine)  # shares the loaded model
         self._truncating.truncate = True
         self._special = engine.count_tokens([""])[0]

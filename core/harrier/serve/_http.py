@@ -76,7 +76,7 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         ) from None
     if not isinstance(value, dict):
         raise bad_request(
-            f"the request body must be a JSON object, not {_kind(value)}", code="invalid_type"
+            f"the request body must be a JSON object, not {kind(value)}", code="invalid_type"
         )
     return value
 
@@ -107,7 +107,7 @@ def check_api_key(request: Request, key: bytes | None) -> None:
         )
 
 
-def _kind(value: object) -> str:
+def kind(value: object) -> str:
     """A JSON-ish name for the type of ``value``, for error messages."""
     names = {
         bool: "a boolean",
@@ -119,61 +119,6 @@ def _kind(value: object) -> str:
         type(None): "null",
     }
     return names.get(type(value), type(value).__name__)
-
-
-def field(
-    body: dict[str, Any],
-    name: str,
-    kind: type | tuple[type, ...],
-    default: Any = None,
-    *,
-    choices: tuple[str, ...] | None = None,
-) -> Any:
-    """``body[name]`` checked against ``kind`` (and ``choices``); ``default`` when absent/null."""
-    value = body.get(name)
-    if value is None:
-        return default
-    bad_bool = isinstance(value, bool) and bool not in (
-        kind if isinstance(kind, tuple) else (kind,)
-    )
-    if not isinstance(value, kind) or bad_bool:
-        expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise bad_request(
-            f"'{name}' must be {expected}, not {_kind(value)}", param=name, code="invalid_type"
-        )
-    if choices is not None and value not in choices:
-        raise bad_request(f"'{name}' must be one of {list(choices)}, not {value!r}", param=name)
-    return value
-
-
-def texts_field(body: dict[str, Any], name: str) -> list[str]:
-    """A string or a non-empty list of strings, as a list."""
-    if name not in body:
-        raise bad_request(
-            f"'{name}' is required: a string or a list of strings", param=name, code="missing_field"
-        )
-    value = body[name]
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list):
-        raise bad_request(
-            f"'{name}' must be a string or a list of strings, not {_kind(value)}",
-            param=name,
-            code="invalid_type",
-        )
-    if not value:
-        raise bad_request(
-            f"'{name}' is an empty list; send at least one text", param=name, code="empty_input"
-        )
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise bad_request(
-                f"'{name}[{i}]' is {_kind(item)}, expected a string (token-id "
-                "arrays are not accepted; send text)",
-                param=f"{name}[{i}]",
-                code="invalid_type",
-            )
-    return value
 
 
 def b64_float32(row: Any) -> str:

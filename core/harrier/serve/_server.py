@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Sequence
 
 from harrier._errors import ConfigurationError
-from harrier.serve._app import Loader, ServerState, create_app
+from harrier.serve._app import create_app
 from harrier.serve._engine import ServeLimits
+from harrier.serve._state import Loader, ServerState
 
 logger = logging.getLogger("harrier")
 
@@ -31,7 +33,7 @@ def run_server(
     *,
     limits: ServeLimits | None = None,
     api_key: str | None = None,
-    served_name: str | None = None,
+    served_names: Sequence[str] = (),
     drain_timeout: float = 30.0,
     access_log: bool = False,
 ) -> str | None:
@@ -50,7 +52,7 @@ def run_server(
             server.should_exit = True
 
     app = create_app(
-        loader, limits=limits, api_key=api_key, served_name=served_name, on_load=on_load
+        loader, limits=limits, api_key=api_key, served_names=served_names, on_load=on_load
     )
     config = uvicorn.Config(
         app,
