@@ -14,7 +14,7 @@ except ImportError as exc:  # pragma: no cover - exercised by hand without the e
     ) from exc
 
 from harrier.serve._app import create_app
-from harrier.serve._engine import ServeLimits
+from harrier.serve._limits import ServeLimits
 from harrier.serve._server import bind, run_server
 from harrier.serve._state import ServerState
 

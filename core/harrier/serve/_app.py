@@ -14,8 +14,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harrier._embedder import Embedder
-from harrier.serve._engine import Disconnected, ServeLimits
+from harrier.serve._engine import Disconnected
 from harrier.serve._http import ApiError
+from harrier.serve._limits import ServeLimits
 from harrier.serve._metrics import Metrics
 from harrier.serve._routes import PATHS, routes
 from harrier.serve._state import Loader, ServerState

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from harrier import __version__
+from harrier.serve._budget import tokenize_answer
 from harrier.serve._engine import Key
 from harrier.serve._http import ApiError, b64_float32, bad_request, check_api_key, json_response
 from harrier.serve._schemas import EmbeddingsRequest, EmbedRequest, TokenizeRequest
@@ -74,17 +75,14 @@ def routes(state: ServerState) -> APIRouter:
         parsed = TokenizeRequest.parse(body)
         key = _key(parsed.input_type, parsed.instruction, parsed.prompt_name, truncate=False)
         prompt = served.prompt(key)
-        if len(parsed.inputs) > state.limits.max_texts_per_request:
-            raise ApiError(
-                413,
-                f"{len(parsed.inputs)} texts in one request, over the limit of "
-                f"{state.limits.max_texts_per_request}",
-                param="inputs",
-                code="too_many_inputs",
-            )
-        full = [prompt + text for text in parsed.inputs]
-        pieces = await run_in_threadpool(served.tokenizer.pieces, full, parsed.add_special_tokens)
-        return json_response(pieces)
+        answer = await run_in_threadpool(
+            tokenize_answer,
+            served.tokenizer,
+            [prompt + text for text in parsed.inputs],
+            special=parsed.add_special_tokens,
+            limits=state.limits,
+        )
+        return Response(answer, media_type="application/json")
 
     @router.get("/v1/models")
     async def models(request: Request) -> Response:

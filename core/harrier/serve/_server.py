@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from harrier._errors import ConfigurationError
 from harrier.serve._app import create_app
-from harrier.serve._engine import ServeLimits
+from harrier.serve._limits import ServeLimits
 from harrier.serve._state import Loader, ServerState
 
 logger = logging.getLogger("harrier")

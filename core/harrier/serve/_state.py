@@ -11,8 +11,9 @@ from typing import Any
 from fastapi import Request
 
 from harrier._embedder import Embedder
-from harrier.serve._engine import ServedEngine, ServeLimits
+from harrier.serve._engine import ServedEngine
 from harrier.serve._http import ApiError, check_api_key, read_json
+from harrier.serve._limits import ServeLimits
 from harrier.serve._metrics import Metrics
 
 logger = logging.getLogger("harrier")
