@@ -1,23 +1,24 @@
-"""The FastAPI application: the routes of ``_routes.py``, error handlers, request metrics."""
+"""The FastAPI application: the routes of ``_routes.py``, error handlers, middleware.
+
+No OpenAPI schema or docs pages are served: the API is OpenAI's and TEI's, documented there.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harrier._embedder import Embedder
-from harrier.serve._engine import Disconnected
-from harrier.serve._http import ApiError
+from harrier.serve._http import ApiError, Disconnected
 from harrier.serve._limits import ServeLimits
-from harrier.serve._metrics import Metrics
+from harrier.serve._memory import MemoryReleaser
+from harrier.serve._middleware import Guard, Observe
 from harrier.serve._routes import PATHS, routes
 from harrier.serve._state import Loader, ServerState
 
@@ -55,9 +56,12 @@ def create_app(
         if state.served is not None:
             state.served.close()
 
-    app = FastAPI(title="harrier serve", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="harrier serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.harrier = state
-    app.add_middleware(_Observe, metrics=state.metrics)
+    app.add_middleware(Guard, limits=state.limits, memory=MemoryReleaser())
+    app.add_middleware(Observe, metrics=state.metrics, paths=PATHS)  # outermost: sees the 500s
     _error_handlers(app)
     app.include_router(routes(state))
     return app
@@ -70,6 +74,11 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Disconnected)
     async def disconnected(request: Request, exc: Disconnected) -> Response:
+        logger.info(
+            "harrier serve: the client of %s %s disconnected before its answer",
+            request.method,
+            request.url.path,
+        )
         return Response(status_code=499)  # nobody reads it; counted in the metrics
 
     @app.exception_handler(HTTPException)
@@ -81,40 +90,3 @@ def _error_handlers(app: FastAPI) -> None:
             headers=exc.headers,
         )
         return error.response()
-
-    @app.exception_handler(Exception)
-    async def internal(request: Request, exc: Exception) -> Response:
-        logger.error("harrier serve: %s %s failed", request.method, request.url.path, exc_info=exc)
-        return ApiError(
-            500, f"internal error: {type(exc).__name__}", type="server_error", code="internal_error"
-        ).response()
-
-
-class _Observe:
-    """ASGI middleware: request counts by endpoint and status, latency, requests in flight."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def observed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        self.metrics.in_flight.inc()
-        try:
-            await self.app(scope, receive, observed_send)
-        finally:
-            self.metrics.in_flight.dec()
-            endpoint = scope["path"] if scope["path"] in PATHS else "other"
-            self.metrics.requests.labels(endpoint, str(status)).inc()
-            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)

@@ -19,7 +19,7 @@ from harrier._errors import (
 )
 from harrier.serve._batcher import Batcher, Closing, QueueFull
 from harrier.serve._budget import token_rows
-from harrier.serve._http import ApiError, bad_request
+from harrier.serve._http import ApiError, Disconnected, bad_request
 from harrier.serve._limits import ServeLimits
 from harrier.serve._metrics import Metrics
 from harrier.serve._tokenizer import ServeTokenizer
@@ -37,10 +37,6 @@ class Key(NamedTuple):
     instruction: str | None
     prompt_name: str | None
     truncate: bool
-
-
-class Disconnected(Exception):
-    """The client went away before its vectors were ready."""
 
 
 class ServedEngine:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 
 class ApiError(Exception):
@@ -52,18 +54,41 @@ def bad_request(message: str, param: str | None = None, code: str = "invalid_val
     return ApiError(400, message, param=param, code=code)
 
 
+class BodyTimeout(Exception):
+    """The client did not send the request body in time (raised by the body-timeout guard)."""
+
+
+class Disconnected(Exception):
+    """The client closed the connection before its answer was ready."""
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""Where a lone surrogate can come from: raw UTF-8 cannot encode one, only a JSON escape."""
+
+
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object; 400 on invalid UTF-8 or JSON, 413 when too big."""
+    """The request body as a JSON object; 400 on invalid UTF-8, JSON or Unicode (a lone
+    surrogate) or nesting too deep to parse, 413 when too big, 408 when it comes too slowly."""
     size = request.headers.get("content-length")
     if size is not None and size.isdigit() and int(size) > max_bytes:
         raise _too_big(max_bytes)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise _too_big(max_bytes)
     try:
-        text = bytes(body).decode("utf-8")
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                raise _too_big(max_bytes)
+    except ClientDisconnect:
+        raise Disconnected from None
+    except BodyTimeout as exc:
+        raise ApiError(
+            408,
+            f"the request body did not arrive within {exc} s; send it at once",
+            code="request_timeout",
+            headers={"Connection": "close"},
+        ) from None
+    try:
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad_request(
             f"the request body is not valid UTF-8 (byte {exc.start})", code="invalid_utf8"
@@ -74,11 +99,56 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         raise bad_request(
             f"the request body is not valid JSON: {exc}", code="invalid_json"
         ) from None
+    except RecursionError:
+        raise bad_request(
+            "the request body is nested too deeply to parse", code="invalid_json"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise bad_request(
+            f"the request body holds an invalid value: {exc}", code="invalid_json"
+        ) from None
+    if _SURROGATE_ESCAPE.search(body):
+        _check_unicode(value)
+    del body, text  # a large body is not kept while the request waits for its vectors
     if not isinstance(value, dict):
         raise bad_request(
             f"the request body must be a JSON object, not {kind(value)}", code="invalid_type"
         )
     return value
+
+
+def _check_unicode(value: Any) -> None:
+    """400 naming the first string (or key) holding a lone surrogate."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not _encodable(item):
+                where = f"'{path}'" if path else "the request"
+                raise bad_request(
+                    f"{where} holds a lone surrogate (an unpaired \\ud800-\\udfff escape): not "
+                    "valid Unicode; send UTF-8 text or escape characters as surrogate pairs",
+                    param=path or None,
+                    code="invalid_unicode",
+                )
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if not _encodable(key):
+                    raise bad_request(
+                        "a key of the request holds a lone surrogate: not valid Unicode",
+                        code="invalid_unicode",
+                    )
+                stack.append((f"{path}.{key}" if path else key, inner))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", inner) for i, inner in enumerate(item))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_big(max_bytes: int) -> ApiError:
@@ -88,6 +158,7 @@ def _too_big(max_bytes: int) -> ApiError:
         "(--max-request-bytes); send fewer or shorter texts per request",
         param="input",
         code="request_too_large",
+        headers={"Connection": "close"},  # the rest of the body is not read
     )
 
 
