@@ -15,6 +15,7 @@ from harrier.serve._engine import ServedEngine
 from harrier.serve._http import ApiError, check_api_key, read_json
 from harrier.serve._limits import ServeLimits
 from harrier.serve._metrics import Metrics
+from harrier.serve._names import default_names
 
 logger = logging.getLogger("harrier")
 
@@ -51,10 +52,13 @@ class ServerState:
                     for p in sorted(Path(folder).iterdir())
                     if p.is_file()
                 }
-            self.served_names = self.served_names or [engine.model_name]
+            self.served_names = self.served_names or default_names(engine.model_name)
             self.served = ServedEngine(engine, self.limits, self.metrics)
             logger.info(
-                "harrier serve: %s ready (%s, %s)", self.served_name, engine.device, engine.dtype
+                "harrier serve: ready as %s (%s, %s)",
+                ", ".join(self.served_names),
+                engine.device,
+                engine.dtype,
             )
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
