@@ -67,11 +67,12 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     for flag, default, text in (
         ("--max-texts-per-request", 2048, "texts in one request (413 above)"),
         ("--max-tokens-per-request", 300_000, "tokens in one request (413 above)"),
-        ("--max-request-bytes", 32 * 2**20, "request body size (413 above)"),
+        ("--max-request-bytes", 4 * 2**20, "request body size (413 above)"),
         ("--max-response-bytes", 64 * 2**20, "/tokenize answer size (413 above)"),
         ("--max-queue-texts", 8192, "texts waiting for the engine (429 above)"),
         ("--max-queue-tokens", 2**20, "tokens waiting for the engine (429 above)"),
         ("--max-batch-requests", 256, "requests embedded together (1: one at a time)"),
+        ("--max-connections", 1024, "open connections and requests in flight (503 above)"),
     ):
         limits.add_argument(
             flag, type=int, default=default, metavar="N", help=f"{text}; default {default}"
@@ -83,20 +84,13 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         metavar="MS",
         help="longest wait for more requests to fill a batch (default 5)",
     )
-    limits.add_argument(
-        "--max-connections",
-        type=int,
-        default=1024,
-        metavar="N",
-        help="open connections and requests in flight (503 above); default 1024",
-    )
-    for flag, default, text in (
+    for name, seconds, about in (
         ("--header-timeout", 10.0, "seconds to send a request's headers"),
         ("--body-timeout", 60.0, "seconds to send a request's body (408 after)"),
         ("--keep-alive", 5.0, "seconds an idle keep-alive connection stays open"),
     ):
         limits.add_argument(
-            flag, type=float, default=default, metavar="S", help=f"{text}; default {default:g}"
+            name, type=float, default=seconds, metavar="S", help=f"{about}; default {seconds:g}"
         )
     limits.add_argument(
         "--drain-timeout",

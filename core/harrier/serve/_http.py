@@ -69,14 +69,16 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     """The request body as a JSON object; 400 on invalid UTF-8, JSON or Unicode (a lone
     surrogate) or nesting too deep to parse, 413 when too big, 408 when it comes too slowly."""
-    size = request.headers.get("content-length")
-    if size is not None and size.isdigit() and int(size) > max_bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_big(max_bytes)
-    body = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     try:
         async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_bytes:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
                 raise _too_big(max_bytes)
     except ClientDisconnect:
         raise Disconnected from None
@@ -87,6 +89,8 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
             code="request_timeout",
             headers={"Connection": "close"},
         ) from None
+    body = b"".join(chunks)
+    del chunks
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -107,8 +111,8 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         raise bad_request(
             f"the request body holds an invalid value: {exc}", code="invalid_json"
         ) from None
-    if _SURROGATE_ESCAPE.search(body):
-        _check_unicode(value)
+    if (b"\\ud" in body or b"\\uD" in body) and _SURROGATE_ESCAPE.search(body):
+        _check_unicode(value)  # only where a JSON escape could hold one (memchr-fast test)
     del body, text  # a large body is not kept while the request waits for its vectors
     if not isinstance(value, dict):
         raise bad_request(

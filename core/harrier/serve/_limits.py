@@ -14,7 +14,9 @@ class ServeLimits:
 
     max_texts_per_request: int = 2048
     max_tokens_per_request: int = 300_000
-    max_request_bytes: int = 32 * 2**20
+    max_request_bytes: int = 4 * 2**20
+    """Larger bodies are refused from their Content-Length, before a byte of them is read
+    (300,000 tokens of text take 1-2 MB of JSON, 6 bytes a character if ``\\u``-escaped)."""
     max_response_bytes: int = 64 * 2**20
     """Largest ``/tokenize`` answer (the other routes' answers are bounded by the texts)."""
     max_queue_texts: int = 8192
