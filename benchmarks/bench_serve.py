@@ -5,6 +5,13 @@ Each server runs in its own process, one after the other, on the same random mod
 generator is a bounded set of keep-alive HTTP/1.1 connections (asyncio, no client library), each
 sending single queries back to back. Overload: 10x as many clients for ``--overload-seconds``,
 backing off 20 ms after a 429/503, while a probe asks ``/health`` every 100 ms.
+
+``--attack`` (alone): over-limit requests against one ``harrier serve``. First a client's single
+queries unloaded (its p50); then ``--attack-senders`` connections send 10 MB single-string
+bodies back to back for ``--attack-seconds`` while the same client keeps querying. Printed: the
+loaded p50 over the unloaded one (target <= 2x), each refusal's time from the body's last byte
+written to the answer (the server's work on it, an upper bound; target <= 50 ms), and the
+server's resident memory after the burst over before it (target within 15%).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +206,119 @@ async def _overload(
     return result
 
 
+async def _refusals(
+    host: str, port: int, body: bytes, seconds: float
+) -> tuple[list[float], dict[int, int]]:
+    """Send ``body`` back to back for ``seconds``: each answer's time after the server had what
+    it answered on (the body's last byte sent, or the headers when it answers before the body
+    is sent), and the statuses."""
+    times: list[float] = []
+    statuses: dict[int, int] = {}
+    head = (
+        "POST /v1/embeddings HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json"
+        f"\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    stop = time.monotonic() + seconds
+    reader, writer = await asyncio.open_connection(host, port)
+    while time.monotonic() < stop:
+        writer.transport.set_write_buffer_limits(0)  # drain() returns once every byte is sent
+        answer = asyncio.ensure_future(reader.readuntil(b"\r\n\r\n"))
+        started = time.perf_counter()
+        last_byte = None
+        try:
+            writer.write(head)
+            for at in range(0, len(body), 1 << 20):
+                if answer.done():
+                    break
+                writer.write(body[at : at + (1 << 20)])
+                await writer.drain()
+            else:
+                last_byte = time.perf_counter()
+        except (ConnectionError, OSError):
+            pass
+        try:
+            header = await answer
+        except (ConnectionError, asyncio.IncompleteReadError):
+            reader, writer = await asyncio.open_connection(host, port)
+            continue
+        answered = time.perf_counter()
+        since = last_byte if last_byte is not None and last_byte < answered else started
+        times.append(answered - since)
+        status = int(header.split(b" ", 2)[1])
+        statuses[status] = statuses.get(status, 0) + 1
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", header).group(1))  # type: ignore[union-attr]
+        try:
+            await reader.readexactly(length)
+            reuse = b"connection: close" not in header.lower()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            reuse = False  # closed with the body unread: the kernel resets the connection
+        if not reuse:
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, port)
+    writer.close()
+    return times, statuses
+
+
+def _send_refusals(
+    host: str, port: int, body: bytes, senders: int, seconds: float
+) -> list[tuple[list[float], dict[int, int]]]:
+    async def every() -> list[tuple[list[float], dict[int, int]]]:
+        return await asyncio.gather(*(_refusals(host, port, body, seconds) for _ in range(senders)))
+
+    return asyncio.run(every())
+
+
+def attack(
+    serve: list[str],
+    bodies: list[bytes],
+    threads: int,
+    senders: int,
+    seconds: float,
+    megabytes: float,
+    case: str,
+) -> list[dict[str, object]]:
+    """The over-limit attack on one server (see the module docstring)."""
+    huge = json.dumps({"input": "word " * int(megabytes * 2e5)}).encode()  # one long string
+    server = Server(serve, threads)
+    try:
+        asyncio.run(_load(server.host, server.port, bodies[:64], 4, None))  # warm-up
+        unloaded = asyncio.run(_load(server.host, server.port, bodies, 1, seconds / 3))
+        before = server.rss_mib()
+
+        # the senders in a process of their own, so that the client's latencies are the server's
+        with ProcessPoolExecutor(1) as pool:
+            senders_done = pool.submit(
+                _send_refusals, server.host, server.port, huge, senders, seconds
+            )
+            loaded = asyncio.run(_load(server.host, server.port, bodies, 1, seconds))
+            attacks = senders_done.result()
+        time.sleep(2)  # the last answers leave; memory is given back after large bodies
+        after = server.rss_mib()
+        peak = server.peak_rss_mib()
+    finally:
+        server.stop()
+    refusal_ms = np.array([t for times, _ in attacks for t in times]) * 1000
+    statuses: dict[int, int] = {}
+    for _, counts in attacks:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    ratio = float(loaded["p50 ms"]) / float(unloaded["p50 ms"])  # type: ignore[arg-type]
+    return [
+        {
+            "case": f"{case}, {senders} senders x {len(huge) / 1e6:.1f} MB bodies, {seconds:.0f} s",
+            "refusals": len(refusal_ms),
+            "statuses": statuses,
+            "refusal ms p50 / p99 / max": f"{np.percentile(refusal_ms, 50):.1f} / "
+            f"{np.percentile(refusal_ms, 99):.1f} / {refusal_ms.max():.1f}",
+            "query p50 ms unloaded / loaded": f"{unloaded['p50 ms']:.1f} / {loaded['p50 ms']:.1f}",
+            "p50 loaded / unloaded (<= 2)": ratio,
+            "queries ok": loaded["ok"],
+            "RSS MiB before / after / peak": f"{before:.0f} / {after:.0f} / {peak:.0f}",
+            "RSS after / before (<= 1.15)": after / before,
+        }
+    ]
+
+
 def _vectors(server: Server, texts: list[str]) -> np.ndarray:
     import httpx
 
@@ -219,6 +340,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--requests", type=int, default=640, help="per throughput run")
     parser.add_argument("--overload-seconds", type=float, default=30.0, help="0: skip")
     parser.add_argument("--overload-factor", type=int, default=10)
+    parser.add_argument(
+        "--attack", action="store_true", help="run only the over-limit attack (see above)"
+    )
+    parser.add_argument("--attack-seconds", type=float, default=30.0)
+    parser.add_argument("--attack-senders", type=int, default=4)
+    parser.add_argument(
+        "--attack-mb",
+        default="10",
+        help="body sizes in MB, comma-separated (10: over the 4 MiB default request limit; "
+        "4: under it, parsed, refused by the length of its text)",
+    )
     parser.add_argument(
         "--torch-threads",
         type=int,
@@ -273,6 +405,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
             ],
         }
         case = f"{shape} L{args.layers or 'full'}"
+        if args.attack:
+            for megabytes in args.attack_mb.split(","):
+                rows += attack(
+                    serve,
+                    bodies,
+                    threads,
+                    args.attack_senders,
+                    args.attack_seconds,
+                    float(megabytes),
+                    case,
+                )
+            continue
         results: dict[str, dict[str, object]] = {}
         vectors: dict[str, np.ndarray] = {}
         for name, command in cases.items():

@@ -56,6 +56,15 @@ CPU = {
         "30",
     ],
     "hybrid": ["--layers", "2", "--documents", "48", "--spans", "100000"],
+    "serving attack": [
+        "--shapes",
+        "harrier-270m",
+        "--layers",
+        "2",
+        "--attack",
+        "--attack-mb",
+        "10,4",
+    ],
 }
 GPU = {
     "documents": [
@@ -110,6 +119,17 @@ GPU = {
         "--overload-seconds",
         "30",
     ],
+    "serving attack": [
+        "--shapes",
+        "harrier-270m",
+        "--layers",
+        "0",
+        "--device",
+        "cuda",
+        "--attack",
+        "--attack-mb",
+        "10,4",
+    ],
     "hybrid": [
         "--layers",
         "0",
@@ -132,6 +152,7 @@ MODULES = {
     "prepare": bench_prepare,
     "conversion": bench_convert,
     "serving": bench_serve,
+    "serving attack": bench_serve,
     "stores": bench_stores,
     "hybrid": bench_hybrid,
 }

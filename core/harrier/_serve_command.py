@@ -35,7 +35,10 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     serve.add_argument(
         "--served-model-name",
         metavar="NAME",
-        help="model id clients send (default: --model as given)",
+        action="append",
+        help="a model id clients may send (repeat for aliases; the first is reported); "
+        "default: the Hub id (of a Hub snapshot folder, or named in its config.json), "
+        "and --model as given",
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
@@ -64,10 +67,12 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     for flag, default, text in (
         ("--max-texts-per-request", 2048, "texts in one request (413 above)"),
         ("--max-tokens-per-request", 300_000, "tokens in one request (413 above)"),
-        ("--max-request-bytes", 32 * 2**20, "request body size (413 above)"),
+        ("--max-request-bytes", 4 * 2**20, "request body size (413 above)"),
+        ("--max-response-bytes", 64 * 2**20, "/tokenize answer size (413 above)"),
         ("--max-queue-texts", 8192, "texts waiting for the engine (429 above)"),
         ("--max-queue-tokens", 2**20, "tokens waiting for the engine (429 above)"),
         ("--max-batch-requests", 256, "requests embedded together (1: one at a time)"),
+        ("--max-connections", 1024, "open connections and requests in flight (503 above)"),
     ):
         limits.add_argument(
             flag, type=int, default=default, metavar="N", help=f"{text}; default {default}"
@@ -79,6 +84,14 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         metavar="MS",
         help="longest wait for more requests to fill a batch (default 5)",
     )
+    for name, seconds, about in (
+        ("--header-timeout", 10.0, "seconds to send a request's headers"),
+        ("--body-timeout", 60.0, "seconds to send a request's body (408 after)"),
+        ("--keep-alive", 5.0, "seconds an idle keep-alive connection stays open"),
+    ):
+        limits.add_argument(
+            name, type=float, default=seconds, metavar="S", help=f"{about}; default {seconds:g}"
+        )
     limits.add_argument(
         "--drain-timeout",
         type=float,
@@ -107,10 +120,15 @@ def run_serve(args: argparse.Namespace) -> int:
         max_texts_per_request=args.max_texts_per_request,
         max_tokens_per_request=args.max_tokens_per_request,
         max_request_bytes=args.max_request_bytes,
+        max_response_bytes=args.max_response_bytes,
         max_queue_texts=args.max_queue_texts,
         max_queue_tokens=args.max_queue_tokens,
         max_batch_requests=args.max_batch_requests,
         batch_wait_ms=args.batch_wait_ms,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        keep_alive_s=args.keep_alive,
+        max_connections=args.max_connections,
     )
 
     def load() -> Embedder:
@@ -135,7 +153,7 @@ def run_serve(args: argparse.Namespace) -> int:
         sock,
         limits=limits,
         api_key=api_key,
-        served_name=args.served_model_name,
+        served_names=args.served_model_name or (),
         drain_timeout=args.drain_timeout,
         access_log=args.verbose,
     )

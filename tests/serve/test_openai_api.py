@@ -141,20 +141,26 @@ def test_models_info_health_metrics(server: str, engine: harrier.Embedder) -> No
     assert HTTP.get(f"{server}/nowhere").json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("fields", [{}, {"input_type": "query"}])
+@pytest.mark.parametrize("fields", [{}, {"input_type": "query"}, {"truncate": True}])
 def test_each_request_is_tokenised_once(
     server: str, engine: harrier.Embedder, fields: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The ids counted against the limits are the ids the model runs: one tokenizer call."""
+    """The ids counted against the limits are the ids the model runs: one tokenizer call (the
+    server's), none in the engine."""
     from harrier import _embedder
+    from harrier.serve._tokenizer import ServeTokenizer
 
     calls: list[int] = []
+    ids = ServeTokenizer.ids
 
-    def counted(tokenizer: object, texts: list[str]) -> list[np.ndarray]:
+    def counted(self: ServeTokenizer, texts: list[str]) -> list[np.ndarray]:
         calls.append(len(texts))
-        return encode(tokenizer, texts)
+        return ids(self, texts)
 
-    encode = _embedder.encode
-    monkeypatch.setattr(_embedder, "encode", counted)
+    def engine_encode(tokenizer: object, texts: list[str]) -> list[np.ndarray]:
+        raise AssertionError("the engine tokenised again")
+
+    monkeypatch.setattr(ServeTokenizer, "ids", counted)
+    monkeypatch.setattr(_embedder, "encode", engine_encode)
     answer = HTTP.post(f"{server}/v1/embeddings", json={"input": TEXTS, **fields})
     assert answer.status_code == 200 and calls == [len(TEXTS)]

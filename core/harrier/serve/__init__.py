@@ -13,8 +13,9 @@ except ImportError as exc:  # pragma: no cover - exercised by hand without the e
         "install them with pip install 'harrier-suite[serve]'"
     ) from exc
 
-from harrier.serve._app import ServerState, create_app
-from harrier.serve._engine import ServeLimits
+from harrier.serve._app import create_app
+from harrier.serve._limits import ServeLimits
 from harrier.serve._server import bind, run_server
+from harrier.serve._state import ServerState
 
 __all__ = ["ServeLimits", "ServerState", "bind", "create_app", "run_server"]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,37 +18,16 @@ from harrier._errors import (
     InputError,
 )
 from harrier.serve._batcher import Batcher, Closing, QueueFull
-from harrier.serve._http import ApiError, bad_request
+from harrier.serve._budget import token_rows
+from harrier.serve._http import ApiError, Disconnected, bad_request
+from harrier.serve._limits import ServeLimits
 from harrier.serve._metrics import Metrics
+from harrier.serve._tokenizer import ServeTokenizer
 
 logger = logging.getLogger("harrier")
 
 _INLINE_CHARS = 4096
 """Requests with less text than this are tokenised on the event loop, larger ones in a thread."""
-
-
-@dataclass(frozen=True)
-class ServeLimits:
-    """What one request and the queue may hold, and how batches are formed."""
-
-    max_texts_per_request: int = 2048
-    max_tokens_per_request: int = 300_000
-    max_request_bytes: int = 32 * 2**20
-    max_queue_texts: int = 8192
-    max_queue_tokens: int = 2**20
-    max_batch_requests: int = 256
-    batch_wait_ms: float = 5.0
-    retry_after_s: int = 1
-
-    def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if value < 0 or (value == 0 and name != "batch_wait_ms"):
-                raise ConfigurationError(f"{name}={value} must be positive")
-        if self.max_queue_tokens < self.max_tokens_per_request:
-            raise ConfigurationError(
-                "max_queue_tokens must be at least max_tokens_per_request, "
-                "or a largest allowed request could never be queued"
-            )
 
 
 class Key(NamedTuple):
@@ -62,10 +39,6 @@ class Key(NamedTuple):
     truncate: bool
 
 
-class Disconnected(Exception):
-    """The client went away before its vectors were ready."""
-
-
 class ServedEngine:
     """An ``Embedder`` behind a bounded batching queue, with the request checks."""
 
@@ -73,9 +46,7 @@ class ServedEngine:
         self.engine = engine
         self.limits = limits
         self.metrics = metrics
-        self._truncating = copy.copy(engine)  # shares the loaded model
-        self._truncating.truncate = True
-        self._special = engine.count_tokens([""])[0]
+        self.tokenizer = ServeTokenizer(engine.tokenizer)
         self.batcher = Batcher(
             self._embed,
             max_batch_tokens=engine.max_batch_tokens,
@@ -86,16 +57,9 @@ class ServedEngine:
             on_batch=metrics.on_batch,
         )
 
-    def _embed(self, key: Key, inputs: list[Any]) -> np.ndarray:
-        """Token-id rows (tokenised once, by :meth:`encode`); texts when truncating, which the
-        tokenizer itself does."""
-        if not key.truncate:
-            return self.engine.embed_token_ids(inputs, prompt=self.prompt(key) or None)
-        if key.input_type == "query":
-            return self._truncating.embed_queries(
-                inputs, instruction=key.instruction, prompt_name=key.prompt_name
-            )
-        return self._truncating.embed_documents(inputs)
+    def _embed(self, key: Key, rows: list[np.ndarray]) -> np.ndarray:
+        """Token-id rows, tokenised (and truncated) once, by :meth:`encode`."""
+        return self.engine.embed_token_ids(rows, prompt=self.prompt(key) or None)
 
     def prompt(self, key: Key) -> str:
         """The text put before each input (empty for documents); 400 on a bad prompt."""
@@ -108,45 +72,18 @@ class ServedEngine:
             raise bad_request(str(exc), param=param, code="invalid_prompt") from None
 
     def encode(self, texts: list[str], key: Key, param: str) -> tuple[list[np.ndarray], int]:
-        """The token ids the model runs per text (prompt included) and the tokens it runs in
-        all (after truncation); checks every limit."""
-        limits = self.limits
-        if len(texts) > limits.max_texts_per_request:
-            raise ApiError(
-                413,
-                f"{len(texts)} texts in one request, over the limit of "
-                f"{limits.max_texts_per_request} (--max-texts-per-request); send "
-                "them in several requests",
-                param=param,
-                code="too_many_inputs",
-            )
+        """The token ids the model runs per text (prompt included, truncated if asked) and the
+        tokens in all; checks every limit, stopping at the first one passed."""
         prompt = self.prompt(key)
-        rows = self.engine.token_ids([prompt + text for text in texts])
-        counts = [len(row) for row in rows]
-        limit = self.engine.max_tokens
-        for i, count in enumerate(counts):
-            if count > limit and not key.truncate:
-                raise ApiError(
-                    400,
-                    f"{param}[{i}] has {count} tokens, over the model's limit "
-                    f"of {limit}; split it into shorter texts, or ask for truncation",
-                    param=f"{param}[{i}]",
-                    code="text_too_long",
-                    details={"index": i, "token_count": count, "limit": limit},
-                )
-            if not prompt and count <= self._special:
-                raise EmptyTextError(i)
-        tokens = sum(min(count, limit) for count in counts)
-        if tokens > limits.max_tokens_per_request:
-            raise ApiError(
-                413,
-                f"the request has {tokens} tokens, over the limit of "
-                f"{limits.max_tokens_per_request} per request "
-                "(--max-tokens-per-request); send fewer texts per request",
-                param=param,
-                code="too_many_tokens",
-            )
-        return rows, tokens
+        return token_rows(
+            self.tokenizer,
+            [prompt + text for text in texts] if prompt else texts,
+            limit=self.engine.max_tokens,
+            truncate=key.truncate,
+            limits=self.limits,
+            param=param,
+            documents=not prompt,
+        )
 
     async def embed(
         self, request: Request, texts: list[str], key: Key, param: str
@@ -157,7 +94,7 @@ class ServedEngine:
                 rows, tokens = self.encode(texts, key, param)
             else:
                 rows, tokens = await run_in_threadpool(self.encode, texts, key, param)
-            future = self._submit(key, texts if key.truncate else rows, tokens)
+            future = self._submit(key, rows, tokens)
             vectors = await _result_unless_gone(request, future)
         except EmptyTextError as exc:  # only special tokens
             raise bad_request(

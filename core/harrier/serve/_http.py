@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 
 class ApiError(Exception):
@@ -52,18 +54,45 @@ def bad_request(message: str, param: str | None = None, code: str = "invalid_val
     return ApiError(400, message, param=param, code=code)
 
 
+class BodyTimeout(Exception):
+    """The client did not send the request body in time (raised by the body-timeout guard)."""
+
+
+class Disconnected(Exception):
+    """The client closed the connection before its answer was ready."""
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""Where a lone surrogate can come from: raw UTF-8 cannot encode one, only a JSON escape."""
+
+
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object; 400 on invalid UTF-8 or JSON, 413 when too big."""
-    size = request.headers.get("content-length")
-    if size is not None and size.isdigit() and int(size) > max_bytes:
+    """The request body as a JSON object; 400 on invalid UTF-8, JSON or Unicode (a lone
+    surrogate) or nesting too deep to parse, 413 when too big, 408 when it comes too slowly."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_big(max_bytes)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise _too_big(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        text = bytes(body).decode("utf-8")
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_big(max_bytes)
+    except ClientDisconnect:
+        raise Disconnected from None
+    except BodyTimeout as exc:
+        raise ApiError(
+            408,
+            f"the request body did not arrive within {exc} s; send it at once",
+            code="request_timeout",
+            headers={"Connection": "close"},
+        ) from None
+    body = b"".join(chunks)
+    del chunks
+    try:
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad_request(
             f"the request body is not valid UTF-8 (byte {exc.start})", code="invalid_utf8"
@@ -74,11 +103,56 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         raise bad_request(
             f"the request body is not valid JSON: {exc}", code="invalid_json"
         ) from None
+    except RecursionError:
+        raise bad_request(
+            "the request body is nested too deeply to parse", code="invalid_json"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise bad_request(
+            f"the request body holds an invalid value: {exc}", code="invalid_json"
+        ) from None
+    if (b"\\ud" in body or b"\\uD" in body) and _SURROGATE_ESCAPE.search(body):
+        _check_unicode(value)  # only where a JSON escape could hold one (memchr-fast test)
+    del body, text  # a large body is not kept while the request waits for its vectors
     if not isinstance(value, dict):
         raise bad_request(
-            f"the request body must be a JSON object, not {_kind(value)}", code="invalid_type"
+            f"the request body must be a JSON object, not {kind(value)}", code="invalid_type"
         )
     return value
+
+
+def _check_unicode(value: Any) -> None:
+    """400 naming the first string (or key) holding a lone surrogate."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not _encodable(item):
+                where = f"'{path}'" if path else "the request"
+                raise bad_request(
+                    f"{where} holds a lone surrogate (an unpaired \\ud800-\\udfff escape): not "
+                    "valid Unicode; send UTF-8 text or escape characters as surrogate pairs",
+                    param=path or None,
+                    code="invalid_unicode",
+                )
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if not _encodable(key):
+                    raise bad_request(
+                        "a key of the request holds a lone surrogate: not valid Unicode",
+                        code="invalid_unicode",
+                    )
+                stack.append((f"{path}.{key}" if path else key, inner))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", inner) for i, inner in enumerate(item))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_big(max_bytes: int) -> ApiError:
@@ -88,6 +162,7 @@ def _too_big(max_bytes: int) -> ApiError:
         "(--max-request-bytes); send fewer or shorter texts per request",
         param="input",
         code="request_too_large",
+        headers={"Connection": "close"},  # the rest of the body is not read
     )
 
 
@@ -107,7 +182,7 @@ def check_api_key(request: Request, key: bytes | None) -> None:
         )
 
 
-def _kind(value: object) -> str:
+def kind(value: object) -> str:
     """A JSON-ish name for the type of ``value``, for error messages."""
     names = {
         bool: "a boolean",
@@ -119,61 +194,6 @@ def _kind(value: object) -> str:
         type(None): "null",
     }
     return names.get(type(value), type(value).__name__)
-
-
-def field(
-    body: dict[str, Any],
-    name: str,
-    kind: type | tuple[type, ...],
-    default: Any = None,
-    *,
-    choices: tuple[str, ...] | None = None,
-) -> Any:
-    """``body[name]`` checked against ``kind`` (and ``choices``); ``default`` when absent/null."""
-    value = body.get(name)
-    if value is None:
-        return default
-    bad_bool = isinstance(value, bool) and bool not in (
-        kind if isinstance(kind, tuple) else (kind,)
-    )
-    if not isinstance(value, kind) or bad_bool:
-        expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise bad_request(
-            f"'{name}' must be {expected}, not {_kind(value)}", param=name, code="invalid_type"
-        )
-    if choices is not None and value not in choices:
-        raise bad_request(f"'{name}' must be one of {list(choices)}, not {value!r}", param=name)
-    return value
-
-
-def texts_field(body: dict[str, Any], name: str) -> list[str]:
-    """A string or a non-empty list of strings, as a list."""
-    if name not in body:
-        raise bad_request(
-            f"'{name}' is required: a string or a list of strings", param=name, code="missing_field"
-        )
-    value = body[name]
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list):
-        raise bad_request(
-            f"'{name}' must be a string or a list of strings, not {_kind(value)}",
-            param=name,
-            code="invalid_type",
-        )
-    if not value:
-        raise bad_request(
-            f"'{name}' is an empty list; send at least one text", param=name, code="empty_input"
-        )
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise bad_request(
-                f"'{name}[{i}]' is {_kind(item)}, expected a string (token-id "
-                "arrays are not accepted; send text)",
-                param=f"{name}[{i}]",
-                code="invalid_type",
-            )
-    return value
 
 
 def b64_float32(row: Any) -> str:

@@ -1,53 +1,54 @@
-"""The embedding routes: OpenAI ``/v1/embeddings``, TEI ``/embed`` and ``/tokenize``, models."""
+"""Every route: OpenAI ``/v1/embeddings``, TEI ``/embed`` and ``/tokenize``, and the service
+routes (``/v1/models``, ``/info``, ``/health``, ``/metrics``, ``/tokenizer``)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from harrier import __version__
+from harrier.serve._budget import tokenize_answer
 from harrier.serve._engine import Key
-from harrier.serve._http import (
-    ApiError,
-    b64_float32,
-    bad_request,
-    field,
-    json_response,
-    texts_field,
+from harrier.serve._http import ApiError, b64_float32, bad_request, check_api_key, json_response
+from harrier.serve._schemas import EmbeddingsRequest, EmbedRequest, TokenizeRequest
+from harrier.serve._state import ServerState
+
+PATHS = (
+    "/v1/embeddings",
+    "/embed",
+    "/tokenize",
+    "/v1/models",
+    "/info",
+    "/tokenizer",
+    "/health",
+    "/metrics",
 )
-
-if TYPE_CHECKING:
-    from harrier.serve._app import ServerState
-
-_INPUT_TYPES = ("query", "document")
+"""The routes, as the metrics label them (anything else is "other")."""
 
 
-def embedding_routes(state: ServerState) -> APIRouter:
-    """Routes bound to ``state`` (the engine appears in it once loaded)."""
+def routes(state: ServerState) -> APIRouter:
+    """The routes bound to ``state`` (the engine appears in it once loaded)."""
     router = APIRouter()
 
     @router.post("/v1/embeddings")
     async def openai_embeddings(request: Request) -> Response:
         served, body = await state.body(request)
-        texts = texts_field(body, "input")
-        input_type = _model_input_type(state, body)
-        encoding = field(body, "encoding_format", str, "float", choices=("float", "base64"))
-        dimensions = field(body, "dimensions", int)
-        if dimensions is not None and dimensions != served.engine.dimension:
+        parsed = EmbeddingsRequest.parse(body)
+        input_type = _input_type(state, parsed.model, parsed.input_type)
+        if parsed.dimensions is not None and parsed.dimensions != served.engine.dimension:
             raise bad_request(
-                f"'dimensions'={dimensions} is not supported: Harrier is not Matryoshka-trained, "
-                f"so truncated vectors lose quality silently; omit it (vectors have "
-                f"{served.engine.dimension} dimensions)",
+                f"'dimensions'={parsed.dimensions} is not supported: Harrier is not "
+                "Matryoshka-trained, so truncated vectors lose quality silently; omit it "
+                f"(vectors have {served.engine.dimension} dimensions)",
                 param="dimensions",
                 code="unsupported_dimensions",
             )
-        key = _key(body, input_type, truncate=field(body, "truncate", bool, False))
-        vectors, tokens = await served.embed(request, texts, key, "input")
-        encode = b64_float32 if encoding == "base64" else (lambda row: row.tolist())
+        key = _key(input_type, parsed.instruction, parsed.prompt_name, parsed.truncate)
+        vectors, tokens = await served.embed(request, parsed.input, key, "input")
+        encode = b64_float32 if parsed.encoding_format == "base64" else (lambda row: row.tolist())
         return json_response(
             {
                 "object": "list",
@@ -55,7 +56,7 @@ def embedding_routes(state: ServerState) -> APIRouter:
                     {"object": "embedding", "index": i, "embedding": encode(row)}
                     for i, row in enumerate(vectors)
                 ],
-                "model": body.get("model") or state.served_name,
+                "model": parsed.model or state.served_name,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
@@ -63,48 +64,35 @@ def embedding_routes(state: ServerState) -> APIRouter:
     @router.post("/embed")
     async def tei_embed(request: Request) -> Response:
         served, body = await state.body(request)
-        texts = texts_field(body, "inputs")
-        if not field(body, "normalize", bool, True):
-            raise bad_request(
-                "'normalize': false is not supported: harrier serves the "
-                "L2-normalised vectors the model was trained for",
-                param="normalize",
-                code="unsupported_value",
-            )
-        field(body, "truncation_direction", str, "Right", choices=("Right", "right"))
-        input_type = "query" if body.get("prompt_name") is not None else "document"
-        key = _key(body, input_type, truncate=field(body, "truncate", bool, False))
-        vectors, _ = await served.embed(request, texts, key, "inputs")
+        parsed = EmbedRequest.parse(body)
+        key = _key(parsed.input_type, parsed.instruction, parsed.prompt_name, parsed.truncate)
+        vectors, _ = await served.embed(request, parsed.inputs, key, "inputs")
         return json_response(vectors.tolist())
 
     @router.post("/tokenize")
     async def tei_tokenize(request: Request) -> Response:
         served, body = await state.body(request)
-        texts = texts_field(body, "inputs")
-        special = field(body, "add_special_tokens", bool, True)
-        input_type = "query" if body.get("prompt_name") is not None else "document"
-        prompt = served.prompt(_key(body, input_type, truncate=False))
-        if len(texts) > state.limits.max_texts_per_request:
-            raise ApiError(
-                413,
-                f"{len(texts)} texts in one request, over the limit of "
-                f"{state.limits.max_texts_per_request}",
-                param="inputs",
-                code="too_many_inputs",
-            )
-        full = [prompt + text for text in texts]
-        return json_response(await run_in_threadpool(_tokens, served.engine, full, special))
+        parsed = TokenizeRequest.parse(body)
+        key = _key(parsed.input_type, parsed.instruction, parsed.prompt_name, truncate=False)
+        prompt = served.prompt(key)
+        answer = await run_in_threadpool(
+            tokenize_answer,
+            served.tokenizer,
+            [prompt + text for text in parsed.inputs],
+            special=parsed.add_special_tokens,
+            limits=state.limits,
+        )
+        return Response(answer, media_type="application/json")
 
     @router.get("/v1/models")
     async def models(request: Request) -> Response:
         state.ready(request)
-        name = state.served_name
         return json_response(
             {
                 "object": "list",
                 "data": [
-                    {"id": model_id, "object": "model", "created": 0, "owned_by": "harrier"}
-                    for model_id in (name, f"{name}:query", f"{name}:document")
+                    {"object": "model", "id": model_id, "created": 0, "owned_by": "harrier"}
+                    for model_id in _aliases(state)
                 ],
             }
         )
@@ -129,15 +117,43 @@ def embedding_routes(state: ServerState) -> APIRouter:
             }
         )
 
+    @router.get("/health")
+    async def health() -> Response:
+        if state.served is None:
+            status = "failed" if state.error else "loading"
+            return JSONResponse(
+                {"status": status, "error": state.error},
+                status_code=503,
+                headers={"Retry-After": str(state.limits.retry_after_s)},
+            )
+        return JSONResponse({"status": "ok", "model": state.served_name})
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        check_api_key(request, state.key)
+        if state.served is not None:
+            state.metrics.queue_depth.set(state.served.batcher.queued_texts)
+        return Response(state.metrics.render(), media_type=state.metrics.content_type)
+
+    @router.get("/tokenizer")
+    async def tokenizer(request: Request) -> Response:
+        state.ready(request)
+        return JSONResponse({"files": state.tokenizer_files})
+
     return router
 
 
-def _model_input_type(state: ServerState, body: dict[str, Any]) -> str:
+def _aliases(state: ServerState) -> dict[str, str | None]:
+    """Every model id clients may send, with the input type it selects (None: the request's)."""
+    aliases: dict[str, str | None] = {}
+    for name in state.served_names:
+        aliases.update({name: None, f"{name}:query": "query", f"{name}:document": "document"})
+    return aliases
+
+
+def _input_type(state: ServerState, model: str | None, input_type: str | None) -> str:
     """``input_type`` (default document); the model alias ``<name>:query`` selects queries."""
-    model = field(body, "model", str)
-    input_type = field(body, "input_type", str, choices=_INPUT_TYPES)
-    name = state.served_name
-    aliases = {name: None, f"{name}:query": "query", f"{name}:document": "document"}
+    aliases = _aliases(state)
     if model is not None and model not in aliases:
         raise ApiError(
             404,
@@ -154,9 +170,7 @@ def _model_input_type(state: ServerState, body: dict[str, Any]) -> str:
     return input_type or implied or "document"
 
 
-def _key(body: dict[str, Any], input_type: str, *, truncate: bool) -> Key:
-    instruction = field(body, "instruction", str)
-    prompt_name = field(body, "prompt_name", str)
+def _key(input_type: str, instruction: str | None, prompt_name: str | None, truncate: bool) -> Key:
     if input_type == "document" and (instruction is not None or prompt_name is not None):
         raise bad_request(
             "documents are embedded without a prompt: 'instruction' and "
@@ -164,33 +178,3 @@ def _key(body: dict[str, Any], input_type: str, *, truncate: bool) -> Key:
             param="input_type",
         )
     return Key(input_type, instruction, prompt_name, truncate)
-
-
-def _tokens(engine: Any, texts: list[str], special: bool) -> list[list[dict[str, Any]]]:
-    """TEI's /tokenize answer: per text, each token's id, text, special flag, char offsets."""
-    tokenizer = engine.tokenizer
-    with engine._loaded.tokenizer_lock:
-        encoded = tokenizer(
-            texts,
-            add_special_tokens=special,
-            return_offsets_mapping=True,
-            truncation=False,
-            verbose=False,
-        )
-    specials = set(tokenizer.all_special_ids)
-    out = []
-    for ids, offsets in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True):
-        pieces = tokenizer.convert_ids_to_tokens(ids)
-        out.append(
-            [
-                {
-                    "id": int(i),
-                    "text": piece,
-                    "special": int(i) in specials,
-                    "start": int(start),
-                    "stop": int(stop),
-                }
-                for i, piece, (start, stop) in zip(ids, pieces, offsets, strict=True)
-            ]
-        )
-    return out

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Sequence
+from typing import Any
 
 from harrier._errors import ConfigurationError
-from harrier.serve._app import Loader, ServerState, create_app
-from harrier.serve._engine import ServeLimits
+from harrier.serve._app import create_app
+from harrier.serve._limits import ServeLimits
+from harrier.serve._state import Loader, ServerState
 
 logger = logging.getLogger("harrier")
 
@@ -31,7 +34,7 @@ def run_server(
     *,
     limits: ServeLimits | None = None,
     api_key: str | None = None,
-    served_name: str | None = None,
+    served_names: Sequence[str] = (),
     drain_timeout: float = 30.0,
     access_log: bool = False,
 ) -> str | None:
@@ -40,8 +43,6 @@ def run_server(
     The model loads in the background while ``/health`` answers 503. Returns None after a clean
     stop, or the load error (the server stops at once when the model cannot be loaded).
     """
-    import uvicorn
-
     failure: list[str] = []
 
     def on_load(state: ServerState) -> None:
@@ -49,17 +50,35 @@ def run_server(
             failure.append(state.error)
             server.should_exit = True
 
+    limits = limits or ServeLimits()
     app = create_app(
-        loader, limits=limits, api_key=api_key, served_name=served_name, on_load=on_load
+        loader, limits=limits, api_key=api_key, served_names=served_names, on_load=on_load
     )
+    server = make_server(app, limits, drain_timeout=drain_timeout, access_log=access_log)
+    server.run(sockets=[sock])
+    return failure[0] if failure else None
+
+
+def make_server(
+    app: Any, limits: ServeLimits, *, drain_timeout: float = 30.0, access_log: bool = False
+) -> Any:
+    """A ``uvicorn.Server`` for ``app`` with the read timeouts and connection cap of ``limits``:
+    complete headers within ``header_timeout_s``, idle keep-alive connections closed after
+    ``keep_alive_s``, at most ``max_connections`` at once (503 beyond), headers of at most
+    64 KiB (the body's deadline is the app's ``Guard``)."""
+    import uvicorn
+
+    from harrier.serve._protocol import header_timeout_protocol
+
     config = uvicorn.Config(
         app,
+        http=header_timeout_protocol(limits.header_timeout_s),
         lifespan="on",
         access_log=access_log,
         log_config=None,
         timeout_graceful_shutdown=int(drain_timeout) or None,
-        timeout_keep_alive=30,
+        timeout_keep_alive=max(1, round(limits.keep_alive_s)),
+        limit_concurrency=limits.max_connections,
+        h11_max_incomplete_event_size=64 * 1024,
     )
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
-    return failure[0] if failure else None
+    return uvicorn.Server(config)
