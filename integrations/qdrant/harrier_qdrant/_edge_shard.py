@@ -21,12 +21,14 @@ from tqdm.auto import tqdm
 
 from harrier.stores import (
     SPARSE_VECTOR_NAME,
+    ConfigurationError,
     ModelIdentity,
     StoreDamagedError,
     StoreError,
     StoreUnavailableError,
     StoreWriteError,
 )
+from harrier_qdrant._edge_space import MIN_FREE, ensure_space
 from harrier_qdrant._quantization import edge_quantization
 
 try:
@@ -40,7 +42,7 @@ RECORD_FILE = "collection.json"
 SHARD_FOLDER = "shard"
 FORMAT = "harrier-qdrant-edge/1"
 INDEXED_FIELDS = ("doc_id", "doc_hash")
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
 
 
 def edge_config(
@@ -75,8 +77,8 @@ def edge_config(
 
 def check_name(collection: str) -> None:
     """A collection name becomes a folder name: letters, digits, ``_``, ``.`` and ``-``."""
-    if not _NAME.match(collection):
-        raise StoreError(
+    if not isinstance(collection, str) or not _NAME.fullmatch(collection):
+        raise ConfigurationError(
             f"collection name {collection!r} cannot be a folder name; use letters, digits, "
             "'_', '.' and '-' (not starting with '.' or '-')"
         )
@@ -165,9 +167,13 @@ def write_record(
 
 
 def open_shard(path: Path, config: edge.EdgeConfig) -> edge.EdgeShard:
-    """Load the shard at ``path``, creating it (with its payload indexes) when it is new."""
+    """Load the shard at ``path``, creating it (with its payload indexes) when it is new.
+
+    Loading replays the write-ahead log into the segments' mapped files: their holes are
+    counted (and allocated on a full disk) first, see ``ensure_space``."""
     try:
         if (path / "edge_config.json").exists() or (path / "segments").exists():
+            ensure_space(path, "opening the collection", growth=0, keep_free=0)
             shard = edge.EdgeShard.load(str(path))
         else:
             try:
@@ -183,6 +189,8 @@ def open_shard(path: Path, config: edge.EdgeConfig) -> edge.EdgeShard:
                     edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Keyword)
                 )
         return shard
+    except StoreError:
+        raise
     except Exception as exc:
         raise shard_error(exc, path, "opened") from None
 
@@ -198,8 +206,9 @@ def shard_error(exc: BaseException, path: Path, action: str) -> StoreError:
         )
     if "os error 28" in message or "No space left" in message:
         return StoreWriteError(
-            f"the disk holding {path} is full ({message}); free some space and run the same "
-            "command again: nothing already stored was lost"
+            f"the disk holding {path} is full ({message}): the Qdrant Edge engine needs at "
+            f"least {MIN_FREE // 2**20} MB free there; free some space and run the same command "
+            "again: nothing already stored was lost"
         )
     if any(s in message for s in ("os error 13", "os error 30", "ermission denied", "Read-only")):
         return StoreUnavailableError(
@@ -211,23 +220,6 @@ def shard_error(exc: BaseException, path: Path, action: str) -> StoreError:
         "written by harrier. Restore it from a backup, or ingest again into a new collection "
         "or store path (your source documents are unchanged)"
     )
-
-
-def free_bytes(path: Path) -> int:
-    """Bytes free to this user on the file system holding ``path``."""
-    return shutil.disk_usage(path).free
-
-
-def allocated_bytes(path: Path) -> int:
-    """Bytes the files under ``path`` really occupy (their files are sparse)."""
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(folder, name)).st_blocks * 512
-            except OSError:
-                continue
-    return total
 
 
 def optimize_with_progress(shard: edge.EdgeShard, label: str) -> BaseException | None:

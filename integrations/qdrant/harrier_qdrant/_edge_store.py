@@ -27,23 +27,30 @@ from harrier.stores import (
     ModelIdentity,
     SpanRecord,
     StoreError,
-    StoreWriteError,
     VectorStore,
     arm_limit,
 )
 from harrier_qdrant._edge_shard import (
     SHARD_FOLDER,
-    allocated_bytes,
     check_name,
     check_store_folder,
     edge,
     edge_config,
-    free_bytes,
     open_shard,
     optimize_with_progress,
     read_record,
     shard_error,
     write_record,
+)
+from harrier_qdrant._edge_space import (
+    BYTES_PER_RECORD_BYTE,
+    HEADROOM,
+    MIN_FREE,
+    NEW_SHARD_BYTES,
+    ensure_new_shard_space,
+    ensure_space,
+    free_bytes,
+    usage,
 )
 from harrier_qdrant._filters import (
     SUPPORTED_OPERATORS,
@@ -68,17 +75,15 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
 
     ``quantization`` (``"scalar"`` or ``"binary"``) is fixed when the collection is created;
     searches then rescore on the original vectors. One process at a time opens a collection;
-    a second one gets ``StoreUnavailableError``. Writes need ``min_free_bytes`` free on the disk
-    plus four times the batch, and a new collection ``new_shard_bytes``: the engine writes
-    through memory-mapped files, where a full disk kills the process (SIGBUS) instead of
-    raising, so a full disk must be seen before the write. New collections get a BM25 sparse
-    vector (``langchain-sparse``, IDF modifier) unless ``sparse=False``.
+    a second one gets ``StoreUnavailableError``. The engine writes through memory-mapped
+    files, where a full disk kills the process (SIGBUS) instead of raising, so every write
+    (and opening) first makes sure the disk can back it, else ``StoreWriteError``: see
+    ``harrier_qdrant._edge_space``. New collections get a BM25 sparse vector
+    (``langchain-sparse``, IDF modifier) unless ``sparse=False``.
     """
 
     max_batch_count = 256
     supported_operators = SUPPORTED_OPERATORS
-    min_free_bytes = 2 * 2**20
-    new_shard_bytes = 8 * 2**20  # a new shard takes ~5.3 MB at once (WAL, segment files)
     indexing_threshold_kb: int | None = None  # see edge_config; set before creating
     optimize_min_unindexed = 10_000  # a full scan of fewer unindexed spans costs a few ms
 
@@ -126,7 +131,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
             self.root,
             dimension,
         )
-        self._check_space(self.new_shard_bytes)
+        ensure_new_shard_space(self.root)
         try:
             created = write_record(
                 self.folder,
@@ -180,7 +185,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         exact scan (milliseconds) instead of merging them into the large index (minutes)."""
         if self._shard is None:
             return
-        self._engine("flushing", lambda shard: shard.flush())
+        self._flush()
         if not (self._changed and self.optimize_after_load):
             return
         info = self._engine("reading the shard's state", lambda shard: shard.info())
@@ -192,8 +197,9 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
 
     def optimize(self) -> None:
         """Build the HNSW index (and quantized vectors) now; blocking, with a progress bar."""
-        needed = allocated_bytes(self.folder)
-        if free_bytes(self.folder) < needed + self.min_free_bytes:
+        current = usage(self.folder)  # new segments: up to a copy of the old, and their holes
+        needed = current.holes + current.allocated + NEW_SHARD_BYTES + HEADROOM
+        if free_bytes(self.folder) < needed:
             logger.warning(
                 "not building the search index of %s: it needs about %d MB free "
                 "in %s. Searches stay exact (slower); free space and run again.",
@@ -216,10 +222,10 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
     def close(self) -> None:
         if self._shard is None:
             return
-        shard, self._shard = self._shard, None
         try:
-            shard.flush()
+            self._flush()
         finally:
+            shard, self._shard = self._shard, None
             shard.close()
 
     # -- reads ---------------------------------------------------------------------------------
@@ -310,7 +316,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
 
     # -- writes --------------------------------------------------------------------------------
     def upsert(self, records: Sequence[SpanRecord]) -> None:
-        self._check_space(4 * sum(r.approx_bytes() for r in records))
+        growth = BYTES_PER_RECORD_BYTE * sum(r.approx_bytes() for r in records)
         points = [
             edge.Point(
                 r.id,
@@ -323,7 +329,9 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
             )
             for r in records
         ]
-        self._update(f"writing {len(points)} spans", edge.UpdateOperation.upsert_points(points))
+        self._update(
+            f"writing {len(points)} spans", edge.UpdateOperation.upsert_points(points), growth
+        )
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         selector = edge.Filter(
@@ -343,23 +351,21 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
             edge.UpdateOperation.delete_points_by_filter(_doc_filter(doc_ids)),
         )
 
-    def _update(self, what: str, operation: Any) -> None:
-        self._engine(what, lambda shard: shard.update(operation))
+    def _update(self, what: str, operation: Any, growth: int = MIN_FREE) -> None:
+        self._engine(what, lambda shard: shard.update(operation), growth=growth)
         self._changed = True
 
-    def _check_space(self, needed: int) -> None:
-        free = free_bytes(self.root)
-        if free < needed + self.min_free_bytes:
-            raise StoreWriteError(
-                f"the disk holding {self.root} is almost full ({free // 1024} KB free, "
-                f"{(needed + self.min_free_bytes) // 1024} KB needed for the next write); "
-                "free some space and run the same command again: nothing already stored was "
-                "lost and finished documents are skipped"
-            )
+    def _flush(self) -> None:
+        """Flush the shard (closing flushes too): the disk must back its small files."""
+        ensure_space(self.folder / SHARD_FOLDER, "flushing", 0, keep_free=0, flush=True)
+        self._engine("flushing", lambda shard: shard.flush())
 
-    def _engine(self, what: str, action: Callable[[Any], T]) -> T:
-        """Run an engine call on the shard, turning its untyped errors into harrier's."""
+    def _engine(self, what: str, action: Callable[[Any], T], growth: int | None = None) -> T:
+        """Run an engine call on the shard, turning its untyped errors into harrier's. A call
+        that writes passes the bytes it may add (``growth``): the disk must back them first."""
         shard = self.shard  # opens a collection another writer made since; else typed errors
+        if growth is not None:
+            ensure_space(self.folder / SHARD_FOLDER, what, growth)
         try:
             return action(shard)
         except Exception as exc:
