@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from harrier._errors import SourceError
 from harrier._folders import FolderFilter, walk_folder
+from harrier._validation import printable, storage_problem
 from harrier.convert import ConvertedFile, Unconvertible, detect_format
 from harrier.convert._registry import check_convertible
 
@@ -98,7 +99,7 @@ def iter_source(
         if path.is_dir():
             yield from _iter_folder(path, large_file_bytes, folder or FolderFilter())
         elif path.is_file() and path.suffix in {".jsonl", ".ndjson"}:
-            yield from _iter_jsonl(path)
+            yield from _iter_jsonl(path, large_file_bytes)
         elif path.is_file():
             yield _read_file(path, path.parent, large_file_bytes)
         else:
@@ -119,6 +120,8 @@ def _iter_folder(root: Path, large_file_bytes: int, where: FolderFilter) -> Iter
 
 def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
     doc_id = path.relative_to(root).as_posix()
+    if storage_problem(doc_id, None, {}) is not None:  # undecodable bytes, surrogate-escaped
+        return _skip(doc_id, "file name is not valid UTF-8: rename the file to ingest it")
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -164,28 +167,62 @@ class ContentIds:
         return f"{self.prefix}{digest}" + (f"#{count}" if count > 1 else "")
 
 
-def _iter_jsonl(path: Path) -> Iterator[SourceItem]:
+def _iter_jsonl(path: Path, max_line_bytes: int) -> Iterator[SourceItem]:
+    """Each line on its own: a line that cannot be stored as it is (invalid UTF-8 or JSON, not
+    an object, a text or id that is not valid Unicode, metadata that is not strict JSON, over
+    ``max_line_bytes``) is skipped as ``NAME:LINE`` with the reason; the others are read."""
     content_id = ContentIds(f"{path.name}:")
-    with path.open(encoding="utf-8", errors="strict") as lines:
-        for number, line in enumerate(lines, start=1):
+    with path.open("rb") as stream:
+        for number, line in enumerate(_bounded_lines(stream, max_line_bytes), start=1):
             where = f"{path.name}:{number}"
-            if not line.strip():
+            if line is None:
+                yield _skip(
+                    where,
+                    f"line longer than {max_line_bytes:,} bytes: put such a text in a file "
+                    "of its own (files are streamed) or raise large_file_bytes",
+                )
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield _skip(where, f"invalid JSON: {exc.msg}")
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                yield _skip(where, 'each line must be an object with a string "text"')
-                continue
-            metadata = record.get("metadata") or {}
-            if not isinstance(metadata, dict):
-                yield _skip(where, '"metadata" must be an object')
-                continue
-            has_id = record.get("id") is not None
-            doc_id = str(record["id"]) if has_id else content_id(record["text"], metadata)
-            yield _checked(SourceDocument(doc_id, record["text"], metadata))
+            item = _jsonl_record(line, number, where, content_id)
+            if item is not None:
+                yield item
+
+
+def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The lines of ``stream``; None for a line over ``limit`` bytes, read past in pieces."""
+    while line := stream.readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := stream.readline(_PIECE_CHARS)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line
+
+
+def _jsonl_record(
+    line: bytes, number: int, where: str, content_id: ContentIds
+) -> SourceItem | None:
+    try:
+        decoded = line.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        return _skip(where, f"not valid UTF-8: byte {exc.start} of the line")
+    if not decoded.strip():
+        return None
+    try:
+        record = json.loads(decoded)
+    except json.JSONDecodeError as exc:
+        return _skip(where, f"invalid JSON: {exc.msg}")
+    except (ValueError, RecursionError) as exc:  # a huge integer, deep nesting
+        return _skip(where, f"invalid JSON: {type(exc).__name__}: {exc}"[:200])
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        return _skip(where, 'each line must be an object with a string "text"')
+    metadata = record.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return _skip(where, '"metadata" must be an object')
+    has_id = record.get("id") is not None
+    doc_id = str(record["id"]) if has_id else content_id(record["text"], metadata)
+    if problem := storage_problem(doc_id, record["text"], metadata):
+        return _skip(where, problem)
+    return _checked(SourceDocument(doc_id, record["text"], metadata))
 
 
 def _from_object(item: Any, position: int, content_id: ContentIds) -> SourceItem:
@@ -212,6 +249,7 @@ def _checked(doc: SourceDocument) -> SourceItem:
 
 
 def _skip(doc_id: str, reason: str) -> Skipped:
+    doc_id = printable(doc_id)
     logger.info("skipping %s: %s", doc_id, reason)
     return Skipped(doc_id, reason)
 

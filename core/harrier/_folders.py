@@ -14,6 +14,14 @@ import pathspec
 SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", ".git", ".hg", ".svn"})
 """Folders never walked (besides hidden ones, virtual environments and ignored ones)."""
 
+STORE_LAYOUTS = {
+    "Milvus Lite": ("LOCK", "collections", "databases"),
+    "Qdrant Edge": ("collection.json", "shard/edge_config.json"),
+    "qdrant-client local": ("meta.json", "collection"),
+}
+"""The files that mark an embedded vector store's data folder, which is never read as documents
+(a store placed inside the folder it ingests would otherwise ingest itself)."""
+
 
 @dataclass(frozen=True)
 class FolderFilter:
@@ -29,8 +37,9 @@ class FolderFilter:
 
 def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | None]]:
     """``(path, None)`` for each file to read, in sorted order, and ``(path, reason)`` for a
-    symbolic link that is not followed. Hidden files and folders are skipped, as are the
-    :data:`SKIPPED_FOLDERS`, folders holding a ``pyvenv.cfg`` and git-ignored paths."""
+    symbolic link that is not followed or a vector store's data folder (:data:`STORE_LAYOUTS`).
+    Hidden files and folders are skipped, as are the :data:`SKIPPED_FOLDERS`, folders holding a
+    ``pyvenv.cfg`` and git-ignored paths."""
     include = _spec(where.include) if where.include else None
     exclude = _spec(where.exclude)
     visited: set[tuple[int, int]] = set()
@@ -62,11 +71,20 @@ def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | N
                 yield Path(entry.path), "symbolic link: not followed (follow_symlinks=True)"
             elif is_dir:
                 path = Path(entry.path)
-                if entry.name not in SKIPPED_FOLDERS and not (path / "pyvenv.cfg").exists():
+                if store := _store_data(path):
+                    yield path, f"{store} store data: not read as documents"
+                elif entry.name not in SKIPPED_FOLDERS and not (path / "pyvenv.cfg").exists():
                     subfolders.append((path, ignores))
             elif include is None or include.match_file(rel):
                 yield Path(entry.path), None
         stack.extend(reversed(subfolders))
+
+
+def _store_data(folder: Path) -> str | None:
+    for store, marks in STORE_LAYOUTS.items():
+        if all((folder / mark).exists() for mark in marks):
+            return store
+    return None
 
 
 def _spec(patterns: Sequence[str]) -> Any:

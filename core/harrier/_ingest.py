@@ -68,7 +68,7 @@ def ingest(
         job = Pipeline(
             store,
             embedder,
-            max_tokens or embedder.max_tokens,
+            embedder.max_tokens if max_tokens is None else max_tokens,
             overlap_tokens,
             report,
             FileConverter(convert_timeout),

@@ -35,6 +35,7 @@ from harrier._records import SpanRecord, canonical_json, document_hash, span_id
 from harrier._report import IngestReport
 from harrier._spans import Span, Splitter
 from harrier._store import StoredDocument, VectorStore
+from harrier._validation import printable, storage_problem
 from harrier.convert import ConvertedFile, FileConverter, Unconvertible, page_range
 
 Document = SourceDocument | LazyDocument | ConvertedFile
@@ -253,12 +254,11 @@ def write_batches(
 def _validated(doc: Document | LargeFile, seen: set[str]) -> SourceItem:
     if doc.id in seen:
         return _skip(doc.id, "duplicate document id in this run (the first one was kept)")
-    try:
-        canonical_json(doc.metadata)
-    except (TypeError, ValueError) as exc:
-        return _skip(doc.id, f"metadata is not JSON-able: {exc}")
+    text = doc.text if isinstance(doc, SourceDocument) else None
+    if problem := storage_problem(doc.id, text, doc.metadata):
+        return _skip(doc.id, problem)
     return doc
 
 
 def _skip(doc_id: str, reason: str) -> Skipped:
-    return Skipped(doc_id, reason)
+    return Skipped(printable(doc_id), reason)

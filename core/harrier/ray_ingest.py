@@ -106,7 +106,7 @@ def ingest_on_ray(
     started = time.perf_counter()
     settings = actor_settings(model, settings, device, num_gpus_per_actor)
     tokenizer, dimension, model_limit = model_info(settings)
-    limit = max_tokens or settings.max_tokens or model_limit
+    limit = (settings.max_tokens or model_limit) if max_tokens is None else max_tokens
     if not 0 < limit <= model_limit:
         raise ConfigurationError(
             f"max_tokens={limit} must be between 1 and the model's limit {model_limit}"

@@ -10,6 +10,8 @@ import pytest
 
 import harrier
 from harrier import SourceDocument
+from harrier._documents import Skipped, iter_source
+from harrier._validation import replace_surrogates, storage_problem
 from harrier_qdrant import QdrantStore
 
 
@@ -57,3 +59,56 @@ def test_api_key_never_reaches_output(tmp_path, qwen_path):
     assert result.returncode == 1
     assert "cannot reach Qdrant at http://127.0.0.1:9" in result.stderr
     assert secret not in result.stderr + result.stdout
+
+
+def test_jsonl_lines_are_read_on_their_own(tmp_path):
+    """An over-long line is skipped by its number without holding it, as are bad lines around
+    good ones; content ids and the good records are those of the clean lines."""
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"id": "a", "text": "first"}\n'  # a BOM on the first line is allowed
+        + b'{"id": "long", "text": "'
+        + b"x" * 300_000
+        + b'"}\n'
+        + b'{"id": "b", "text": "caf\xc3\xa9"}\n'
+        + b"\xff\xfe\n"
+        + b'{"text": "no id", "metadata": {"deep": '
+        + b"[" * 100_000
+        + b"]}\n"
+        + b'{"id": "c", "text": "last", "metadata": {"n": 1e999}}\n'
+        + b'{"id": "d", "text": "no newline at the end"}'
+    )
+    items = list(iter_source(path, large_file_bytes=200_000))
+    assert [(i.id, i.text) for i in items if isinstance(i, SourceDocument)] == [
+        ("a", "first"),
+        ("b", "café"),
+        ("d", "no newline at the end"),
+    ]
+    assert {i.id: i.reason.partition(":")[0] for i in items if isinstance(i, Skipped)} == {
+        "r.jsonl:2": "line longer than 200,000 bytes",
+        "r.jsonl:4": "not valid UTF-8",
+        "r.jsonl:5": "invalid JSON",
+        "r.jsonl:6": "metadata holds NaN or Infinity, which JSON cannot hold",
+    }
+
+
+def test_file_names_that_are_not_utf8_are_skipped_by_name(tmp_path):
+    root = os.fsencode(tmp_path)
+    with open(os.path.join(root, b"caf\xe9.txt"), "wb") as stream:
+        stream.write(b"latin-1 name")
+    (tmp_path / "ok.txt").write_text("a good file")
+    items = list(iter_source(tmp_path))
+    assert [i.id for i in items if isinstance(i, SourceDocument)] == ["ok.txt"]
+    (skip,) = [i for i in items if isinstance(i, Skipped)]
+    assert skip.id == "caf\\udce9.txt" and "file name is not valid UTF-8" in skip.reason
+    skip.id.encode("utf-8")  # loggable and writable to the skip log
+
+
+def test_converter_surrogates_become_replacement_characters_in_place():
+    text = "page one \ud835 and \udfff end"
+    fixed, count = replace_surrogates(text)
+    assert count == 2 and fixed == "page one \ufffd and \ufffd end" and len(fixed) == len(text)
+    assert storage_problem("id", fixed, {}) is None
+    assert storage_problem("id", text, {}) == (
+        "text is not valid Unicode: a lone surrogate at character 9"
+    )

@@ -101,3 +101,44 @@ def test_symlinks_are_not_followed_unless_asked_and_never_loop(tmp_path):
     ]
     followed = files_of(root, FolderFilter(follow_symlinks=True))
     assert followed == ["link.md", "real/a.md"]  # the loop back to the root is not re-walked
+
+
+@pytest.mark.parametrize("kind", ["milvus", "qdrant", "qdrant-local"])
+def test_a_store_inside_the_folder_it_ingests_is_not_ingested(tmp_path, qwen_path, kind):
+    """The store is made by ingesting the folder it lives in; the second run (which now sees
+    the store's files) finds the same documents, changes nothing and names the store's folder."""
+    import harrier
+    from harrier_milvus import MilvusStore
+    from harrier_qdrant import QdrantStore
+
+    make(tmp_path, "a.txt", "notes/b.md")
+    where = {"milvus": "z.db", "qdrant": "edge", "qdrant-local": "local"}[kind]
+    store = {
+        "milvus": lambda: MilvusStore("c", path=tmp_path / where),
+        "qdrant": lambda: QdrantStore("c", path=tmp_path / where),
+        "qdrant-local": lambda: QdrantStore("c", path=tmp_path / where, local_mode=True),
+    }[kind]()
+    engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
+    with harrier.Index(store, engine) as index:
+        first = index.ingest(tmp_path)
+        second = index.ingest(tmp_path, prune=True)
+    assert first.documents == second.documents == second.unchanged == 2
+    assert second.spans_written == second.documents_pruned == 0
+    assert [s.split(": ")[0] for s in second.skip_reasons] == [
+        ("z.db" if kind == "milvus" else "local" if kind == "qdrant-local" else "edge/c")
+    ]
+    assert second.skip_reasons[0].endswith(" store data")
+
+
+def test_zero_max_tokens_is_refused_not_defaulted(tmp_path, qwen_path):
+    import harrier
+    from harrier_qdrant import QdrantStore
+
+    make(tmp_path / "docs", "a.txt")
+    engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
+    with harrier.Index(QdrantStore("c", path=tmp_path / "store"), engine) as index:
+        with pytest.raises(harrier.ConfigurationError, match="max_tokens=0"):
+            index.ingest(tmp_path / "docs", max_tokens=0)
+        with pytest.raises(harrier.ConfigurationError, match="max_tokens=0"):
+            harrier.ingest(tmp_path / "docs", index.store, engine, max_tokens=0)
+        assert index.store.collection_properties() is None  # refused before anything

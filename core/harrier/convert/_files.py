@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harrier._validation import printable, replace_surrogates
 from harrier.convert._registry import CONVERTERS, Unconvertible
 from harrier.convert._worker import ConversionWorker
+
+logger = logging.getLogger("harrier")
 
 CONVERT_TIMEOUT = 120.0
 """Seconds one file may take to convert before it is skipped."""
@@ -61,6 +65,14 @@ class FileConverter:
         text, title, pages = self.worker.convert(
             file.format, file.data if file.data is not None else file.path
         )
+        text, replaced = replace_surrogates(text)
+        if replaced:
+            logger.warning(
+                "%s: the converter gave %d lone surrogates (not valid Unicode); each was "
+                "replaced by U+FFFD",
+                printable(file.id),
+                replaced,
+            )
         if not text.strip():
             raise Unconvertible(
                 f"empty or whitespace only: no text in the {file.format.upper()}"
@@ -68,7 +80,11 @@ class FileConverter:
                 if file.format == "pdf"
                 else "empty or whitespace only"
             )
-        metadata = {**file.metadata, "title": title or file.path.stem, "format": file.format}
+        metadata = {
+            **file.metadata,
+            "title": replace_surrogates(title or file.path.stem)[0],
+            "format": file.format,
+        }
         if pages:
             metadata["pages"] = len(pages)
         return text, metadata, pages
