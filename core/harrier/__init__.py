@@ -31,11 +31,13 @@ from harrier._identity import ModelIdentity
 from harrier._index import DEFAULT_K, Index
 from harrier._ingest import ingest
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
+from harrier._options import IngestOptions
 from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
 from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
 from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
+from harrier._signals import RunInterrupted
 from harrier._spans import Span, Splitter, split_spans
 from harrier._store import StoredDocument, VectorStore, retry
 
@@ -56,6 +58,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "HarrierError",
     "Hit",
     "Index",
+    "IngestOptions",
     "IngestReport",
     "InputError",
     "InputTypeError",
@@ -64,6 +67,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ModelNotFoundError",
     "NoSparseVectorsError",
     "RemoteEmbedder",
+    "RunInterrupted",
     "SPAN_FIELDS",
     "SPARSE_VECTOR_NAME",
     "SourceDocument",
