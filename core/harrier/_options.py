@@ -139,8 +139,25 @@ class IngestOptions:
         ),
     )
     show_progress: bool | None = None
-    progress_interval: float = 10.0
-    group_documents: int = 64
+    progress_interval: float = field(
+        default=10.0,
+        metadata=_flag(
+            "--progress-interval",
+            type=float,
+            metavar="S",
+            help="seconds between two progress lines when stderr is not a terminal (default 10)",
+        ),
+    )
+    group_documents: int = field(
+        default=64,
+        metadata=_flag(
+            "--group-documents",
+            type=int,
+            metavar="N",
+            help="documents each stage takes at a time (default 64; fewer: less memory, and "
+            "less work lost to an interrupt)",
+        ),
+    )
     group_chars: int = 4_000_000
 
     def __post_init__(self) -> None:

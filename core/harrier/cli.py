@@ -352,6 +352,7 @@ def _open_index(args: argparse.Namespace, *, sparse: bool = True) -> Any:
         from harrier._embedder import Embedder
 
         transformers_logging.disable_progress_bar()
+        logging.getLogger("harrier.progress").info("loading model %s", _model(args))
         embedder = Embedder.from_pretrained(
             _model(args), device=args.device, max_tokens=getattr(args, "max_tokens", None)
         )
