@@ -5,22 +5,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harrier import _stages as stages
-from harrier._documents import LargeFile, iter_text_pieces
+from harrier._documents import LargeFile
 from harrier._embedder import Embedder
-from harrier._options import IngestOptions
-from harrier._records import document_hash
+from harrier._options import CPU_SPAN_TOKENS, IngestOptions
 from harrier._remote import RemoteEmbedder
 from harrier._report import IngestReport
 from harrier._run import IngestRun
 from harrier._signals import RunInterrupted, deferred_signals
-from harrier._spans import Span, Splitter
+from harrier._spans import Splitter
 from harrier._stages import Document, DocumentWork
-from harrier._store import VectorStore
+from harrier._store import StoredDocument, VectorStore
 from harrier._threads import BackgroundConsumer, Worker, in_background
 from harrier.convert import FileConverter
 
@@ -62,7 +61,7 @@ def ingest(
     it again resumes.
     """
     options = IngestOptions.of(options, **changes)
-    max_tokens = options.max_tokens or embedder.max_tokens
+    max_tokens = span_tokens(options, embedder)
     with IngestRun(source, options) as run:
         job = Pipeline(
             store,
@@ -85,6 +84,20 @@ def ingest(
             raise RunInterrupted(run.report, exc) from None
     logger.info("ingestion done: %s", run.report.summary())
     return run.report
+
+
+def span_tokens(options: IngestOptions, embedder: Any) -> int:
+    """The span length of a run: ``options.max_tokens``, else the engine's own setting, else
+    the model's limit, capped at :data:`CPU_SPAN_TOKENS` for an engine on a CPU here."""
+    if options.max_tokens is not None:
+        return options.max_tokens
+    settings = getattr(embedder, "settings", None)
+    if getattr(settings, "max_tokens", None) is not None:
+        return int(embedder.max_tokens)
+    on_cpu = (
+        getattr(embedder, "url", None) is None and str(getattr(embedder, "device", "")) == "cpu"
+    )
+    return min(embedder.max_tokens, CPU_SPAN_TOKENS) if on_cpu else int(embedder.max_tokens)
 
 
 def describe_engine(embedder: Any) -> str:
@@ -187,47 +200,12 @@ class Pipeline:
         return stages.prepare(group, stored, self.settings, self.splitter, self.converter)
 
     def prepare_large(self, file: LargeFile) -> Iterator[list[DocumentWork]]:
-        """A large file in pieces: a first pass hashes it and counts its spans, a second splits
-        it again piece by piece; stale spans are deleted after the last piece."""
-        try:
-            doc_hash = document_hash(
-                (p for _, p in iter_text_pieces(file.path)), file.metadata, self.settings
-            )
-            count = sum(len(self.split(piece)) for _, piece in iter_text_pieces(file.path))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = (
-                "not valid UTF-8"
-                if isinstance(exc, UnicodeDecodeError)
-                else f"cannot read: {exc.strerror or exc}"
-            )
-            yield [DocumentWork(file.id, file.metadata, "", skip=reason)]
-            return
-        with self.store_lock:
-            stored = self.store.stored_documents([file.id]).get(file.id)
-        if stored is not None and stored.is_complete(doc_hash):
-            yield [DocumentWork(file.id, file.metadata, doc_hash, stored)]
-            return
-        index = 0
-        for (offset, piece), last in _with_last(iter_text_pieces(file.path)):
-            spans = [
-                replace(s, start=s.start + offset, end=s.end + offset, index=s.index + index)
-                for s in self.split(piece)
-            ]
-            index += len(spans)
-            yield [
-                DocumentWork(
-                    file.id,
-                    file.metadata,
-                    doc_hash,
-                    stored if last else None,
-                    spans,
-                    span_count=count,
-                    last=last,
-                )
-            ]
+        """A large file in pieces (:func:`harrier._stages.prepare_large`)."""
+        return stages.prepare_large(file, self.stored, self.settings, self.splitter)
 
-    def split(self, text: str) -> list[Span]:
-        return self.splitter.split(text)
+    def stored(self, doc_id: str) -> StoredDocument | None:
+        with self.store_lock:
+            return self.store.stored_documents([doc_id]).get(doc_id)
 
     def embed(self, works: list[DocumentWork]) -> list[DocumentWork]:
         """Stage 2, in parts of about :data:`PART_TOKENS` tokens, so progress moves and a stop
@@ -259,16 +237,3 @@ def token_parts(works: list[DocumentWork], tokens: int) -> Iterator[list[Documen
             part, count = [], 0
     if part:
         yield part
-
-
-def _with_last(items: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
-    """Each item with a flag that is True for the last one."""
-    iterator = iter(items)
-    try:
-        previous = next(iterator)
-    except StopIteration:
-        return
-    for item in iterator:
-        yield previous, False
-        previous = item
-    yield previous, True

@@ -11,7 +11,7 @@ then deletes its stale ones, exactly as :func:`harrier.ingest` does::
 
 Span ids, document hashes and write order are the single-process pipeline's own functions, so
 a job can move between the two without duplicates. Files over ``large_file_bytes`` are streamed
-by the single-process pipeline on the driver after the Ray job (it loads the model only then).
+by the same stages on the driver after the Ray job (it loads the model only then).
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from harrier._documents import LargeFile
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, HarrierError
 from harrier._identity import model_identity
-from harrier._ingest import Pipeline
 from harrier._model_files import resolve_folder
-from harrier._options import IngestOptions
+from harrier._options import CPU_SPAN_TOKENS, IngestOptions
 from harrier._progress import use_bar
 from harrier._report import IngestReport
 from harrier._run import IngestRun
@@ -98,7 +97,8 @@ def ingest_on_ray(
         )
     settings = actor_settings(model, settings, device, num_gpus_per_actor)
     tokenizer, dimension, model_limit = model_info(settings)
-    limit = options.max_tokens or settings.max_tokens or model_limit
+    default = min(model_limit, CPU_SPAN_TOKENS) if settings.device == "cpu" else model_limit
+    limit = options.max_tokens or settings.max_tokens or default  # as harrier.ingest does
     if not 0 < limit <= model_limit:
         raise ConfigurationError(
             f"max_tokens={limit} must be between 1 and the model's limit {model_limit}"
@@ -251,12 +251,22 @@ def _ingest_large(
     overlap: int,
     report: IngestReport,
 ) -> None:
-    """Files too large for one row, streamed in pieces on the driver as ``ingest`` does."""
+    """Files too large for one row, streamed in pieces on the driver by the same stages."""
     logger.info("streaming %d large files on the driver", len(files))
     embedder = Embedder.from_settings(settings)
-    job = Pipeline(store, embedder, limit, overlap, report)
-    for prepared in job.prepare_all(files):
-        job.write(job.embed(prepared))
+    splitter = Splitter(embedder, max_tokens=limit, overlap_tokens=overlap)
+    hash_settings = _stages.ingest_settings(embedder.identity, limit, overlap)
+    for file in files:
+        pieces = _stages.prepare_large(
+            file,
+            lambda doc_id: store.stored_documents([doc_id]).get(doc_id),
+            hash_settings,
+            splitter,
+        )
+        for works in pieces:
+            _stages.record_skips(report, _stages.skipped(works))
+            _stages.embed(works, embedder)
+            _stages.write(works, store, embedder.model_name, report)
 
 
 def original_error(exc: BaseException) -> HarrierError | None:
