@@ -158,11 +158,21 @@ class Progress:
             else:
                 logger.info("%s", self.line())
 
-    def close(self) -> None:
-        """Stop the ticks (a bar shows its last counts)."""
+    def close(self, outcome: str = "done") -> None:
+        """Stop the ticks; a bar shows its last counts, a log gets a last line (``outcome``)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        if self.logs:
+            logger.info(
+                "%s: %s, %s, elapsed %s",
+                self.name,
+                outcome,
+                self.describe(),
+                duration(self.elapsed()),
+            )
         if self._bar is not None:
             self._bar.set_postfix_str(self.describe(), refresh=False)
             self._bar.close()

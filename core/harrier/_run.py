@@ -232,7 +232,7 @@ class IngestRun:
         if self._closed:
             return self.report
         self._closed = True
-        self.progress.close()
+        self.progress.close("stopped" if interrupted else "done")
         if self.converter is not None:
             self.converter.worker.close(kill=interrupted)
         if self._skip_log is not None:
