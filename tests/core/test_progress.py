@@ -110,3 +110,28 @@ def _interrupt_main() -> None:
     import _thread
 
     _thread.interrupt_main()
+
+
+def test_the_plan_and_a_long_estimate_name_what_would_shorten_it(caplog, tmp_path):
+    from harrier._options import IngestOptions
+    from harrier._run import IngestRun
+    from harrier._stages import DocumentWork
+
+    caplog.set_level(logging.INFO, logger="harrier.progress")
+    for name, size_ in (("a.txt", 1000), ("b.txt", 1000), ("c.txt", 100_000)):
+        (tmp_path / name).write_text("x" * size_)
+    with IngestRun(tmp_path, IngestOptions(show_progress=False), convert=False) as run:
+        run.plan("model m on cpu (float32)", "store S", 8192, hint="a GPU (--device cuda)")
+        run.embedded([DocumentWork("a.txt", {}, "h", spans=[])])  # too early to judge
+        run.progress.started -= 60  # then a minute for 2 kB of 102 kB: about 50 min left
+        run.embedded([DocumentWork("b.txt", {}, "h", spans=[])])
+        run.embedded([DocumentWork("missing", {}, "h", spans=[])])  # hinted once only
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == (
+        "plan: 3 documents (102.0 kB) -> store S; model m on cpu (float32), "
+        "spans up to 8,192 tokens"
+    )
+    hints = [line for line in lines if line.startswith("this run may take")]
+    assert len(hints) == 1 and hints[0].endswith("to shorten it: a GPU (--device cuda)")
+    assert "50 min" in hints[0] or "49 min" in hints[0] or "51 min" in hints[0]
+    assert lines[-1].startswith("ingest: done, 3/3 documents, 2.0 kB of 102.0 kB, 0 spans")
