@@ -1,19 +1,32 @@
 """Ingestion: end to end (read, split, embed, write) vs embedding only, on embedded stores,
 and harrier's ingestion vs ``langchain_qdrant.QdrantVectorStore.add_documents`` with the same
 embeddings and the same spans.
+
+``--memory``: the peak resident memory of ``harrier ingest`` with the default settings on a CPU,
+over a mixed folder of real formats (PDF, DOCX, PPTX, XLSX, HTML, EPUB from
+``tests/document_files.py``, long and short text files), next to the same folder at
+``--max-tokens 512`` (and, with ``--full-length``, at the model's 32,768 tokens). Each case runs
+in a fresh process; ``--layers 0`` measures the full-depth model.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import random
+import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import corpus, model_folder, table
+from _common import _WORDS, corpus, model_folder, table
+
+MEMORY_BUDGET_MIB = 2048
+"""What a default CPU ingest of the mixed folder may peak at (the README states it)."""
 
 
 def _stores(work: Path) -> dict[str, object]:
@@ -47,7 +60,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--device", default=None)
     parser.add_argument("--edge-only", action="store_true", help="only the default store")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
+    parser.add_argument("--memory", action="store_true", help="peak memory of a default ingest")
+    parser.add_argument(
+        "--full-length", action="store_true", help="with --memory: also 32,768-token spans"
+    )
+    parser.add_argument("--long-words", type=int, default=20_000, help="the long text file")
     args = parser.parse_args(argv)
+    if args.memory:
+        return memory(args)
 
     import harrier
 
@@ -132,5 +152,84 @@ def _langchain_row(work, folder, args, spans, tokens, embed_only):  # type: igno
     }
 
 
+def mixed_folder(folder: Path, long_words: int) -> Path:
+    """Real formats, a long text file and some short ones."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from document_files import write_all
+
+    write_all(folder)
+    rng = random.Random(3)
+    (folder / "long.txt").write_text(
+        " ".join(rng.choice(_WORDS) for _ in range(long_words)), encoding="utf-8"
+    )
+    for i in range(20):
+        words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(50, 800)))
+        (folder / f"note-{i:02d}.md").write_text(f"# Note {i}\n\n{words}\n", encoding="utf-8")
+    return folder
+
+
+def memory(args: argparse.Namespace) -> list[dict[str, object]]:
+    """Each case in its own process: ``harrier ingest`` on the CPU, its peak RSS."""
+    model = model_folder(Path(args.cache), args.shape, args.layers or None)
+    cases = [("default settings", []), ("--max-tokens 512", ["--max-tokens", "512"])]
+    if args.full_length:
+        cases.append(("--max-tokens 32768 (the model's length)", ["--max-tokens", "32768"]))
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = mixed_folder(Path(tmp) / "docs", args.long_words)
+        for name, extra in cases:
+            command = [
+                *("ingest", str(folder), "--collection", "m", "--model", str(model)),
+                *("--store", f"qdrant:{Path(tmp) / name.replace(' ', '_')}", "--device", "cpu"),
+                *("--json", "--quiet", *extra),
+            ]
+            child = subprocess.run(
+                [sys.executable, __file__, "--memory-child", json.dumps(command)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+            report = result["report"]
+            rows.append(
+                {
+                    "case": name,
+                    "peak RSS MiB": result["peak_mib"],
+                    "converter MiB": result["children_mib"],
+                    "under budget": result["peak_mib"] < MEMORY_BUDGET_MIB,
+                    "spans": report["spans_written"],
+                    "tokens": report["tokens"],
+                    "seconds": report["seconds"],
+                }
+            )
+    base = rows[0]["peak RSS MiB"]
+    for row in rows:
+        row["ratio to default"] = float(row["peak RSS MiB"]) / float(base)  # type: ignore[arg-type]
+    print(
+        f"model {args.shape}, {model_folder.__name__}: {model.name}; budget {MEMORY_BUDGET_MIB} MiB"
+    )
+    print(table(rows))
+    return rows
+
+
+def _memory_child(command: list[str]) -> None:
+    """Run the command here and print its report with this process's peak RSS."""
+    import contextlib
+    import io
+
+    from harrier.cli import main as cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli(command)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    print(json.dumps({"peak_mib": peak, "children_mib": children, "report": report}))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--memory-child"]:
+        _memory_child(json.loads(sys.argv[2]))
+    else:
+        main()

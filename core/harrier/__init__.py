@@ -41,11 +41,13 @@ if TYPE_CHECKING:
     from harrier._index import DEFAULT_K, Index
     from harrier._ingest import ingest
     from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
+    from harrier._options import IngestOptions
     from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
     from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
     from harrier._remote import RemoteEmbedder
     from harrier._report import IngestReport
     from harrier._settings import DEFAULT_MODEL, EmbedderSettings
+    from harrier._signals import RunInterrupted
     from harrier._spans import Span, Splitter, split_spans
     from harrier._store import StoredDocument, VectorStore, retry
 
@@ -67,6 +69,7 @@ _LAZY = {
     "HarrierError": "harrier._errors",
     "Hit": "harrier._records",
     "Index": "harrier._index",
+    "IngestOptions": "harrier._options",
     "IngestReport": "harrier._report",
     "InputError": "harrier._errors",
     "InputTypeError": "harrier._errors",
@@ -76,6 +79,7 @@ _LAZY = {
     "NoSparseVectorsError": "harrier._errors",
     "NonFiniteEmbeddingError": "harrier._errors",
     "RemoteEmbedder": "harrier._remote",
+    "RunInterrupted": "harrier._signals",
     "SPAN_FIELDS": "harrier._records",
     "SPARSE_VECTOR_NAME": "harrier._bm25",
     "SourceDocument": "harrier._documents",
@@ -121,6 +125,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "HarrierError",
     "Hit",
     "Index",
+    "IngestOptions",
     "IngestReport",
     "InputError",
     "InputTypeError",
@@ -130,6 +135,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "NoSparseVectorsError",
     "NonFiniteEmbeddingError",
     "RemoteEmbedder",
+    "RunInterrupted",
     "SPAN_FIELDS",
     "SPARSE_VECTOR_NAME",
     "SourceDocument",

@@ -7,9 +7,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from harrier._errors import StoreError
+from harrier._progress import Progress, use_bar
 from harrier._records import SpanRecord
 from harrier._stages import write_batches
 from harrier.stores.base import StoredDocument, VectorStore
@@ -42,7 +41,8 @@ def copy_collection(
     target: VectorStore,
     *,
     batch_size: int = 256,
-    show_progress: bool = False,
+    show_progress: bool | None = None,
+    quiet: bool = False,
 ) -> CopyReport:
     """Copy every span of ``source`` into ``target``: ids, vectors, texts and metadata as is.
 
@@ -50,6 +50,9 @@ def copy_collection(
     hold that model and dimension. Spans the target already holds in the same version are
     skipped, so a re-run (after a kill, or of a finished copy) writes only what is missing and
     ends equal to one clean copy. Pages of ``batch_size`` spans bound the memory.
+
+    Progress: a bar (``show_progress``; None: when stderr is a terminal), else a line on the
+    ``harrier.progress`` logger every 10 s with the time left; ``quiet``: neither.
     """
     started = time.perf_counter()
     recorded = source.collection_model()
@@ -62,12 +65,17 @@ def copy_collection(
     logger.info("copying %s from %r to %r", source.collection, source, target)
     target.begin_bulk_load()
     try:
-        with tqdm(
-            total=source.count(), desc="Copying", unit="span", disable=not show_progress
-        ) as bar:
+        with Progress(
+            "copy",
+            unit="span",
+            describe=lambda: f"{report.spans:,} spans read, {report.copied:,} copied",
+            bar=use_bar(show_progress),
+            quiet=quiet,
+        ) as progress:
+            progress.set_total(source.count())
             for page in source.iter_records(batch_size):
                 _copy_page(page, target, report)
-                bar.update(len(page))
+                progress.advance(len(page))
     finally:
         target.end_bulk_load()
     report.seconds = time.perf_counter() - started

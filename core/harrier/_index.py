@@ -10,6 +10,7 @@ from harrier._deprecation import renamed
 from harrier._engine import EmbeddingEngine
 from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._ingest import ingest
+from harrier._options import IngestOptions
 from harrier._records import Hit
 from harrier._report import IngestReport
 from harrier._store import VectorStore
@@ -52,25 +53,12 @@ class Index:
     def ingest(
         self,
         source: str | Path | Iterable[Any],
-        *,
-        max_tokens: int | None = None,
-        overlap_tokens: int = 0,
-        prune: bool = False,
-        show_progress: bool = False,
-        **options: Any,
+        options: IngestOptions | None = None,
+        **changes: Any,
     ) -> IngestReport:
-        """See :func:`harrier.ingest` (``options``: its folder, conversion and skip-log
-        arguments)."""
-        report = ingest(
-            source,
-            self.store,
-            self.embedder,
-            max_tokens=max_tokens,
-            overlap_tokens=overlap_tokens,
-            prune=prune,
-            show_progress=show_progress,
-            **options,
-        )
+        """See :func:`harrier.ingest`: ``options`` with ``changes`` to its fields (checked:
+        an unknown name is refused)."""
+        report = ingest(source, self.store, self.embedder, IngestOptions.of(options, **changes))
         self._has_sparse = self.store.has_sparse_vectors()  # the collection was checked
         return report
 

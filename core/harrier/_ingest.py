@@ -2,96 +2,123 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from harrier import _stages as stages
-from harrier._documents import LARGE_FILE_BYTES, LargeFile, iter_source, iter_text_pieces
+from harrier._documents import LargeFile
 from harrier._engine import EmbeddingEngine
-from harrier._folders import FolderFilter
-from harrier._records import document_hash
+from harrier._options import CPU_SPAN_TOKENS, IngestOptions
 from harrier._report import IngestReport
-from harrier._spans import Span, Splitter
+from harrier._run import IngestRun
+from harrier._signals import RunInterrupted, deferred_signals
+from harrier._spans import Splitter
 from harrier._stages import Document, DocumentWork
-from harrier._store import VectorStore
-from harrier._threads import BackgroundConsumer, in_background
-from harrier.convert import CONVERT_TIMEOUT, FileConverter
+from harrier._store import StoredDocument, VectorStore
+from harrier._threads import BackgroundConsumer, Worker, in_background
+from harrier.convert import FileConverter
 
 logger = logging.getLogger("harrier")
+
+STOP_SECONDS = 1.5
+"""How long a stopped run waits for the write in flight (and the store) before it gives up."""
+PART_TOKENS = 16_384
+"""Tokens embedded between two progress updates (and stop checks) of the thread pipeline."""
 
 
 def ingest(
     source: str | Path | Iterable[Any],
     store: VectorStore,
     embedder: EmbeddingEngine,
-    *,
-    max_tokens: int | None = None,
-    overlap_tokens: int = 0,
-    prune: bool = False,
-    show_progress: bool = False,
-    group_documents: int = 64,
-    group_chars: int = 4_000_000,
-    large_file_bytes: int = LARGE_FILE_BYTES,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    follow_symlinks: bool = False,
-    convert_timeout: float = CONVERT_TIMEOUT,
-    skip_log: str | Path | None = None,
+    options: IngestOptions | None = None,
+    **changes: Any,
 ) -> IngestReport:
     """Split, embed and write every document of ``source`` into ``store``.
+
+    ``options`` (an :class:`~harrier.IngestOptions`), with ``changes`` to its fields as
+    keywords (``max_tokens=512, prune=True``; an unknown name is refused), say how.
 
     Unchanged documents (same text, metadata and settings) embed and write nothing; a changed
     document's new spans are written before its stale spans are deleted; with ``prune`` the
     documents missing from ``source`` are deleted at the end. Memory stays bounded: documents
-    are handled in groups of at most ``group_documents`` documents or ``group_chars`` characters,
-    and files over ``large_file_bytes`` are streamed in pieces.
+    are handled in groups (``group_documents`` documents or ``group_chars`` characters), and
+    files over ``large_file_bytes`` are streamed in pieces.
 
-    A folder is walked honouring ``.gitignore`` files; ``include`` / ``exclude`` are
-    ``.gitignore``-style patterns, symbolic links are followed with ``follow_symlinks``. PDF,
-    Office, HTML and EPUB files are converted (in a worker process, at most
+    A folder is walked honouring ``.gitignore`` files and the ``include`` / ``exclude``
+    patterns. PDF, Office, HTML and EPUB files are converted (in a worker process, at most
     ``convert_timeout`` seconds each) only when their bytes changed. Skips are counted by
     reason in the report; ``skip_log`` names a file that gets every one of them.
+
+    Progress goes to a bar on a terminal, else to the ``harrier.progress`` logger (INFO, at
+    least every 10 s, with an estimate of the time left). Ctrl-C or SIGTERM (see
+    :func:`harrier.cli.main`) stops the run within about two seconds: the write in flight
+    finishes, the rest is abandoned, and :class:`RunInterrupted` carries the report; running
+    it again resumes.
     """
-    started = time.perf_counter()
-    with (
-        open(skip_log, "w", encoding="utf-8") if skip_log is not None else contextlib.nullcontext()
-    ) as log:
-        report = IngestReport(skip_log=log)
+    options = IngestOptions.of(options, **changes)
+    max_tokens = span_tokens(options, embedder)
+    with IngestRun(source, options) as run:
         job = Pipeline(
             store,
             embedder,
-            embedder.max_tokens if max_tokens is None else max_tokens,
-            overlap_tokens,
-            report,
-            FileConverter(convert_timeout),
+            max_tokens,
+            options.overlap_tokens,
+            run.report,
+            run.converter,
+            on_embedded=run.embedded,
+        )
+        run.plan(
+            describe_engine(embedder), store, max_tokens, hint=speed_hint(embedder, max_tokens)
         )
         try:
-            job.run(
-                iter_source(
-                    source,
-                    large_file_bytes=large_file_bytes,
-                    folder=FolderFilter(include, exclude, follow_symlinks),
-                ),
-                prune,
-                show_progress,
-                group_documents,
-                group_chars,
-            )
-        finally:
-            if job.converter is not None:
-                job.converter.close()
-    report.skip_log = None
-    report.seconds = time.perf_counter() - started
-    logger.info("ingestion done: %s", report.summary())
-    return report
+            job.run(run.groups())
+            run.prune(store)
+        except KeyboardInterrupt as exc:
+            run.close(interrupted=True)
+            logger.info("ingestion interrupted: %s", run.report.summary())
+            raise RunInterrupted(run.report, exc) from None
+    logger.info("ingestion done: %s", run.report.summary())
+    return run.report
+
+
+def span_tokens(options: IngestOptions, embedder: Any) -> int:
+    """The span length of a run: ``options.max_tokens``, else the engine's own setting, else
+    the model's limit, capped at :data:`CPU_SPAN_TOKENS` for an engine on a CPU here."""
+    if options.max_tokens is not None:
+        return options.max_tokens
+    settings = getattr(embedder, "settings", None)
+    if getattr(settings, "max_tokens", None) is not None:
+        return int(embedder.max_tokens)
+    on_cpu = (
+        getattr(embedder, "url", None) is None and str(getattr(embedder, "device", "")) == "cpu"
+    )
+    return min(embedder.max_tokens, CPU_SPAN_TOKENS) if on_cpu else int(embedder.max_tokens)
+
+
+def describe_engine(embedder: Any) -> str:
+    """``model NAME on cpu (float32)``, or ``model NAME via URL`` for a server, for the plan."""
+    url = getattr(embedder, "url", None)
+    if url is not None:
+        return f"model {embedder.model_name} via {url}"
+    dtype = str(getattr(embedder, "dtype", "")).removeprefix("torch.")
+    return f"model {embedder.model_name} on {getattr(embedder, 'device', '?')} ({dtype})"
+
+
+def speed_hint(embedder: Any, max_tokens: int) -> str:
+    """What would shorten a long run on this engine (a GPU, shorter spans, a server)."""
+    local = getattr(embedder, "url", None) is None
+    hints = []
+    if local and str(getattr(embedder, "device", "")).startswith("cpu"):
+        hints.append("a GPU (--device cuda)")
+    if max_tokens > 2048:
+        hints.append(f"shorter spans (--max-tokens 512; now {max_tokens:,})")
+    if local:
+        hints.append("a `harrier serve` on a faster machine (--embedder URL)")
+    return ", ".join(hints)
 
 
 @dataclass
@@ -105,8 +132,9 @@ class Pipeline:
     overlap: int
     report: IngestReport
     converter: FileConverter | None = None
-    progress: Any = None
+    on_embedded: Callable[[list[DocumentWork]], None] | None = None
     store_lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
     splitter: Splitter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -118,36 +146,40 @@ class Pipeline:
     def settings(self) -> str:
         return stages.ingest_settings(self.embedder.identity, self.max_tokens, self.overlap)
 
-    def run(
-        self,
-        items: Iterable[Any],
-        prune: bool,
-        show_progress: bool,
-        group_documents: int,
-        group_chars: int,
-    ) -> None:
-        """The three stages overlapped: read+split, embed (this thread), write."""
+    def run(self, groups: Iterable[list[Document] | LargeFile]) -> None:
+        """The three stages overlapped, each in a thread: read+split, embed, write. This
+        thread only waits, so Ctrl-C and SIGTERM reach it at once (a forward pass can take
+        minutes); then the write in flight finishes (at most :data:`STOP_SECONDS`), the rest
+        is abandoned, and the interrupt is re-raised. No document is left half-written: a
+        document counts as written once all its spans are, and a re-run redoes any other."""
         self.store.ensure_collection(self.embedder.identity, self.embedder.dimension)
-        seen: set[str] = set()
         self.store.begin_bulk_load()
+        writer = BackgroundConsumer(self.write, maxsize=2, name="harrier-writer")
         try:
-            with tqdm(desc="Ingesting", unit="doc", disable=not show_progress) as bar:
-                self.progress = bar
-                groups = stages.document_groups(
-                    items, seen, self.report, group_documents, group_chars
-                )
-                writer = BackgroundConsumer(self.write, maxsize=2, name="harrier-writer")
-                try:
-                    for prepared in in_background(
-                        self.prepare_all(groups), maxsize=2, name="harrier-reader"
-                    ):
-                        writer.put(self.embed(prepared))
-                finally:
-                    writer.close()
+            Worker(lambda: self._embed_all(groups, writer), name="harrier-embed").wait()
+            writer.close()
+        except BaseException:
+            self.stop.set()
+            with deferred_signals():
+                writer.abandon(STOP_SECONDS)
+            raise
         finally:
-            self.store.end_bulk_load()
-        if prune:
-            self.report.documents_pruned = stages.prune(self.store, seen)
+            with deferred_signals():
+                locked = self.store_lock.acquire(timeout=STOP_SECONDS)
+                try:
+                    self.store.end_bulk_load()
+                finally:
+                    if locked:
+                        self.store_lock.release()
+
+    def _embed_all(
+        self, groups: Iterable[list[Document] | LargeFile], writer: BackgroundConsumer[Any]
+    ) -> None:
+        for prepared in in_background(self.prepare_all(groups), maxsize=2, name="harrier-reader"):
+            embedded = self.embed(prepared)
+            if self.stop.is_set():
+                return
+            writer.put(embedded)
 
     def prepare_all(
         self, groups: Iterable[list[Document] | LargeFile]
@@ -167,70 +199,40 @@ class Pipeline:
         return stages.prepare(group, stored, self.settings, self.splitter, self.converter)
 
     def prepare_large(self, file: LargeFile) -> Iterator[list[DocumentWork]]:
-        """A large file in pieces: a first pass hashes it and counts its spans, a second splits
-        it again piece by piece; stale spans are deleted after the last piece."""
-        try:
-            doc_hash = document_hash(
-                (p for _, p in iter_text_pieces(file.path)), file.metadata, self.settings
-            )
-            count = sum(len(self.split(piece)) for _, piece in iter_text_pieces(file.path))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = (
-                "not valid UTF-8"
-                if isinstance(exc, UnicodeDecodeError)
-                else f"cannot read: {exc.strerror or exc}"
-            )
-            yield [DocumentWork(file.id, file.metadata, "", skip=reason)]
-            return
-        with self.store_lock:
-            stored = self.store.stored_documents([file.id]).get(file.id)
-        if stored is not None and stored.is_complete(doc_hash):
-            yield [DocumentWork(file.id, file.metadata, doc_hash, stored)]
-            return
-        index = 0
-        for (offset, piece), last in _with_last(iter_text_pieces(file.path)):
-            spans = [
-                replace(s, start=s.start + offset, end=s.end + offset, index=s.index + index)
-                for s in self.split(piece)
-            ]
-            index += len(spans)
-            yield [
-                DocumentWork(
-                    file.id,
-                    file.metadata,
-                    doc_hash,
-                    stored if last else None,
-                    spans,
-                    span_count=count,
-                    last=last,
-                )
-            ]
+        """A large file in pieces (:func:`harrier._stages.prepare_large`)."""
+        return stages.prepare_large(file, self.stored, self.settings, self.splitter)
 
-    def split(self, text: str) -> list[Span]:
-        return self.splitter.split(text)
+    def stored(self, doc_id: str) -> StoredDocument | None:
+        with self.store_lock:
+            return self.store.stored_documents([doc_id]).get(doc_id)
 
     def embed(self, works: list[DocumentWork]) -> list[DocumentWork]:
-        """Stage 2 (this thread)."""
-        stages.embed(works, self.embedder)
+        """Stage 2, in parts of about :data:`PART_TOKENS` tokens, so progress moves and a stop
+        is seen between them."""
+        for part in token_parts(works, PART_TOKENS):
+            if self.stop.is_set():
+                break
+            stages.embed(part, self.embedder)
+            if self.on_embedded is not None:
+                self.on_embedded(part)
         return works
 
     def write(self, works: list[DocumentWork]) -> None:
         """Stage 3: write the new spans, then delete the stale ones of each document."""
         with self.store_lock:
             stages.write(works, self.store, self.embedder.model_name, self.report)
-        if self.progress is not None:
-            self.progress.update(sum(w.last for w in works))
-            self.progress.set_postfix(spans=self.report.spans_written, tokens=self.report.tokens)
 
 
-def _with_last(items: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
-    """Each item with a flag that is True for the last one."""
-    iterator = iter(items)
-    try:
-        previous = next(iterator)
-    except StopIteration:
-        return
-    for item in iterator:
-        yield previous, False
-        previous = item
-    yield previous, True
+def token_parts(works: list[DocumentWork], tokens: int) -> Iterator[list[DocumentWork]]:
+    """Consecutive runs of ``works`` holding about ``tokens`` span tokens each (a document is
+    never cut)."""
+    part: list[DocumentWork] = []
+    count = 0
+    for work in works:
+        part.append(work)
+        count += sum(s.token_count for s in work.spans or ())
+        if count >= tokens:
+            yield part
+            part, count = [], 0
+    if part:
+        yield part

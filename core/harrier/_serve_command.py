@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
-from harrier._embedder import DEFAULT_MODEL, Embedder
 from harrier._errors import ConfigurationError
 
 SERVE_EPILOG = """examples:
@@ -28,9 +28,8 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     )
     serve.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
         metavar="NAME_OR_PATH",
-        help=f"Hub id or local folder (default {DEFAULT_MODEL})",
+        help="Hub id or local folder (default microsoft/harrier-oss-v1-270m)",
     )
     serve.add_argument(
         "--served-model-name",
@@ -109,6 +108,9 @@ def run_serve(args: argparse.Namespace) -> int:
         from harrier.serve import ServeLimits, bind, run_server
     except ImportError as exc:
         raise ConfigurationError(str(exc)) from exc
+    from harrier._embedder import DEFAULT_MODEL, Embedder
+
+    args.model = args.model or DEFAULT_MODEL
     api_key = None
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env)
@@ -131,7 +133,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
     )
 
-    def load() -> Embedder:
+    def load() -> Any:
         return Embedder.from_pretrained(
             args.model,
             device=args.device,

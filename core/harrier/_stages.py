@@ -20,14 +20,21 @@ one: its digest is its ``hash_input()``, and its load is the caller's ``FileConv
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from harrier._documents import (
+    LargeFile,
+    LazyDocument,
+    Skipped,
+    SourceDocument,
+    SourceItem,
+    iter_text_pieces,
+)
 from harrier._batching import size_bounded_groups
-from harrier._documents import LargeFile, LazyDocument, Skipped, SourceDocument, SourceItem
 from harrier._engine import EmbeddingEngine, embeds_token_ids
 from harrier._errors import SourceError
 from harrier._identity import ModelIdentity
@@ -175,6 +182,67 @@ def prepare(
     for work, spans in zip(changed, splitter.split_many(texts), strict=True):
         work.spans, work.span_count = spans, len(spans)
     return works
+
+
+def prepare_large(
+    file: LargeFile,
+    stored_of: Callable[[str], StoredDocument | None],
+    settings: str,
+    splitter: Splitter,
+) -> Iterator[list[DocumentWork]]:
+    """Stage 1 for a file too large to hold: a first pass hashes it and counts its spans, a
+    second splits it again piece by piece (one work each, offsets and indexes of the whole
+    file); the last piece's write deletes the stale spans. ``stored_of(id)``: what the store
+    holds of the file."""
+    try:
+        doc_hash = document_hash(
+            (p for _, p in iter_text_pieces(file.path)), file.metadata, settings
+        )
+        count = sum(len(splitter.split(piece)) for _, piece in iter_text_pieces(file.path))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = (
+            "not valid UTF-8"
+            if isinstance(exc, UnicodeDecodeError)
+            else f"cannot read: {exc.strerror or exc}"
+        )
+        yield [DocumentWork(file.id, file.metadata, "", skip=reason)]
+        return
+    stored = stored_of(file.id)
+    if stored is not None and stored.is_complete(doc_hash):
+        yield [DocumentWork(file.id, file.metadata, doc_hash, stored)]
+        return
+    index = 0
+    pieces = with_last(iter_text_pieces(file.path))
+    for (offset, piece), last in pieces:
+        spans = [
+            replace(s, start=s.start + offset, end=s.end + offset, index=s.index + index)
+            for s in splitter.split(piece)
+        ]
+        index += len(spans)
+        yield [
+            DocumentWork(
+                file.id,
+                file.metadata,
+                doc_hash,
+                stored if last else None,
+                spans,
+                span_count=count,
+                last=last,
+            )
+        ]
+
+
+def with_last(items: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
+    """Each item with a flag that is True for the last one."""
+    iterator = iter(items)
+    try:
+        previous = next(iterator)
+    except StopIteration:
+        return
+    for item in iterator:
+        yield previous, False
+        previous = item
+    yield previous, True
 
 
 def as_lazy(file: ConvertedFile, converter: FileConverter | None) -> LazyDocument:

@@ -61,7 +61,8 @@ class BackgroundConsumer(Generic[T]):
     """Runs ``handle`` on each item in a thread, with at most ``maxsize`` items waiting.
 
     ``close`` waits for the queued items; the first error of ``handle`` stops the thread and is
-    re-raised by the next ``put`` or by ``close``.
+    re-raised by the next ``put`` or by ``close``. ``abandon`` lets the item in hand finish and
+    drops the waiting ones.
     """
 
     def __init__(self, handle: Callable[[T], None], *, maxsize: int, name: str) -> None:
@@ -73,8 +74,11 @@ class BackgroundConsumer(Generic[T]):
         self._thread.start()
 
     def _consume(self) -> None:
-        while True:
-            item = self._queue.get()
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=_POLL)
+            except queue.Empty:
+                continue
             if item is _END:
                 return
             try:
@@ -93,7 +97,39 @@ class BackgroundConsumer(Generic[T]):
         self._thread.join()
         self._raise()
 
+    def abandon(self, timeout: float) -> bool:
+        """Finish the item in hand (waiting at most ``timeout`` seconds), drop the others;
+        True when the thread is done."""
+        self._stop.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def _raise(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+
+class Worker:
+    """Runs ``work`` in a daemon thread while the calling thread waits in :meth:`wait`, which
+    Ctrl-C and SIGTERM interrupt at once (a thread inside a long native call, a forward pass,
+    would not see them for minutes). An abandoned worker ends with the process."""
+
+    def __init__(self, work: Callable[[], None], *, name: str) -> None:
+        self._work = work
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait for the work to end; re-raise its error."""
+        while self._thread.is_alive():
+            self._thread.join(_POLL)
+        if self._error is not None:
+            raise self._error

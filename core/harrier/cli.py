@@ -7,20 +7,31 @@ import json
 import logging
 import os
 import sys
+import textwrap
+import time
 from collections.abc import Sequence
+from typing import Any
 
-from harrier._copy import copy_collection
-from harrier._embedder import Embedder
 from harrier._errors import HarrierError, ModelNotFoundError
-from harrier._index import DEFAULT_K, Index
-from harrier._remote import RemoteEmbedder
-from harrier._report import IngestReport
+from harrier._options import IngestOptions, add_arguments
 from harrier._serve_command import add_serve_parser, run_serve
-from harrier._settings import DEFAULT_MODEL
-from harrier.convert import CONVERT_TIMEOUT
-from harrier.stores import open_store, store_kinds
+from harrier._signals import RunInterrupted, exit_code, sigterm_interrupts
 
-EPILOG = """examples:
+logger = logging.getLogger("harrier")
+
+MODEL_HELP = "Hub id or local folder (default microsoft/harrier-oss-v1-270m)"
+"""The default model, named without importing the engine (a test checks it is DEFAULT_MODEL)."""
+SLOW_LOADING = 5.0
+"""A search whose loading takes longer than this (seconds) suggests a server."""
+
+STORES = """stores (--store): qdrant (embedded Qdrant Edge in ./.harrier/qdrant, the default),
+qdrant:PATH, qdrant:URL (API key from QDRANT_API_KEY); qdrant-local[:PATH] (qdrant-client's
+local mode, as earlier versions wrote); milvus (Milvus Lite in ./.harrier/milvus.db),
+milvus:PATH, milvus:URI (token from MILVUS_TOKEN).
+"""
+
+EPILOG = (
+    """examples:
   harrier ingest ./docs --collection docs
   harrier search "how do I reset my password?" --collection docs -k 3
   harrier search "error E1234" --collection docs --mode sparse
@@ -30,11 +41,9 @@ EPILOG = """examples:
   harrier copy --from qdrant --to qdrant:http://localhost:6333 --collection docs
   harrier serve --model microsoft/harrier-oss-v1-270m --port 8080
 
-stores: qdrant (embedded Qdrant Edge in ./.harrier/qdrant), qdrant:PATH, qdrant:URL (API key
-from QDRANT_API_KEY); qdrant-local[:PATH] (qdrant-client's local mode, as earlier versions
-wrote); milvus (Milvus Lite in ./.harrier/milvus.db), milvus:PATH, milvus:URI (token from
-MILVUS_TOKEN).
 """
+    + STORES
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,70 +55,46 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_ingest(commands)
+    _add_copy(commands)
+    _add_search(commands)
+    add_serve_parser(commands).set_defaults(run=run_serve)
+    for sub in commands.choices.values():  # every subcommand, also those added elsewhere
+        sub.allow_abbrev = False
+    return parser
 
-    ingest = commands.add_parser(
+
+def _subcommand(
+    commands: Any, name: str, run: Any, *, help: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand that runs ``run(args)`` and lists the store forms under its options."""
+    sub = commands.add_parser(
+        name,
+        help=help,
+        description=textwrap.fill(description, 88),
+        epilog=STORES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.set_defaults(run=run)
+    return sub
+
+
+def _add_ingest(commands: Any) -> None:
+    ingest = _subcommand(
+        commands,
         "ingest",
+        _ingest,
         help="split, embed and write documents (re-runs skip unchanged ones)",
         description="Split documents into spans, embed them and write them idempotently. "
         "SOURCE is a folder (text, Markdown, code; PDF, DOCX, PPTX, XLSX, HTML and EPUB with "
         "the documents extra; .gitignore files are honoured), a file, or a "
-        'JSON Lines file of {"id", "text", "metadata"} objects.',
+        'JSON Lines file of {"id", "text", "metadata"} objects. Progress goes to a bar on a '
+        "terminal, else to a log line every 10 s; Ctrl-C stops within seconds, and the same "
+        "command resumes.",
     )
     ingest.add_argument("source", metavar="SOURCE", help="a folder or a .jsonl file")
-    ingest.add_argument(
-        "--max-tokens",
-        type=int,
-        metavar="N",
-        help="span length limit in tokens (default: the model's, 32768)",
-    )
-    ingest.add_argument(
-        "--overlap-tokens",
-        type=int,
-        metavar="N",
-        help="tokens shared by consecutive spans (default 0)",
-    )
+    add_arguments(ingest)
     ingest.add_argument("--overlap", type=int, help=argparse.SUPPRESS)  # deprecated
-    ingest.add_argument(
-        "--prune", action="store_true", help="delete documents that are no longer in SOURCE"
-    )
-    ingest.add_argument(
-        "--no-sparse",
-        dest="sparse",
-        action="store_false",
-        help="a new collection gets dense vectors only, no BM25 vectors "
-        "(hybrid and sparse search then refuse it)",
-    )
-    ingest.add_argument(
-        "--include",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="read only files matching this .gitignore-style pattern (repeatable), e.g. '*.pdf'",
-    )
-    ingest.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="skip files and folders matching this pattern (repeatable)",
-    )
-    ingest.add_argument(
-        "--follow-symlinks",
-        action="store_true",
-        help="read symbolic links (never in a loop); default: skip them",
-    )
-    ingest.add_argument(
-        "--convert-timeout",
-        type=float,
-        default=CONVERT_TIMEOUT,
-        metavar="S",
-        help=f"seconds one document may take to convert (default {CONVERT_TIMEOUT:g})",
-    )
-    ingest.add_argument(
-        "--skip-log",
-        metavar="FILE",
-        help="write every skipped file and its reason to FILE (JSON lines)",
-    )
     ingest.add_argument(
         "--ray",
         nargs="?",
@@ -132,14 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F",
         help="with --ray: GPUs per embedding actor, e.g. 1 or 0.5 (default 0)",
     )
+    _add_quantization(ingest)
+    _add_engine_and_store(ingest)
 
-    copy = commands.add_parser(
+
+def _add_copy(commands: Any) -> None:
+    copy = _subcommand(
+        commands,
         "copy",
+        _copy,
         help="copy a collection between two stores (resumable)",
         description="Copy every span (ids, vectors, texts, metadata) of a collection from one "
         "store to another, e.g. from the embedded store to a server. Re-running copies only "
         "what is missing.",
-        allow_abbrev=False,
     )
     copy.add_argument(
         "--from",
@@ -152,25 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", dest="target", required=True, metavar="STORE", help="the store to write"
     )
     copy.add_argument("--collection", required=True, help="collection name (the same in both)")
-    for sub in (ingest, copy):
-        sub.add_argument(
-            "--quantization",
-            choices=["scalar", "binary"],
-            help="Qdrant only, when the collection is created: int8 or 1-bit "
-            "vectors in memory, rescored on the originals (default: none)",
-        )
+    _add_quantization(copy)
     copy.add_argument("--json", action="store_true", help="machine-readable output")
+    copy.add_argument("-q", "--quiet", action="store_true", help="no progress bar or lines")
     copy.add_argument("-v", "--verbose", action="store_true", help="log progress details")
 
-    search = commands.add_parser(
+
+def _add_search(commands: Any) -> None:
+    search = _subcommand(
+        commands,
         "search",
+        _search,
         help="find the spans nearest to a query",
-        description="Embed QUERY with the query instruction and print the nearest spans.",
+        description="Embed QUERY with the query instruction and print the nearest spans. "
+        "Each search loads the model; for many, run `harrier serve` once and pass --embedder.",
     )
     search.add_argument("query", metavar="QUERY")
-    search.add_argument(
-        "-k", type=int, default=DEFAULT_K, help=f"number of results (default {DEFAULT_K})"
-    )
+    search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     search.add_argument(
         "--query-instruction",
         metavar="TASK",
@@ -183,34 +171,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="hybrid (dense + BM25, fused), dense or sparse (BM25) (default: "
         "hybrid where the collection has BM25 vectors, else dense)",
     )
+    _add_engine_and_store(search)
 
-    add_serve_parser(commands)
-    for sub in commands.choices.values():  # every subcommand, also those added elsewhere
-        sub.allow_abbrev = False
-    for sub in (ingest, search):
-        sub.add_argument("--collection", required=True, help="collection name")
-        sub.add_argument(
-            "--store",
-            default="qdrant",
-            metavar="KIND[:PATH_OR_URL]",
-            help=f"one of {', '.join(store_kinds())}; embedded by default (see below)",
-        )
-        sub.add_argument(
-            "--model",
-            default=DEFAULT_MODEL,
-            metavar="NAME_OR_PATH",
-            help=f"Hub id or local folder (default {DEFAULT_MODEL})",
-        )
-        sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
-        sub.add_argument(
-            "--embedder",
-            metavar="URL",
-            help="embed through a `harrier serve` server instead of loading the "
-            "model here (API key from HARRIER_API_KEY)",
-        )
-        sub.add_argument("--json", action="store_true", help="machine-readable output")
-        sub.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    return parser
+
+def _add_quantization(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--quantization",
+        choices=["scalar", "binary"],
+        help="Qdrant only, when the collection is created: int8 or 1-bit "
+        "vectors in memory, rescored on the originals (default: none)",
+    )
+
+
+def _add_engine_and_store(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--collection", required=True, help="collection name")
+    sub.add_argument(
+        "--store",
+        default="qdrant",
+        metavar="KIND[:PATH_OR_URL]",
+        help="where the collection lives (default: qdrant, embedded; the forms are below)",
+    )
+    sub.add_argument("--model", metavar="NAME_OR_PATH", help=MODEL_HELP)
+    sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
+    sub.add_argument(
+        "--embedder",
+        metavar="URL",
+        help="embed through a `harrier serve` server instead of loading the "
+        "model here (API key from HARRIER_API_KEY)",
+    )
+    sub.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_argument("-v", "--verbose", action="store_true", help="log progress details")
 
 
 _RENAMED = {"overlap": "overlap_tokens", "instruction": "query_instruction"}
@@ -233,35 +223,56 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; Ctrl-C exits 130 and SIGTERM 143, after saying what was done."""
     args = parse_args(argv)
+    _configure_logging(args)
+    try:
+        with sigterm_interrupts():
+            return int(args.run(args))
+    except ModelNotFoundError as exc:
+        _fail(f"{exc}\nhint: pass --model PATH with a folder holding the model")
+    except HarrierError as exc:
+        _fail(str(exc))
+    except RunInterrupted as exc:
+        _stopped(exc, exc.report.summary())
+    except KeyboardInterrupt as exc:
+        _stopped(exc, "nothing was left half-written")
+    return 1
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """Warnings on stderr (everything with -v); progress lines too, unless --quiet."""
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    try:
-        return _run(args)
-    except ModelNotFoundError as exc:
-        _fail(f"{exc}\nhint: pass --model PATH with a folder holding the model")
-    except HarrierError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail(
-            "interrupted; run the same command again to resume (finished documents are skipped)",
-            code=130,
-        )
-    return 1
+    progress = logging.getLogger("harrier.progress")
+    progress.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+    if not progress.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("harrier: %(message)s"))
+        progress.addHandler(handler)
+        progress.propagate = False
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.command == "copy":
-        return _copy(args)
-    if args.command == "serve":
-        return run_serve(args)
-    if args.command == "ingest" and args.ray is not None:
+def _stopped(exc: KeyboardInterrupt, done: str) -> None:
+    """Say what an interrupted run did, and exit 130 (Ctrl-C) or 143 (SIGTERM) at once, even
+    if a thread is still inside a forward pass."""
+    code = exit_code(exc)
+    sys.stderr.write(
+        f"harrier: interrupted ({'SIGTERM' if code == 143 else 'Ctrl-C'}): {done}\n"
+        "harrier: run the same command again to resume (finished documents are skipped)\n"
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    options = IngestOptions.from_arguments(args)
+    if args.ray is not None:
         if args.embedder:
             _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
         from harrier.ray_ingest import ingest_on_ray
@@ -271,79 +282,99 @@ def _run(args: argparse.Namespace) -> int:
                 args.source,
                 args.store,
                 args.collection,
-                args.model,
-                max_tokens=args.max_tokens,
-                overlap_tokens=args.overlap_tokens or 0,
-                prune=args.prune,
+                _model(args),
+                options,
                 actors=args.actors,
                 num_gpus_per_actor=args.gpus_per_actor,
                 device=args.device,
                 address=args.ray or None,
-                show_progress=not args.json and sys.stderr.isatty(),
-                include=args.include,
-                exclude=args.exclude,
-                follow_symlinks=args.follow_symlinks,
-                convert_timeout=args.convert_timeout,
-                sparse=args.sparse,
-                skip_log=args.skip_log,
             )
         except ImportError as exc:  # Ray is not installed: the message names the extra
             _fail(str(exc))
         _print_report(report, args.json)
         return 0
-    embedder: Embedder | RemoteEmbedder
+    with _open_index(args, sparse=options.sparse) as index:
+        report = index.ingest(args.source, options)
+    _print_report(report, args.json)
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    with _open_index(args) as index:
+        mode = index.resolve_mode(args.mode)
+        loading = time.perf_counter() - started
+        hits = index.search(args.query, k=args.k, mode=mode)
+    for rank, hit in enumerate(hits, start=1):
+        if args.json:
+            _out(json.dumps({**hit.to_dict(), "mode": mode}, ensure_ascii=False))
+        else:
+            preview = " ".join(hit.text.split())[:200]
+            where = f"{_pages(hit.metadata)}[{hit.start}:{hit.end}]"
+            _out(f"{rank}. [{hit.score:.3f}] {hit.doc_id} {where}\n   {preview}")
+    if loading > SLOW_LOADING and not args.embedder:
+        sys.stderr.write(
+            f"harrier: loading the model and the store took {loading:.1f} s; for repeated "
+            f"searches start `harrier serve --model {_model(args)}` once and pass "
+            "--embedder http://127.0.0.1:8080\n"
+        )
+    return 0
+
+
+def _pages(metadata: dict[str, Any]) -> str:
+    """``p. 3 `` or ``pp. 3-4 `` for a span of a paged document, else nothing."""
+    first, last = metadata.get("page_start"), metadata.get("page_end")
+    if first is None:
+        return ""
+    return f"p. {first} " if last in (None, first) else f"pp. {first}-{last} "
+
+
+def _model(args: argparse.Namespace) -> str:
+    from harrier._settings import DEFAULT_MODEL
+
+    return str(args.model or DEFAULT_MODEL)
+
+
+def _open_index(args: argparse.Namespace, *, sparse: bool = True) -> Any:
+    """The engine (loaded here, or a server with --embedder) and the store, as an ``Index``
+    (imported here: the engine's modules load torch)."""
+    from harrier._index import Index
+    from harrier.stores import open_store
+
+    embedder: Any
     if args.embedder:
+        from harrier._remote import RemoteEmbedder
+
         embedder = RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
     else:
+        from transformers.utils import logging as transformers_logging
+
+        from harrier._embedder import Embedder
+
+        transformers_logging.disable_progress_bar()
+        logging.getLogger("harrier.progress").info("loading model %s", _model(args))
         embedder = Embedder.from_pretrained(
-            args.model, device=args.device, max_tokens=getattr(args, "max_tokens", None)
+            _model(args), device=args.device, max_tokens=getattr(args, "max_tokens", None)
         )
     quantization = getattr(args, "quantization", None)  # a Qdrant option, ingest only
     store = open_store(
         args.store,
         args.collection,
-        sparse=getattr(args, "sparse", True),
+        sparse=sparse,
         **({"quantization": quantization} if quantization else {}),
     )
-    with Index(
-        store, embedder, query_instruction=getattr(args, "query_instruction", None)
-    ) as index:
-        if args.command == "ingest":
-            report = index.ingest(
-                args.source,
-                overlap_tokens=args.overlap_tokens or 0,
-                prune=args.prune,
-                max_tokens=args.max_tokens if args.embedder else None,
-                show_progress=not args.json and sys.stderr.isatty(),
-                include=args.include,
-                exclude=args.exclude,
-                follow_symlinks=args.follow_symlinks,
-                convert_timeout=args.convert_timeout,
-                skip_log=args.skip_log,
-            )
-            _print_report(report, args.json)
-            return 0
-        mode = index.resolve_mode(args.mode)
-        hits = index.search(args.query, k=args.k, mode=mode)
-        for rank, hit in enumerate(hits, start=1):
-            if args.json:
-                _out(json.dumps({**hit.to_dict(), "mode": mode}, ensure_ascii=False))
-            else:
-                preview = " ".join(hit.text.split())[:200]
-                _out(
-                    f"{rank}. [{hit.score:.3f}] {hit.doc_id} [{hit.start}:{hit.end}]\n   {preview}"
-                )
-        return 0
+    return Index(store, embedder, query_instruction=getattr(args, "query_instruction", None))
 
 
 def _copy(args: argparse.Namespace) -> int:
+    from harrier._copy import copy_collection
+    from harrier.stores import open_store
+
     source = open_store(args.source, args.collection)
     try:
         target = open_store(args.target, args.collection, quantization=args.quantization)
         try:
-            report = copy_collection(
-                source, target, show_progress=not args.json and sys.stderr.isatty()
-            )
+            report = copy_collection(source, target, quiet=args.quiet)
         finally:
             target.close()
     finally:
@@ -352,7 +383,7 @@ def _copy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(report: IngestReport, as_json: bool) -> None:
+def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
         _out(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

@@ -3,44 +3,43 @@
 One row per document from start to end, so one write task writes all of a document's spans and
 then deletes its stale ones, exactly as :func:`harrier.ingest` does::
 
-    driver     iter_source -> blocks of <= batch_size documents or 4 MiB of text, made one at a
-               time as the read task asks for them (a bounded queue): memory stays bounded
+    driver     the run's source -> blocks of <= batch_size documents or group_chars of text,
+               made one at a time as the read task asks for them (a bounded queue)
     Prepare    actors with a tokenizer and a store client: what is stored, hash, split
     Embed      a pool of ``actors`` actors, one Embedder each (``num_gpus_per_actor``)
     StoreSink  write tasks: upsert in bounded batches, then delete_stale per document
 
 Span ids, document hashes and write order are the single-process pipeline's own functions, so
 a job can move between the two without duplicates. Files over ``large_file_bytes`` are streamed
-by the single-process pipeline on the driver after the Ray job (it loads the model only then).
+by the same stages on the driver after the Ray job (it loads the model only then).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harrier import _stages
-from harrier._documents import LARGE_FILE_BYTES, LargeFile, iter_source
+from harrier._documents import LargeFile
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, HarrierError
-from harrier._folders import FolderFilter
 from harrier._identity import model_identity
-from harrier._ingest import Pipeline
 from harrier._model_files import resolve_folder
+from harrier._options import CPU_SPAN_TOKENS, IngestOptions
+from harrier._progress import use_bar
 from harrier._report import IngestReport
+from harrier._run import IngestRun
 from harrier._settings import EmbedderSettings
+from harrier._signals import RunInterrupted
 from harrier._spans import Splitter
 from harrier._store import VectorStore
-from harrier._store_spec import open_store
-from harrier.convert import CONVERT_TIMEOUT
+from harrier.stores import open_store
 
 logger = logging.getLogger("harrier")
 
-_BLOCK_CHARS = 4 * 2**20  # the single-process pipeline's group bound
 _LIGHT_CPUS = 0.25  # what a prepare actor or a write task reserves (tokenizer, store I/O)
 
 
@@ -49,42 +48,35 @@ def ingest_on_ray(
     store: str,
     collection: str,
     model: str | Path | None = None,
+    options: IngestOptions | None = None,
     *,
     settings: EmbedderSettings | None = None,
-    max_tokens: int | None = None,
-    overlap_tokens: int = 0,
-    prune: bool = False,
     actors: int = 2,
     num_gpus_per_actor: float = 0.0,
     cpus_per_actor: float = 1.0,
     batch_size: int = 64,
     device: str | None = None,
     address: str | None = None,
-    large_file_bytes: int = LARGE_FILE_BYTES,
-    show_progress: bool = False,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    follow_symlinks: bool = False,
-    convert_timeout: float = CONVERT_TIMEOUT,
-    sparse: bool = True,
-    skip_log: str | Path | None = None,
+    **changes: Any,
 ) -> IngestReport:
     """Split, embed and write ``source`` into ``collection`` of the store server ``store``.
 
-    ``store`` is a spec as the command line takes it (``milvus:http://host:19530``,
-    ``qdrant:http://host:6333``); credentials come from each worker's environment. The engine
-    is ``settings`` (an :class:`~harrier.EmbedderSettings`: dtype, revision, batch budget...
-    reach every actor), or ``model`` with the defaults; each of ``actors`` embedding actors
-    builds it with ``num_gpus_per_actor`` GPUs and ``cpus_per_actor`` CPUs, on ``device``
-    (which overrides the settings'; default: ``cuda`` when GPUs are asked for, else ``cpu``).
-    Blocks of ``batch_size`` documents (at most 4 MiB of text) are what each stage takes at a
-    time. Ray is started locally, or joined at ``address`` (``auto``,
-    ``ray://host:10001``), unless it is already initialised. The store ends exactly as
-    :func:`harrier.ingest` with the same arguments leaves it (folder filters and conversion
-    as there: the Prepare actors convert the changed files, which travel with their bytes).
-    ``sparse=False``: a new collection gets no BM25 vectors. ``skip_log`` names a file that
-    gets every skip as a JSON line, as there (those found in the Prepare actors once the job ends).
+    ``options`` (an :class:`~harrier.IngestOptions`, with ``changes`` to its fields as
+    keywords) as for :func:`harrier.ingest`. ``store`` is a spec as the command line takes it
+    (``milvus:http://host:19530``, ``qdrant:http://host:6333``); credentials come from each
+    worker's environment. The engine is ``settings`` (an :class:`~harrier.EmbedderSettings`:
+    dtype, revision, batch budget... reach every actor), or ``model`` with the defaults; each
+    of ``actors`` embedding actors builds it with ``num_gpus_per_actor`` GPUs and
+    ``cpus_per_actor`` CPUs, on ``device`` (which overrides the settings'; default: ``cuda``
+    when GPUs are asked for, else ``cpu``). Blocks of ``batch_size`` documents (at most
+    ``group_chars`` characters) are what each stage takes at a time. Ray is started locally,
+    or joined at ``address`` (``auto``, ``ray://host:10001``), unless it is already
+    initialised. The store ends exactly as :func:`harrier.ingest` with the same options
+    leaves it (the Prepare actors convert the changed files, which travel with their bytes).
+    Skips found in the Prepare actors reach the skip log once the job ends; progress counts
+    the documents as the driver hands them to Ray.
     """
+    options = IngestOptions.of(options, **changes)
     try:
         import ray
 
@@ -103,71 +95,63 @@ def ingest_on_ray(
             "actors and batch_size must be at least 1, "
             "num_gpus_per_actor at least 0 and cpus_per_actor above 0"
         )
-    started = time.perf_counter()
     settings = actor_settings(model, settings, device, num_gpus_per_actor)
     tokenizer, dimension, model_limit = model_info(settings)
-    limit = (settings.max_tokens or model_limit) if max_tokens is None else max_tokens
+    default = min(model_limit, CPU_SPAN_TOKENS) if settings.device == "cpu" else model_limit
+    limit = (settings.max_tokens or default) if options.max_tokens is None else options.max_tokens
     if not 0 < limit <= model_limit:
         raise ConfigurationError(
             f"max_tokens={limit} must be between 1 and the model's limit {model_limit}"
         )
-    Splitter(tokenizer, max_tokens=limit, overlap_tokens=overlap_tokens)  # checks the settings
+    overlap = options.overlap_tokens
+    Splitter(tokenizer, max_tokens=limit, overlap_tokens=overlap)  # checks the settings
     identity = model_identity(
         settings.model,
         resolve_folder(
             settings.model, revision=settings.revision, local_files_only=settings.local_files_only
         ),
     )
-    hash_settings = _stages.ingest_settings(identity, limit, overlap_tokens)
-    seen: set[str] = set()
+    hash_settings = _stages.ingest_settings(identity, limit, overlap)
     if not ray.is_initialized():
         ray.init(address=address)
     context = ray.data.DataContext.get_current()
-    progress_was, context.enable_progress_bars = context.enable_progress_bars, show_progress
-    report = IngestReport()
-    driver_store = open_store(store, collection, sparse=sparse)
+    progress_was = context.enable_progress_bars
+    context.enable_progress_bars = use_bar(options.show_progress) and not options.quiet
+    driver_store = open_store(store, collection, sparse=options.sparse)
+    run = IngestRun(source, replace(options, show_progress=False), convert=False)
     try:
-        if skip_log is not None:
-            report.skip_log = open(skip_log, "w", encoding="utf-8")  # noqa: SIM115
+        engine = f"{actors} actors of model {settings.model} on {settings.device}"
+        run.plan(engine, store, limit, hint="more actors or GPUs (--actors, --gpus-per-actor)")
         driver_store.ensure_collection(identity, dimension)
         driver_store.begin_bulk_load()
         try:
-            items = iter_source(
-                source,
-                large_file_bytes=large_file_bytes,
-                folder=FolderFilter(include, exclude, follow_symlinks),
-            )
-            groups = _stages.document_groups(items, seen, report, batch_size, _BLOCK_CHARS)
             large = _run_pipeline(
                 ray,
-                groups,
+                run,
                 store,
                 collection,
                 settings,
                 limit,
-                overlap_tokens,
                 hash_settings,
                 actors,
                 cpus_per_actor,
                 num_gpus_per_actor,
-                convert_timeout,
-                report,
+                batch_size,
             )
             if large:
-                _ingest_large(large, driver_store, settings, limit, overlap_tokens, report)
+                _ingest_large(large, driver_store, settings, limit, overlap, run.report)
         finally:
             driver_store.end_bulk_load()
-        if prune:
-            report.documents_pruned = _stages.prune(driver_store, seen)
+        run.prune(driver_store)
+    except KeyboardInterrupt as exc:
+        run.close(interrupted=True)
+        raise RunInterrupted(run.report, exc) from None
     finally:
         context.enable_progress_bars = progress_was
         driver_store.close()
-        if report.skip_log is not None:
-            report.skip_log.close()
-            report.skip_log = None
-    report.seconds = time.perf_counter() - started
-    logger.info("ingestion on Ray done: %s", report.summary())
-    return report
+        run.close()
+    logger.info("ingestion on Ray done: %s", run.report.summary())
+    return run.report
 
 
 def actor_settings(
@@ -192,22 +176,23 @@ def actor_settings(
 
 def _run_pipeline(
     ray: Any,
-    groups: Iterator[list[Any] | LargeFile],
+    run: IngestRun,
     store: str,
     collection: str,
     engine: EmbedderSettings,
     limit: int,
-    overlap: int,
     settings: str,
     actors: int,
     cpus_per_actor: float,
     gpus_per_actor: float,
-    convert_timeout: float,
-    report: IngestReport,
+    batch_size: int,
 ) -> list[LargeFile]:
-    """Stream the groups through Prepare, Embed and StoreSink; the large files set aside."""
+    """Stream the run's groups through Prepare, Embed and StoreSink; the large files set
+    aside."""
     from harrier import _ray_stages as stages
 
+    options = run.options
+    groups = run.groups(size=batch_size, count_on_read=True)
     feed = stages.BlockFeed(groups, readers=actors)
     sink = stages.StoreSink(store, collection, engine.model)
     logger.info("ingesting on Ray with %d embedding actors", actors)
@@ -227,9 +212,9 @@ def _run_pipeline(
                     collection=collection,
                     model=engine,
                     max_tokens=limit,
-                    overlap=overlap,
+                    overlap=options.overlap_tokens,
                     settings=settings,
-                    convert_timeout=convert_timeout,
+                    convert_timeout=options.convert_timeout,
                 ),
             )
             .map_batches(
@@ -253,8 +238,8 @@ def _run_pipeline(
     if feed.error is not None:
         raise feed.error
     for key in stages.COUNTS:
-        setattr(report, key, getattr(report, key) + sink.counts[key])
-    _stages.record_skips(report, sink.skips)
+        setattr(run.report, key, getattr(run.report, key) + sink.counts[key])
+    _stages.record_skips(run.report, sink.skips)
     return large
 
 
@@ -266,12 +251,22 @@ def _ingest_large(
     overlap: int,
     report: IngestReport,
 ) -> None:
-    """Files too large for one row, streamed in pieces on the driver as ``ingest`` does."""
+    """Files too large for one row, streamed in pieces on the driver by the same stages."""
     logger.info("streaming %d large files on the driver", len(files))
     embedder = Embedder.from_settings(settings)
-    job = Pipeline(store, embedder, limit, overlap, report)
-    for prepared in job.prepare_all(files):
-        job.write(job.embed(prepared))
+    splitter = Splitter(embedder, max_tokens=limit, overlap_tokens=overlap)
+    hash_settings = _stages.ingest_settings(embedder.identity, limit, overlap)
+    for file in files:
+        pieces = _stages.prepare_large(
+            file,
+            lambda doc_id: store.stored_documents([doc_id]).get(doc_id),
+            hash_settings,
+            splitter,
+        )
+        for works in pieces:
+            _stages.record_skips(report, _stages.skipped(works))
+            _stages.embed(works, embedder)
+            _stages.write(works, store, embedder.model_name, report)
 
 
 def original_error(exc: BaseException) -> HarrierError | None:

@@ -191,3 +191,76 @@ def test_zero_max_tokens_is_an_error_not_the_default(tmp_path, qwen_path):
     )
     assert result.returncode == 1 and "zero never means the default" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _imports_torch(code: str) -> bool:
+    result = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{code}\nprint('torch' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()[-1] == "True"
+
+
+@pytest.mark.skipif(
+    _imports_torch("import harrier"),
+    reason="`import harrier` itself imports torch (the lazy package init is another change)",
+)
+@pytest.mark.parametrize("command", [[], ["search"], ["ingest"], ["copy"], ["serve"]])
+def test_help_imports_no_torch(command):
+    code = (
+        "import contextlib, io\n"
+        "from harrier.cli import parse_args\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    parse_args({[*command, '--help']!r})"
+    )
+    assert not _imports_torch(code)
+
+
+@pytest.mark.parametrize("command", ["ingest", "search", "copy"])
+def test_subcommand_help_lists_the_store_forms(command, capsys):
+    from harrier.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    text = capsys.readouterr().out
+    for form in ("qdrant:PATH", "qdrant:URL", "qdrant-local", "milvus:PATH", "milvus:URI"):
+        assert form in text
+
+
+def test_help_names_the_real_defaults(capsys):
+    from harrier import DEFAULT_K, DEFAULT_MODEL
+    from harrier.cli import MODEL_HELP, parse_args
+
+    assert DEFAULT_MODEL in MODEL_HELP
+    assert parse_args(["search", "q", "--collection", "c"]).k == DEFAULT_K
+
+
+def test_every_subcommand_runs_through_set_defaults():
+    from harrier.cli import build_parser
+
+    parser = build_parser()
+    for argv in (
+        ["ingest", "src", "--collection", "c"],
+        ["search", "q", "--collection", "c"],
+        ["copy", "--from", "qdrant", "--to", "milvus", "--collection", "c"],
+        ["serve"],
+    ):
+        assert callable(parser.parse_args(argv).run)
+
+
+def test_search_prints_page_numbers_of_paged_documents(tmp_path, qwen_path):
+    from document_files import write_pdf
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_pdf(folder / "guide.pdf", ["alpha beta gamma on page one", "delta epsilon on page two"])
+    common = ["--collection", "p", "--model", str(qwen_path)]
+    ingested = harrier_cli("ingest", str(folder), *common, "--max-tokens", "8", cwd=tmp_path)
+    if ingested.returncode != 0 or "skipped 1" in ingested.stdout:
+        pytest.skip(f"no PDF converter installed: {ingested.stdout} {ingested.stderr}")
+    found = harrier_cli("search", "delta epsilon", *common, "-k", "9", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert "guide.pdf p. 1 [" in found.stdout and "guide.pdf p. 2 [" in found.stdout

@@ -1,0 +1,248 @@
+"""``IngestRun``: what every executor does around the stages, in one place.
+
+Both :func:`harrier.ingest` (threads) and :func:`harrier.ray_ingest.ingest_on_ray` (Ray) open
+a run, take its document groups, and close it::
+
+    with IngestRun(source, options) as run:     # skip log, report, converter, progress
+        run.plan(engine, store, max_tokens)     # one line: what will happen, on what
+        for group in run.groups(): ...          # bounded groups of first-seen documents
+        run.prune(store)                        # with options.prune
+    run.report
+
+A first pass over the source (file count and bytes, no reading) starts at once in a thread,
+so the progress has a total, and an estimate of the time left, early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sized
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harrier import _stages as stages
+from harrier._documents import LargeFile, Skipped, iter_source
+from harrier._folders import FolderFilter, walk_folder
+from harrier._options import IngestOptions
+from harrier._progress import Progress, duration, size, use_bar
+from harrier._report import IngestReport
+from harrier._stages import Document, DocumentWork
+from harrier._store import VectorStore
+from harrier.convert import FileConverter
+
+logger = logging.getLogger("harrier")
+
+LONG_RUN_SECONDS = 600.0
+"""An estimate above this gets a line saying what would shorten the run."""
+_PLAN_WAIT = 1.0  # seconds the plan waits for the first pass to count the source
+_HINT_AFTER = 5.0  # seconds of measured work before the estimate is trusted for the hint
+
+
+@dataclass
+class SourceCount:
+    """The first pass: how many documents and bytes a source holds (``sizes``: bytes per
+    document id, for a folder or a file; a JSON Lines file or a sized collection counts
+    documents only)."""
+
+    documents: int = 0
+    bytes: int | None = None
+    sizes: dict[str, int] | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def count_source(source: Any, folder: FolderFilter, into: SourceCount) -> None:
+    """Fill ``into`` for ``source`` (stat calls, or lines of a JSON Lines file); never raises
+    (the run itself reports what cannot be read)."""
+    try:
+        if isinstance(source, (str, Path)):
+            path = Path(source)
+            if path.is_dir():
+                sizes: dict[str, int] = {}
+                for file, reason in walk_folder(path, folder):
+                    with contextlib.suppress(OSError):
+                        doc_id = file.relative_to(path).as_posix()
+                        sizes[doc_id] = 0 if reason else file.stat().st_size
+                into.sizes, into.documents = sizes, len(sizes)
+                into.bytes = sum(sizes.values())
+            elif path.suffix in {".jsonl", ".ndjson"}:
+                with path.open("rb") as lines:
+                    into.documents = sum(1 for line in lines if line.strip())
+            elif path.is_file():
+                into.sizes = {path.name: path.stat().st_size}
+                into.documents, into.bytes = 1, path.stat().st_size
+        elif isinstance(source, Sized):
+            into.documents = len(source)
+    except OSError:
+        pass
+    finally:
+        into.done.set()
+
+
+class IngestRun:
+    """One ingestion run of ``source`` with ``options``: its report and skip log, the file
+    converter (``convert``: this process converts), progress and pruning. Use it as a context
+    manager; ``report`` holds the counts and the seconds once it is closed."""
+
+    def __init__(self, source: Any, options: IngestOptions, *, convert: bool = True) -> None:
+        self.source = source
+        self.options = options
+        self.started = time.perf_counter()
+        self.report = IngestReport()
+        self.seen: set[str] = set()
+        self.spans = 0
+        self.tokens = 0
+        self.finished_documents = 0
+        self._hinted = False
+        self._closed = False
+        self._hint = ""
+        self.folder = FolderFilter(options.include, options.exclude, options.follow_symlinks)
+        self.count = SourceCount()
+        self.by_bytes = by_bytes = isinstance(source, (str, Path)) and Path(source).suffix not in {
+            ".jsonl",
+            ".ndjson",
+        }
+        self.progress = Progress(
+            "ingest",
+            unit="B" if by_bytes else "doc",
+            describe=self.status,
+            bar=use_bar(options.show_progress),
+            quiet=options.quiet,
+            interval=options.progress_interval,
+        )
+        threading.Thread(
+            target=self._count, args=(by_bytes,), name="harrier-count", daemon=True
+        ).start()
+        self._skip_log = (
+            open(options.skip_log, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            if options.skip_log is not None
+            else None
+        )
+        self.report.skip_log = self._skip_log
+        self.converter = FileConverter(options.convert_timeout) if convert else None
+
+    def _count(self, by_bytes: bool) -> None:
+        count_source(self.source, self.folder, self.count)
+        total = self.count.bytes if by_bytes else self.count.documents
+        if total is not None and (self.count.documents or not by_bytes):
+            self.progress.set_total(total)
+
+    def plan(self, engine: str, store: VectorStore | str, max_tokens: int, hint: str = "") -> None:
+        """Say at once what the run will do: documents and bytes found, the engine (model,
+        device, dtype), span length and store; ``hint`` is shown if the run looks long."""
+        self._hint = hint
+        self.count.done.wait(_PLAN_WAIT)
+        if self.count.done.is_set():
+            found = f"{self.count.documents:,} documents"
+            if self.count.bytes is not None:
+                found += f" ({size(self.count.bytes)})"
+        else:
+            found = "documents still being counted"
+        self.progress.note(
+            "plan: %s -> %s; %s, spans up to %s tokens", found, store, engine, f"{max_tokens:,}"
+        )
+
+    def groups(
+        self, *, size: int | None = None, count_on_read: bool = False
+    ) -> Iterator[list[Document] | LargeFile]:
+        """The source as groups of at most ``size`` (default ``group_documents``) valid,
+        first-seen documents or ``group_chars`` characters (skips are reported).
+        ``count_on_read``: progress counts a document when it is read (an executor that cannot
+        call :meth:`embedded`)."""
+        items = iter_source(
+            self.source, large_file_bytes=self.options.large_file_bytes, folder=self.folder
+        )
+        groups = stages.document_groups(
+            self._skips_counted(items),
+            self.seen,
+            self.report,
+            size or self.options.group_documents,
+            self.options.group_chars,
+        )
+        if not count_on_read:
+            yield from groups
+            return
+        for group in groups:
+            for doc in [group] if isinstance(group, LargeFile) else group:
+                self._finish(doc.id, free=False)
+            yield group
+
+    def _skips_counted(self, items: Iterable[Any]) -> Iterator[Any]:
+        for item in items:
+            if isinstance(item, Skipped):
+                self._finish(item.id, free=True)
+            yield item
+
+    def embedded(self, works: Iterable[DocumentWork]) -> None:
+        """Count works that went through embedding (from any thread)."""
+        for work in works:
+            self.spans += len(work.spans or ())
+            self.tokens += sum(s.token_count for s in work.spans or ())
+            if work.last:
+                self._finish(work.id, free=work.spans is None)
+        self._maybe_hint()
+
+    def _finish(self, doc_id: str, *, free: bool) -> None:
+        self.finished_documents += 1
+        sizes = self.count.sizes
+        units = (sizes.pop(doc_id, 0) if sizes is not None else 0) if self.by_bytes else 1
+        if free:
+            self.progress.discount(units)
+        else:
+            self.progress.advance(units)
+
+    def _maybe_hint(self) -> None:
+        if self._hinted or not self._hint or self.progress.elapsed() < _HINT_AFTER:
+            return
+        eta = self.progress.eta()
+        if eta is not None and eta > LONG_RUN_SECONDS:
+            self._hinted = True
+            self.progress.note(
+                "this run may take %s more; to shorten it: %s",
+                duration(eta),
+                self._hint,
+                level=logging.WARNING,
+            )
+
+    def status(self) -> str:
+        """The counts a progress line shows."""
+        total = f"/{self.count.documents:,}" if self.count.done.is_set() else ""
+        rate = self.tokens / max(self.progress.elapsed(), 1e-9)
+        parts = [
+            f"{self.finished_documents:,}{total} documents",
+            f"{self.spans:,} spans",
+            f"{self.tokens:,} tokens",
+            f"{rate:,.0f} tokens/s",
+        ]
+        if self.progress.total is not None and self.progress.logs and self.by_bytes:
+            parts.insert(1, f"{size(self.progress.done)} of {size(self.progress.total)}")
+        return ", ".join(parts)
+
+    def prune(self, store: VectorStore) -> None:
+        """With ``options.prune``: delete the documents of ``store`` this run did not see."""
+        if self.options.prune:
+            self.report.documents_pruned = stages.prune(store, self.seen)
+
+    def close(self, *, interrupted: bool = False) -> IngestReport:
+        """Stop the progress, close the converter (``interrupted``: kill it, whatever it is
+        converting) and the skip log; the report, timed. Closing twice does nothing."""
+        if self._closed:
+            return self.report
+        self._closed = True
+        self.progress.close("stopped" if interrupted else "done")
+        if self.converter is not None:
+            self.converter.worker.close(kill=interrupted)
+        if self._skip_log is not None:
+            self._skip_log.close()
+        self.report.skip_log = None
+        self.report.seconds = time.perf_counter() - self.started
+        return self.report
+
+    def __enter__(self) -> IngestRun:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.close(interrupted=kind is not None and issubclass(kind, KeyboardInterrupt))

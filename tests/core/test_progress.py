@@ -1,0 +1,137 @@
+"""Progress counts and estimates, the first pass over a source, and the stage threads' stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from harrier._folders import FolderFilter
+from harrier._progress import Progress, duration, size
+from harrier._run import SourceCount, count_source
+from harrier._threads import BackgroundConsumer, Worker
+
+
+def test_durations_and_sizes_read_as_a_person_writes_them():
+    assert [duration(s) for s in (0.4, 12, 65, 3725)] == ["0 s", "12 s", "1 min 05 s", "1 h 02 min"]
+    assert [size(n) for n in (999, 2_900_000, 4.2e9)] == ["999 B", "2.9 MB", "4.2 GB"]
+
+
+def test_estimate_follows_the_work_left_and_free_work_leaves_the_total():
+    progress = Progress("test", unit="B", describe=lambda: "x", quiet=True)
+    assert progress.eta() is None  # no total yet
+    progress.set_total(1000)
+    assert progress.eta() is None  # nothing done yet
+    progress.started -= 10  # 10 s ago
+    progress.advance(250)
+    assert progress.eta() == pytest.approx(30, rel=0.01)  # 750 left at 25/s
+    progress.discount(500)  # unchanged documents: no work
+    assert progress.total == 500
+    assert progress.eta() == pytest.approx(10, rel=0.01)
+    assert "ETA 10 s" in progress.line() and "elapsed 10 s" in progress.line()
+
+
+def test_log_lines_come_every_interval(caplog):
+    caplog.set_level(logging.INFO, logger="harrier.progress")
+    with Progress("test", unit="doc", describe=lambda: "3 documents", interval=0.05) as progress:
+        progress.set_total(10)
+        progress.advance(3)
+        deadline = time.monotonic() + 10
+        while len(caplog.records) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) >= 3
+    assert lines[0].startswith("test: 3 documents, elapsed ") and "ETA" in lines[0]
+
+
+def test_quiet_logs_nothing(caplog):
+    caplog.set_level(logging.INFO, logger="harrier.progress")
+    with Progress("test", unit="doc", describe=lambda: "", interval=0.01, quiet=True) as p:
+        p.note("plan: %s", "x")
+        time.sleep(0.05)
+    assert caplog.records == []
+
+
+def test_first_pass_counts_what_the_walk_reads(tmp_path):
+    (tmp_path / "a.txt").write_text("12345")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.md").write_text("123")
+    (tmp_path / "skip.log").write_text("x" * 100)
+    (tmp_path / ".hidden").write_text("x")
+    count = SourceCount()
+    count_source(tmp_path, FolderFilter(exclude=("*.log",)), count)
+    assert count.done.is_set()
+    assert (count.documents, count.bytes) == (2, 8)
+    assert count.sizes == {"a.txt": 5, "sub/b.md": 3}
+    lines = tmp_path / "docs.jsonl"
+    lines.write_text('{"text": "a"}\n\n{"text": "b"}\n')
+    count = SourceCount()
+    count_source(lines, FolderFilter(), count)
+    assert (count.documents, count.bytes) == (2, None)
+    count = SourceCount()
+    count_source(tmp_path / "missing", FolderFilter(), count)  # the run reports that one
+    assert count.done.is_set() and count.documents == 0
+
+
+def test_an_abandoned_consumer_finishes_the_item_in_hand_and_drops_the_rest():
+    started, release, handled = threading.Event(), threading.Event(), []
+
+    def handle(item: int) -> None:
+        started.set()
+        release.wait(5)
+        handled.append(item)
+
+    consumer = BackgroundConsumer(handle, maxsize=4, name="test")
+    for item in range(3):
+        consumer.put(item)
+    assert started.wait(5)
+    threading.Timer(0.2, release.set).start()
+    assert consumer.abandon(timeout=5)
+    assert handled == [0]
+
+
+def test_a_worker_reraises_and_its_waiter_stays_interruptible():
+    worker = Worker(lambda: (_ for _ in ()).throw(ValueError("boom")), name="test")
+    with pytest.raises(ValueError, match="boom"):
+        worker.wait()
+    stuck = threading.Event()
+    worker = Worker(lambda: stuck.wait(30), name="test-stuck")
+    threading.Timer(0.2, lambda: _interrupt_main()).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        worker.wait()
+    assert time.monotonic() - started < 5
+    stuck.set()
+
+
+def _interrupt_main() -> None:
+    import _thread
+
+    _thread.interrupt_main()
+
+
+def test_the_plan_and_a_long_estimate_name_what_would_shorten_it(caplog, tmp_path):
+    from harrier._options import IngestOptions
+    from harrier._run import IngestRun
+    from harrier._stages import DocumentWork
+
+    caplog.set_level(logging.INFO, logger="harrier.progress")
+    for name, size_ in (("a.txt", 1000), ("b.txt", 1000), ("c.txt", 100_000)):
+        (tmp_path / name).write_text("x" * size_)
+    with IngestRun(tmp_path, IngestOptions(show_progress=False), convert=False) as run:
+        run.plan("model m on cpu (float32)", "store S", 8192, hint="a GPU (--device cuda)")
+        run.embedded([DocumentWork("a.txt", {}, "h", spans=[])])  # too early to judge
+        run.progress.started -= 60  # then a minute for 2 kB of 102 kB: about 50 min left
+        run.embedded([DocumentWork("b.txt", {}, "h", spans=[])])
+        run.embedded([DocumentWork("missing", {}, "h", spans=[])])  # hinted once only
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == (
+        "plan: 3 documents (102.0 kB) -> store S; model m on cpu (float32), "
+        "spans up to 8,192 tokens"
+    )
+    hints = [line for line in lines if line.startswith("this run may take")]
+    assert len(hints) == 1 and hints[0].endswith("to shorten it: a GPU (--device cuda)")
+    assert "50 min" in hints[0] or "49 min" in hints[0] or "51 min" in hints[0]
+    assert lines[-1].startswith("ingest: done, 3/3 documents, 2.0 kB of 102.0 kB, 0 spans")
