@@ -295,7 +295,8 @@ class Embedder:
         finite = np.isfinite(out).all(axis=1)
         if not finite.all():
             bad = np.flatnonzero(~finite).tolist()
-            raise NonFiniteEmbeddingError(bad, len(ids), str(self.dtype).removeprefix("torch."))
+            dtype = str(self.dtype).removeprefix("torch.")
+            raise NonFiniteEmbeddingError(bad[0], len(ids), dtype, bad)
         return out
 
 
