@@ -31,7 +31,9 @@ class EmbedderSettings:
 
     - ``model``: Hub id or local folder; ``revision``: Hub branch, tag or commit;
       ``local_files_only``: never contact the Hub.
-    - ``device``: ``cpu``, ``cuda``, ``cuda:1``; None: CUDA when present. ``dtype``: ``float32``,
+    - ``device``: ``cpu``, ``cuda``, ``cuda:1``; None: CUDA when present. ``devices``: several
+      devices of one type (``("cuda:0", "cuda:1")``), one model replica each, the batches of
+      every call spread over them (``device`` is then their first, or None). ``dtype``: ``float32``,
       ``bfloat16``, ``float16``; None: bfloat16 on CUDA, float32 elsewhere.
     - ``max_tokens``: longest text accepted (None: the model's limit); longer texts raise
       ``TextTooLongError`` unless ``truncate``.
@@ -52,6 +54,7 @@ class EmbedderSettings:
     revision: str | None = None
     local_files_only: bool = False
     device: str | None = None
+    devices: tuple[str, ...] | None = None
     dtype: str | None = None
     max_tokens: int | None = None
     truncate: bool = False
@@ -72,6 +75,8 @@ class EmbedderSettings:
         object.__setattr__(self, "model", model)
         if self.device is not None:
             object.__setattr__(self, "device", checked_device(self.device))
+        if self.devices is not None:
+            object.__setattr__(self, "devices", _checked_devices(self.devices, self.device))
         if self.dtype is not None:
             object.__setattr__(self, "dtype", dtype_name(self.dtype))
         for name in ("max_tokens", "max_batch_tokens"):
@@ -93,6 +98,24 @@ def checked_device(device: Any) -> str:
         return str(torch.device(device))
     except (RuntimeError, TypeError) as exc:
         raise ConfigurationError(f"invalid device {device!r}: {exc}") from None
+
+
+def _checked_devices(devices: Any, device: str | None) -> tuple[str, ...]:
+    if isinstance(devices, str) or not devices:
+        raise ConfigurationError(
+            f"devices must be a non-empty list of devices, e.g. ['cuda:0', 'cuda:1'], got "
+            f"{devices!r}"
+        )
+    names = tuple(checked_device(d) for d in devices)
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"devices lists a device twice: {list(names)}")
+    if len({name.split(":")[0] for name in names}) > 1:
+        raise ConfigurationError(f"devices must all be of one type (all CUDA or all CPU): {names}")
+    if device is not None and device != names[0]:
+        raise ConfigurationError(
+            f"device={device!r} and devices={list(names)} disagree; give devices alone"
+        )
+    return names
 
 
 def dtype_name(dtype: Any) -> str:
