@@ -19,6 +19,7 @@ import bench_hybrid
 import bench_ingest
 import bench_long_span
 import bench_prepare
+import bench_quantized
 import bench_queries
 import bench_serve
 import bench_splitter
@@ -56,6 +57,7 @@ CPU = {
         "30",
     ],
     "hybrid": ["--layers", "2", "--documents", "48", "--spans", "100000"],
+    "quantized": ["--layers", "2", "--texts", "16"],
 }
 GPU = {
     "documents": [
@@ -123,6 +125,7 @@ GPU = {
         "100000",
     ],
 }
+GPU["quantized"] = ["--layers", "0", "--texts", "256", "--device", "cuda"]
 MODULES = {
     "documents": bench_documents,
     "queries": bench_queries,
@@ -134,6 +137,7 @@ MODULES = {
     "serving": bench_serve,
     "stores": bench_stores,
     "hybrid": bench_hybrid,
+    "quantized": bench_quantized,
 }
 
 

@@ -90,6 +90,8 @@ class Embedder:
                 dtype=resolve_dtype(settings.dtype, device),
                 trust_remote_code=settings.trust_remote_code,
                 attn_implementation=settings.attn_implementation,
+                quantization=settings.quantization,
+                device_map=settings.device_map,
             )
             for device in devices
         ]

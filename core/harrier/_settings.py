@@ -46,6 +46,10 @@ class EmbedderSettings:
     - ``cuda_graphs``: replay small batches (queries: up to 16 texts of up to 256 tokens) from
       captured CUDA graphs, without per-kernel launch cost (causal models on CUDA); None: off
       until measured a win (``benchmarks/gpu.sh`` reports it).
+    - ``quantization``: ``"8bit"`` or ``"4bit"`` weights (bitsandbytes, CUDA; the 27b in 16 or
+      9 GB instead of 54), parity to bfloat16 printed by ``benchmarks/gpu.sh``.
+      ``device_map``: ``"auto"`` spreads one model over every GPU (accelerate), for a model
+      that fits no single card. Both refuse with a clear error when the library is missing.
     - ``trust_remote_code``, ``attn_implementation``: passed to transformers.
     - ``show_progress``: a progress bar while embedding.
     """
@@ -62,6 +66,8 @@ class EmbedderSettings:
     prefix_cache: bool | None = None
     packing: bool | None = None
     cuda_graphs: bool | None = None
+    quantization: str | None = None
+    device_map: str | None = None
     trust_remote_code: bool = False
     attn_implementation: str | None = None
     show_progress: bool = False
@@ -79,6 +85,19 @@ class EmbedderSettings:
             object.__setattr__(self, "devices", _checked_devices(self.devices, self.device))
         if self.dtype is not None:
             object.__setattr__(self, "dtype", dtype_name(self.dtype))
+        if self.quantization not in (None, "8bit", "4bit"):
+            raise ConfigurationError(
+                f"quantization={self.quantization!r}: use '8bit', '4bit' or None (the dtype)"
+            )
+        if self.device_map not in (None, "auto", "balanced", "sequential"):
+            raise ConfigurationError(
+                f"device_map={self.device_map!r}: use 'auto', 'balanced', 'sequential' or None"
+            )
+        if self.device_map is not None and self.devices is not None:
+            raise ConfigurationError(
+                "device_map spreads one model over the GPUs, devices makes one replica per "
+                "GPU: give one of them"
+            )
         for name in ("max_tokens", "max_batch_tokens"):
             positive_or_none(name, getattr(self, name))
         for name in ("local_files_only", "truncate", "trust_remote_code", "show_progress"):
