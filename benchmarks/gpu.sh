@@ -5,7 +5,8 @@
 #   2. documents: harrier packed vs padded vs sentence-transformers (tok/s, MFU, padding of
 #      each batch plan, max differences); queries: throughput and batch-1 p50/p90 latency
 #      (plain, prefix cache, CUDA graphs, sentence-transformers); harrier ingest into Qdrant
-#      Edge vs embedding alone on the 270m shape.
+#      Edge vs embedding alone on the 270m shape; 8-/4-bit weights vs bf16 (cosine parity),
+#      where bitsandbytes is installed.
 # Writes OUT/report.md (OUT defaults to ./out). Needs the project importable: either installed,
 # or wheels carried in .whl/ (transformers 5.24, sentence-transformers, qdrant-edge...).
 set -uo pipefail
@@ -37,6 +38,6 @@ except ImportError as exc:
 EOF
 timeout 110 python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider -o addopts="" \
   -p no:randomly 2>&1 | grep -v -E "Loading weights|Writing model" | tail -25 | tee "$OUT/gpu-tests.txt"
-timeout 390 python3 benchmarks/run.py --gpu --only documents,queries,ingestion --out "$OUT" 2>&1 \
+timeout 390 python3 benchmarks/run.py --gpu --only documents,queries,ingestion,quantized --out "$OUT" 2>&1 \
   | grep -v -E "Loading weights|Writing model|Batches:" | tee "$OUT/log.txt"
 echo "gpu.sh: $(( $(date +%s) - started )) s" | tee -a "$OUT/gpu.txt"

@@ -19,6 +19,7 @@ import bench_hybrid
 import bench_ingest
 import bench_long_span
 import bench_prepare
+import bench_quantized
 import bench_queries
 import bench_serve
 import bench_splitter
@@ -65,6 +66,7 @@ CPU = {
         "--attack-mb",
         "10,4",
     ],
+    "quantized": ["--layers", "2", "--texts", "16"],
 }
 GPU = {
     "documents": [
@@ -143,6 +145,7 @@ GPU = {
         "100000",
     ],
 }
+GPU["quantized"] = ["--layers", "0", "--texts", "256", "--device", "cuda"]
 MODULES = {
     "documents": bench_documents,
     "queries": bench_queries,
@@ -155,6 +158,7 @@ MODULES = {
     "serving attack": bench_serve,
     "stores": bench_stores,
     "hybrid": bench_hybrid,
+    "quantized": bench_quantized,
 }
 
 

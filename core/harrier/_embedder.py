@@ -26,6 +26,7 @@ from harrier._graphs import GraphedRunner
 from harrier._identity import ModelIdentity, model_identity
 from harrier._loading import LoadedModel, load_model, resolve_device, resolve_dtype
 from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, query_prompt, resolve_folder
+from harrier._replicas import spread
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 from harrier._tokens import checked_texts, encode
 
@@ -41,8 +42,15 @@ class Embedder:
     the forward pass itself is in ``harrier._forward``.
     """
 
-    def __init__(self, loaded: LoadedModel, settings: EmbedderSettings) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        settings: EmbedderSettings,
+        replicas: Sequence[LoadedModel] = (),
+    ) -> None:
         self._loaded = loaded
+        self._replicas = [loaded, *(r for r in replicas if r is not loaded)]
+        """One loaded model per device (``settings.devices``); the first is ``_loaded``."""
         self._settings = settings
         self.model_name = settings.model
         if settings.max_tokens is not None and settings.max_tokens > loaded.limit:
@@ -64,7 +72,7 @@ class Embedder:
             raise ConfigurationError(
                 "cuda_graphs=True needs a causal model on a CUDA device; use cuda_graphs=None"
             )
-        self._graphs: GraphedRunner | None = None
+        self._graphs: dict[int, GraphedRunner] = {}
         self.cuda_graphs = bool(settings.cuda_graphs)
         self._identity: ModelIdentity | None = None
 
@@ -74,21 +82,26 @@ class Embedder:
         folder = resolve_folder(
             settings.model, revision=settings.revision, local_files_only=settings.local_files_only
         )
-        device = resolve_device(settings.device)
-        loaded = load_model(
-            folder,
-            device=device,
-            dtype=resolve_dtype(settings.dtype, device),
-            trust_remote_code=settings.trust_remote_code,
-            attn_implementation=settings.attn_implementation,
-        )
-        return cls(loaded, settings)
+        devices = [resolve_device(d) for d in settings.devices or (settings.device,)]
+        replicas = [
+            load_model(
+                folder,
+                device=device,
+                dtype=resolve_dtype(settings.dtype, device),
+                trust_remote_code=settings.trust_remote_code,
+                attn_implementation=settings.attn_implementation,
+                quantization=settings.quantization,
+                device_map=settings.device_map,
+            )
+            for device in devices
+        ]
+        return cls(replicas[0], settings, replicas)
 
     @classmethod
     def from_pretrained(cls, model: str | Path = DEFAULT_MODEL, **settings: Any) -> Embedder:
         """Load ``model`` (a Hub id or a local folder); keywords are :class:`EmbedderSettings`
-        fields (``device``, ``dtype``, ``max_tokens``, ``truncate``, ``max_batch_tokens``,
-        ``prefix_cache``, ``revision``, ``local_files_only``...).
+        fields (``device``, ``devices``, ``dtype``, ``max_tokens``, ``truncate``,
+        ``max_batch_tokens``, ``prefix_cache``, ``packing``, ``revision``...).
 
         ``device``/``dtype`` default to CUDA + bfloat16 when a GPU is present, else CPU +
         float32. ``max_tokens`` defaults to the model's limit (32,768 for Harrier); longer texts
@@ -252,14 +265,26 @@ class Embedder:
             return list(size_bounded(order, lambda i: lengths[i], self.max_batch_tokens))
         return token_budget_batches(lengths, self.max_batch_tokens, shared_prefix=shared_prefix)
 
-    def _whole_rows_runner(self) -> _forward.Runner:
-        """Packed or padded batches; small ones replayed from CUDA graphs when asked."""
-        whole = (_forward.packed_runner if self.packing else _forward.plain_runner)(self._loaded)
+    @property
+    def devices(self) -> list[torch.device]:
+        """The device of each model replica (one unless ``devices`` was given)."""
+        return [replica.device for replica in self._replicas]
+
+    def _runner(self, replica: int, prompt: str | None) -> _forward.Runner:
+        """The runner of one replica: after ``prompt``'s cached prefix, or for whole rows
+        (packed or padded batches; small ones replayed from CUDA graphs when asked)."""
+        loaded = self._replicas[replica]
+        if prompt is not None:
+            entry = loaded.prefix_cache.get(prompt)
+            if entry is None:  # cannot be: the first replica, same tokenizer, found one
+                raise RuntimeError(f"no cached prefix on the replica on {loaded.device}")
+            return _forward.cached_runner(loaded, entry)
+        whole = (_forward.packed_runner if self.packing else _forward.plain_runner)(loaded)
         if not self.cuda_graphs:
             return whole
-        if self._graphs is None:
-            self._graphs = GraphedRunner(self._loaded, whole)
-        return self._graphs
+        if replica not in self._graphs:
+            self._graphs[replica] = GraphedRunner(loaded, whole)
+        return self._graphs[replica]
 
     def _embed(
         self, texts: list[str], show_progress: bool | None, prompt: str | None = None
@@ -270,7 +295,8 @@ class Embedder:
     def _embed_ids(
         self, ids: list[np.ndarray], show_progress: bool | None, prompt: str | None = None
     ) -> np.ndarray:
-        """Embed checked id rows, in batches by token budget, restoring their order."""
+        """Embed checked id rows, in batches by token budget (spread over the replicas),
+        restoring their order."""
         out = np.empty((len(ids), self.dimension), dtype=np.float32)
         if not ids:
             return out
@@ -281,21 +307,38 @@ class Embedder:
             size = len(entry.ids)
             cached = [i for i in plain if tuple(ids[i][:size].tolist()) == entry.ids]
             plain = sorted(set(plain) - set(cached))
+        jobs: list[tuple[list[int], str | None]] = []  # (rows, cached prompt or None)
+        for group, skip, key in (
+            (plain, 0, None),
+            (cached, len(entry.ids) if entry else 0, prompt),
+        ):
+            lengths = [len(ids[i]) - skip for i in group]
+            for batch in self.batch_plan(lengths, shared_prefix=skip):
+                jobs.append(([group[j] for j in batch], key))
+        runners: dict[tuple[int, str | None], _forward.Runner] = {}
         progress = self.show_progress if show_progress is None else show_progress
-        runs = [(plain, 0, self._whole_rows_runner())]
-        if entry is not None:
-            runs.append((cached, len(entry.ids), _forward.cached_runner(self._loaded, entry)))
+        lock = threading.Lock()
         with tqdm(total=len(ids), desc="Embedding", unit="text", disable=not progress) as bar:
-            for group, skip, run in runs:
-                lengths = [len(ids[i]) - skip for i in group]
-                for batch in self.batch_plan(lengths, shared_prefix=skip):
-                    rows = [group[j] for j in batch]
-                    out[rows] = _forward.run_batch([ids[i][skip:] for i in rows], run, self.device)
+
+            def run(job: tuple[list[int], str | None], replica: int) -> None:
+                rows, key = job
+                with lock:
+                    if (replica, key) not in runners:
+                        runners[replica, key] = self._runner(replica, key)
+                skip = len(entry.ids) if key is not None and entry is not None else 0
+                device = self._replicas[replica].device
+                run_one = runners[replica, key]
+                out[rows] = _forward.run_batch([ids[i][skip:] for i in rows], run_one, device)
+                with lock:
                     bar.update(len(rows))
+
+            costs = [sum(len(ids[i]) for i in rows) for rows, _ in jobs]
+            spread(jobs, costs, run, [str(d) for d in self.devices])
         finite = np.isfinite(out).all(axis=1)
         if not finite.all():
             bad = np.flatnonzero(~finite).tolist()
-            raise NonFiniteEmbeddingError(bad, len(ids), str(self.dtype).removeprefix("torch."))
+            dtype = str(self.dtype).removeprefix("torch.")
+            raise NonFiniteEmbeddingError(bad[0], len(ids), dtype, bad)
         return out
 
 

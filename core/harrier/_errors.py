@@ -24,6 +24,7 @@ HarrierError
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -108,14 +109,16 @@ class EmbeddingOutOfMemoryError(HarrierError, MemoryError):
 
 class NonFiniteEmbeddingError(HarrierError, ArithmeticError):
     """The model produced NaN or infinite values for a text (float16 overflow, damaged
-    weights); ``indices`` are the texts affected, in the caller's order. No vector is returned."""
+    weights); ``index`` is the first text affected and ``indices`` all of them, in the caller's
+    order. No vector is returned."""
 
-    def __init__(self, indices: list[int], total: int, dtype: str) -> None:
-        self.indices = indices
+    def __init__(self, index: int, total: int, dtype: str, indices: Sequence[int] = ()) -> None:
+        self.index = index
+        self.indices = list(indices) or [index]
         super().__init__(
-            f"the model produced NaN or infinite values for {len(indices)} of {total} texts "
-            f"(first at index {indices[0]}) in {dtype}; no vectors were returned. Load the model "
-            "in bfloat16 or float32 (float16 overflows in Gemma-3) and check its weights"
+            f"the model produced NaN or infinite values for {len(self.indices)} of {total} "
+            f"texts (first at index {index}) in {dtype}; no vectors were returned. Load the "
+            "model in bfloat16 or float32 (float16 overflows in Gemma-3) and check its weights"
         )
 
 

@@ -98,7 +98,7 @@ def packed_runner(loaded: LoadedModel) -> Runner:
                 attention_mask=masks,
                 use_cache=False,
             ).last_hidden_state[0]
-        pooled = PACKED_POOLERS[loaded.files.pooling](hidden, pack.cu_seqlens)
+        pooled = PACKED_POOLERS[loaded.files.pooling](hidden, pack.on(hidden.device))
         return l2_normalize(pooled).cpu().numpy()
 
     return run

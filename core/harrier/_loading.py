@@ -102,6 +102,8 @@ def load_model(
     dtype: torch.dtype,
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
+    quantization: str | None = None,
+    device_map: str | None = None,
 ) -> LoadedModel:
     """Return the shared ``LoadedModel`` for this key, loading it on first use."""
     key = (
@@ -110,11 +112,14 @@ def load_model(
         str(dtype),
         str(trust_remote_code),
         str(attn_implementation),
+        str(quantization),
+        str(device_map),
     )
     with _lock:
         loaded = _registry.get(key)
         if loaded is None:
-            loaded = _load(folder, device, dtype, trust_remote_code, attn_implementation)
+            placement = _placement(device, dtype, quantization, device_map)
+            loaded = _load(folder, device, dtype, trust_remote_code, attn_implementation, placement)
             _registry[key] = loaded
         else:
             logger.debug("reusing loaded model %s on %s (%s)", folder, device, dtype)
@@ -127,6 +132,7 @@ def _load(
     dtype: torch.dtype,
     trust_remote_code: bool,
     attn_implementation: str | None,
+    placement: dict[str, Any] | None = None,
 ) -> LoadedModel:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -153,12 +159,17 @@ def _load(
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
             attn_implementation=attn_implementation,
+            **(placement or {}),
         )
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             f"cannot load the model in {folder} (harrier loads safetensors weights only): {exc}"
         ) from exc
-    model.to(device).eval()
+    if placement:  # placed by transformers: inputs go where the token embeddings are
+        device = model.get_input_embeddings().weight.device
+    else:
+        model.to(device)
+    model.eval()
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     return LoadedModel(
         model=model,
@@ -171,6 +182,42 @@ def _load(
         limit=_token_limit(folder, tokenizer, text_config),
         packable=packable and not getattr(text_config, "use_bidirectional_attention", False),
     )
+
+
+def _placement(
+    device: torch.device, dtype: torch.dtype, quantization: str | None, device_map: str | None
+) -> dict[str, Any]:
+    """``from_pretrained`` arguments for 8-/4-bit weights (bitsandbytes) and for a model spread
+    over several GPUs (accelerate's ``device_map``); a clear error where a library is missing."""
+    import importlib.util
+
+    placement: dict[str, Any] = {}
+    if device_map is not None:
+        if importlib.util.find_spec("accelerate") is None:
+            raise ConfigurationError(
+                f"device_map={device_map!r} needs accelerate: pip install accelerate"
+            )
+        placement["device_map"] = device_map
+    if quantization is not None:
+        if device.type != "cuda":
+            raise ConfigurationError(
+                f"quantization={quantization!r} runs on CUDA only (bitsandbytes); on {device} "
+                "use dtype='float32' or 'bfloat16'"
+            )
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigurationError(
+                f"quantization={quantization!r} needs bitsandbytes: pip install bitsandbytes"
+            )
+        from transformers import BitsAndBytesConfig
+
+        bits: dict[str, Any] = (
+            {"load_in_8bit": True}
+            if quantization == "8bit"
+            else {"load_in_4bit": True, "bnb_4bit_compute_dtype": dtype}
+        )
+        placement["quantization_config"] = BitsAndBytesConfig(**bits)
+        placement.setdefault("device_map", {"": device.index or 0})
+    return placement
 
 
 def _token_limit(folder: Path, tokenizer: Any, config: Any) -> int:

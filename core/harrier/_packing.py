@@ -42,6 +42,12 @@ class Pack:
     bounds: tuple[int, ...]  # the same on the host
     longest: int
 
+    def on(self, device: torch.device) -> torch.Tensor:
+        """``cu_seqlens`` on ``device`` (layers of a model spread over GPUs run on several)."""
+        if self.cu_seqlens.device == device:
+            return self.cu_seqlens
+        return self.cu_seqlens.to(device)
+
     @classmethod
     def of(cls, lengths: list[int], device: torch.device) -> Pack:
         bounds = [0]
@@ -141,8 +147,8 @@ def _varlen(
         q.contiguous(),
         k.contiguous(),
         v.contiguous(),
-        pack.cu_seqlens,
-        pack.cu_seqlens,
+        pack.on(q.device),
+        pack.on(q.device),
         pack.longest,
         pack.longest,
         scale=scale,

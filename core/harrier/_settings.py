@@ -31,7 +31,9 @@ class EmbedderSettings:
 
     - ``model``: Hub id or local folder; ``revision``: Hub branch, tag or commit;
       ``local_files_only``: never contact the Hub.
-    - ``device``: ``cpu``, ``cuda``, ``cuda:1``; None: CUDA when present. ``dtype``: ``float32``,
+    - ``device``: ``cpu``, ``cuda``, ``cuda:1``; None: CUDA when present. ``devices``: several
+      devices of one type (``("cuda:0", "cuda:1")``), one model replica each, the batches of
+      every call spread over them (``device`` is then their first, or None). ``dtype``: ``float32``,
       ``bfloat16``, ``float16``; None: bfloat16 on CUDA, float32 elsewhere.
     - ``max_tokens``: longest text accepted (None: the model's limit); longer texts raise
       ``TextTooLongError`` unless ``truncate``.
@@ -44,6 +46,10 @@ class EmbedderSettings:
     - ``cuda_graphs``: replay small batches (queries: up to 16 texts of up to 256 tokens) from
       captured CUDA graphs, without per-kernel launch cost (causal models on CUDA); None: off
       until measured a win (``benchmarks/gpu.sh`` reports it).
+    - ``quantization``: ``"8bit"`` or ``"4bit"`` weights (bitsandbytes, CUDA; the 27b in 16 or
+      9 GB instead of 54), parity to bfloat16 printed by ``benchmarks/gpu.sh``.
+      ``device_map``: ``"auto"`` spreads one model over every GPU (accelerate), for a model
+      that fits no single card. Both refuse with a clear error when the library is missing.
     - ``trust_remote_code``, ``attn_implementation``: passed to transformers.
     - ``show_progress``: a progress bar while embedding.
     """
@@ -52,6 +58,7 @@ class EmbedderSettings:
     revision: str | None = None
     local_files_only: bool = False
     device: str | None = None
+    devices: tuple[str, ...] | None = None
     dtype: str | None = None
     max_tokens: int | None = None
     truncate: bool = False
@@ -59,6 +66,8 @@ class EmbedderSettings:
     prefix_cache: bool | None = None
     packing: bool | None = None
     cuda_graphs: bool | None = None
+    quantization: str | None = None
+    device_map: str | None = None
     trust_remote_code: bool = False
     attn_implementation: str | None = None
     show_progress: bool = False
@@ -72,8 +81,23 @@ class EmbedderSettings:
         object.__setattr__(self, "model", model)
         if self.device is not None:
             object.__setattr__(self, "device", checked_device(self.device))
+        if self.devices is not None:
+            object.__setattr__(self, "devices", _checked_devices(self.devices, self.device))
         if self.dtype is not None:
             object.__setattr__(self, "dtype", dtype_name(self.dtype))
+        if self.quantization not in (None, "8bit", "4bit"):
+            raise ConfigurationError(
+                f"quantization={self.quantization!r}: use '8bit', '4bit' or None (the dtype)"
+            )
+        if self.device_map not in (None, "auto", "balanced", "sequential"):
+            raise ConfigurationError(
+                f"device_map={self.device_map!r}: use 'auto', 'balanced', 'sequential' or None"
+            )
+        if self.device_map is not None and self.devices is not None:
+            raise ConfigurationError(
+                "device_map spreads one model over the GPUs, devices makes one replica per "
+                "GPU: give one of them"
+            )
         for name in ("max_tokens", "max_batch_tokens"):
             positive_or_none(name, getattr(self, name))
         for name in ("local_files_only", "truncate", "trust_remote_code", "show_progress"):
@@ -93,6 +117,24 @@ def checked_device(device: Any) -> str:
         return str(torch.device(device))
     except (RuntimeError, TypeError) as exc:
         raise ConfigurationError(f"invalid device {device!r}: {exc}") from None
+
+
+def _checked_devices(devices: Any, device: str | None) -> tuple[str, ...]:
+    if isinstance(devices, str) or not devices:
+        raise ConfigurationError(
+            f"devices must be a non-empty list of devices, e.g. ['cuda:0', 'cuda:1'], got "
+            f"{devices!r}"
+        )
+    names = tuple(checked_device(d) for d in devices)
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"devices lists a device twice: {list(names)}")
+    if len({name.split(":")[0] for name in names}) > 1:
+        raise ConfigurationError(f"devices must all be of one type (all CUDA or all CPU): {names}")
+    if device is not None and device != names[0]:
+        raise ConfigurationError(
+            f"device={device!r} and devices={list(names)} disagree; give devices alone"
+        )
+    return names
 
 
 def dtype_name(dtype: Any) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from harrier._batching import size_bounded_groups
 from harrier._documents import (
     LargeFile,
     LazyDocument,
@@ -34,7 +35,6 @@ from harrier._documents import (
     SourceItem,
     iter_text_pieces,
 )
-from harrier._batching import size_bounded_groups
 from harrier._engine import EmbeddingEngine, embeds_token_ids
 from harrier._errors import SourceError
 from harrier._identity import ModelIdentity

@@ -139,3 +139,22 @@ def test_the_suite_never_sees_the_users_hugging_face_cache():
         assert not Path(path).is_relative_to(user_cache)
         assert "hf-home" in Path(path).as_posix()
     assert not any(Path(constants.HF_HUB_CACHE).glob("models--*"))
+
+
+def test_quantization_and_device_map_are_checked(qwen_path):
+    import importlib.util
+
+    from harrier import ConfigurationError, Embedder, EmbedderSettings
+
+    for fields, message in (
+        ({"quantization": "3bit"}, "quantization"),
+        ({"device_map": "everywhere"}, "device_map"),
+        ({"device_map": "auto", "devices": ["cpu:0", "cpu:1"]}, "one of them"),
+    ):
+        with pytest.raises(ConfigurationError, match=message):
+            EmbedderSettings(**fields)
+    with pytest.raises(ConfigurationError, match="CUDA only"):
+        Embedder.from_pretrained(qwen_path, device="cpu", quantization="8bit")
+    if importlib.util.find_spec("accelerate") is None:
+        with pytest.raises(ConfigurationError, match="pip install accelerate"):
+            Embedder.from_pretrained(qwen_path, device="cpu", device_map="auto")
