@@ -54,7 +54,7 @@ def ingest_settings(model: ModelIdentity, max_tokens: int, overlap_tokens: int) 
     return canonical_json([model.fingerprint or model.name, max_tokens, overlap_tokens])
 
 
-def hash_of(doc: Document, settings: str) -> str:
+def hash_of(doc: SourceDocument | LazyDocument, settings: str) -> str:
     """The document hash of ``doc``: over its text, or over its digest when it gives one."""
     if isinstance(doc, LazyDocument):  # its own domain: a digest never equals a text's hash
         return document_hash(doc.digest, doc.metadata, canonical_json([settings, "digest"]))

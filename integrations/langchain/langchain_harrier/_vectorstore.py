@@ -348,7 +348,7 @@ class HarrierVectorStore(VectorStore):
             self._exists = self.store.collection_model() is not None
         return self._exists
 
-    def _engine(self, what: str) -> harrier.Embedder | harrier.RemoteEmbedder:
+    def _engine(self, what: str) -> harrier.EmbeddingEngine:
         if not isinstance(self.embedding, HarrierEmbeddings):
             raise ConfigurationError(
                 f"{what} needs a Harrier embedding (HarrierEmbeddings or index=harrier.Index); "
