@@ -203,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
         sub.add_argument(
+            "--devices",
+            type=lambda text: text.split(","),
+            help="several devices, one model replica each: cuda:0,cuda:1",
+        )
+        sub.add_argument(
             "--embedder",
             metavar="URL",
             help="embed through a `harrier serve` server instead of loading the "
@@ -264,6 +269,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "ingest" and args.ray is not None:
         if args.embedder:
             _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
+        if args.devices:
+            _fail("--ray places one model per actor (--actors, --gpus-per-actor), not --devices")
         from harrier.ray_ingest import ingest_on_ray
 
         try:
@@ -296,7 +303,10 @@ def _run(args: argparse.Namespace) -> int:
         embedder = RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
     else:
         embedder = Embedder.from_pretrained(
-            args.model, device=args.device, max_tokens=getattr(args, "max_tokens", None)
+            args.model,
+            device=args.device,
+            devices=args.devices,
+            max_tokens=getattr(args, "max_tokens", None),
         )
     quantization = getattr(args, "quantization", None)  # a Qdrant option, ingest only
     store = open_store(
