@@ -36,8 +36,8 @@ try:
 except ImportError as exc:
     print("no varlen_attn:", exc)
 EOF
-timeout 110 python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider -o addopts="" \
+timeout 100 python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider -o addopts="" \
   -p no:randomly 2>&1 | grep -v -E "Loading weights|Writing model" | tail -25 | tee "$OUT/gpu-tests.txt"
-timeout 390 python3 benchmarks/run.py --gpu --only documents,queries,ingestion,quantized --out "$OUT" 2>&1 \
+timeout 370 python3 benchmarks/run.py --gpu --only documents,queries,ingestion,quantized --out "$OUT" 2>&1 \
   | grep -v -E "Loading weights|Writing model|Batches:" | tee "$OUT/log.txt"
 echo "gpu.sh: $(( $(date +%s) - started )) s" | tee -a "$OUT/gpu.txt"

@@ -307,17 +307,15 @@ class Embedder:
             size = len(entry.ids)
             cached = [i for i in plain if tuple(ids[i][:size].tolist()) == entry.ids]
             plain = sorted(set(plain) - set(cached))
-        jobs: list[tuple[list[int], str | None]] = []  # (rows, cached prompt or None)
-        for group, skip, key in (
-            (plain, 0, None),
-            (cached, len(entry.ids) if entry else 0, prompt),
-        ):
-            lengths = [len(ids[i]) - skip for i in group]
-            for batch in self.batch_plan(lengths, shared_prefix=skip):
+        skip = len(entry.ids) if entry is not None else 0
+        jobs: list[tuple[list[int], str | None]] = []  # (rows, the cached prompt or None)
+        for group, key in ((plain, None), (cached, prompt)):
+            lengths = [len(ids[i]) - (skip if key else 0) for i in group]
+            for batch in self.batch_plan(lengths, shared_prefix=skip if key else 0):
                 jobs.append(([group[j] for j in batch], key))
         runners: dict[tuple[int, str | None], _forward.Runner] = {}
         progress = self.show_progress if show_progress is None else show_progress
-        lock = threading.Lock()
+        lock = threading.Lock()  # runners and the bar, shared by the replicas' threads
         with tqdm(total=len(ids), desc="Embedding", unit="text", disable=not progress) as bar:
 
             def run(job: tuple[list[int], str | None], replica: int) -> None:
@@ -325,10 +323,10 @@ class Embedder:
                 with lock:
                     if (replica, key) not in runners:
                         runners[replica, key] = self._runner(replica, key)
-                skip = len(entry.ids) if key is not None and entry is not None else 0
+                    runner = runners[replica, key]
+                start = skip if key else 0
                 device = self._replicas[replica].device
-                run_one = runners[replica, key]
-                out[rows] = _forward.run_batch([ids[i][skip:] for i in rows], run_one, device)
+                out[rows] = _forward.run_batch([ids[i][start:] for i in rows], runner, device)
                 with lock:
                     bar.update(len(rows))
 

@@ -194,6 +194,11 @@ def _add_engine_and_store(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--model", metavar="NAME_OR_PATH", help=MODEL_HELP)
     sub.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
     sub.add_argument(
+        "--devices",
+        type=lambda text: text.split(","),
+        help="several devices, one model replica each: cuda:0,cuda:1",
+    )
+    sub.add_argument(
         "--embedder",
         metavar="URL",
         help="embed through a `harrier serve` server instead of loading the "
@@ -275,6 +280,8 @@ def _ingest(args: argparse.Namespace) -> int:
     if args.ray is not None:
         if args.embedder:
             _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
+        if args.devices:
+            _fail("--ray places one model per actor (--actors, --gpus-per-actor), not --devices")
         from harrier.ray_ingest import ingest_on_ray
 
         try:
@@ -354,7 +361,10 @@ def _open_index(args: argparse.Namespace, *, sparse: bool = True) -> Any:
         transformers_logging.disable_progress_bar()
         logging.getLogger("harrier.progress").info("loading model %s", _model(args))
         embedder = Embedder.from_pretrained(
-            _model(args), device=args.device, max_tokens=getattr(args, "max_tokens", None)
+            _model(args),
+            device=args.device,
+            devices=args.devices,
+            max_tokens=getattr(args, "max_tokens", None),
         )
     quantization = getattr(args, "quantization", None)  # a Qdrant option, ingest only
     store = open_store(

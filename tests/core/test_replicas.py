@@ -86,3 +86,25 @@ def test_devices_are_a_tuple_and_pickle(qwen_path) -> None:
     settings = EmbedderSettings(str(qwen_path), devices=["cpu:0", "cpu:1"])  # type: ignore[arg-type]
     assert settings.devices == ("cpu:0", "cpu:1")
     assert hash(settings)
+
+
+@pytest.mark.slow  # a whole ingest run in a subprocess
+def test_cli_ingests_with_several_devices(tmp_path, qwen_path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "examples" / "corpus"
+    command = ["ingest", str(corpus), "--collection", "demo", "--model", str(qwen_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "harrier.cli", *command, "--devices", "cpu:0,cpu:1", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["spans_written"] > 0
