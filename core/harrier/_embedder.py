@@ -73,7 +73,9 @@ class Embedder:
                 "cuda_graphs=True needs a causal model on a CUDA device; use cuda_graphs=None"
             )
         self._graphs: dict[int, GraphedRunner] = {}
-        self.cuda_graphs = bool(settings.cuda_graphs)
+        on_cuda = loaded.device.type == "cuda" and loaded.causal
+        # measured on an H200: batch-1 queries 5.0x (270m) and 6.1x (0.6b) faster from graphs
+        self.cuda_graphs = on_cuda if settings.cuda_graphs is None else settings.cuda_graphs
         self._identity: ModelIdentity | None = None
 
     @classmethod
