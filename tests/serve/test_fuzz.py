@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 import harrier
 from harrier.serve import ServeLimits
+from harrier.testing import serve_in_thread
 
 VALID = [
     ("/v1/embeddings", b'{"input": ["Paris is in France", "b"], "model": "tiny"}'),
@@ -65,9 +65,9 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def url(engine: harrier.Embedder, hardened: Any) -> Iterator[str]:
+def url(engine: harrier.Embedder) -> Iterator[str]:
     limits = ServeLimits(max_tokens_per_request=2000, max_queue_tokens=4000)
-    with hardened(engine, limits=limits, served_names=["tiny"]) as address:
+    with serve_in_thread(engine, limits=limits, served_names=["tiny"]) as address:
         yield address
 
 

@@ -17,6 +17,7 @@ import pytest
 
 import harrier
 from harrier.serve import ServeLimits
+from harrier.testing import serve_in_thread
 
 LIMITS = ServeLimits(
     max_tokens_per_request=4000,
@@ -29,8 +30,8 @@ LIMITS = ServeLimits(
 
 
 @pytest.fixture(scope="module")
-def url(engine: harrier.Embedder, hardened: Any) -> Iterator[str]:
-    with hardened(engine, limits=LIMITS, api_key="k") as address:
+def url(engine: harrier.Embedder) -> Iterator[str]:
+    with serve_in_thread(engine, limits=LIMITS, api_key="k") as address:
         yield address
 
 

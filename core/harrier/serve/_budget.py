@@ -152,5 +152,5 @@ def _too_long(
         "texts, or ask for truncation",
         param=f"{param}[{index}]",
         code="text_too_long",
-        details={"index": index, "token_count": count if exact else None, "limit": limit},
+        details={"index": index, "token_count": count, "exact": exact, "limit": limit},
     )

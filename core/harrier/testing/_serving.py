@@ -14,20 +14,17 @@ from typing import Any
 def serve_in_thread(engine: Any, *, startup_timeout: float = 60.0, **options: Any) -> Iterator[str]:
     """Serve ``engine`` (an ``Embedder`` or a loader) on 127.0.0.1:<free port>; yields the URL.
 
-    ``options`` go to :func:`harrier.serve.create_app`. The server is ready (``/health`` 200)
-    when the block starts, and is shut down gracefully when it ends.
+    ``options`` go to :func:`harrier.serve.create_app`; the server runs as ``harrier serve``
+    runs it (its timeouts and connection cap, from ``limits``). The server is ready (``/health``
+    200) when the block starts, and is shut down gracefully when it ends.
     """
-    import uvicorn
+    from harrier.serve import ServeLimits, bind, create_app
+    from harrier.serve._server import make_server
 
-    from harrier.serve import bind, create_app
-
+    limits = options.pop("limits", None) or ServeLimits()
     sock = bind("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(engine, **options), lifespan="on", access_log=False, log_config=None
-        )
-    )
+    server = make_server(create_app(engine, limits=limits, **options), limits)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="harrier-serve-test"
     )
