@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     args = parser.parse_args(argv)
 
     import harrier
-    from harrier.convert import ConvertedFile, FileConverter
+    from harrier.sources.convert import ConvertedFile, FileConverter
 
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "report.pdf"

@@ -201,7 +201,7 @@ def _one_thread(folder: Path, args) -> dict[str, object]:  # type: ignore[no-unt
 def _embed_alone(folder: Path, engine, work: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """The tiny model's share: its embedding of the folder's spans, from their ids."""
     import harrier
-    from harrier._documents import iter_source
+    from harrier.sources._documents import iter_source
 
     texts = [doc.text for doc in iter_source(folder)]
     spans = [s for doc_spans in harrier.Splitter(engine).split_many(texts) for s in doc_spans]
@@ -282,10 +282,10 @@ def _store(path: Path, engine):  # type: ignore[no-untyped-def]
 def _prepare_only(source, store, engine, max_tokens: int | None = None) -> int:  # type: ignore[no-untyped-def]
     """Run stage 1 of ``harrier.ingest`` over ``source`` as ingest does; the tokens it split."""
     from harrier import _stages as stages
-    from harrier._documents import iter_source
     from harrier._ingest import Pipeline
     from harrier._report import IngestReport
     from harrier._threads import in_background
+    from harrier.sources._documents import iter_source
 
     job = Pipeline(store, engine, max_tokens or engine.max_tokens, 0, IngestReport())
     groups = stages.document_groups(iter_source(source), set(), job.report, 64, 4_000_000)

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
     from harrier._copy import CopyReport, copy_collection
-    from harrier._documents import SourceDocument
     from harrier._embedder import Embedder
     from harrier._engine import EmbeddingEngine
     from harrier._errors import (
@@ -50,6 +49,7 @@ if TYPE_CHECKING:
     from harrier._signals import RunInterrupted
     from harrier._spans import Span, Splitter, split_spans
     from harrier._store import StoredDocument, VectorStore, retry
+    from harrier.sources._documents import SourceDocument
 
 _LAZY = {
     "Bm25Encoder": "harrier._bm25",
@@ -82,7 +82,7 @@ _LAZY = {
     "RunInterrupted": "harrier._signals",
     "SPAN_FIELDS": "harrier._records",
     "SPARSE_VECTOR_NAME": "harrier._bm25",
-    "SourceDocument": "harrier._documents",
+    "SourceDocument": "harrier.sources._documents",
     "SourceError": "harrier._errors",
     "Span": "harrier._spans",
     "SpanRecord": "harrier._records",

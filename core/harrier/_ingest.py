@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from harrier import _stages as stages
-from harrier._documents import LargeFile
 from harrier._engine import EmbeddingEngine
 from harrier._options import CPU_SPAN_TOKENS, IngestOptions
 from harrier._report import IngestReport
@@ -20,7 +19,8 @@ from harrier._spans import Splitter
 from harrier._stages import Document, DocumentWork
 from harrier._store import StoredDocument, VectorStore
 from harrier._threads import BackgroundConsumer, Worker, in_background
-from harrier.convert import FileConverter
+from harrier.sources._documents import LargeFile
+from harrier.sources.convert import FileConverter
 
 logger = logging.getLogger("harrier")
 

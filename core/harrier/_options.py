@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from harrier._documents import LARGE_FILE_BYTES
 from harrier._errors import ConfigurationError
-from harrier.convert import CONVERT_TIMEOUT
+from harrier.sources._documents import LARGE_FILE_BYTES
+from harrier.sources.convert import CONVERT_TIMEOUT
 
 CPU_SPAN_TOKENS = 8192
 """The default span length when the engine runs here on a CPU. Attention over one span of

@@ -19,7 +19,6 @@ from ray.data.datasource import Datasource, ReadTask
 from ray.util.queue import Full, Queue
 
 from harrier import _stages as stages
-from harrier._documents import LargeFile, Skipped
 from harrier._embedder import Embedder
 from harrier._loading import _token_limit
 from harrier._model_files import resolve_folder
@@ -27,7 +26,8 @@ from harrier._report import IngestReport
 from harrier._settings import EmbedderSettings
 from harrier._spans import Splitter
 from harrier._store_spec import open_store
-from harrier.convert import ConvertedFile, FileConverter
+from harrier.sources._documents import LargeFile, Skipped
+from harrier.sources.convert import ConvertedFile, FileConverter
 
 COUNTS = ("unchanged", "spans_written", "spans_deleted", "tokens")
 """What the write tasks count (with the skips); the driver counts the rest."""

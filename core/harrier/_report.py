@@ -7,7 +7,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harrier._documents import Skipped
+from harrier.sources._documents import Skipped
 
 logger = logging.getLogger("harrier")
 

@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from harrier import _stages as stages
-from harrier._documents import LargeFile, Skipped, iter_source
-from harrier._folders import FolderFilter, walk_folder
 from harrier._options import IngestOptions
 from harrier._progress import Progress, duration, size, use_bar
 from harrier._report import IngestReport
 from harrier._stages import Document, DocumentWork
 from harrier._store import VectorStore
-from harrier.convert import FileConverter
+from harrier.sources._documents import LargeFile, Skipped, iter_source
+from harrier.sources._folders import FolderFilter, walk_folder
+from harrier.sources.convert import FileConverter
 
 logger = logging.getLogger("harrier")
 

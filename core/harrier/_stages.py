@@ -13,8 +13,9 @@ document whose text is costly to produce gives a ``digest`` instead, e.g. a SHA-
 bytes plus the converter's name and version. The digest stands for the text in the document
 hash, and ``load()`` is called, in :func:`prepare`, only when the document changed (its
 ``SourceError`` skips the document). For Ray, ``load`` must pickle (a module-level function or
-a ``functools.partial`` of one). A :class:`~harrier.convert.ConvertedFile` (PDF, Office...) is
-one: its digest is its ``hash_input()``, and its load is the caller's ``FileConverter``.
+a ``functools.partial`` of one). A :class:`~harrier.sources.convert.ConvertedFile` (PDF,
+Office...) is one: its digest is its ``hash_input()``, and its load is the
+caller's ``FileConverter``.
 """
 
 from __future__ import annotations
@@ -27,14 +28,6 @@ from typing import Any
 import numpy as np
 
 from harrier._batching import size_bounded_groups
-from harrier._documents import (
-    LargeFile,
-    LazyDocument,
-    Skipped,
-    SourceDocument,
-    SourceItem,
-    iter_text_pieces,
-)
 from harrier._engine import EmbeddingEngine, embeds_token_ids
 from harrier._errors import SourceError
 from harrier._identity import ModelIdentity
@@ -42,8 +35,16 @@ from harrier._records import SpanRecord, canonical_json, document_hash, span_id
 from harrier._report import IngestReport
 from harrier._spans import Span, Splitter
 from harrier._store import StoredDocument, VectorStore
-from harrier._validation import printable, storage_problem
-from harrier.convert import ConvertedFile, FileConverter, Unconvertible, page_range
+from harrier.sources._documents import (
+    LargeFile,
+    LazyDocument,
+    Skipped,
+    SourceDocument,
+    SourceItem,
+    iter_text_pieces,
+)
+from harrier.sources._validation import printable, storage_problem
+from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible, page_range
 
 Document = SourceDocument | LazyDocument | ConvertedFile
 

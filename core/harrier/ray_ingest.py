@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from harrier import _stages
-from harrier._documents import LargeFile
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, HarrierError
 from harrier._identity import model_identity
@@ -36,6 +35,7 @@ from harrier._settings import EmbedderSettings
 from harrier._signals import RunInterrupted
 from harrier._spans import Splitter
 from harrier._store import VectorStore
+from harrier.sources._documents import LargeFile
 from harrier.stores import open_store
 
 logger = logging.getLogger("harrier")

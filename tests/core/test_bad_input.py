@@ -10,8 +10,8 @@ import pytest
 
 import harrier
 from harrier import SourceDocument
-from harrier._documents import Skipped, iter_source
-from harrier._validation import replace_surrogates, storage_problem
+from harrier.sources._documents import Skipped, iter_source
+from harrier.sources._validation import replace_surrogates, storage_problem
 from harrier_qdrant import QdrantStore
 
 

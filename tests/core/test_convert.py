@@ -13,10 +13,10 @@ import zipfile
 import pytest
 
 from document_files import PDF_PAGES, write_all, write_pdf
-from harrier._documents import Skipped, iter_source
 from harrier._ingest import IngestReport
-from harrier.convert import ConvertedFile, FileConverter, Unconvertible
-from harrier.convert.pdf import convert_pdf
+from harrier.sources._documents import Skipped, iter_source
+from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible
+from harrier.sources.convert.pdf import convert_pdf
 
 
 def test_formats_are_detected_by_content_whatever_the_name(tmp_path):

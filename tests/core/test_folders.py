@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harrier._folders import FolderFilter, walk_folder
+from harrier.sources._folders import FolderFilter, walk_folder
 
 
 def files_of(root: Path, where: FolderFilter | None = None) -> list[str]:

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from harrier._folders import FolderFilter
 from harrier._progress import Progress, duration, size
 from harrier._run import SourceCount, count_source
 from harrier._threads import BackgroundConsumer, Worker
+from harrier.sources._folders import FolderFilter
 
 
 def test_durations_and_sizes_read_as_a_person_writes_them():

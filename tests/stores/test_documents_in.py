@@ -23,7 +23,7 @@ from document_files import (
     write_encrypted_pdf,
     write_pdf,
 )
-from harrier.convert import _worker
+from harrier.sources.convert import _worker
 
 EXPECTED = {
     "rivers.pdf": ("pdf", "River forms", PDF_PAGES),
@@ -132,14 +132,14 @@ def test_bad_files_are_skipped_and_nothing_stored_is_lost(
             huge.write("<p>" + "filler words " * 80_000 + "</p>")
     os.mkfifo(folder / "pipe.txt")
     write_pdf(folder / "vanishing.pdf")
-    hash_input = harrier.convert.ConvertedFile.hash_input
+    hash_input = harrier.sources.convert.ConvertedFile.hash_input
 
     def vanish_first(self):  # type: ignore[no-untyped-def]
         if self.id == "vanishing.pdf":
             self.path.unlink()  # gone between the folder listing and the read
         return hash_input(self)
 
-    monkeypatch.setattr(harrier.convert.ConvertedFile, "hash_input", vanish_first)
+    monkeypatch.setattr(harrier.sources.convert.ConvertedFile, "hash_input", vanish_first)
     report = harrier.ingest(folder, store, qwen_engine, prune=True)
     expected = {
         "locked.pdf": "encrypted",
@@ -161,5 +161,5 @@ def test_html_chrome_pages_and_fragments(tmp_path):
     folder.mkdir()
     (folder / "page.txt").write_text(html_page(), encoding="utf-8")  # detected by content
     (folder / "fragment.html").write_text("<p>Only a paragraph.</p>", encoding="utf-8")
-    items = {i.id: i for i in harrier._documents.iter_source(folder)}
+    items = {i.id: i for i in harrier.sources._documents.iter_source(folder)}
     assert {i.id: i.format for i in items.values()} == {"page.txt": "html", "fragment.html": "html"}

@@ -9,8 +9,8 @@ import resource
 import pytest
 
 import harrier
-from harrier import _documents
-from harrier._documents import iter_text_pieces
+from harrier.sources import _documents
+from harrier.sources._documents import iter_text_pieces
 
 
 def _text(chars: int, seed: int = 0) -> str:

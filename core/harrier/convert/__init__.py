@@ -1,15 +1,30 @@
-"""Document converters: PDF, Word, PowerPoint, Excel, HTML and EPUB files to text.
-
-Each format family has its module (``pdf``, ``office``, ``web``) built on a maintained library
-(the ``documents`` extra); :data:`CONVERTERS` names each converter and its version, which is
-part of a converted document's hash. Formats are detected by content as well as by extension.
-"""
+"""Moved to :mod:`harrier.sources.convert`; this path re-exports it, with a
+``DeprecationWarning``, for one release (``harrier.convert.pdf``, ``.office`` and ``.web``
+too: they are the same modules)."""
 
 from __future__ import annotations
 
-from harrier.convert._detect import detect_format
-from harrier.convert._files import CONVERT_TIMEOUT, ConvertedFile, FileConverter, page_range
-from harrier.convert._registry import CONVERTERS, Conversion, Converter, Unconvertible
+import sys
+
+from harrier._deprecation import warn_renamed
+from harrier.sources.convert import (
+    CONVERT_TIMEOUT,
+    CONVERTERS,
+    Conversion,
+    ConvertedFile,
+    Converter,
+    FileConverter,
+    Unconvertible,
+    detect_format,
+    office,
+    page_range,
+    pdf,
+    web,
+)
+
+warn_renamed("harrier.convert", "harrier.sources.convert")
+for _module in (office, pdf, web):
+    sys.modules.setdefault(f"{__name__}.{_module.__name__.rpartition('.')[2]}", _module)
 
 __all__ = [
     "CONVERTERS",

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from harrier.convert._registry import Conversion, Unconvertible
+from harrier.sources.convert._registry import Conversion, Unconvertible
 
 
 def convert_html(stream: BinaryIO) -> Conversion:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from harrier._errors import SourceError
-from harrier._folders import FolderFilter, walk_folder
-from harrier._validation import printable, storage_problem
-from harrier.convert import ConvertedFile, Unconvertible, detect_format
-from harrier.convert._registry import check_convertible
+from harrier.sources._folders import FolderFilter, walk_folder
+from harrier.sources._validation import printable, storage_problem
+from harrier.sources.convert import ConvertedFile, Unconvertible, detect_format
+from harrier.sources.convert._registry import check_convertible
 
 logger = logging.getLogger("harrier")
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harrier._validation import printable, replace_surrogates
-from harrier.convert._registry import CONVERTERS, Unconvertible
-from harrier.convert._worker import ConversionWorker
+from harrier.sources._validation import printable, replace_surrogates
+from harrier.sources.convert._registry import CONVERTERS, Unconvertible
+from harrier.sources.convert._worker import ConversionWorker
 
 logger = logging.getLogger("harrier")
 

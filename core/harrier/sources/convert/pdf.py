@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from harrier.convert._registry import Conversion, Unconvertible
+from harrier.sources.convert._registry import Conversion, Unconvertible
 
 
 def convert_pdf(stream: BinaryIO) -> Conversion:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
-from harrier.convert._registry import Conversion
+from harrier.sources.convert._registry import Conversion
 
 _HEADING = re.compile(r"Heading (\d)")
 

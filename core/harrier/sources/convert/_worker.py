@@ -12,16 +12,16 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from harrier.convert._registry import CONVERTERS, Unconvertible
+from harrier.sources.convert._registry import CONVERTERS, Unconvertible
 
 logger = logging.getLogger("harrier")
 
 _PAGE_SEPARATOR = "\n\n"
-_PACKAGE = str(Path(__file__).resolve().parents[1])
+_PACKAGE = str(Path(__file__).resolve().parents[2])  # the harrier folder
 _BOOT = (
     "import sys, types; package = types.ModuleType('harrier'); "
     "package.__path__ = [sys.argv[1]]; sys.modules['harrier'] = package; "
-    "from harrier.convert._worker import serve; serve()"
+    "from harrier.sources.convert._worker import serve; serve()"
 )
 """The child's start: the converters without ``harrier/__init__`` (no torch: fast to start),
 and no re-import of the caller's main module (scripts need no ``__main__`` guard)."""

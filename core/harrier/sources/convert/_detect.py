@@ -7,7 +7,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from harrier.convert._registry import BY_EXTENSION, Unconvertible
+from harrier.sources.convert._registry import BY_EXTENSION, Unconvertible
 
 _HTML_START = re.compile(
     rb"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL

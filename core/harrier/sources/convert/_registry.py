@@ -66,20 +66,32 @@ _HTML_LIMIT = 16 * 2**20
 CONVERTERS: dict[str, Converter] = {
     c.format: c
     for c in (
-        Converter("pdf", "pypdf", "harrier.convert.pdf:convert_pdf", ("pypdf",), (".pdf",)),
+        Converter("pdf", "pypdf", "harrier.sources.convert.pdf:convert_pdf", ("pypdf",), (".pdf",)),
         Converter(
-            "docx", "python-docx", "harrier.convert.office:convert_docx", ("docx",), (".docx",)
+            "docx",
+            "python-docx",
+            "harrier.sources.convert.office:convert_docx",
+            ("docx",),
+            (".docx",),
         ),
         Converter(
-            "pptx", "python-pptx", "harrier.convert.office:convert_pptx", ("pptx",), (".pptx",)
+            "pptx",
+            "python-pptx",
+            "harrier.sources.convert.office:convert_pptx",
+            ("pptx",),
+            (".pptx",),
         ),
         Converter(
-            "xlsx", "openpyxl", "harrier.convert.office:convert_xlsx", ("openpyxl",), (".xlsx",)
+            "xlsx",
+            "openpyxl",
+            "harrier.sources.convert.office:convert_xlsx",
+            ("openpyxl",),
+            (".xlsx",),
         ),
         Converter(
             "html",
             "trafilatura",
-            "harrier.convert.web:convert_html",
+            "harrier.sources.convert.web:convert_html",
             ("trafilatura", "lxml_html_clean"),
             (".html", ".htm", ".xhtml"),
             _HTML_LIMIT,
@@ -87,7 +99,7 @@ CONVERTERS: dict[str, Converter] = {
         Converter(
             "epub",
             "ebooklib",
-            "harrier.convert.web:convert_epub",
+            "harrier.sources.convert.web:convert_epub",
             ("ebooklib", "trafilatura", "lxml_html_clean"),
             (".epub",),
         ),

@@ -1,0 +1,24 @@
+"""Document converters: PDF, Word, PowerPoint, Excel, HTML and EPUB files to text.
+
+Each format family has its module (``pdf``, ``office``, ``web``) built on a maintained library
+(the ``documents`` extra); :data:`CONVERTERS` names each converter and its version, which is
+part of a converted document's hash. Formats are detected by content as well as by extension.
+"""
+
+from __future__ import annotations
+
+from harrier.sources.convert._detect import detect_format
+from harrier.sources.convert._files import CONVERT_TIMEOUT, ConvertedFile, FileConverter, page_range
+from harrier.sources.convert._registry import CONVERTERS, Conversion, Converter, Unconvertible
+
+__all__ = [
+    "CONVERTERS",
+    "CONVERT_TIMEOUT",
+    "Conversion",
+    "ConvertedFile",
+    "Converter",
+    "FileConverter",
+    "Unconvertible",
+    "detect_format",
+    "page_range",
+]
