@@ -281,10 +281,10 @@ def _store(path: Path, engine):  # type: ignore[no-untyped-def]
 
 def _prepare_only(source, store, engine, max_tokens: int | None = None) -> int:  # type: ignore[no-untyped-def]
     """Run stage 1 of ``harrier.ingest`` over ``source`` as ingest does; the tokens it split."""
-    from harrier import _stages as stages
-    from harrier._ingest import Pipeline
-    from harrier._report import IngestReport
-    from harrier._threads import in_background
+    from harrier.ingestion import _stages as stages
+    from harrier.ingestion._ingest import Pipeline
+    from harrier.ingestion._report import IngestReport
+    from harrier.ingestion._threads import in_background
     from harrier.sources._documents import iter_source
 
     job = Pipeline(store, engine, max_tokens or engine.max_tokens, 0, IngestReport())

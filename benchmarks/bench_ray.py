@@ -185,7 +185,7 @@ def ray_rows(docs, folder: Path, uri: str, args: argparse.Namespace) -> list[dic
     """``ingest_on_ray`` with each actor count: a 2-document run (start-up), then the corpus."""
     import ray
 
-    from harrier.ray_ingest import ingest_on_ray
+    from harrier.ingestion.ray import ingest_on_ray
 
     cores = os.cpu_count() or 1
     rows: list[dict[str, object]] = []

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
-    from harrier._copy import CopyReport, copy_collection
     from harrier._embedder import Embedder
     from harrier._engine import EmbeddingEngine
     from harrier._errors import (
@@ -38,17 +37,18 @@ if TYPE_CHECKING:
     )
     from harrier._identity import ModelIdentity
     from harrier._index import DEFAULT_K, Index
-    from harrier._ingest import ingest
     from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
-    from harrier._options import IngestOptions
     from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
     from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
     from harrier._remote import RemoteEmbedder
-    from harrier._report import IngestReport
     from harrier._settings import DEFAULT_MODEL, EmbedderSettings
-    from harrier._signals import RunInterrupted
     from harrier._spans import Span, Splitter, split_spans
     from harrier._store import StoredDocument, VectorStore, retry
+    from harrier.ingestion._copy import CopyReport, copy_collection
+    from harrier.ingestion._ingest import ingest
+    from harrier.ingestion._options import IngestOptions
+    from harrier.ingestion._report import IngestReport
+    from harrier.ingestion._signals import RunInterrupted
     from harrier.sources._documents import SourceDocument
 
 _LAZY = {
@@ -56,7 +56,7 @@ _LAZY = {
     "Bm25Settings": "harrier._bm25",
     "CollectionMismatchError": "harrier._errors",
     "ConfigurationError": "harrier._errors",
-    "CopyReport": "harrier._copy",
+    "CopyReport": "harrier.ingestion._copy",
     "DEFAULT_K": "harrier._index",
     "DEFAULT_MODEL": "harrier._settings",
     "Embedder": "harrier._embedder",
@@ -69,8 +69,8 @@ _LAZY = {
     "HarrierError": "harrier._errors",
     "Hit": "harrier._records",
     "Index": "harrier._index",
-    "IngestOptions": "harrier._options",
-    "IngestReport": "harrier._report",
+    "IngestOptions": "harrier.ingestion._options",
+    "IngestReport": "harrier.ingestion._report",
     "InputError": "harrier._errors",
     "InputTypeError": "harrier._errors",
     "ModelIdentity": "harrier._identity",
@@ -79,7 +79,7 @@ _LAZY = {
     "NoSparseVectorsError": "harrier._errors",
     "NonFiniteEmbeddingError": "harrier._errors",
     "RemoteEmbedder": "harrier._remote",
-    "RunInterrupted": "harrier._signals",
+    "RunInterrupted": "harrier.ingestion._signals",
     "SPAN_FIELDS": "harrier._records",
     "SPARSE_VECTOR_NAME": "harrier._bm25",
     "SourceDocument": "harrier.sources._documents",
@@ -96,9 +96,9 @@ _LAZY = {
     "TextTooLongError": "harrier._errors",
     "UnknownPromptError": "harrier._errors",
     "VectorStore": "harrier._store",
-    "copy_collection": "harrier._copy",
+    "copy_collection": "harrier.ingestion._copy",
     "document_hash": "harrier._records",
-    "ingest": "harrier._ingest",
+    "ingest": "harrier.ingestion._ingest",
     "l2_normalize": "harrier._pooling",
     "last_token_pooling": "harrier._pooling",
     "mean_pooling": "harrier._pooling",

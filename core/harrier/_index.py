@@ -9,12 +9,12 @@ from typing import Any, Literal
 from harrier._deprecation import renamed
 from harrier._engine import EmbeddingEngine
 from harrier._errors import ConfigurationError, NoSparseVectorsError
-from harrier._ingest import ingest
-from harrier._options import IngestOptions
 from harrier._records import Hit
-from harrier._report import IngestReport
 from harrier._store import VectorStore
 from harrier.framework_stores import search as search_store
+from harrier.ingestion._ingest import ingest
+from harrier.ingestion._options import IngestOptions
+from harrier.ingestion._report import IngestReport
 
 DEFAULT_K = 5
 """How many hits every search entry point returns unless told (Index, CLI, retrievers)."""

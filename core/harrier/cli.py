@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from harrier._errors import HarrierError, ModelNotFoundError
-from harrier._options import IngestOptions, add_arguments
 from harrier._serve_command import add_serve_parser, run_serve
-from harrier._signals import RunInterrupted, exit_code, sigterm_interrupts
+from harrier.ingestion._options import IngestOptions, add_arguments
+from harrier.ingestion._signals import RunInterrupted, exit_code, sigterm_interrupts
 
 logger = logging.getLogger("harrier")
 
@@ -282,7 +282,7 @@ def _ingest(args: argparse.Namespace) -> int:
             _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
         if args.devices:
             _fail("--ray places one model per actor (--actors, --gpus-per-actor), not --devices")
-        from harrier.ray_ingest import ingest_on_ray
+        from harrier.ingestion.ray import ingest_on_ray
 
         try:
             report = ingest_on_ray(
@@ -377,7 +377,7 @@ def _open_index(args: argparse.Namespace, *, sparse: bool = True) -> Any:
 
 
 def _copy(args: argparse.Namespace) -> int:
-    from harrier._copy import copy_collection
+    from harrier.ingestion._copy import copy_collection
     from harrier.stores import open_store
 
     source = open_store(args.source, args.collection)

@@ -26,7 +26,7 @@ import numpy as np
 from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._identity import ModelIdentity
 from harrier._records import Hit, SpanRecord, canonical_json, document_hash
-from harrier._stages import write_batches
+from harrier.ingestion._stages import write_batches
 from harrier.stores.base import VectorStore
 from harrier.stores.registry import open_store
 

@@ -13,7 +13,7 @@ import zipfile
 import pytest
 
 from document_files import PDF_PAGES, write_all, write_pdf
-from harrier._ingest import IngestReport
+from harrier.ingestion._ingest import IngestReport
 from harrier.sources._documents import Skipped, iter_source
 from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible
 from harrier.sources.convert.pdf import convert_pdf

@@ -59,7 +59,7 @@ def qwen3_embedder(qwen_path) -> Embedder:  # type: ignore[no-untyped-def]
 
 
 def test_a_third_party_engine_plugs_into_the_splitter_and_the_stages(qwen3_embedder) -> None:
-    from harrier import _stages
+    from harrier.ingestion import _stages
 
     engine = _CountingEngine(qwen3_embedder)
     assert is_engine(engine) and not embeds_token_ids(engine)

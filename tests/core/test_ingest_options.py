@@ -9,7 +9,7 @@ import pytest
 
 import harrier
 from harrier import ConfigurationError, IngestOptions, SourceDocument
-from harrier._options import add_arguments
+from harrier.ingestion._options import add_arguments
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_options_and_keywords_mean_the_same(tmp_path, qwen_engine):
 
 
 def test_every_executor_takes_the_options_and_no_unchecked_keywords():
-    from harrier.ray_ingest import ingest_on_ray
+    from harrier.ingestion.ray import ingest_on_ray
 
     for function in (harrier.ingest, harrier.Index.ingest, ingest_on_ray):
         parameters = inspect.signature(function).parameters

@@ -24,3 +24,19 @@ def test_harrier_convert_is_harrier_sources_convert():
     from harrier.convert.pdf import convert_pdf  # the public format modules are the same modules
 
     assert convert_pdf is new.pdf.convert_pdf
+
+
+def test_harrier_ray_ingest_is_harrier_ingestion_ray():
+    import harrier.ingestion.ray as new
+
+    old = _fresh_import("harrier.ray_ingest")
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(new, name)
+
+
+def test_the_ingestion_package_does_not_shadow_the_ingest_function():
+    import harrier
+    import harrier.ingestion
+
+    assert callable(harrier.ingest)
+    assert harrier.ingest.__module__ == "harrier.ingestion._ingest"

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from harrier._progress import Progress, duration, size
-from harrier._run import SourceCount, count_source
-from harrier._threads import BackgroundConsumer, Worker
+from harrier.ingestion._progress import Progress, duration, size
+from harrier.ingestion._run import SourceCount, count_source
+from harrier.ingestion._threads import BackgroundConsumer, Worker
 from harrier.sources._folders import FolderFilter
 
 
@@ -113,9 +113,9 @@ def _interrupt_main() -> None:
 
 
 def test_the_plan_and_a_long_estimate_name_what_would_shorten_it(caplog, tmp_path):
-    from harrier._options import IngestOptions
-    from harrier._run import IngestRun
-    from harrier._stages import DocumentWork
+    from harrier.ingestion._options import IngestOptions
+    from harrier.ingestion._run import IngestRun
+    from harrier.ingestion._stages import DocumentWork
 
     caplog.set_level(logging.INFO, logger="harrier.progress")
     for name, size_ in (("a.txt", 1000), ("b.txt", 1000), ("c.txt", 100_000)):

@@ -20,7 +20,7 @@ from harrier import SourceDocument, cli
 from harrier_milvus import MilvusStore
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'harrier-suite[ray]'")
-from harrier.ray_ingest import ingest_on_ray, original_error  # noqa: E402
+from harrier.ingestion.ray import ingest_on_ray, original_error  # noqa: E402
 
 pytestmark = pytest.mark.server
 
@@ -254,7 +254,7 @@ def test_the_original_error_keeps_its_attributes() -> None:
 def test_prepare_actors_close_their_store_client(
     ray_cluster: str, open_server_store, qwen_path: Path
 ) -> None:
-    from harrier._ray_stages import Prepare
+    from harrier.ingestion._ray_stages import Prepare
 
     collection = open_server_store().collection
     prepare = Prepare(
@@ -274,8 +274,8 @@ def test_prepare_actors_close_their_store_client(
 
 def test_embed_actors_get_the_whole_engine_settings(qwen_path: Path) -> None:
     """dtype, batch budget and revision reach the Embed actors, not only model and device."""
-    from harrier._ray_stages import Embed
-    from harrier.ray_ingest import actor_settings
+    from harrier.ingestion._ray_stages import Embed
+    from harrier.ingestion.ray import actor_settings
 
     settings = harrier.EmbedderSettings(
         model=str(qwen_path), dtype="bfloat16", max_batch_tokens=512, device="cpu"

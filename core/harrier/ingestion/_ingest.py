@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harrier import _stages as stages
 from harrier._engine import EmbeddingEngine
-from harrier._options import CPU_SPAN_TOKENS, IngestOptions
-from harrier._report import IngestReport
-from harrier._run import IngestRun
-from harrier._signals import RunInterrupted, deferred_signals
 from harrier._spans import Splitter
-from harrier._stages import Document, DocumentWork
 from harrier._store import StoredDocument, VectorStore
-from harrier._threads import BackgroundConsumer, Worker, in_background
+from harrier.ingestion import _stages as stages
+from harrier.ingestion._options import CPU_SPAN_TOKENS, IngestOptions
+from harrier.ingestion._report import IngestReport
+from harrier.ingestion._run import IngestRun
+from harrier.ingestion._signals import RunInterrupted, deferred_signals
+from harrier.ingestion._stages import Document, DocumentWork
+from harrier.ingestion._threads import BackgroundConsumer, Worker, in_background
 from harrier.sources._documents import LargeFile
 from harrier.sources.convert import FileConverter
 
@@ -199,7 +199,7 @@ class Pipeline:
         return stages.prepare(group, stored, self.settings, self.splitter, self.converter)
 
     def prepare_large(self, file: LargeFile) -> Iterator[list[DocumentWork]]:
-        """A large file in pieces (:func:`harrier._stages.prepare_large`)."""
+        """A large file in pieces (:func:`harrier.ingestion._stages.prepare_large`)."""
         return stages.prepare_large(file, self.stored, self.settings, self.splitter)
 
     def stored(self, doc_id: str) -> StoredDocument | None:

@@ -32,9 +32,9 @@ from harrier._engine import EmbeddingEngine, embeds_token_ids
 from harrier._errors import SourceError
 from harrier._identity import ModelIdentity
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
-from harrier._report import IngestReport
 from harrier._spans import Span, Splitter
 from harrier._store import StoredDocument, VectorStore
+from harrier.ingestion._report import IngestReport
 from harrier.sources._documents import (
     LargeFile,
     LazyDocument,

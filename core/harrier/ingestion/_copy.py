@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harrier._errors import StoreError
-from harrier._progress import Progress, use_bar
 from harrier._records import SpanRecord
-from harrier._stages import write_batches
+from harrier.ingestion._progress import Progress, use_bar
+from harrier.ingestion._stages import write_batches
 from harrier.stores.base import StoredDocument, VectorStore
 
 logger = logging.getLogger("harrier")

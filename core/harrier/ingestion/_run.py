@@ -1,6 +1,6 @@
 """``IngestRun``: what every executor does around the stages, in one place.
 
-Both :func:`harrier.ingest` (threads) and :func:`harrier.ray_ingest.ingest_on_ray` (Ray) open
+Both :func:`harrier.ingest` (threads) and :func:`harrier.ingestion.ray.ingest_on_ray` (Ray) open
 a run, take its document groups, and close it::
 
     with IngestRun(source, options) as run:     # skip log, report, converter, progress
@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harrier import _stages as stages
-from harrier._options import IngestOptions
-from harrier._progress import Progress, duration, size, use_bar
-from harrier._report import IngestReport
-from harrier._stages import Document, DocumentWork
 from harrier._store import VectorStore
+from harrier.ingestion import _stages as stages
+from harrier.ingestion._options import IngestOptions
+from harrier.ingestion._progress import Progress, duration, size, use_bar
+from harrier.ingestion._report import IngestReport
+from harrier.ingestion._stages import Document, DocumentWork
 from harrier.sources._documents import LargeFile, Skipped, iter_source
 from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources.convert import FileConverter

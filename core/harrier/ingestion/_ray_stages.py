@@ -1,8 +1,9 @@
-"""The stages of :func:`harrier.ray_ingest.ingest_on_ray`: what runs in Ray actors and tasks.
+"""The stages of :func:`harrier.ingestion.ray.ingest_on_ray`: what runs in Ray actors and tasks.
 
-Rows hold one pickled document, then one pickled :class:`harrier._stages.DocumentWork`, each, so
-a document never splits across blocks and one write task writes all its spans, then deletes its
-stale ones. Each stage calls the single-process pipeline's own stage functions (``_stages``).
+Rows hold one pickled document, then one pickled
+:class:`harrier.ingestion._stages.DocumentWork`, each, so a document never splits across
+blocks and one write task writes all its spans, then deletes its stale ones. Each stage calls
+the single-process pipeline's own stage functions (``_stages``).
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from ray.data.block import BlockAccessor, BlockMetadata
 from ray.data.datasource import Datasource, ReadTask
 from ray.util.queue import Full, Queue
 
-from harrier import _stages as stages
 from harrier._embedder import Embedder
 from harrier._loading import _token_limit
 from harrier._model_files import resolve_folder
-from harrier._report import IngestReport
 from harrier._settings import EmbedderSettings
 from harrier._spans import Splitter
 from harrier._store_spec import open_store
+from harrier.ingestion import _stages as stages
+from harrier.ingestion._report import IngestReport
 from harrier.sources._documents import LargeFile, Skipped
 from harrier.sources.convert import ConvertedFile, FileConverter
 
