@@ -46,7 +46,7 @@ COLUMNS = ("case", "spans", "spans/s", "p50 ms", "BM25 share")
 
 def _ingestion(args: argparse.Namespace) -> list[dict[str, object]]:
     import harrier
-    from harrier._store_spec import open_store
+    from harrier.stores.registry import open_store
 
     folder = model_folder(Path(args.cache), args.shape, args.layers or None)
     engine = harrier.Embedder.from_pretrained(folder, device=args.device)
@@ -99,7 +99,7 @@ def _ingestion(args: argparse.Namespace) -> list[dict[str, object]]:
 
 def _search(args: argparse.Namespace) -> list[dict[str, object]]:
     import harrier
-    from harrier._store_spec import open_store
+    from harrier.stores.registry import open_store
 
     rng = random.Random(3)
     dimension = 640

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from harrier import ModelIdentity, SpanRecord, span_id
-from harrier._store_spec import open_store
+from harrier.stores.registry import open_store
 
 WORDS = "rivers carry water from hills to the sea 机器 学习 énergie 🙂".split()
 
 VICTIM = """
 import os, sys, harrier
 from harrier import ModelIdentity, SpanRecord, span_id
-from harrier._store_spec import open_store
+from harrier.stores.registry import open_store
 folder, spec, model, collection = sys.argv[1:5]
 engine = harrier.Embedder.from_pretrained(model, device="cpu")
 store = open_store(spec, collection, sparse=os.environ.get("HARRIER_VICTIM_SPARSE") != "0")

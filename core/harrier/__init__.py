@@ -10,7 +10,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harrier._bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
     from harrier._embedder import Embedder
     from harrier._engine import EmbeddingEngine
     from harrier._errors import (
@@ -43,17 +42,18 @@ if TYPE_CHECKING:
     from harrier._remote import RemoteEmbedder
     from harrier._settings import DEFAULT_MODEL, EmbedderSettings
     from harrier._spans import Span, Splitter, split_spans
-    from harrier._store import StoredDocument, VectorStore, retry
     from harrier.ingestion._copy import CopyReport, copy_collection
     from harrier.ingestion._ingest import ingest
     from harrier.ingestion._options import IngestOptions
     from harrier.ingestion._report import IngestReport
     from harrier.ingestion._signals import RunInterrupted
     from harrier.sources._documents import SourceDocument
+    from harrier.stores.base import StoredDocument, VectorStore, retry
+    from harrier.stores.bm25 import SPARSE_VECTOR_NAME, Bm25Encoder, Bm25Settings
 
 _LAZY = {
-    "Bm25Encoder": "harrier._bm25",
-    "Bm25Settings": "harrier._bm25",
+    "Bm25Encoder": "harrier.stores.bm25",
+    "Bm25Settings": "harrier.stores.bm25",
     "CollectionMismatchError": "harrier._errors",
     "ConfigurationError": "harrier._errors",
     "CopyReport": "harrier.ingestion._copy",
@@ -81,7 +81,7 @@ _LAZY = {
     "RemoteEmbedder": "harrier._remote",
     "RunInterrupted": "harrier.ingestion._signals",
     "SPAN_FIELDS": "harrier._records",
-    "SPARSE_VECTOR_NAME": "harrier._bm25",
+    "SPARSE_VECTOR_NAME": "harrier.stores.bm25",
     "SourceDocument": "harrier.sources._documents",
     "SourceError": "harrier._errors",
     "Span": "harrier._spans",
@@ -92,17 +92,17 @@ _LAZY = {
     "StoreLimitError": "harrier._errors",
     "StoreUnavailableError": "harrier._errors",
     "StoreWriteError": "harrier._errors",
-    "StoredDocument": "harrier._store",
+    "StoredDocument": "harrier.stores.base",
     "TextTooLongError": "harrier._errors",
     "UnknownPromptError": "harrier._errors",
-    "VectorStore": "harrier._store",
+    "VectorStore": "harrier.stores.base",
     "copy_collection": "harrier.ingestion._copy",
     "document_hash": "harrier._records",
     "ingest": "harrier.ingestion._ingest",
     "l2_normalize": "harrier._pooling",
     "last_token_pooling": "harrier._pooling",
     "mean_pooling": "harrier._pooling",
-    "retry": "harrier._store",
+    "retry": "harrier.stores.base",
     "span_id": "harrier._records",
     "split_spans": "harrier._spans",
 }

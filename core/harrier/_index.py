@@ -10,11 +10,11 @@ from harrier._deprecation import renamed
 from harrier._engine import EmbeddingEngine
 from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._records import Hit
-from harrier._store import VectorStore
 from harrier.framework_stores import search as search_store
 from harrier.ingestion._ingest import ingest
 from harrier.ingestion._options import IngestOptions
 from harrier.ingestion._report import IngestReport
+from harrier.stores.base import VectorStore
 
 DEFAULT_K = 5
 """How many hits every search entry point returns unless told (Index, CLI, retrievers)."""

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import harrier
-from harrier._bm25 import _CJK, MAX_TERM_CHARS, document_terms, normalize, query_terms
+from harrier.stores.bm25 import _CJK, MAX_TERM_CHARS, document_terms, normalize, query_terms
 
 
 def test_cjk_runs_become_characters_and_bigrams():
@@ -46,7 +46,7 @@ def test_ascii_text_normalises_as_any_other_text():
     """ASCII takes a shortcut (lower-casing); it must give what the full passes give."""
     import unicodedata
 
-    from harrier._bm25 import _MARKS
+    from harrier.stores.bm25 import _MARKS
 
     text = "".join(map(chr, range(128))) + " Mixed CASE words"
     folded = unicodedata.normalize("NFKC", text).casefold()

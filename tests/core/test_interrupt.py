@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harrier._store_spec import open_store
+from harrier.stores.registry import open_store
 
 WORDS = (
     "the of and to in is that for it as with was on be by this are from at or an which "

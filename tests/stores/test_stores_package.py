@@ -57,11 +57,6 @@ def test_exports_are_sorted_and_importable():
         assert getattr(harrier.stores, name) is not None
 
 
-def test_the_old_private_paths_re_export_the_kit():
-    from harrier import _bm25, _store, _store_spec
-
-    assert _store.VectorStore is harrier.stores.VectorStore
-    assert _store.fuse_ranks is harrier.stores.fuse_ranks
-    assert _bm25.Bm25Settings is harrier.stores.Bm25Settings
-    assert _store_spec.open_store is harrier.stores.open_store
+def test_the_top_level_names_are_the_kit():
     assert harrier.VectorStore is harrier.stores.VectorStore
+    assert harrier.Bm25Settings is harrier.stores.Bm25Settings

@@ -11,7 +11,6 @@ from typing import Any
 
 from harrier._engine import EmbeddingEngine
 from harrier._spans import Splitter
-from harrier._store import StoredDocument, VectorStore
 from harrier.ingestion import _stages as stages
 from harrier.ingestion._options import CPU_SPAN_TOKENS, IngestOptions
 from harrier.ingestion._report import IngestReport
@@ -21,6 +20,7 @@ from harrier.ingestion._stages import Document, DocumentWork
 from harrier.ingestion._threads import BackgroundConsumer, Worker, in_background
 from harrier.sources._documents import LargeFile
 from harrier.sources.convert import FileConverter
+from harrier.stores.base import StoredDocument, VectorStore
 
 logger = logging.getLogger("harrier")
 

@@ -24,11 +24,11 @@ from harrier._loading import _token_limit
 from harrier._model_files import resolve_folder
 from harrier._settings import EmbedderSettings
 from harrier._spans import Splitter
-from harrier._store_spec import open_store
 from harrier.ingestion import _stages as stages
 from harrier.ingestion._report import IngestReport
 from harrier.sources._documents import LargeFile, Skipped
 from harrier.sources.convert import ConvertedFile, FileConverter
+from harrier.stores.registry import open_store
 
 COUNTS = ("unchanged", "spans_written", "spans_deleted", "tokens")
 """What the write tasks count (with the skips); the driver counts the rest."""

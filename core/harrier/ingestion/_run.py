@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harrier._store import VectorStore
 from harrier.ingestion import _stages as stages
 from harrier.ingestion._options import IngestOptions
 from harrier.ingestion._progress import Progress, duration, size, use_bar
@@ -33,6 +32,7 @@ from harrier.ingestion._stages import Document, DocumentWork
 from harrier.sources._documents import LargeFile, Skipped, iter_source
 from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources.convert import FileConverter
+from harrier.stores.base import VectorStore
 
 logger = logging.getLogger("harrier")
 

@@ -33,7 +33,6 @@ from harrier._errors import SourceError
 from harrier._identity import ModelIdentity
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
 from harrier._spans import Span, Splitter
-from harrier._store import StoredDocument, VectorStore
 from harrier.ingestion._report import IngestReport
 from harrier.sources._documents import (
     LargeFile,
@@ -45,6 +44,7 @@ from harrier.sources._documents import (
 )
 from harrier.sources._validation import printable, storage_problem
 from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible, page_range
+from harrier.stores.base import StoredDocument, VectorStore
 
 Document = SourceDocument | LazyDocument | ConvertedFile
 

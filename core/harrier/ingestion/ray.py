@@ -28,7 +28,6 @@ from harrier._identity import model_identity
 from harrier._model_files import resolve_folder
 from harrier._settings import EmbedderSettings
 from harrier._spans import Splitter
-from harrier._store import VectorStore
 from harrier.ingestion import _stages
 from harrier.ingestion._options import CPU_SPAN_TOKENS, IngestOptions
 from harrier.ingestion._progress import use_bar
@@ -37,6 +36,7 @@ from harrier.ingestion._run import IngestRun
 from harrier.ingestion._signals import RunInterrupted
 from harrier.sources._documents import LargeFile
 from harrier.stores import open_store
+from harrier.stores.base import VectorStore
 
 logger = logging.getLogger("harrier")
 
