@@ -25,7 +25,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from harrier import StoreWriteError
+from harrier.stores import StoreWriteError
 
 logger = logging.getLogger("harrier")
 
