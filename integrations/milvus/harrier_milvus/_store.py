@@ -43,6 +43,7 @@ from harrier_milvus._expr import (
     SUPPORTED_OPERATORS,
     doc_filter,
     metadata_filter,
+    operators_for,
     stale_filter,
 )
 from harrier_milvus._layout import (
@@ -115,6 +116,7 @@ class MilvusStore(VectorStore):
             self._where = f"Milvus Lite {self._lite_db}"
         self.client = client
         self.is_lite = is_lite(client)
+        self.supported_operators = operators_for(client)
         self._size_watch = LiteSizeWatch(collection) if self.is_lite else None
         self._loaded = False
         self._closed = False
@@ -184,7 +186,7 @@ class MilvusStore(VectorStore):
                 self.collection,
                 data=[query],
                 limit=k,
-                filter=metadata_filter(filter),
+                filter=metadata_filter(filter, self.supported_operators),
                 output_fields=HIT_FIELDS,
                 search_params=search_params(self.is_lite, k),
                 anns_field="vector",
@@ -266,7 +268,11 @@ class MilvusStore(VectorStore):
             raise NoSparseVectorsError(self.no_sparse_message())
         self._ensure_loaded()
         return search_requests(
-            vector, text, limit, metadata_filter(filter), search_params(self.is_lite, limit)
+            vector,
+            text,
+            limit,
+            metadata_filter(filter, self.supported_operators),
+            search_params(self.is_lite, limit),
         )
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
