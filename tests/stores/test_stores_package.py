@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import harrier
 import harrier.stores
 
 HEAVY = ("torch", "transformers", "tokenizers", "sentence_transformers")
@@ -65,3 +66,32 @@ def test_the_old_private_paths_re_export_the_kit():
     assert _bm25.Bm25Settings is harrier.stores.Bm25Settings
     assert _store_spec.open_store is harrier.stores.open_store
     assert harrier.VectorStore is harrier.stores.VectorStore
+
+
+def test_a_kind_registered_in_process_opens_like_an_installed_one(monkeypatch, tmp_path):
+    from harrier.stores import registry
+
+    monkeypatch.setattr(registry, "_REGISTERED", {})
+    requests: list[harrier.stores.StoreRequest] = []
+
+    def opener(request: harrier.stores.StoreRequest) -> harrier.stores.VectorStore:
+        requests.append(request)
+        return harrier.stores.open_store(f"qdrant:{request.path}", request.collection)
+
+    harrier.stores.register_store("mine", opener)
+    assert "mine" in harrier.stores.store_kinds()
+    store = harrier.stores.open_store(f"mine:{tmp_path}", "docs", sparse=False)
+    store.close()
+    assert requests == [harrier.stores.StoreRequest("mine", "docs", str(tmp_path), False, None)]
+    assert (requests[0].path, requests[0].url) == (str(tmp_path), None)
+    with pytest.raises(harrier.ConfigurationError, match="without ':'"):
+        harrier.stores.register_store("a:b", opener)
+
+
+def test_an_unknown_kind_names_the_installed_ones():
+    with pytest.raises(harrier.ConfigurationError, match=r"unknown store 'pinecone'.*qdrant"):
+        harrier.stores.open_store("pinecone", "docs")
+    with pytest.raises(harrier.ConfigurationError, match="Qdrant option"):
+        harrier.stores.open_store("milvus:x.db", "docs", quantization="scalar")
+    with pytest.raises(harrier.ConfigurationError, match="qdrant-local takes a folder"):
+        harrier.stores.open_store("qdrant-local:http://localhost:6333", "docs")

@@ -83,7 +83,7 @@ def filter_copy(metadata: dict[str, Any], budget: int = FILTER_COPY_BYTES) -> di
     """The top-level entries the JSON field stores exactly, smallest first, within ``budget``."""
     sizes: dict[str, int] = {}
     for key, value in metadata.items():
-        if not isinstance(key, str) or not _exact_in_json_field(value):
+        if not isinstance(key, str) or value is None or not _exact_in_json_field(value):
             continue
         try:
             entry = json.dumps(
@@ -99,7 +99,15 @@ def filter_copy(metadata: dict[str, Any], budget: int = FILTER_COPY_BYTES) -> di
             break
         kept.add(key)
         total += sizes[key]
-    return {key: value for key, value in metadata.items() if key in kept}
+    return {key: _without_nulls(value) for key, value in metadata.items() if key in kept}
+
+
+def _without_nulls(value: Any) -> Any:
+    """Null entries left out of objects: a filter treats null as absent on every store, and a
+    Milvus server's ``exists`` would count it as present."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(v) for key, v in value.items() if v is not None}
+    return value
 
 
 def to_row(record: SpanRecord, bm25_text: str | None = None) -> dict[str, Any]:

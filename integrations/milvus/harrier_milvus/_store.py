@@ -44,6 +44,7 @@ from harrier_milvus._expr import (
     doc_filter,
     id_filter,
     metadata_filter,
+    operators_for,
     stale_filter,
 )
 from harrier_milvus._layout import (
@@ -116,6 +117,7 @@ class MilvusStore(VectorStore):
             self._where = f"Milvus Lite {self._lite_db}"
         self.client = client
         self.is_lite = is_lite(client)
+        self.supported_operators = operators_for(client)
         self._size_watch = LiteSizeWatch(collection) if self.is_lite else None
         self._loaded = False
         self._closed = False
@@ -185,7 +187,7 @@ class MilvusStore(VectorStore):
                 self.collection,
                 data=[query],
                 limit=k,
-                filter=metadata_filter(filter),
+                filter=metadata_filter(filter, self.supported_operators),
                 output_fields=HIT_FIELDS,
                 search_params=search_params(self.is_lite, k),
                 anns_field="vector",
@@ -267,7 +269,11 @@ class MilvusStore(VectorStore):
             raise NoSparseVectorsError(self.no_sparse_message())
         self._ensure_loaded()
         return search_requests(
-            vector, text, limit, metadata_filter(filter), search_params(self.is_lite, limit)
+            vector,
+            text,
+            limit,
+            metadata_filter(filter, self.supported_operators),
+            search_params(self.is_lite, limit),
         )
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
