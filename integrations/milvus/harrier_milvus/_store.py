@@ -28,8 +28,10 @@ from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
 from harrier_milvus._connection import (
     MilvusClient,
     MilvusException,
+    check_name,
     is_lite,
     is_transient,
+    lite_disk_error,
     open_lite,
     open_server,
     quiet,
@@ -91,6 +93,7 @@ class MilvusStore(VectorStore):
     ) -> None:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise ConfigurationError("pass at most one of path, url and client")
+        check_name(collection)
         self.collection = collection
         self.timeout = timeout
         self.sparse = sparse
@@ -369,6 +372,8 @@ class MilvusStore(VectorStore):
 
     def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
         """A harrier error with the server's reason (its messages never hold the token)."""
+        if self._lite_db is not None and (error := lite_disk_error(exc, self._lite_db)):
+            return error
         if not isinstance(exc, MilvusException):
             return None
         message = f"{what} failed: {exc.message}"
