@@ -330,9 +330,8 @@ def _run(args: argparse.Namespace) -> int:
                 _out(json.dumps({**hit.to_dict(), "mode": mode}, ensure_ascii=False))
             else:
                 preview = " ".join(hit.text.split())[:200]
-                _out(
-                    f"{rank}. [{hit.score:.3f}] {hit.doc_id} [{hit.start}:{hit.end}]\n   {preview}"
-                )
+                where = f"{hit.doc_id} [{hit.start}:{hit.end}]" if hit.doc_id else f"id {hit.id}"
+                _out(f"{rank}. [{hit.score:.3f}] {where}\n   {preview}")
         return 0
 
 

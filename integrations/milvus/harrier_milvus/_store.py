@@ -265,12 +265,16 @@ class MilvusStore(VectorStore):
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
-        return sorted((to_record(row) for row in rows), key=lambda r: r.span_index)
+        records = (to_record(row) for row in rows)
+        return sorted((r for r in records if r is not None), key=lambda r: r.span_index)
 
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
         page: list[SpanRecord] = []
         for row in self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE)):
-            page.append(to_record(row))
+            record = to_record(row)
+            if record is None:
+                continue
+            page.append(record)
             if len(page) == batch_size:
                 yield page
                 page = []
