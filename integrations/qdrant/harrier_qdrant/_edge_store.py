@@ -46,6 +46,7 @@ from harrier_qdrant._edge_space import (
     HEADROOM,
     MIN_FREE,
     NEW_SHARD_BYTES,
+    SpaceGuard,
     ensure_new_shard_space,
     ensure_space,
     free_bytes,
@@ -98,6 +99,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         self.quantization = check_quantization(quantization)
         self.optimize_after_load = optimize
         self._shard: Any = None
+        self._space = SpaceGuard(self.folder / SHARD_FOLDER)
         self._search_params: Any = None
         self._changed = False
         check_store_folder(self.root)
@@ -338,7 +340,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         that writes passes the bytes it may add (``growth``): the disk must back them first."""
         shard = self.shard  # opens a collection another writer made since; else typed errors
         if growth is not None:
-            ensure_space(self.folder / SHARD_FOLDER, what, growth)
+            self._space.before(what, growth)
         try:
             return action(shard)
         except Exception as exc:
