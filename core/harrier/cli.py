@@ -317,8 +317,12 @@ def _search(args: argparse.Namespace) -> int:
             _out(json.dumps({**hit.to_dict(), "mode": mode}, ensure_ascii=False))
         else:
             preview = " ".join(hit.text.split())[:200]
-            where = f"{_pages(hit.metadata)}[{hit.start}:{hit.end}]"
-            _out(f"{rank}. [{hit.score:.3f}] {hit.doc_id} {where}\n   {preview}")
+            where = (  # a point written by another tool has no span fields
+                f"{hit.doc_id} {_pages(hit.metadata)}[{hit.start}:{hit.end}]"
+                if hit.doc_id
+                else f"id {hit.id}"
+            )
+            _out(f"{rank}. [{hit.score:.3f}] {where}\n   {preview}")
     if loading > SLOW_LOADING and not args.embedder:
         sys.stderr.write(
             f"harrier: loading the model and the store took {loading:.1f} s; for repeated "

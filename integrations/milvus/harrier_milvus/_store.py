@@ -30,8 +30,10 @@ from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
 from harrier_milvus._connection import (
     MilvusClient,
     MilvusException,
+    check_name,
     is_lite,
     is_transient,
+    lite_disk_error,
     open_lite,
     open_server,
     quiet,
@@ -102,6 +104,7 @@ class MilvusStore(VectorStore):
     ) -> None:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise ConfigurationError("pass at most one of path, url and client")
+        check_name(collection)
         self.collection = collection
         self.timeout = timeout
         self.sparse = sparse
@@ -278,15 +281,22 @@ class MilvusStore(VectorStore):
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
-        return sorted((to_record(row) for row in rows), key=lambda r: r.span_index)
+        records = (to_record(row) for row in rows)
+        return sorted((r for r in records if r is not None), key=lambda r: r.span_index)
 
     def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
-        return [to_record(row) for row in self._query(id_filter(ids), RECORD_FIELDS, _RECORD_PAGE)]
+        records = (
+            to_record(row) for row in self._query(id_filter(ids), RECORD_FIELDS, _RECORD_PAGE)
+        )
+        return [r for r in records if r is not None]  # a foreign row is no span record
 
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
         page: list[SpanRecord] = []
         for row in self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE)):
-            page.append(to_record(row))
+            record = to_record(row)
+            if record is None:
+                continue
+            page.append(record)
             if len(page) == batch_size:
                 yield page
                 page = []
@@ -391,6 +401,8 @@ class MilvusStore(VectorStore):
 
     def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
         """A harrier error with the server's reason (its messages never hold the token)."""
+        if self._lite_db is not None and (error := lite_disk_error(exc, self._lite_db)):
+            return error
         if not isinstance(exc, MilvusException):
             return None
         message = f"{what} failed: {exc.message}"
