@@ -16,6 +16,7 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 import harrier
 from harrier.framework_stores import is_whole
+from harrier.stores import AnyOf, Condition
 from langchain_harrier import HarrierEmbeddings, HarrierVectorStore
 
 SPECS = {"qdrant": "qdrant:{}", "qdrant-local": "qdrant-local:{}", "milvus": "milvus:{}/m.db"}
@@ -176,6 +177,9 @@ def test_a_filter_restricts_every_search(vector_store):
         assert found and {d.id for d in found} <= {"b", "d", "f"}
     mmr = vector_store.max_marginal_relevance_search(QUERY, k=2, filter={"n": 0})
     assert {d.id for d in mmr} <= {"a", "c", "e"}
+    either = AnyOf((Condition("n", "==", 0), Condition("n", "<", 0)))
+    found = vector_store.similarity_search(QUERY, k=6, filter=either)
+    assert sorted(d.id for d in found) == ["a", "c", "e"]
 
 
 async def test_async_methods_leave_the_event_loop_running(vector_store):
