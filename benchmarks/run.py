@@ -23,6 +23,7 @@ import bench_queries
 import bench_serve
 import bench_splitter
 import bench_stores
+import bench_vectorstore
 from _common import table
 
 CPU = {
@@ -47,6 +48,7 @@ CPU = {
         "30",
     ],
     "hybrid": ["--layers", "2", "--documents", "48", "--spans", "100000"],
+    "vector stores": ["--layers", "2", "--texts", "2000", "--spans", "100000"],
 }
 GPU = {
     "documents": [
@@ -110,6 +112,7 @@ GPU = {
         "--spans",
         "100000",
     ],
+    "vector stores": ["--layers", "0", "--device", "cuda", "--texts", "2000", "--spans", "100000"],
 }
 MODULES = {
     "documents": bench_documents,
@@ -122,6 +125,7 @@ MODULES = {
     "serving": bench_serve,
     "stores": bench_stores,
     "hybrid": bench_hybrid,
+    "vector stores": bench_vectorstore,
 }
 
 
