@@ -16,7 +16,7 @@ _CONNECTORS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 
 
 def open_store(
-    spec: str, collection: str, *, quantization: str | None = None, sparse: bool = True
+    spec: str, collection: str, *, quantization: str | None = None, sparse: bool | None = None
 ) -> VectorStore:
     """``qdrant`` / ``qdrant:./folder`` / ``qdrant:http://host:6333``; the same for ``milvus``.
 
@@ -24,7 +24,8 @@ def open_store(
     qdrant-client's local mode for ``qdrant-local``, Milvus Lite for ``milvus``); a value with
     ``://`` is a server address, anything else a local path. Credentials come from the
     environment. ``quantization`` (``scalar`` or ``binary``) is a Qdrant collection option;
-    ``sparse=False``: a collection this store creates gets no BM25 vectors.
+    ``sparse``: None (BM25 vectors where the store has them), True (demanded: a store without
+    BM25 refuses) or False (a collection this store creates gets no BM25 vectors).
     """
     kind, _, where = spec.partition(":")
     if kind not in _CONNECTORS:
@@ -36,6 +37,8 @@ def open_store(
         if extra != "qdrant":
             raise ConfigurationError(f"--quantization is a Qdrant option; {kind} has none")
         options = {**options, "quantization": quantization}
+    if sparse is not None:
+        options = {**options, "sparse": sparse}
     if "://" in where and kind == "qdrant-local":
         raise ConfigurationError("qdrant-local takes a folder; a server is qdrant:URL")
     try:
@@ -46,7 +49,7 @@ def open_store(
         ) from None
     store_class: Any = getattr(module, class_name)
     if not where:
-        return store_class(collection, sparse=sparse, **options)
+        return store_class(collection, **options)
     if "://" in where:
-        return store_class(collection, url=where, sparse=sparse, **options)
-    return store_class(collection, path=where, sparse=sparse, **options)
+        return store_class(collection, url=where, **options)
+    return store_class(collection, path=where, **options)

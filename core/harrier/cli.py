@@ -72,10 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--prune", action="store_true", help="delete documents that are no longer in SOURCE"
     )
-    ingest.add_argument(
+    sparse = ingest.add_mutually_exclusive_group()
+    sparse.add_argument(
+        "--sparse",
+        dest="sparse",
+        action="store_const",
+        const=True,
+        help="a new collection must get BM25 vectors: a store without them is refused "
+        "(default: BM25 where the store has it, with a warning where it does not)",
+    )
+    sparse.add_argument(
         "--no-sparse",
         dest="sparse",
-        action="store_false",
+        action="store_const",
+        const=False,
         help="a new collection gets dense vectors only, no BM25 vectors "
         "(hybrid and sparse search then refuse it)",
     )
@@ -302,7 +312,7 @@ def _run(args: argparse.Namespace) -> int:
     store = open_store(
         args.store,
         args.collection,
-        sparse=getattr(args, "sparse", True),
+        sparse=getattr(args, "sparse", None),
         **({"quantization": quantization} if quantization else {}),
     )
     with Index(

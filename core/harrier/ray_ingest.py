@@ -66,7 +66,7 @@ def ingest_on_ray(
     exclude: Sequence[str] = (),
     follow_symlinks: bool = False,
     convert_timeout: float = CONVERT_TIMEOUT,
-    sparse: bool = True,
+    sparse: bool | None = None,
     skip_log: str | Path | None = None,
 ) -> IngestReport:
     """Split, embed and write ``source`` into ``collection`` of the store server ``store``.
@@ -82,7 +82,8 @@ def ingest_on_ray(
     ``ray://host:10001``), unless it is already initialised. The store ends exactly as
     :func:`harrier.ingest` with the same arguments leaves it (folder filters and conversion
     as there: the Prepare actors convert the changed files, which travel with their bytes).
-    ``sparse=False``: a new collection gets no BM25 vectors. ``skip_log`` names a file that
+    ``sparse``: a new collection gets BM25 vectors where the store has them (None), must get
+    them (True) or gets none (False). ``skip_log`` names a file that
     gets every skip as a JSON line, as there (those found in the Prepare actors once the job ends).
     """
     try:
