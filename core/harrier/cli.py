@@ -94,6 +94,14 @@ def _add_ingest(commands: Any) -> None:
     )
     ingest.add_argument("source", metavar="SOURCE", help="a folder or a .jsonl file")
     add_arguments(ingest)
+    ingest.add_argument(
+        "--sparse",
+        dest="sparse",
+        action="store_const",
+        const=True,
+        help="a new collection must get BM25 vectors: a store without them is refused "
+        "(default: BM25 where the store has it, with a warning where it does not)",
+    )
     ingest.add_argument("--overlap", type=int, help=argparse.SUPPRESS)  # deprecated
     ingest.add_argument(
         "--ray",
@@ -346,7 +354,7 @@ def _model(args: argparse.Namespace) -> str:
     return str(args.model or DEFAULT_MODEL)
 
 
-def _open_index(args: argparse.Namespace, *, sparse: bool = True) -> Any:
+def _open_index(args: argparse.Namespace, *, sparse: bool | None = None) -> Any:
     """The engine (loaded here, or a server with --embedder) and the store, as an ``Index``
     (imported here: the engine's modules load torch)."""
     from harrier._index import Index

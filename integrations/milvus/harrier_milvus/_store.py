@@ -26,7 +26,7 @@ from harrier.stores import (
     arm_limit,
     fuse_ranks,
 )
-from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
+from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests, server_without_bm25
 from harrier_milvus._connection import (
     MilvusClient,
     MilvusException,
@@ -81,7 +81,9 @@ class MilvusStore(VectorStore):
     logged. Text and metadata of any size are stored losslessly (see docs/milvus.md); every read
     asks for strong consistency. ``timeout`` bounds each call (loading a collection: at least
     five minutes), ``connect_timeout`` the opening. New collections get Milvus' BM25 function
-    (servers >= 2.5 and Lite) unless ``sparse=False``.
+    where it exists (servers >= 2.5 and Lite; on an older server a warning says the collection
+    is dense-only); ``sparse=True`` demands it (an older server is refused), ``sparse=False``
+    makes a dense-only collection.
     """
 
     max_batch_count = 256
@@ -99,7 +101,7 @@ class MilvusStore(VectorStore):
         client: MilvusClient | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
-        sparse: bool = True,
+        sparse: bool | None = None,
         bm25: Bm25Settings | None = None,
     ) -> None:
         if sum(x is not None for x in (path, url, client)) > 1:
@@ -107,7 +109,8 @@ class MilvusStore(VectorStore):
         check_name(collection)
         self.collection = collection
         self.timeout = timeout
-        self.sparse = sparse
+        self.sparse = sparse is not False
+        self._bm25_optional = sparse is None  # dense-only, with a warning, where missing
         self.bm25 = bm25 or Bm25Settings()
         self._lite_db: Path | None = None
         if client is not None:
@@ -143,6 +146,15 @@ class MilvusStore(VectorStore):
         return {**self.bm25.record(), "avg_len": "collection"}
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
+        version = server_without_bm25(self.client, self.is_lite) if self._bm25_optional else None
+        if self.sparse and version is not None:
+            logger.warning(
+                "Milvus %s has no BM25 function (>= 2.5 has): collection %s gets dense "
+                "vectors only, so searches are dense; --sparse (sparse=True) demands BM25",
+                version,
+                self.collection,
+            )
+            self.sparse = False
         logger.info(
             "creating Milvus collection %s (dimension %d, BM25 %s)",
             self.collection,
