@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunInterrupted as exc:
         _stopped(exc, exc.report.summary())
     except KeyboardInterrupt as exc:
-        _stopped(exc, "nothing was left half-written")
+        _stopped(exc)
     return 1
 
 
@@ -256,13 +256,16 @@ def _configure_logging(args: argparse.Namespace) -> None:
         progress.propagate = False
 
 
-def _stopped(exc: KeyboardInterrupt, done: str) -> None:
+def _stopped(exc: KeyboardInterrupt, done: str | None = None) -> None:
     """Say what an interrupted run did, and exit 130 (Ctrl-C) or 143 (SIGTERM) at once, even
     if a thread is still inside a forward pass."""
     code = exit_code(exc)
+    sys.stderr.write(f"harrier: interrupted ({'SIGTERM' if code == 143 else 'Ctrl-C'})")
     sys.stderr.write(
-        f"harrier: interrupted ({'SIGTERM' if code == 143 else 'Ctrl-C'}): {done}\n"
-        "harrier: run the same command again to resume (finished documents are skipped)\n"
+        f": {done}\nharrier: run the same command again to resume (finished documents are "
+        "skipped)\n"
+        if done
+        else "\n"
     )
     sys.stdout.flush()
     sys.stderr.flush()
