@@ -10,14 +10,13 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._options import IngestOptions, add_arguments
 from harrier._serve_command import add_serve_parser, run_serve
 from harrier._signals import RunInterrupted, exit_code, sigterm_interrupts
-
-logger = logging.getLogger("harrier")
 
 MODEL_HELP = "Hub id or local folder (default microsoft/harrier-oss-v1-270m)"
 """The default model, named without importing the engine (a test checks it is DEFAULT_MODEL)."""
@@ -75,7 +74,7 @@ def _subcommand(
         epilog=STORES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub.set_defaults(run=run)
+    sub.set_defaults(run=run, sigterm_stops=True)
     return sub
 
 
@@ -236,11 +235,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; Ctrl-C exits 130 and SIGTERM 143, after saying what was done."""
+    """Run the command. Ctrl-C (and SIGTERM, but for ``serve``, which drains on it) ends the
+    process at once with 130 (143), after saying what was done."""
     args = parse_args(argv)
     _configure_logging(args)
+    stops = sigterm_interrupts() if getattr(args, "sigterm_stops", False) else nullcontext()
     try:
-        with sigterm_interrupts():
+        with stops:
             return int(args.run(args))
     except ModelNotFoundError as exc:
         _fail(f"{exc}\nhint: pass --model PATH with a folder holding the model")
@@ -249,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunInterrupted as exc:
         _stopped(exc, exc.report.summary())
     except KeyboardInterrupt as exc:
-        _stopped(exc, "nothing was left half-written")
+        _stopped(exc)
     return 1
 
 
@@ -269,13 +270,16 @@ def _configure_logging(args: argparse.Namespace) -> None:
         progress.propagate = False
 
 
-def _stopped(exc: KeyboardInterrupt, done: str) -> None:
+def _stopped(exc: KeyboardInterrupt, done: str | None = None) -> None:
     """Say what an interrupted run did, and exit 130 (Ctrl-C) or 143 (SIGTERM) at once, even
     if a thread is still inside a forward pass."""
     code = exit_code(exc)
+    sys.stderr.write(f"harrier: interrupted ({'SIGTERM' if code == 143 else 'Ctrl-C'})")
     sys.stderr.write(
-        f"harrier: interrupted ({'SIGTERM' if code == 143 else 'Ctrl-C'}): {done}\n"
-        "harrier: run the same command again to resume (finished documents are skipped)\n"
+        f": {done}\nharrier: run the same command again to resume (finished documents are "
+        "skipped)\n"
+        if done
+        else "\n"
     )
     sys.stdout.flush()
     sys.stderr.flush()
