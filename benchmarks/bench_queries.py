@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     for shape in args.shapes.split(","):
         folder = model_folder(Path(args.cache), shape, args.layers or None)
         cached = harrier.Embedder.from_pretrained(
-            folder, device=args.device, dtype=dtype, prefix_cache=True
+            folder, device=args.device, dtype=dtype, prefix_cache=True, cuda_graphs=False
         )
         plain = harrier.Embedder.from_pretrained(
-            folder, device=args.device, dtype=dtype, prefix_cache=False
+            folder, device=args.device, dtype=dtype, prefix_cache=False, cuda_graphs=False
         )
         reference = SentenceTransformer(
             str(folder), device=args.device, model_kwargs={"dtype": dtype}
