@@ -108,4 +108,4 @@ def test_cuda_graphs_match_the_plain_path(model_path, mixed_texts):
         np.testing.assert_allclose(
             graphs.embed_queries(batch), plain.embed_queries(batch), atol=1e-4
         )
-    assert graphs._graphs is not None and graphs._graphs._shapes  # graphs were captured
+    assert any(runner._shapes for runner in graphs._graphs.values())  # graphs were captured
