@@ -312,7 +312,7 @@ def _ingest(args: argparse.Namespace) -> int:
             _fail(str(exc))
         _print_report(report, args.json)
         return 0
-    with _open_index(args, sparse=options.sparse) as index:
+    with _open_index(args, sparse=options.sparse, announce=True) as index:
         report = index.ingest(args.source, options)
     _print_report(report, args.json)
     return 0
@@ -358,11 +358,12 @@ def _model(args: argparse.Namespace) -> str:
     return str(args.model or DEFAULT_MODEL)
 
 
-def _open_index(args: argparse.Namespace, *, sparse: bool | None = None) -> Any:
+def _open_index(
+    args: argparse.Namespace, *, sparse: bool | None = None, announce: bool = False
+) -> Any:
     """The engine (loaded here, or a server with --embedder) and the store, as an ``Index``
-    (imported here: the engine's modules load torch)."""
+    (imported here: the engine's modules load torch). ``announce``: a progress line first."""
     from harrier._index import Index
-    from harrier.stores import open_store
 
     embedder: Any
     if args.embedder:
@@ -375,7 +376,8 @@ def _open_index(args: argparse.Namespace, *, sparse: bool | None = None) -> Any:
         from harrier._embedder import Embedder
 
         transformers_logging.disable_progress_bar()
-        logging.getLogger("harrier.progress").info("loading model %s", _model(args))
+        if announce:
+            logging.getLogger("harrier.progress").info("loading model %s", _model(args))
         embedder = Embedder.from_pretrained(
             _model(args),
             device=args.device,
@@ -392,9 +394,16 @@ def _open_index(args: argparse.Namespace, *, sparse: bool | None = None) -> Any:
     return Index(store, embedder, query_instruction=getattr(args, "query_instruction", None))
 
 
+def open_store(spec: str, collection: str, **options: Any) -> Any:
+    """The store ``spec`` names (:func:`harrier.stores.open_store`, imported only when a
+    command needs a store)."""
+    from harrier.stores import open_store as open_spec
+
+    return open_spec(spec, collection, **options)
+
+
 def _copy(args: argparse.Namespace) -> int:
     from harrier._copy import copy_collection
-    from harrier.stores import open_store
 
     source = open_store(args.source, args.collection)
     try:
