@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     folder = model_folder(Path(args.cache), args.shape, args.layers or None)
     engine = harrier.Embedder.from_pretrained(folder, device=args.device)
     rows = _writing(args, engine)
+    print(table(rows), flush=True)  # each part as soon as it is measured
     if args.spans:
         rows += _searching(args, engine)
-    print(table(rows))
+        print(table(rows[1:]), flush=True)
     return rows
 
 
@@ -127,7 +128,8 @@ def _searching(args: argparse.Namespace, engine: object) -> list[dict[str, objec
                 )
             store.upsert(batch)
         store.end_bulk_load()  # Edge builds its HNSW index here
-        print(f"loaded and indexed {args.spans:,} spans in {time.perf_counter() - started:.0f} s")
+        elapsed = time.perf_counter() - started
+        print(f"loaded and indexed {args.spans:,} spans in {elapsed:.0f} s", flush=True)
         index = harrier.Index(store, engine)  # type: ignore[arg-type]
         vector_store = HarrierVectorStore(
             HarrierEmbeddings(embedder=engine),  # type: ignore[call-arg]

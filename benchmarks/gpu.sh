@@ -7,11 +7,14 @@
 #      (plain, prefix cache, CUDA graphs, sentence-transformers); harrier ingest into Qdrant
 #      Edge vs embedding alone on the 270m shape; 8-/4-bit weights vs bf16 (cosine parity),
 #      where bitsandbytes is installed.
+# `bash benchmarks/gpu.sh quick` (about 4 minutes): only the packing and graph GPU tests, then
+# queries and ingestion.
 # Writes OUT/report.md (OUT defaults to ./out). Needs the project importable: either installed,
 # or wheels carried in .whl/ (transformers 5.24, sentence-transformers, qdrant-edge...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
+MODE=${1:-full}
 mkdir -p "$OUT"
 started=$(date +%s)
 if [ -d .whl ]; then
@@ -36,8 +39,14 @@ try:
 except ImportError as exc:
     print("no varlen_attn:", exc)
 EOF
-timeout 100 python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider -o addopts="" \
-  -p no:randomly 2>&1 | grep -v -E "Loading weights|Writing model" | tail -25 | tee "$OUT/gpu-tests.txt"
-timeout 370 python3 benchmarks/run.py --gpu --only documents,queries,ingestion,quantized --out "$OUT" 2>&1 \
+if [ "$MODE" = quick ]; then
+  TESTS=(-k "packed or packs or graphs") BENCH=queries,ingestion LIMIT=(60 200)
+else
+  TESTS=() BENCH=documents,queries,ingestion,quantized LIMIT=(100 370)
+fi
+timeout "${LIMIT[0]}" python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider \
+  -o addopts="" -p no:randomly ${TESTS[@]+"${TESTS[@]}"} 2>&1 | grep -v -E "Loading weights|Writing model" \
+  | tail -25 | tee "$OUT/gpu-tests.txt"
+timeout "${LIMIT[1]}" python3 benchmarks/run.py --gpu --only "$BENCH" --out "$OUT" 2>&1 \
   | grep -v -E "Loading weights|Writing model|Batches:" | tee "$OUT/log.txt"
 echo "gpu.sh: $(( $(date +%s) - started )) s" | tee -a "$OUT/gpu.txt"

@@ -24,6 +24,7 @@ import bench_queries
 import bench_serve
 import bench_splitter
 import bench_stores
+import bench_vectorstore
 from _common import table
 
 CPU = {
@@ -67,6 +68,7 @@ CPU = {
         "10,4",
     ],
     "quantized": ["--layers", "2", "--texts", "16"],
+    "vector stores": ["--layers", "2", "--texts", "2000", "--spans", "100000"],
 }
 GPU = {
     "documents": [
@@ -144,6 +146,7 @@ GPU = {
         "--spans",
         "100000",
     ],
+    "vector stores": ["--layers", "0", "--device", "cuda", "--texts", "2000", "--spans", "100000"],
 }
 GPU["quantized"] = ["--layers", "0", "--texts", "256", "--device", "cuda"]
 MODULES = {
@@ -159,6 +162,7 @@ MODULES = {
     "stores": bench_stores,
     "hybrid": bench_hybrid,
     "quantized": bench_quantized,
+    "vector stores": bench_vectorstore,
 }
 
 

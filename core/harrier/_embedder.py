@@ -68,14 +68,20 @@ class Embedder:
             wanted = loaded.device.type == "cpu"
         self.prefix_cache = wanted and loaded.files.pooling == "lasttoken"
         self.packing = _packing_for(loaded, settings.packing)
-        if settings.cuda_graphs and not (loaded.device.type == "cuda" and loaded.causal):
+        graphable = (
+            loaded.device.type == "cuda"
+            and loaded.causal
+            and settings.quantization is None
+            and settings.device_map is None
+        )
+        if settings.cuda_graphs and not graphable:
             raise ConfigurationError(
-                "cuda_graphs=True needs a causal model on a CUDA device; use cuda_graphs=None"
+                "cuda_graphs=True needs a causal model on one CUDA device, without quantization "
+                "or device_map; use cuda_graphs=None"
             )
         self._graphs: dict[int, GraphedRunner] = {}
-        on_cuda = loaded.device.type == "cuda" and loaded.causal
-        # measured on an H200: batch-1 queries 5.0x (270m) and 6.1x (0.6b) faster from graphs
-        self.cuda_graphs = on_cuda if settings.cuda_graphs is None else settings.cuda_graphs
+        # Measured on an H200: batch-1 queries 5-6x faster (4.3 vs 21.7 ms, 270m shape).
+        self.cuda_graphs = graphable if settings.cuda_graphs is None else settings.cuda_graphs
         self._identity: ModelIdentity | None = None
 
     @classmethod

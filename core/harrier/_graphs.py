@@ -1,11 +1,11 @@
 """Small batches (queries) replayed from captured CUDA graphs, without per-kernel launch cost.
 
 A batch of at most ``ROW_BUCKETS[-1]`` rows of at most ``LENGTH_BUCKETS[-1]`` tokens is padded
-on the right to the next bucket shape; the model's forward for that shape is captured once (a
-CUDA graph, on first use) and replayed for every later batch of the shape. Right padding under
-causal attention changes no real token, and pooling reads only the real rows and tokens, so the
-vectors are the padded path's. Larger batches go to the ``fallback`` runner. Off the GPU the
-same bucketing runs eagerly (what the tests check).
+on the right to the next bucket shape; the model's forward and pooling for that shape are
+captured once (a CUDA graph, on first use) and replayed for every later batch of the shape: one
+copy in, one copy out. Right padding under causal attention changes no real token, and pooling
+reads only the real tokens, so the vectors are the padded path's. Larger batches go to the
+``fallback`` runner. Off the GPU the same bucketing runs eagerly (what the tests check).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from harrier._loading import LoadedModel
+from harrier._packing import PACKABLE_MODELS, no_masks
 from harrier._pooling import POOLERS, l2_normalize
 
 ROW_BUCKETS = (1, 2, 4, 8, 16)
@@ -32,22 +33,34 @@ def bucket(value: int, buckets: tuple[int, ...]) -> int | None:
 
 
 class _Shape:
-    """One bucket shape: static input ids and the hidden states its forward writes."""
+    """One bucket shape: static inputs (ids and mask, one tensor: one copy per call) and the
+    vectors its captured forward and pooling write."""
 
     def __init__(self, loaded: LoadedModel, rows: int, length: int, pool: Any) -> None:
-        self.ids = torch.full(
-            (rows, length), loaded.tokenizer.pad_token_id or 0, device=loaded.device
-        )
-        self._model = loaded.model
+        self.inputs = torch.zeros((2, rows, length), dtype=torch.int64, device=loaded.device)
+        self._loaded = loaded
+        window = getattr(loaded.model.config, "sliding_window", None)
+        # A causal model whose windows cover the whole shape needs no mask at all: attention
+        # takes its causal fast path, and no mask is built inside the graph.
+        no_mask = loaded.model_type in PACKABLE_MODELS and (window is None or window >= length)
+        self._masks = no_masks(loaded.model) if no_mask else None
         self.graph: torch.cuda.CUDAGraph | None = None
         if loaded.device.type == "cuda":
             self._capture(pool)
         else:
-            self.hidden = self._forward()
+            self.vectors = self._forward()
 
     def _forward(self) -> torch.Tensor:
-        out: torch.Tensor = self._model(input_ids=self.ids, use_cache=False).last_hidden_state
-        return out
+        ids, mask = self.inputs[0], self.inputs[1]
+        hidden = self._loaded.model(
+            input_ids=ids, attention_mask=self._masks, use_cache=False
+        ).last_hidden_state
+        if self._loaded.files.pooling == "lasttoken":  # rows are right-padded
+            last = mask.sum(dim=1) - 1
+            pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        else:
+            pooled = POOLERS[self._loaded.files.pooling](hidden, mask)
+        return l2_normalize(pooled)
 
     def _capture(self, pool: Any) -> None:
         side = torch.cuda.Stream()
@@ -58,14 +71,14 @@ class _Shape:
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, pool=pool):
-            self.hidden = self._forward()
+            self.vectors = self._forward()
 
     def run(self) -> torch.Tensor:
         if self.graph is not None:
             self.graph.replay()
         else:
-            self.hidden = self._forward()
-        return self.hidden
+            self.vectors = self._forward()
+        return self.vectors
 
 
 class GraphedRunner:
@@ -86,17 +99,14 @@ class GraphedRunner:
         if height is None or width is None:
             return self._fallback(rows)
         size = (height, width)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        ids = np.full(size, self._loaded.tokenizer.pad_token_id or 0, dtype=np.int64)
+        inputs = np.zeros((2, *size), dtype=np.int64)
+        inputs[0] = self._loaded.tokenizer.pad_token_id or 0
         for i, row in enumerate(rows):
-            ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
+            inputs[0, i, : len(row)] = row
+            inputs[1, i, : len(row)] = 1
         with self._lock, torch.no_grad():
             shape = self._shapes.get(size)
             if shape is None:
                 shape = self._shapes[size] = _Shape(self._loaded, height, width, self._pool)
-            shape.ids.copy_(torch.from_numpy(ids))
-            hidden = shape.run()[: len(rows)]
-            device_mask = torch.from_numpy(mask).to(self._loaded.device)
-            pooled = POOLERS[self._loaded.files.pooling](hidden, device_mask)
-            return l2_normalize(pooled).cpu().numpy()
+            shape.inputs.copy_(torch.from_numpy(inputs))
+            return shape.run()[: len(rows)].cpu().numpy()

@@ -66,7 +66,7 @@ def resolve_folder(model: str, *, revision: str | None, local_files_only: bool) 
             f"model {model!r} (revision {revision or 'main'}) was not found {where}: "
             f"{str(exc).rstrip('.')}. "
             "Pass a local folder holding the model, or download it first on a machine with "
-            "access to the Hub (huggingface-cli download ...)."
+            f"access to the Hub (hf download {model}) and copy its folder here."
         ) from exc
     return Path(folder)
 

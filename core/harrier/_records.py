@@ -116,14 +116,15 @@ class SpanRecord:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result; the same shape from every store."""
+    """One search result; the same shape from every store. The span fields are None for a
+    point another writer added to the collection (e.g. LangChain's ``add_texts``)."""
 
     text: str
     score: float
-    doc_id: str
-    span_index: int
-    start: int
-    end: int
+    doc_id: str | None
+    span_index: int | None
+    start: int | None
+    end: int | None
     metadata: dict[str, Any]
     id: str = ""
 

@@ -3,14 +3,15 @@
 Batches are assigned before any runs, longest first, each to the replica with the fewest tokens
 so far (the classic longest-processing-time rule): the split is deterministic and even to
 within one batch. Each replica runs its batches in order on its own thread (torch releases the
-GIL inside kernels); the first failure stops the others after their current batch and is raised
-with the failing replica's device named in a note.
+GIL inside kernels); the first failure stops the others after their current batch, is logged
+with the failing replica's device and raised with that device in a note (Python 3.11+).
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -68,5 +69,6 @@ def spread(
         thread.join()
     if failures:
         device, exc = failures[0]
-        exc.add_note(f"raised by the model replica on {device}")
+        if sys.version_info >= (3, 11):  # on 3.10 the log above names it
+            exc.add_note(f"raised by the model replica on {device}")
         raise exc

@@ -44,8 +44,8 @@ class EmbedderSettings:
       causal ``gemma3_text``/``qwen3`` models on SDPA); None: on where variable-length flash
       attention runs (CUDA, bfloat16/float16), off elsewhere, where padded batches are faster.
     - ``cuda_graphs``: replay small batches (queries: up to 16 texts of up to 256 tokens) from
-      captured CUDA graphs, without per-kernel launch cost (causal models on CUDA); None: on
-      for causal models on CUDA (an H200 measured batch-1 queries 5x faster), off elsewhere.
+      captured CUDA graphs, without per-kernel launch cost; None: on for causal models on one
+      CUDA device (measured 5-6x faster at batch 1 on an H200), off elsewhere.
     - ``quantization``: ``"8bit"`` or ``"4bit"`` weights (bitsandbytes, CUDA; the 27b in 16 or
       9 GB instead of 54), parity to bfloat16 printed by ``benchmarks/gpu.sh``.
       ``device_map``: ``"auto"`` spreads one model over every GPU (accelerate), for a model

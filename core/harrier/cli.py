@@ -10,14 +10,13 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from harrier._errors import HarrierError, ModelNotFoundError
 from harrier._serve_command import add_serve_parser, run_serve
 from harrier.ingestion._options import IngestOptions, add_arguments
 from harrier.ingestion._signals import RunInterrupted, exit_code, sigterm_interrupts
-
-logger = logging.getLogger("harrier")
 
 MODEL_HELP = "Hub id or local folder (default microsoft/harrier-oss-v1-270m)"
 """The default model, named without importing the engine (a test checks it is DEFAULT_MODEL)."""
@@ -75,7 +74,7 @@ def _subcommand(
         epilog=STORES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub.set_defaults(run=run)
+    sub.set_defaults(run=run, sigterm_stops=True)
     return sub
 
 
@@ -94,6 +93,14 @@ def _add_ingest(commands: Any) -> None:
     )
     ingest.add_argument("source", metavar="SOURCE", help="a folder or a .jsonl file")
     add_arguments(ingest)
+    ingest.add_argument(
+        "--sparse",
+        dest="sparse",
+        action="store_const",
+        const=True,
+        help="a new collection must get BM25 vectors: a store without them is refused "
+        "(default: BM25 where the store has it, with a warning where it does not)",
+    )
     ingest.add_argument("--overlap", type=int, help=argparse.SUPPRESS)  # deprecated
     ingest.add_argument(
         "--ray",
@@ -228,11 +235,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; Ctrl-C exits 130 and SIGTERM 143, after saying what was done."""
+    """Run the command. Ctrl-C (and SIGTERM, but for ``serve``, which drains on it) ends the
+    process at once with 130 (143), after saying what was done."""
     args = parse_args(argv)
     _configure_logging(args)
+    stops = sigterm_interrupts() if getattr(args, "sigterm_stops", False) else nullcontext()
     try:
-        with sigterm_interrupts():
+        with stops:
             return int(args.run(args))
     except ModelNotFoundError as exc:
         _fail(f"{exc}\nhint: pass --model PATH with a folder holding the model")
@@ -241,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunInterrupted as exc:
         _stopped(exc, exc.report.summary())
     except KeyboardInterrupt as exc:
-        _stopped(exc, "nothing was left half-written")
+        _stopped(exc)
     return 1
 
 
@@ -261,13 +270,16 @@ def _configure_logging(args: argparse.Namespace) -> None:
         progress.propagate = False
 
 
-def _stopped(exc: KeyboardInterrupt, done: str) -> None:
+def _stopped(exc: KeyboardInterrupt, done: str | None = None) -> None:
     """Say what an interrupted run did, and exit 130 (Ctrl-C) or 143 (SIGTERM) at once, even
     if a thread is still inside a forward pass."""
     code = exit_code(exc)
+    sys.stderr.write(f"harrier: interrupted ({'SIGTERM' if code == 143 else 'Ctrl-C'})")
     sys.stderr.write(
-        f"harrier: interrupted ({'SIGTERM' if code == 143 else 'Ctrl-C'}): {done}\n"
-        "harrier: run the same command again to resume (finished documents are skipped)\n"
+        f": {done}\nharrier: run the same command again to resume (finished documents are "
+        "skipped)\n"
+        if done
+        else "\n"
     )
     sys.stdout.flush()
     sys.stderr.flush()
@@ -300,7 +312,7 @@ def _ingest(args: argparse.Namespace) -> int:
             _fail(str(exc))
         _print_report(report, args.json)
         return 0
-    with _open_index(args, sparse=options.sparse) as index:
+    with _open_index(args, sparse=options.sparse, announce=True) as index:
         report = index.ingest(args.source, options)
     _print_report(report, args.json)
     return 0
@@ -317,8 +329,12 @@ def _search(args: argparse.Namespace) -> int:
             _out(json.dumps({**hit.to_dict(), "mode": mode}, ensure_ascii=False))
         else:
             preview = " ".join(hit.text.split())[:200]
-            where = f"{_pages(hit.metadata)}[{hit.start}:{hit.end}]"
-            _out(f"{rank}. [{hit.score:.3f}] {hit.doc_id} {where}\n   {preview}")
+            where = (  # a point written by another tool has no span fields
+                f"{hit.doc_id} {_pages(hit.metadata)}[{hit.start}:{hit.end}]"
+                if hit.doc_id
+                else f"id {hit.id}"
+            )
+            _out(f"{rank}. [{hit.score:.3f}] {where}\n   {preview}")
     if loading > SLOW_LOADING and not args.embedder:
         sys.stderr.write(
             f"harrier: loading the model and the store took {loading:.1f} s; for repeated "
@@ -342,11 +358,12 @@ def _model(args: argparse.Namespace) -> str:
     return str(args.model or DEFAULT_MODEL)
 
 
-def _open_index(args: argparse.Namespace, *, sparse: bool = True) -> Any:
+def _open_index(
+    args: argparse.Namespace, *, sparse: bool | None = None, announce: bool = False
+) -> Any:
     """The engine (loaded here, or a server with --embedder) and the store, as an ``Index``
-    (imported here: the engine's modules load torch)."""
+    (imported here: the engine's modules load torch). ``announce``: a progress line first."""
     from harrier._index import Index
-    from harrier.stores import open_store
 
     embedder: Any
     if args.embedder:
@@ -359,7 +376,8 @@ def _open_index(args: argparse.Namespace, *, sparse: bool = True) -> Any:
         from harrier._embedder import Embedder
 
         transformers_logging.disable_progress_bar()
-        logging.getLogger("harrier.progress").info("loading model %s", _model(args))
+        if announce:
+            logging.getLogger("harrier.progress").info("loading model %s", _model(args))
         embedder = Embedder.from_pretrained(
             _model(args),
             device=args.device,
@@ -376,9 +394,16 @@ def _open_index(args: argparse.Namespace, *, sparse: bool = True) -> Any:
     return Index(store, embedder, query_instruction=getattr(args, "query_instruction", None))
 
 
+def open_store(spec: str, collection: str, **options: Any) -> Any:
+    """The store ``spec`` names (:func:`harrier.stores.open_store`, imported only when a
+    command needs a store)."""
+    from harrier.stores import open_store as open_spec
+
+    return open_spec(spec, collection, **options)
+
+
 def _copy(args: argparse.Namespace) -> int:
     from harrier.ingestion._copy import copy_collection
-    from harrier.stores import open_store
 
     source = open_store(args.source, args.collection)
     try:

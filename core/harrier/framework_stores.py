@@ -56,7 +56,7 @@ def whole_id(doc_id: str) -> str:
 
 def is_whole(hit: Hit | SpanRecord) -> bool:
     """Whether a stored record is a whole text added through a framework store."""
-    return hit.id == whole_id(hit.doc_id)
+    return hit.doc_id is not None and hit.id == whole_id(hit.doc_id)
 
 
 def embedding_identity(name: str) -> ModelIdentity:

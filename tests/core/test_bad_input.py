@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import harrier
 from harrier import SourceDocument
@@ -112,3 +115,37 @@ def test_converter_surrogates_become_replacement_characters_in_place():
     assert storage_problem("id", text, {}) == (
         "text is not valid Unicode: a lone surrogate at character 9"
     )
+
+
+VALID_RECORDS = (
+    b'{"id": "a", "text": "first record", "metadata": {"n": 1, "tags": ["x", "y"]}}\n'
+    b'{"text": "caf\xc3\xa9 \\ud83d\\ude00 emoji pair", "metadata": {"f": 0.5}}\n'
+    b'{"id": 7, "text": "an integer id"}\n'
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(VALID_RECORDS) - 1), st.binary(min_size=0, max_size=3)),
+        max_size=6,
+    )
+)
+def test_byte_mutations_of_records_never_raise_and_every_line_is_accounted_for(
+    tmp_path_factory, edits
+):
+    data = bytearray(VALID_RECORDS)
+    for position, replacement in edits:
+        data[position : position + 1] = replacement
+    path = tmp_path_factory.mktemp("fuzz") / "r.jsonl"
+    path.write_bytes(bytes(data))
+    items = list(iter_source(path))
+    lines = [line for line in bytes(data).split(b"\n") if line.strip()]
+    assert len(items) <= len(lines)
+    for item in items:
+        assert isinstance(item, (SourceDocument, Skipped))
+        if isinstance(item, SourceDocument):  # what is read can be stored as it is
+            assert storage_problem(item.id, item.text, item.metadata) is None
+        else:
+            item.id.encode("utf-8")
+            assert re.fullmatch(r"r\.jsonl:\d+", item.id)

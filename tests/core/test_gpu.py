@@ -103,7 +103,7 @@ def test_cuda_graphs_match_the_plain_path(model_path, mixed_texts):
         model_path, device="cuda", dtype="float32", cuda_graphs=False
     )
     graphs = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype="float32")
-    assert graphs.cuda_graphs  # on by default for a causal model on CUDA
+    assert graphs.cuda_graphs  # the default on CUDA
     for batch in ([mixed_texts[0]], mixed_texts[:3], mixed_texts):
         np.testing.assert_allclose(
             graphs.embed_queries(batch), plain.embed_queries(batch), atol=1e-4

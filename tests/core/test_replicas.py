@@ -3,6 +3,8 @@ failing replica named. Run here with CPU replicas (``cpu:0``, ``cpu:1``...)."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -63,7 +65,8 @@ def test_a_failing_replica_is_named(tmp_path) -> None:
     engine._replicas[1].model.forward = broken
     with pytest.raises(RuntimeError, match="device lost") as caught:
         engine.embed_documents(_texts())
-    assert "raised by the model replica on cpu:1" in caught.value.__notes__
+    if sys.version_info >= (3, 11):
+        assert "raised by the model replica on cpu:1" in caught.value.__notes__
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ vectors for maximal marginal relevance."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 import harrier
 from harrier.framework_stores import is_whole
+from harrier.stores import AnyOf, Condition
 from langchain_harrier import HarrierEmbeddings, HarrierVectorStore
 
 SPECS = {"qdrant": "qdrant:{}", "qdrant-local": "qdrant-local:{}", "milvus": "milvus:{}/m.db"}
@@ -176,25 +178,30 @@ def test_a_filter_restricts_every_search(vector_store):
         assert found and {d.id for d in found} <= {"b", "d", "f"}
     mmr = vector_store.max_marginal_relevance_search(QUERY, k=2, filter={"n": 0})
     assert {d.id for d in mmr} <= {"a", "c", "e"}
+    either = AnyOf((Condition("n", "==", 0), Condition("n", "<", 0)))
+    found = vector_store.similarity_search(QUERY, k=6, filter=either)
+    assert sorted(d.id for d in found) == ["a", "c", "e"]
 
 
-async def test_async_methods_leave_the_event_loop_running(vector_store):
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    ticker = asyncio.create_task(tick())
+async def test_async_methods_leave_the_event_loop_running(vector_store, monkeypatch):
+    """The store's search waits for an event that only the event loop sets: a search that
+    blocked the loop would time out instead."""
     ids = await vector_store.aadd_texts(TEXTS * 20, ids=[str(i) for i in range(120)])
-    found = await vector_store.asimilarity_search(QUERY, k=2)
+    release = threading.Event()
+    search_vector = vector_store.store.search_vector
+
+    def gated(*args, **kwargs):
+        assert release.wait(timeout=60), "the event loop was blocked"
+        return search_vector(*args, **kwargs)
+
+    monkeypatch.setattr(vector_store.store, "search_vector", gated)
+    pending = asyncio.ensure_future(vector_store.asimilarity_search(QUERY, k=2))
+    await asyncio.sleep(0.01)  # the search starts and waits in its thread
+    release.set()
+    assert len(await pending) == 2
     await vector_store.adelete(ids[:60])
     rest = await vector_store.aget_by_ids(ids[58:62])
-    ticker.cancel()
-    assert ticks > 10  # the loop ran while the store worked in threads
-    assert len(found) == 2 and [d.id for d in rest] == ["60", "61"]
+    assert [d.id for d in rest] == ["60", "61"]
 
 
 def test_harrier_search_reads_points_added_through_langchain(vector_store, engine):

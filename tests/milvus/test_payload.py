@@ -184,3 +184,10 @@ def test_only_connection_and_overload_errors_are_transient(exc, transient):
 def test_credentials_in_a_uri_are_never_shown():
     assert redact("https://user:pa55@db.example.com:19530/x") == "https://db.example.com:19530/x"
     assert redact("http://127.0.0.1:19530") == "http://127.0.0.1:19530"
+
+
+def test_the_filter_copy_leaves_nulls_out_so_a_null_matches_no_filter():
+    assert filter_copy({"a": None, "b": {"c": None, "d": 1}, "e": [None, 2]}) == {
+        "b": {"d": 1},
+        "e": [None, 2],
+    }

@@ -232,11 +232,12 @@ def test_without_ray_the_error_names_the_extra(monkeypatch, qwen_path: Path) -> 
 def test_a_stage_error_comes_back_as_the_original_error(
     ray_cluster: str, open_server_store, qwen_path: Path
 ) -> None:
-    """A write task's StoreLimitError (Milvus cannot store a lone surrogate) is raised by the
-    driver as itself, from the task's cause, not rebuilt from traceback text."""
+    """A write task's StoreLimitError (a row over what one Milvus request carries) is raised by
+    the driver as itself, from the task's cause, not rebuilt from traceback text. (A lone
+    surrogate no longer reaches a store: the reader skips such a record.)"""
     store = open_server_store()
-    bad = [SourceDocument("bad", "fine text", {"note": "a lone surrogate \ud800"})]
-    with pytest.raises(harrier.StoreLimitError, match="lone surrogate") as info:
+    bad = [SourceDocument("bad", "fine text", {"note": "x" * (33 * 2**20)})]
+    with pytest.raises(harrier.StoreLimitError, match="one Milvus request may carry") as info:
         ingest_on_ray(bad, ray_cluster, store.collection, qwen_path, sparse=False, **RAY_OPTIONS)
     assert type(info.value) is harrier.StoreLimitError
     assert "Traceback" not in str(info.value) and "ray::" not in str(info.value)

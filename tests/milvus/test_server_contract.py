@@ -35,5 +35,6 @@ class TestMilvusServer(StoreContract):
         client.close()
 
     @pytest.fixture(scope="class")
-    def embedder(self, qwen_engine):
+    @classmethod
+    def embedder(cls, qwen_engine):
         return qwen_engine

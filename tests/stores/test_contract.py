@@ -18,7 +18,8 @@ class BuiltInStore(StoreContract):
         return STORE_KINDS[self.kind]
 
     @pytest.fixture(scope="class")
-    def embedder(self, qwen_engine: harrier.Embedder) -> harrier.Embedder:
+    @classmethod
+    def embedder(cls, qwen_engine: harrier.Embedder) -> harrier.Embedder:
         return qwen_engine
 
 

@@ -26,7 +26,8 @@ class TestSqliteStore(StoreContract):
         )
 
     @pytest.fixture(scope="class")
-    def embedder(self, qwen_engine):
+    @classmethod
+    def embedder(cls, qwen_engine):
         return qwen_engine
 
 

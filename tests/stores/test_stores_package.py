@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import harrier
 import harrier.stores
 
 HEAVY = ("torch", "transformers", "tokenizers", "sentence_transformers")
@@ -60,3 +61,32 @@ def test_exports_are_sorted_and_importable():
 def test_the_top_level_names_are_the_kit():
     assert harrier.VectorStore is harrier.stores.VectorStore
     assert harrier.Bm25Settings is harrier.stores.Bm25Settings
+
+
+def test_a_kind_registered_in_process_opens_like_an_installed_one(monkeypatch, tmp_path):
+    from harrier.stores import registry
+
+    monkeypatch.setattr(registry, "_REGISTERED", {})
+    requests: list[harrier.stores.StoreRequest] = []
+
+    def opener(request: harrier.stores.StoreRequest) -> harrier.stores.VectorStore:
+        requests.append(request)
+        return harrier.stores.open_store(f"qdrant:{request.path}", request.collection)
+
+    harrier.stores.register_store("mine", opener)
+    assert "mine" in harrier.stores.store_kinds()
+    store = harrier.stores.open_store(f"mine:{tmp_path}", "docs", sparse=False)
+    store.close()
+    assert requests == [harrier.stores.StoreRequest("mine", "docs", str(tmp_path), False, None)]
+    assert (requests[0].path, requests[0].url) == (str(tmp_path), None)
+    with pytest.raises(harrier.ConfigurationError, match="without ':'"):
+        harrier.stores.register_store("a:b", opener)
+
+
+def test_an_unknown_kind_names_the_installed_ones():
+    with pytest.raises(harrier.ConfigurationError, match=r"unknown store 'pinecone'.*qdrant"):
+        harrier.stores.open_store("pinecone", "docs")
+    with pytest.raises(harrier.ConfigurationError, match="Qdrant option"):
+        harrier.stores.open_store("milvus:x.db", "docs", quantization="scalar")
+    with pytest.raises(harrier.ConfigurationError, match="qdrant-local takes a folder"):
+        harrier.stores.open_store("qdrant-local:http://localhost:6333", "docs")

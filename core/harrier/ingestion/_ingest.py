@@ -162,15 +162,11 @@ class Pipeline:
             self.stop.set()
             with deferred_signals():
                 writer.abandon(STOP_SECONDS)
+                # Kept: an abandoned stage never touches the store again; the caller closes it.
+                self.store_lock.acquire(timeout=STOP_SECONDS)
+                self.store.end_bulk_load()
             raise
-        finally:
-            with deferred_signals():
-                locked = self.store_lock.acquire(timeout=STOP_SECONDS)
-                try:
-                    self.store.end_bulk_load()
-                finally:
-                    if locked:
-                        self.store_lock.release()
+        self.store.end_bulk_load()
 
     def _embed_all(
         self, groups: Iterable[list[Document] | LargeFile], writer: BackgroundConsumer[Any]
@@ -186,6 +182,8 @@ class Pipeline:
     ) -> Iterator[list[DocumentWork]]:
         """Stage 1 over every group: one list per group, or per piece of a large file."""
         for group in groups:
+            if self.stop.is_set():
+                return
             parts = (
                 self.prepare_large(group) if isinstance(group, LargeFile) else [self.prepare(group)]
             )

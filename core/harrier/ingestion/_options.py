@@ -44,8 +44,10 @@ class IngestOptions:
     - ``convert_timeout``: seconds one PDF, Office, HTML or EPUB file may take to convert.
     - ``large_file_bytes``: text files over this size are streamed in pieces.
     - ``skip_log``: a file that gets every skipped document and its reason (JSON lines).
-    - ``sparse``: a collection the run creates gets BM25 vectors (where the run opens the
-      store: the command line and ``ingest_on_ray``).
+    - ``sparse``: whether a collection the run creates gets BM25 vectors (where the run opens
+      the store: the command line and ``ingest_on_ray``): None, where the store has them (a
+      Milvus server before 2.5 writes dense-only, with one warning); True demands them (a store
+      without BM25 refuses); False never.
     - ``show_progress``: a progress bar (None: when stderr is a terminal); without one, the
       ``harrier.progress`` logger gets an INFO line at least every ``progress_interval``
       seconds. ``quiet``: neither.
@@ -77,11 +79,12 @@ class IngestOptions:
             "--prune", action="store_true", help="delete documents that are no longer in SOURCE"
         ),
     )
-    sparse: bool = field(
-        default=True,
+    sparse: bool | None = field(
+        default=None,
         metadata=_flag(
             "--no-sparse",
-            action="store_false",
+            action="store_const",
+            const=False,
             help="a new collection gets dense vectors only, no BM25 vectors "
             "(hybrid and sparse search then refuse it)",
         ),
@@ -192,7 +195,9 @@ class IngestOptions:
             if not all(isinstance(p, str) for p in patterns):
                 raise ConfigurationError(f"{name} must be glob patterns (strings), got {value!r}")
             object.__setattr__(self, name, patterns)
-        for name in ("prune", "sparse", "follow_symlinks", "quiet"):
+        if self.sparse is not None and not isinstance(self.sparse, bool):
+            raise ConfigurationError("sparse must be True, False or None (where the store can)")
+        for name in ("prune", "follow_symlinks", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
         if self.show_progress is not None and not isinstance(self.show_progress, bool):

@@ -30,14 +30,14 @@ class StoreRequest:
     ``location`` is what follows ``KIND:`` (empty for the kind's default place): a value with
     ``://`` is a server address (:attr:`url`), anything else a local path (:attr:`path`).
     ``quantization`` is None unless asked; a store without that option refuses it
-    (:meth:`refuse_quantization`). ``sparse=False``: a collection the store creates gets no
-    BM25 vectors.
+    (:meth:`refuse_quantization`). ``sparse``: None, BM25 vectors where the store has them;
+    True demands them; False, a collection the store creates gets none.
     """
 
     kind: str
     collection: str
     location: str = ""
-    sparse: bool = True
+    sparse: bool | None = None
     quantization: str | None = None
 
     @property
@@ -74,7 +74,7 @@ def store_kinds() -> list[str]:
 
 
 def open_store(
-    spec: str, collection: str, *, quantization: str | None = None, sparse: bool = True
+    spec: str, collection: str, *, quantization: str | None = None, sparse: bool | None = None
 ) -> VectorStore:
     """``qdrant`` / ``qdrant:./folder`` / ``qdrant:http://host:6333``; the same for ``milvus``
     and every other installed kind.
@@ -83,7 +83,8 @@ def open_store(
     qdrant-client's local mode for ``qdrant-local``, Milvus Lite for ``milvus``); a value with
     ``://`` is a server address, anything else a local path. Credentials come from the
     environment. ``quantization`` (``scalar`` or ``binary``) is a Qdrant collection option;
-    ``sparse=False``: a collection this store creates gets no BM25 vectors.
+    ``sparse``: None (BM25 vectors where the store has them), True (demanded: a store without
+    BM25 refuses) or False (a collection this store creates gets none).
     """
     kind, _, location = spec.partition(":")
     request = StoreRequest(kind, collection, location, sparse, quantization)

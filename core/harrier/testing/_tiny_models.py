@@ -153,8 +153,13 @@ def build_model(
     prompts: dict[str, str] | None = None,
     pooling: str = "lasttoken",
     tokenizer_vocab: int = 1000,
+    layers: int | None = None,
 ) -> Path:
     """Save a random model of ``shape`` with a freshly trained tokenizer into ``path``.
+
+    ``shape``: a :class:`ModelShape` or a name of :data:`SHAPES` (``"harrier-270m"``,
+    ``"harrier-0.6b"``, ``"tiny-qwen3"``, ``"tiny-gemma3"``); ``layers``: another depth than
+    the shape's (the real widths with ``layers=2`` run on a CPU at a fraction of the cost).
 
     Writes the files a Harrier repo ships: ``config.json``, ``model.safetensors``, the tokenizer,
     ``modules.json``, ``1_Pooling/config.json`` and ``config_sentence_transformers.json``.
@@ -164,6 +169,8 @@ def build_model(
 
     if isinstance(shape, str):
         shape = SHAPES[shape]
+    if layers is not None:
+        shape = shape.with_layers(layers)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(shape.model_type, min(tokenizer_vocab, shape.vocab_size))

@@ -235,7 +235,8 @@ class StoreContract:
         raise NotImplementedError("a StoreContract subclass provides the store_factory fixture")
 
     @pytest.fixture(scope="class")
-    def embedder(self, tmp_path_factory: pytest.TempPathFactory) -> harrier.Embedder:
+    @classmethod
+    def embedder(cls, tmp_path_factory: pytest.TempPathFactory) -> harrier.Embedder:
         """A tiny random Qwen3-shaped model (override to share one across test classes)."""
         from harrier.testing import SHAPES, build_model
 
@@ -457,7 +458,7 @@ class StoreContract:
             found[number] = sorted(h.doc_id for h in hits)
             wanted[number] = filter_reference(flt)
         wrong = {n: (FILTER_TABLE[n], found[n], wanted[n]) for n in found if found[n] != wanted[n]}
-        assert wrong == {}
+        assert wrong == {}, f"(filter, found, documented) by table row: {wrong}"
 
     def test_a_filter_applies_to_sparse_and_hybrid_search_alike(self, filter_store):
         if not filter_store.has_sparse_vectors():

@@ -98,13 +98,20 @@ def search_requests(
     return [dense, sparse]
 
 
-def check_server(client: MilvusClient, lite: bool) -> None:
-    """Refuse a BM25 collection on a server older than 2.5, before anything is created."""
+def server_without_bm25(client: MilvusClient, lite: bool) -> str | None:
+    """The version of a server older than 2.5 (no BM25 function), or None (Lite has it)."""
     if lite:
-        return
+        return None
     version = str(client.get_server_version())
     match = _VERSION.search(version)
     if match and (int(match.group(1)), int(match.group(2))) < MIN_SERVER:
+        return version
+    return None
+
+
+def check_server(client: MilvusClient, lite: bool) -> None:
+    """Refuse a BM25 collection on a server older than 2.5, before anything is created."""
+    if (version := server_without_bm25(client, lite)) is not None:
         raise StoreError(
             f"this Milvus server runs {version}, which has no BM25 function: hybrid and sparse "
             "search need Milvus >= 2.5 (or Milvus Lite). Upgrade the server, or create a "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 
-from harrier.stores import StoreUnavailableError
+from harrier.stores import ConfigurationError, StoreDamagedError, StoreError, StoreUnavailableError
+from harrier.stores.paths import disk_problem, folder_error, prepare_store_folder
 
 try:
     from pymilvus import MilvusClient, MilvusException
@@ -29,6 +31,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 DEFAULT_PATH = Path(".harrier") / "milvus.db"
 """Where the embedded Milvus Lite store lives unless told otherwise."""
 
+LITE_STORE = "embedded Milvus Lite store"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+_LITE = {"store": LITE_STORE, "spec": "milvus:PATH"}
 _QUIET: ContextVar[bool] = ContextVar("harrier_milvus_quiet", default=False)
 _TRANSIENT_CODES = {2, 4, 8, 11, 503}  # unavailable, request limit, rate limit, time tick lag,
 # and 503: a server still recovering (e.g. "channel not available" after a stall)
@@ -47,21 +52,27 @@ _lite_lock = threading.Lock()
 
 class _QuietFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not _QUIET.get()
+        # Lite's in-process server logs each failed call in its own threads, beside the error
+        # it returns to the client (which the connector handles)
+        return not _QUIET.get() and not record.name.startswith("milvus_lite.adapter.grpc")
+
+
+_QUIET_FILTER = _QuietFilter()
 
 
 def _install_filter() -> None:
     """Filter every pymilvus and milvus_lite logger, where their records are made."""
     with contextlib.suppress(ImportError):
         import milvus_lite.server_manager  # noqa: F401 - creates its logger
-    quiet_filter = _QuietFilter()
     names = [
         name
         for name in logging.root.manager.loggerDict
         if name.split(".")[0] in ("pymilvus", "milvus_lite")
     ]
     for name in {"pymilvus", "milvus_lite", *names}:
-        logging.getLogger(name).addFilter(quiet_filter)
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _QuietFilter) for f in logger.filters):
+            logger.addFilter(_QUIET_FILTER)
 
 
 _install_filter()
@@ -115,13 +126,29 @@ def redact(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def check_name(collection: str) -> None:
+    """Milvus' rule for collection names (a server enforces it; Lite does not)."""
+    if not isinstance(collection, str) or not _NAME.fullmatch(collection):
+        raise ConfigurationError(
+            f"collection name {collection!r} is not a Milvus collection name; use letters, "
+            "digits and '_' (not starting with a digit), at most 255 characters"
+        )
+
+
 def open_lite(path: str | Path | None, timeout: float) -> tuple[MilvusClient, Path]:
     """A client on the Milvus Lite file ``path`` (``X.db``, or a folder to hold ``milvus.db``)."""
     db = Path(path) if path is not None else DEFAULT_PATH
     if db.suffix != ".db":
         db = db / "milvus.db"
     db = db.absolute()
-    db.parent.mkdir(parents=True, exist_ok=True)
+    prepare_store_folder(db.parent, store=LITE_STORE, spec="milvus:PATH")
+    if db.exists() and not db.is_dir():
+        raise StoreDamagedError(
+            f"{db} is a file, not a Milvus Lite store (Milvus Lite {_lite_version()} keeps a "
+            "store in a folder of that name); pass another path (--store milvus:PATH.db)"
+        )
+    if db.is_dir() and not os.access(db, os.W_OK):
+        raise folder_error(PermissionError(13, "permission denied"), db, **_LITE)
     with _lite_lock, quiet():
         try:
             client = MilvusClient(uri=str(db), timeout=timeout)
@@ -131,8 +158,32 @@ def open_lite(path: str | Path | None, timeout: float) -> tuple[MilvusClient, Pa
                 "lets one process use a file at a time: wait for the other one, or use a Milvus "
                 "server (--store milvus:http://HOST:19530)"
             ) from None
+        except OSError as exc:
+            raise folder_error(exc, db, **_LITE) from None
+        _install_filter()  # on the loggers its server made meanwhile
         _lite_users[str(db)] += 1
     return client, db
+
+
+def lite_disk_error(exc: BaseException, db: Path) -> StoreError | None:
+    """The typed error for a Milvus Lite failure caused by its folder (full, read-only), which
+    the in-process server reports as an error message holding the ``OSError``."""
+    reason = OSError(exc.message if isinstance(exc, MilvusException) else str(exc))
+    if disk_problem(reason) is not None:
+        return folder_error(reason, db, **_LITE)
+    leftover = re.search(r"File exists: '([^']*/collections/[^']*)'", str(exc))
+    if leftover:  # a creation that failed (disk full) left its folder: Lite cannot reuse it
+        return StoreDamagedError(
+            f"{leftover.group(1)} is left from a collection whose creation failed (a full "
+            "disk?); it holds no data: remove that folder and run the same command again"
+        )
+    return None
+
+
+def _lite_version() -> str:
+    from importlib.metadata import version
+
+    return version("milvus-lite")
 
 
 def release_lite(db: Path) -> None:

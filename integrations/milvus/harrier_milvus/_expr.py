@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from pymilvus import MilvusClient
+
 from harrier.stores import ConfigurationError
 from harrier.stores.filters import Condition, check_supported, parse_filter, translate
+from harrier_milvus._connection import quiet
 
 ALL_ROWS = 'id != ""'
 SUPPORTED_OPERATORS = frozenset({"==", "!=", ">", ">=", "<", "<=", "in", "nin", "text_match"})
 _LIKE_SPECIAL = "%_\\"
+INFIX_LIKE = (2, 4)
+"""The first Milvus server release whose LIKE matches inside a string."""
+_VERSION = re.compile(r"(\d+)\.(\d+)")
 
 
 def quote(value: str) -> str:
@@ -52,7 +59,21 @@ def stale_filter(doc_id: str, keep_hash: str) -> str:
     return f"doc_id == {quote(doc_id)} and doc_hash != {quote(keep_hash)}"
 
 
-def metadata_filter(flt: object) -> str:
+def operators_for(client: MilvusClient) -> frozenset[str]:
+    """The filter operators the Milvus behind ``client`` evaluates: every one, except
+    ``text_match`` on servers before 2.4 (their LIKE matches prefixes only)."""
+    with quiet():
+        try:
+            version = str(client.get_server_version())
+        except Exception:  # the first real call reports an unreachable server
+            return SUPPORTED_OPERATORS
+    match = _VERSION.search(version)
+    if match and (int(match.group(1)), int(match.group(2))) < INFIX_LIKE:
+        return SUPPORTED_OPERATORS - {"text_match"}
+    return SUPPORTED_OPERATORS
+
+
+def metadata_filter(flt: object, supported: frozenset[str] = SUPPORTED_OPERATORS) -> str:
     """A harrier filter (or dict) as an expression over the ``metadata`` JSON field; a string is
     a Milvus expression used as is (store-specific); None is no filter ("")."""
     if flt is None:
@@ -62,7 +83,8 @@ def metadata_filter(flt: object) -> str:
     parsed = parse_filter(flt)
     if parsed is None:
         return ""
-    check_supported(parsed, SUPPORTED_OPERATORS, "Milvus")
+    store = "Milvus" if "text_match" in supported else "a Milvus server before 2.4"
+    check_supported(parsed, supported, store)
     return translate(
         parsed,
         _condition,
@@ -85,7 +107,9 @@ def _condition(condition: Condition) -> str:
                 "its LIKE patterns cannot escape %, _ or a backslash"
             )
         return f"{path} like {quote('%' + text + '%')}"
-    if condition.op in ("in", "nin"):
-        op, join = ("==", " or ") if condition.op == "in" else ("!=", " and ")
-        return _join(join, [f"{path} {op} {literal(v)}" for v in condition.values])
+    if condition.op in ("==", "in"):
+        return _join(" or ", [f"{path} == {literal(v)}" for v in condition.values])
+    if condition.op in ("!=", "nin"):  # a server's != also matches a missing entry
+        differs = [f"{path} != {literal(v)}" for v in condition.values]
+        return _join(" and ", [f"(exists {path})", *differs])
     return f"{path} {condition.op} {literal(condition.value)}"

@@ -19,6 +19,7 @@ ARRAY of VARCHAR) and 65,536 bytes in a JSON field; Milvus Lite enforces neither
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -32,6 +33,8 @@ from harrier.stores import (
     canonical_json,
     size_bounded,
 )
+
+logger = logging.getLogger("harrier")
 
 MAX_PART_BYTES = 65_535
 """A real server's VARCHAR limit, in UTF-8 bytes: the largest part of text or metadata."""
@@ -70,12 +73,15 @@ def split_utf8(text: str, limit: int = MAX_PART_BYTES) -> list[str]:
 
 def read_text(row: dict[str, Any]) -> str:
     """The exact text of a row from ``query``/``search`` (``search`` nests it in ``entity``)."""
-    return "".join(_fields(row)["text_parts"])
+    return "".join(_fields(row).get("text_parts") or [])
 
 
 def read_metadata(row: dict[str, Any]) -> dict[str, Any]:
-    """The exact metadata of a row from ``query``/``search``."""
-    value: dict[str, Any] = json.loads("".join(_fields(row)["metadata_json"]))
+    """The exact metadata of a row from ``query``/``search`` (empty for a row without it)."""
+    parts = _fields(row).get("metadata_json")
+    if not parts:
+        return {}
+    value: dict[str, Any] = json.loads("".join(parts))
     return value
 
 
@@ -83,7 +89,7 @@ def filter_copy(metadata: dict[str, Any], budget: int = FILTER_COPY_BYTES) -> di
     """The top-level entries the JSON field stores exactly, smallest first, within ``budget``."""
     sizes: dict[str, int] = {}
     for key, value in metadata.items():
-        if not isinstance(key, str) or not _exact_in_json_field(value):
+        if not isinstance(key, str) or value is None or not _exact_in_json_field(value):
             continue
         try:
             entry = json.dumps(
@@ -99,7 +105,15 @@ def filter_copy(metadata: dict[str, Any], budget: int = FILTER_COPY_BYTES) -> di
             break
         kept.add(key)
         total += sizes[key]
-    return {key: value for key, value in metadata.items() if key in kept}
+    return {key: _without_nulls(value) for key, value in metadata.items() if key in kept}
+
+
+def _without_nulls(value: Any) -> Any:
+    """Null entries left out of objects: a filter treats null as absent on every store, and a
+    Milvus server's ``exists`` would count it as present."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(v) for key, v in value.items() if v is not None}
+    return value
 
 
 def to_row(record: SpanRecord, bm25_text: str | None = None) -> dict[str, Any]:
@@ -158,25 +172,35 @@ def request_chunks(
 
 
 def to_hit(hit: dict[str, Any]) -> Hit:
-    """A ``harrier.Hit`` from one result of ``MilvusClient.search`` (COSINE: similarity)."""
+    """A ``harrier.Hit`` from one result of ``MilvusClient.search`` (COSINE: similarity).
+    The span fields are None in a row without them (another writer's)."""
     fields = _fields(hit)
     return Hit(
         text=read_text(fields),
         score=float(hit["distance"]),
-        doc_id=fields["doc_id"],
-        span_index=int(fields["span_index"]),
-        start=int(fields["start"]),
-        end=int(fields["end"]),
+        doc_id=fields.get("doc_id"),
+        span_index=_int(fields.get("span_index")),
+        start=_int(fields.get("start")),
+        end=_int(fields.get("end")),
         metadata=read_metadata(fields),
         id=str(hit["id"]),
     )
 
 
-def to_record(row: dict[str, Any]) -> SpanRecord:
-    """A ``harrier.SpanRecord`` from one row of ``MilvusClient.query`` (with the vector)."""
+def to_record(row: dict[str, Any]) -> SpanRecord | None:
+    """A ``harrier.SpanRecord`` from one row of ``MilvusClient.query`` (with the vector); None
+    for a row without harrier's span fields (logged at DEBUG), which cannot be one."""
+    missing = [name for name in SPAN_FIELDS if row.get(name) is None]
+    if missing:
+        logger.debug("skipping row %s: not a harrier span (no %s)", row.get("id"), missing)
+        return None
     return SpanRecord.from_fields(
         str(row["id"]), row["vector"], read_text(row), read_metadata(row), row
     )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -26,12 +26,14 @@ from harrier.stores import (
     arm_limit,
     fuse_ranks,
 )
-from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests
+from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests, server_without_bm25
 from harrier_milvus._connection import (
     MilvusClient,
     MilvusException,
+    check_name,
     is_lite,
     is_transient,
+    lite_disk_error,
     open_lite,
     open_server,
     quiet,
@@ -44,6 +46,7 @@ from harrier_milvus._expr import (
     doc_filter,
     id_filter,
     metadata_filter,
+    operators_for,
     stale_filter,
 )
 from harrier_milvus._layout import (
@@ -78,7 +81,9 @@ class MilvusStore(VectorStore):
     logged. Text and metadata of any size are stored losslessly (see docs/milvus.md); every read
     asks for strong consistency. ``timeout`` bounds each call (loading a collection: at least
     five minutes), ``connect_timeout`` the opening. New collections get Milvus' BM25 function
-    (servers >= 2.5 and Lite) unless ``sparse=False``.
+    where it exists (servers >= 2.5 and Lite; on an older server a warning says the collection
+    is dense-only); ``sparse=True`` demands it (an older server is refused), ``sparse=False``
+    makes a dense-only collection.
     """
 
     max_batch_count = 256
@@ -96,14 +101,16 @@ class MilvusStore(VectorStore):
         client: MilvusClient | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
-        sparse: bool = True,
+        sparse: bool | None = None,
         bm25: Bm25Settings | None = None,
     ) -> None:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise ConfigurationError("pass at most one of path, url and client")
+        check_name(collection)
         self.collection = collection
         self.timeout = timeout
-        self.sparse = sparse
+        self.sparse = sparse is not False
+        self._bm25_optional = sparse is None  # dense-only, with a warning, where missing
         self.bm25 = bm25 or Bm25Settings()
         self._lite_db: Path | None = None
         if client is not None:
@@ -116,6 +123,7 @@ class MilvusStore(VectorStore):
             self._where = f"Milvus Lite {self._lite_db}"
         self.client = client
         self.is_lite = is_lite(client)
+        self.supported_operators = operators_for(client)
         self._size_watch = LiteSizeWatch(collection) if self.is_lite else None
         self._loaded = False
         self._closed = False
@@ -138,6 +146,15 @@ class MilvusStore(VectorStore):
         return {**self.bm25.record(), "avg_len": "collection"}
 
     def create_collection(self, model: ModelIdentity, dimension: int) -> None:
+        version = server_without_bm25(self.client, self.is_lite) if self._bm25_optional else None
+        if self.sparse and version is not None:
+            logger.warning(
+                "Milvus %s has no BM25 function (>= 2.5 has): collection %s gets dense "
+                "vectors only, so searches are dense; --sparse (sparse=True) demands BM25",
+                version,
+                self.collection,
+            )
+            self.sparse = False
         logger.info(
             "creating Milvus collection %s (dimension %d, BM25 %s)",
             self.collection,
@@ -185,7 +202,7 @@ class MilvusStore(VectorStore):
                 self.collection,
                 data=[query],
                 limit=k,
-                filter=metadata_filter(filter),
+                filter=metadata_filter(filter, self.supported_operators),
                 output_fields=HIT_FIELDS,
                 search_params=search_params(self.is_lite, k),
                 anns_field="vector",
@@ -267,20 +284,31 @@ class MilvusStore(VectorStore):
             raise NoSparseVectorsError(self.no_sparse_message())
         self._ensure_loaded()
         return search_requests(
-            vector, text, limit, metadata_filter(filter), search_params(self.is_lite, limit)
+            vector,
+            text,
+            limit,
+            metadata_filter(filter, self.supported_operators),
+            search_params(self.is_lite, limit),
         )
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         rows = self._query(doc_filter([doc_id]), RECORD_FIELDS, _RECORD_PAGE)
-        return sorted((to_record(row) for row in rows), key=lambda r: r.span_index)
+        records = (to_record(row) for row in rows)
+        return sorted((r for r in records if r is not None), key=lambda r: r.span_index)
 
     def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
-        return [to_record(row) for row in self._query(id_filter(ids), RECORD_FIELDS, _RECORD_PAGE)]
+        records = (
+            to_record(row) for row in self._query(id_filter(ids), RECORD_FIELDS, _RECORD_PAGE)
+        )
+        return [r for r in records if r is not None]  # a foreign row is no span record
 
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
         page: list[SpanRecord] = []
         for row in self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE)):
-            page.append(to_record(row))
+            record = to_record(row)
+            if record is None:
+                continue
+            page.append(record)
             if len(page) == batch_size:
                 yield page
                 page = []
@@ -385,6 +413,8 @@ class MilvusStore(VectorStore):
 
     def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
         """A harrier error with the server's reason (its messages never hold the token)."""
+        if self._lite_db is not None and (error := lite_disk_error(exc, self._lite_db)):
+            return error
         if not isinstance(exc, MilvusException):
             return None
         message = f"{what} failed: {exc.message}"

@@ -28,6 +28,7 @@ from harrier.stores import (
     StoreUnavailableError,
     StoreWriteError,
 )
+from harrier.stores.paths import disk_problem, prepare_store_folder
 from harrier_qdrant._edge_space import MIN_FREE, ensure_space
 from harrier_qdrant._quantization import edge_quantization
 
@@ -85,12 +86,8 @@ def check_name(collection: str) -> None:
 
 
 def check_store_folder(root: Path) -> None:
-    """Make the store folder, refusing a file and a folder that Qdrant's local mode wrote."""
-    if root.exists() and not root.is_dir():
-        raise StoreUnavailableError(
-            f"the Qdrant store path {root} is a file, not a folder; pass a folder "
-            "(--store qdrant:PATH) that is empty or holds a harrier Qdrant store"
-        )
+    """Make the store folder, refusing a file, a folder that cannot be written, and a folder
+    that qdrant-client's local mode wrote."""
     if (root / "meta.json").is_file() and (root / "collection").is_dir():
         names = sorted(p.name for p in (root / "collection").iterdir() if p.is_dir())
         name = names[0] if names else "NAME"
@@ -101,13 +98,7 @@ def check_store_folder(root: Path) -> None:
             f"`harrier copy --from qdrant-local:{root} --to qdrant:NEWPATH --collection {name}` "
             f"(collections there: {', '.join(names) or 'none'})"
         )
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreUnavailableError(
-            f"cannot create the Qdrant store folder {root} ({exc.strerror}); pass a writable "
-            "folder with --store qdrant:PATH"
-        ) from None
+    prepare_store_folder(root, store="Qdrant store", spec="qdrant:PATH")
 
 
 def read_record(folder: Path) -> dict[str, Any] | None:
@@ -204,13 +195,14 @@ def shard_error(exc: BaseException, path: Path, action: str) -> StoreError:
             "finish (one process at a time per embedded store), or use a Qdrant server "
             "(--store qdrant:http://HOST:6333) for concurrent writers"
         )
-    if "os error 28" in message or "No space left" in message:
+    problem = disk_problem(exc)
+    if problem == "full":
         return StoreWriteError(
             f"the disk holding {path} is full ({message}): the Qdrant Edge engine needs at "
             f"least {MIN_FREE // 2**20} MB free there; free some space and run the same command "
             "again: nothing already stored was lost"
         )
-    if any(s in message for s in ("os error 13", "os error 30", "ermission denied", "Read-only")):
+    if problem == "read-only":
         return StoreUnavailableError(
             f"the Qdrant shard {path} cannot be {action}: the folder is not writable "
             f"({message}); make it writable, or copy the store to a writable folder"

@@ -102,15 +102,16 @@ def allocate_holes(folder: Path, below: int | None = None) -> None:
 
 def ensure_space(
     shard: Path, what: str, growth: int, keep_free: int = MIN_FREE, flush: bool = False
-) -> None:
+) -> int | None:
     """Make sure the engine can do ``what`` (writing about ``growth`` new bytes) in the shard
     folder ``shard`` without touching a page the disk cannot back; else ``StoreWriteError``.
-    ``flush``: the operation only flushes (and closes), see ``PAGE_FILE_BYTES``."""
+    ``flush``: the operation only flushes (and closes), see ``PAGE_FILE_BYTES``. Returns the
+    bytes of holes where the disk had room for them all, None where they were allocated."""
     below = PAGE_FILE_BYTES if flush else None
     current = usage(shard, below)
     free = free_bytes(shard)
     if free >= current.holes + growth + HEADROOM:
-        return
+        return current.holes
     if current.holes:
         logger.debug("allocating %d bytes of holes in %s before %s", current.holes, shard, what)
         try:
@@ -122,6 +123,30 @@ def ensure_space(
         free = free_bytes(shard)
     if free < growth + keep_free:
         raise _refusal(shard, what, growth + keep_free, free)
+    return None
+
+
+class SpaceGuard:
+    """``ensure_space`` before each of a run of writes to one shard, at the cost of a ``statvfs``:
+    the shard's files are walked again only every ``WALK_EVERY`` writes while the disk has room
+    for every hole. Until then the holes are bounded by the last walk plus two new
+    engine files per write (the engine adds one now and then: a log segment, a vector chunk)."""
+
+    WALK_EVERY = 8
+
+    def __init__(self, shard: Path) -> None:
+        self.shard = shard
+        self._holes: int | None = None  # at the last walk; None: walk before the next write
+        self._writes = 0  # since that walk
+
+    def before(self, what: str, growth: int) -> None:
+        if self._holes is not None and self._writes < self.WALK_EVERY:
+            bound = self._holes + (self._writes + 1) * 2 * PAGE_FILE_BYTES
+            if free_bytes(self.shard) >= bound + growth + HEADROOM:
+                self._writes += 1
+                return
+        self._holes = ensure_space(self.shard, what, growth)
+        self._writes = 0
 
 
 def ensure_new_shard_space(folder: Path) -> None:

@@ -47,6 +47,7 @@ from harrier_qdrant._edge_space import (
     HEADROOM,
     MIN_FREE,
     NEW_SHARD_BYTES,
+    SpaceGuard,
     ensure_new_shard_space,
     ensure_space,
     free_bytes,
@@ -106,6 +107,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         self.quantization = check_quantization(quantization)
         self.optimize_after_load = optimize
         self._shard: Any = None
+        self._space = SpaceGuard(self.folder / SHARD_FOLDER)
         self._search_params: Any = None
         self._changed = False
         self._filters = replace(EDGE_FILTERS, match_value=self._match_value)
@@ -282,7 +284,8 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
 
     def fetch_records(self, ids: Sequence[str]) -> list[SpanRecord]:
         points = self._engine("reading", lambda shard: shard.retrieve(list(ids), True, True))
-        return [to_record(p.id, p.vector, p.payload or {}) for p in points]
+        records = (to_record(p.id, p.vector, p.payload or {}) for p in points)
+        return [r for r in records if r is not None]  # a foreign point is no span record
 
     def _match_value(self, key: str, value: str | bool, path: tuple[str, ...]) -> Any:
         """An exact match; a bool one by the ids holding it, read first: qdrant-edge-py 0.9.0
@@ -365,7 +368,7 @@ class QdrantEdgeStore(SparseVectors, PointScans, VectorStore):
         that writes passes the bytes it may add (``growth``): the disk must back them first."""
         shard = self.shard  # opens a collection another writer made since; else typed errors
         if growth is not None:
-            ensure_space(self.folder / SHARD_FOLDER, what, growth)
+            self._space.before(what, growth)
         try:
             return action(shard)
         except Exception as exc:

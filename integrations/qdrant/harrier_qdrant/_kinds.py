@@ -14,13 +14,13 @@ def open_qdrant(request: StoreRequest) -> QdrantEdgeStore | QdrantClientStore:
             request.collection,
             url=request.url,
             quantization=request.quantization,
-            sparse=request.sparse,
+            sparse=request.sparse is not False,  # Qdrant always has BM25
         )
     return QdrantEdgeStore(
         request.collection,
         path=request.path,
         quantization=request.quantization,
-        sparse=request.sparse,
+        sparse=request.sparse is not False,  # Qdrant always has BM25
     )
 
 
@@ -32,5 +32,5 @@ def open_qdrant_local(request: StoreRequest) -> QdrantClientStore:
         request.collection,
         path=request.path,
         quantization=request.quantization,
-        sparse=request.sparse,
+        sparse=request.sparse is not False,  # Qdrant always has BM25
     )

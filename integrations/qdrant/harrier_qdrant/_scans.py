@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from harrier.stores import SpanRecord
-from harrier_qdrant._payload import to_record
+from harrier_qdrant._payload import is_span, to_record
 
 SCROLL_PAGE = 1024
 
@@ -31,12 +31,17 @@ class PointScans(abc.ABC):
     ) -> Iterable[dict[str, Any]]:
         flt = None if doc_ids is None else self._doc_filter(doc_ids)
         for point in self._scroll(flt, list(fields)):
-            yield point.payload or {}
+            payload = point.payload or {}
+            if is_span(payload, fields):
+                yield payload
 
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
         page: list[SpanRecord] = []
         for p in self._scroll(None, True, vectors=True, page=batch_size):
-            page.append(to_record(p.id, p.vector, p.payload or {}))
+            record = to_record(p.id, p.vector, p.payload or {})
+            if record is None:
+                continue
+            page.append(record)
             if len(page) == batch_size:
                 yield page
                 page = []
@@ -46,4 +51,4 @@ class PointScans(abc.ABC):
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         points = self._scroll(self._doc_filter([doc_id]), True, vectors=True)
         records = [to_record(p.id, p.vector, p.payload or {}) for p in points]
-        return sorted(records, key=lambda r: r.span_index)
+        return sorted((r for r in records if r is not None), key=lambda r: r.span_index)

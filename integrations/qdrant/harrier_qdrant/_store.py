@@ -18,12 +18,14 @@ from harrier.stores import (
     Hit,
     ModelIdentity,
     SpanRecord,
+    StoreDamagedError,
     StoreError,
     StoreUnavailableError,
     VectorStore,
     arm_limit,
 )
-from harrier_qdrant._edge_shard import RECORD_FILE
+from harrier.stores.paths import disk_problem, folder_error, prepare_store_folder
+from harrier_qdrant._edge_shard import RECORD_FILE, check_name
 from harrier_qdrant._edge_store import QdrantEdgeStore
 from harrier_qdrant._filters import SUPPORTED_OPERATORS, FilterClasses, to_qdrant_filter
 from harrier_qdrant._payload import to_hit, to_payload, to_record
@@ -48,6 +50,7 @@ logger = logging.getLogger("harrier")
 LOCAL_PATH = Path(".harrier") / "qdrant"
 """Where qdrant-client's local mode store lives unless told otherwise."""
 
+_LOCAL_STORE = "embedded Qdrant store (local mode)"
 _BULK_INDEXING_THRESHOLD = 0  # 0 disables HNSW building until restored
 
 
@@ -120,6 +123,8 @@ class QdrantClientStore(SparseVectors, PointScans, VectorStore):
         self.bm25 = bm25 or Bm25Settings()
         self.quantization = check_quantization(quantization)
         self.is_server = url is not None or (client is not None and not _is_local(client))
+        if not self.is_server:  # local mode makes a folder of each collection
+            check_name(collection)
         if client is None:
             client = _connect(path, url, api_key, prefer_grpc, timeout)
         self.client = client
@@ -269,7 +274,8 @@ class QdrantClientStore(SparseVectors, PointScans, VectorStore):
                 self.collection, ids=list(ids), with_payload=True, with_vectors=True
             ),
         )
-        return [to_record(p.id, p.vector, p.payload or {}) for p in points]
+        records = (to_record(p.id, p.vector, p.payload or {}) for p in points)
+        return [r for r in records if r is not None]  # a foreign point is no span record
 
     def count(self) -> int:
         return int(
@@ -355,6 +361,9 @@ class QdrantClientStore(SparseVectors, PointScans, VectorStore):
         return isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError))
 
     def translate_error(self, what: str, exc: BaseException) -> StoreError | None:
+        if not self.is_server and disk_problem(exc) is not None:  # local mode: files, sqlite
+            folder = Path(getattr(self.client._client, "location", LOCAL_PATH))
+            return folder_error(exc, folder, store=_LOCAL_STORE, spec="qdrant-local:PATH")
         if isinstance(exc, UnexpectedResponse):
             return StoreError(
                 f"{what} failed: Qdrant answered HTTP {exc.status_code} ({exc.reason_phrase})"
@@ -376,13 +385,25 @@ def _connect(
                 f"{folder} holds an embedded Qdrant Edge store, not a local-mode one; open it "
                 f"as --store qdrant:{folder}"
             )
-        folder.mkdir(parents=True, exist_ok=True)
+        prepare_store_folder(folder, store=_LOCAL_STORE, spec="qdrant-local:PATH")
+        meta = folder / "meta.json"
+        new = not meta.exists()
         try:
             return QdrantClient(path=str(folder))
         except RuntimeError as exc:  # folder locked by another client
             raise StoreUnavailableError(
                 f"the embedded Qdrant store in {folder} is in use by another process: {exc}. "
                 "Wait for it to finish, or use a Qdrant server (--store qdrant:http://...)"
+            ) from None
+        except OSError as exc:  # it writes meta.json at once
+            if new and meta.exists() and meta.stat().st_size == 0:
+                meta.unlink()  # left empty by the failed write: the next run starts clean
+            raise folder_error(exc, folder, store=_LOCAL_STORE, spec="qdrant-local:PATH") from None
+        except ValueError as exc:  # meta.json is not JSON
+            raise StoreDamagedError(
+                f"{folder / 'meta.json'} is damaged ({exc}); if it is empty, a first opening "
+                "failed while writing it (a full disk?): remove it and run the same command "
+                "again, else restore it from a backup"
             ) from None
     key = api_key if api_key is not None else os.environ.get("QDRANT_API_KEY")
     client = QdrantClient(

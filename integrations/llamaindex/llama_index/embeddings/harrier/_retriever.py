@@ -80,5 +80,7 @@ def _node(hit: Hit) -> TextNode:
         metadata={**hit.metadata, "doc_id": hit.doc_id, "span_index": hit.span_index},
         start_char_idx=hit.start,
         end_char_idx=hit.end,
-        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=hit.doc_id)},
+        relationships=(  # none for a point another writer added
+            {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=hit.doc_id)} if hit.doc_id else {}
+        ),
     )

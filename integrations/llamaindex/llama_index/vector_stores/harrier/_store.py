@@ -384,7 +384,11 @@ def _node(record: Hit | SpanRecord) -> BaseNode:
         metadata=metadata,
         start_char_idx=record.start,
         end_char_idx=record.end,
-        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=record.doc_id)},
+        relationships=(
+            {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=record.doc_id)}
+            if record.doc_id
+            else {}
+        ),
     )
 
 
