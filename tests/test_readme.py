@@ -87,6 +87,18 @@ def _run_command(argv: list[str], url: str, model: Path) -> None:
     assert main(argv[1:]) == 0, argv
 
 
+def _close_stores(namespace: dict[str, object]) -> None:
+    """Close what a block left open on an embedded store (one process at a time holds it)."""
+    import harrier
+    from langchain_harrier import HarrierVectorStore as LangChainStore
+    from llama_index.vector_stores.harrier import HarrierVectorStore as LlamaIndexStore
+
+    kinds = (harrier.Index, harrier.VectorStore, LangChainStore, LlamaIndexStore)
+    for value in namespace.values():
+        if isinstance(value, kinds):
+            value.close()
+
+
 def test_every_readme_block_runs(tmp_path, qwen_path, monkeypatch, capsys):
     """Each block as written, in order, in one namespace (a reader's session), in a folder
     holding the files the blocks name (``docs/``, ``corpus.jsonl``, ``examples/``). Only the
@@ -119,6 +131,7 @@ def test_every_readme_block_runs(tmp_path, qwen_path, monkeypatch, capsys):
             )
             if lang == "python":
                 exec(compile(code, "README.md", "exec"), namespace)
+                _close_stores(namespace)  # as a reader's session ends before the next command
             else:
                 for argv in _commands(code):
                     _run_command(argv, url, qwen_path)

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import textwrap
 import time
@@ -242,7 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stops = sigterm_interrupts() if getattr(args, "sigterm_stops", False) else nullcontext()
     try:
         with stops:
-            return int(args.run(args))
+            code = int(args.run(args))
+        if argv is None:  # a program: Ctrl-C after the work is done must not kill it by signal
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
     except ModelNotFoundError as exc:
         _fail(f"{exc}\nhint: pass --model PATH with a folder holding the model")
     except HarrierError as exc:
@@ -263,11 +267,12 @@ def _configure_logging(args: argparse.Namespace) -> None:
     )
     progress = logging.getLogger("harrier.progress")
     progress.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
-    if not progress.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("harrier: %(message)s"))
-        progress.addHandler(handler)
-        progress.propagate = False
+    for old in list(progress.handlers):  # an earlier run in this process wrote to its stderr
+        progress.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("harrier: %(message)s"))
+    progress.addHandler(handler)
+    progress.propagate = False
 
 
 def _stopped(exc: KeyboardInterrupt, done: str | None = None) -> None:

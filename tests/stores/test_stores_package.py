@@ -42,11 +42,6 @@ def test_the_kit_and_the_connectors_import_no_engine_modules():
     assert _heavy_modules(_BARE_HARRIER) == "[]"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="harrier/__init__ imports the engine eagerly until its lazy init (PEP 562, the "
-    "engine branch) is merged; the kit's own imports are checked above",
-)
 def test_importing_a_connector_does_not_import_torch():
     assert _heavy_modules("") == "[]"
 
