@@ -92,3 +92,47 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1e-2 else f"{value:,.2f}"
     return str(value)
+
+
+def random_unit_vectors(count: int, dimension: int, seed: int = 3):  # type: ignore[no-untyped-def]
+    """``count`` random L2-normalised float32 vectors (stand-ins for embeddings)."""
+    import numpy as np
+
+    vectors = np.random.default_rng(seed).standard_normal((count, dimension), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def load_random_spans(store, identity, vectors, text_of) -> float:  # type: ignore[no-untyped-def]
+    """Write one single-span document per vector (``text_of(i)`` its text, metadata
+    ``{"i": i % 10}``) in the store's batches, then end the bulk load as ingestion does (Edge
+    builds its HNSW index there); the seconds it all took."""
+    import time
+
+    import harrier
+
+    store.ensure_collection(identity, vectors.shape[1])
+    started = time.perf_counter()
+    for begin in range(0, len(vectors), store.max_batch_count):
+        batch = []
+        for i in range(begin, min(begin + store.max_batch_count, len(vectors))):
+            text = text_of(i)
+            batch.append(
+                harrier.SpanRecord(
+                    id=harrier.span_id(f"d{i}", 0),
+                    vector=vectors[i],
+                    text=text,
+                    doc_id=f"d{i}",
+                    span_index=0,
+                    span_count=1,
+                    start=0,
+                    end=len(text),
+                    token_count=len(text) // 4,
+                    doc_hash="h",
+                    model="bench",
+                    metadata={"i": i % 10},
+                )
+            )
+        store.upsert(batch)
+    store.end_bulk_load()
+    return time.perf_counter() - started

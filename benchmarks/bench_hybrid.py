@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import _WORDS, corpus, model_folder, table
+from _common import _WORDS, corpus, load_random_spans, model_folder, random_unit_vectors, table
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -104,38 +104,17 @@ def _search(args: argparse.Namespace) -> list[dict[str, object]]:
     rng = random.Random(3)
     dimension = 640
     words = [w for w in _WORDS if w.isalpha()] + [f"term{i}" for i in range(5000)]
-    vectors = np.random.default_rng(3).standard_normal((args.spans, dimension), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = random_unit_vectors(args.spans, dimension)
     identity = harrier.ModelIdentity("bench", "0" * 64)
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"qdrant:{Path(tmp) / 'search'}", "bench")
-        store.ensure_collection(identity, dimension)
-        started = time.perf_counter()
-        batch: list[harrier.SpanRecord] = []
-        for i in range(args.spans):
-            text = " ".join(rng.choice(words) for _ in range(rng.randint(50, 300)))
-            batch.append(
-                harrier.SpanRecord(
-                    id=harrier.span_id(f"d{i}", 0),
-                    vector=vectors[i],
-                    text=text,
-                    doc_id=f"d{i}",
-                    span_index=0,
-                    span_count=1,
-                    start=0,
-                    end=len(text),
-                    token_count=len(text) // 4,
-                    doc_hash="h",
-                    model="bench",
-                    metadata={"i": i % 10},
-                )
-            )
-            if len(batch) == store.max_batch_count or i == args.spans - 1:
-                store.upsert(batch)
-                batch = []
-        store.end_bulk_load()  # as ingestion ends: Edge builds its HNSW index here
-        load = time.perf_counter() - started
+        load = load_random_spans(
+            store,
+            identity,
+            vectors,
+            lambda _: " ".join(rng.choice(words) for _ in range(rng.randint(50, 300))),
+        )
         rows.append(
             {
                 "case": f"load + index {args.spans:,} spans (dense + BM25), {store!r}",

@@ -21,10 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import _WORDS, model_folder, table
+from _common import _WORDS, load_random_spans, model_folder, random_unit_vectors, table
 
 COLUMNS = ["case", "n", "harrier", "framework", "ratio / overhead"]
 
@@ -99,36 +97,16 @@ def _searching(args: argparse.Namespace, engine: object) -> list[dict[str, objec
     dimension = engine.dimension  # type: ignore[attr-defined]
     rng = random.Random(3)
     words = [w for w in _WORDS if w.isalpha()]
-    vectors = np.random.default_rng(3).standard_normal((args.spans, dimension), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = random_unit_vectors(args.spans, dimension)
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = harrier.framework_stores.open_collection(f"qdrant:{tmp}/s", "docs")
-        store.ensure_collection(engine.identity, dimension)  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        for begin in range(0, args.spans, store.max_batch_count):
-            batch = []
-            for i in range(begin, min(begin + store.max_batch_count, args.spans)):
-                text = " ".join(rng.choice(words) for _ in range(30))
-                batch.append(
-                    harrier.SpanRecord(
-                        id=harrier.span_id(f"d{i}", 0),
-                        vector=vectors[i],
-                        text=text,
-                        doc_id=f"d{i}",
-                        span_index=0,
-                        span_count=1,
-                        start=0,
-                        end=len(text),
-                        token_count=8,
-                        doc_hash="h",
-                        model="bench",
-                        metadata={"i": i % 10},
-                    )
-                )
-            store.upsert(batch)
-        store.end_bulk_load()  # Edge builds its HNSW index here
-        elapsed = time.perf_counter() - started
+        elapsed = load_random_spans(
+            store,
+            engine.identity,  # type: ignore[attr-defined]
+            vectors,
+            lambda _: " ".join(rng.choice(words) for _ in range(30)),
+        )
         print(f"loaded and indexed {args.spans:,} spans in {elapsed:.0f} s", flush=True)
         index = harrier.Index(store, engine)  # type: ignore[arg-type]
         vector_store = HarrierVectorStore(

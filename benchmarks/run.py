@@ -147,8 +147,8 @@ GPU = {
         "100000",
     ],
     "vector stores": ["--layers", "0", "--device", "cuda", "--texts", "2000", "--spans", "100000"],
+    "quantized": ["--layers", "0", "--texts", "256", "--device", "cuda"],
 }
-GPU["quantized"] = ["--layers", "0", "--texts", "256", "--device", "cuda"]
 MODULES = {
     "documents": bench_documents,
     "queries": bench_queries,

@@ -8,6 +8,10 @@ import sys
 from typing import Any
 
 from harrier._errors import ConfigurationError
+from harrier._settings import DEFAULT_MODEL
+
+MODEL_HELP = f"Hub id or local folder (default {DEFAULT_MODEL})"
+"""The ``--model`` help of every command (harrier._settings loads no torch)."""
 
 SERVE_EPILOG = """examples:
   harrier serve --model microsoft/harrier-oss-v1-270m
@@ -26,11 +30,7 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         epilog=SERVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument(
-        "--model",
-        metavar="NAME_OR_PATH",
-        help="Hub id or local folder (default microsoft/harrier-oss-v1-270m)",
-    )
+    serve.add_argument("--model", metavar="NAME_OR_PATH", help=MODEL_HELP)
     serve.add_argument(
         "--served-model-name",
         metavar="NAME",
@@ -108,7 +108,7 @@ def run_serve(args: argparse.Namespace) -> int:
         from harrier.serve import ServeLimits, bind, run_server
     except ImportError as exc:
         raise ConfigurationError(str(exc)) from exc
-    from harrier._embedder import DEFAULT_MODEL, Embedder
+    from harrier._embedder import Embedder
 
     args.model = args.model or DEFAULT_MODEL
     api_key = None

@@ -15,12 +15,11 @@ from contextlib import nullcontext
 from typing import Any
 
 from harrier._errors import HarrierError, ModelNotFoundError
-from harrier._serve_command import add_serve_parser, run_serve
+from harrier._serve_command import MODEL_HELP, add_serve_parser, run_serve
+from harrier._settings import DEFAULT_MODEL
 from harrier.ingestion._options import IngestOptions, add_arguments
 from harrier.ingestion._signals import RunInterrupted, exit_code, sigterm_interrupts
 
-MODEL_HELP = "Hub id or local folder (default microsoft/harrier-oss-v1-270m)"
-"""The default model, named without importing the engine (a test checks it is DEFAULT_MODEL)."""
 SLOW_LOADING = 5.0
 """A search whose loading takes longer than this (seconds) suggests a server."""
 
@@ -358,8 +357,6 @@ def _pages(metadata: dict[str, Any]) -> str:
 
 
 def _model(args: argparse.Namespace) -> str:
-    from harrier._settings import DEFAULT_MODEL
-
     return str(args.model or DEFAULT_MODEL)
 
 

@@ -40,7 +40,7 @@ def create_app(
     ``on_load`` is called with the state once loading ended (ready or failed).
     """
     state = ServerState(limits or ServeLimits(), api_key, served_names)
-    loader = engine if callable(engine) and not isinstance(engine, Embedder) else (lambda: engine)
+    loader = engine if callable(engine) else (lambda: engine)  # an engine is not callable
 
     def load() -> None:
         state.load(loader)  # type: ignore[arg-type]
