@@ -25,6 +25,7 @@ from harrier.stores import (
     VectorStore,
     arm_limit,
     fuse_ranks,
+    size_bounded,
 )
 from harrier_milvus._bm25 import bm25_text, search_requests, server_without_bm25
 from harrier_milvus._connection import (
@@ -278,17 +279,9 @@ class MilvusStore(VectorStore):
         return [r for r in records if r is not None]  # a foreign row is no span record
 
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
-        page: list[SpanRecord] = []
-        for row in self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE)):
-            record = to_record(row)
-            if record is None:
-                continue
-            page.append(record)
-            if len(page) == batch_size:
-                yield page
-                page = []
-        if page:
-            yield page
+        rows = self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE))
+        records = (r for r in map(to_record, rows) if r is not None)  # foreign rows left out
+        yield from size_bounded(records, lambda _: 1, batch_size)
 
     def count(self) -> int:
         self._ensure_loaded()
