@@ -70,6 +70,8 @@ CPU = {
     "quantized": ["--layers", "2", "--texts", "16"],
     "vector stores": ["--layers", "2", "--texts", "2000", "--spans", "100000"],
 }
+GPU_CORPUS = ["--layers", "0", "--documents", "256", "--span-tokens", "4096", "--device", "cuda"]
+"""The corpus the ingestion and hybrid runs both embed on a GPU."""
 GPU = {
     "documents": [
         "--shapes",
@@ -94,17 +96,7 @@ GPU = {
         "cuda",
     ],
     "long span": ["--layers", "0", "--tokens", "32000", "--device", "cuda"],
-    "ingestion": [
-        "--layers",
-        "0",
-        "--documents",
-        "256",
-        "--span-tokens",
-        "4096",
-        "--device",
-        "cuda",
-        "--edge-only",
-    ],
+    "ingestion": [*GPU_CORPUS, "--edge-only"],
     "splitter": [],
     "prepare": ["--device", "cuda", "--engine-texts", "256", "--files", "6000"],
     "stores": ["--sizes", "10000,100000", "--stores", "edge", "--device", "cuda"],
@@ -134,18 +126,7 @@ GPU = {
         "--attack-mb",
         "10,4",
     ],
-    "hybrid": [
-        "--layers",
-        "0",
-        "--documents",
-        "256",
-        "--span-tokens",
-        "4096",
-        "--device",
-        "cuda",
-        "--spans",
-        "100000",
-    ],
+    "hybrid": [*GPU_CORPUS, "--spans", "100000"],
     "vector stores": ["--layers", "0", "--device", "cuda", "--texts", "2000", "--spans", "100000"],
     "quantized": ["--layers", "0", "--texts", "256", "--device", "cuda"],
 }

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harrier import ModelIdentity, SpanRecord, span_id
+from harrier import ModelIdentity, SpanRecord
 from harrier.stores.registry import open_store
+from span_records import span_record
 
 WORDS = "rivers carry water from hills to the sea 机器 学习 énergie 🙂".split()
 
@@ -47,18 +48,14 @@ def synthetic_records(
     vectors = rng.standard_normal((n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return [
-        SpanRecord(
-            id=span_id(doc_id, i),
-            vector=vectors[i],
-            text=f"{text} {i}",
-            doc_id=doc_id,
-            span_index=i,
-            span_count=n,
-            start=0,
+        span_record(
+            doc_id,
+            f"{text} {i}",
+            vectors[i],
+            index=i,
+            count=n,
             end=1,
-            token_count=1,
             doc_hash=f"h-{doc_id}",
-            model="m",
             metadata={"i": i % 3},
         )
         for i in range(n)

@@ -63,7 +63,9 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         help="require 'Authorization: Bearer KEY', KEY read from this environment variable",
     )
     limits = serve.add_argument_group("limits")
-    for flag, default, text in (
+    _add_defaulted(
+        limits,
+        "N",
         ("--max-texts-per-request", 2048, "texts in one request (413 above)"),
         ("--max-tokens-per-request", 300_000, "tokens in one request (413 above)"),
         ("--max-request-bytes", 4 * 2**20, "request body size (413 above)"),
@@ -72,10 +74,7 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         ("--max-queue-tokens", 2**20, "tokens waiting for the engine (429 above)"),
         ("--max-batch-requests", 256, "requests embedded together (1: one at a time)"),
         ("--max-connections", 1024, "open connections and requests in flight (503 above)"),
-    ):
-        limits.add_argument(
-            flag, type=int, default=default, metavar="N", help=f"{text}; default {default}"
-        )
+    )
     limits.add_argument(
         "--batch-wait-ms",
         type=float,
@@ -83,14 +82,13 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         metavar="MS",
         help="longest wait for more requests to fill a batch (default 5)",
     )
-    for name, seconds, about in (
+    _add_defaulted(
+        limits,
+        "S",
         ("--header-timeout", 10.0, "seconds to send a request's headers"),
         ("--body-timeout", 60.0, "seconds to send a request's body (408 after)"),
         ("--keep-alive", 5.0, "seconds an idle keep-alive connection stays open"),
-    ):
-        limits.add_argument(
-            name, type=float, default=seconds, metavar="S", help=f"{about}; default {seconds:g}"
-        )
+    )
     limits.add_argument(
         "--drain-timeout",
         type=float,
@@ -100,6 +98,22 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log every request line")
     return serve
+
+
+def _add_defaulted(
+    group: argparse._ArgumentGroup, metavar: str, *options: tuple[str, float, str]
+) -> None:
+    """Numeric options ``(flag, default, help)``, of their default's type; the help ends with
+    the default."""
+    for flag, default, text in options:
+        shown = f"{default:g}" if isinstance(default, float) else default
+        group.add_argument(
+            flag,
+            type=type(default),
+            default=default,
+            metavar=metavar,
+            help=f"{text}; default {shown}",
+        )
 
 
 def run_serve(args: argparse.Namespace) -> int:

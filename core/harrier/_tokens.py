@@ -28,14 +28,7 @@ def encode(tokenizer: Any, texts: Sequence[str]) -> list[np.ndarray]:
         fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
         rows: list[Any] = [e.ids for e in fast(list(texts), add_special_tokens=True)]
     else:
-        rows = tokenizer(
-            list(texts),
-            add_special_tokens=True,
-            truncation=False,
-            verbose=False,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )["input_ids"]
+        rows = _slow_rows(tokenizer, texts, "input_ids", special=True, return_token_type_ids=False)
     return [np.array(row, dtype=TOKEN_DTYPE) for row in rows]
 
 
@@ -48,15 +41,24 @@ def offsets(tokenizer: Any, texts: Sequence[str]) -> list[np.ndarray]:
             e.offsets for e in backend.encode_batch(list(texts), add_special_tokens=False)
         ]
     else:
-        rows = tokenizer(
-            list(texts),
-            add_special_tokens=False,
-            truncation=False,
-            verbose=False,
-            return_offsets_mapping=True,
-            return_attention_mask=False,
-        )["offset_mapping"]
+        rows = _slow_rows(
+            tokenizer, texts, "offset_mapping", special=False, return_offsets_mapping=True
+        )
     return [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in rows]
+
+
+def _slow_rows(
+    tokenizer: Any, texts: Sequence[str], key: str, *, special: bool, **returns: bool
+) -> Any:
+    """``tokenizer(texts)[key]``, never truncated and with no attention mask (the slow path)."""
+    return tokenizer(
+        list(texts),
+        add_special_tokens=special,
+        truncation=False,
+        verbose=False,
+        return_attention_mask=False,
+        **returns,
+    )[key]
 
 
 def _plain_backend(tokenizer: Any) -> Any:

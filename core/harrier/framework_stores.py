@@ -33,10 +33,12 @@ from harrier.stores.registry import open_store
 __all__ = [
     "SearchMode",
     "WholeText",
+    "collection_exists",
     "embedding_identity",
     "is_whole",
     "open_collection",
     "search",
+    "span_metadata",
     "upsert_records",
     "whole_id",
     "write_whole",
@@ -57,6 +59,26 @@ def whole_id(doc_id: str) -> str:
 def is_whole(hit: Hit | SpanRecord) -> bool:
     """Whether a stored record is a whole text added through a framework store."""
     return hit.doc_id is not None and hit.id == whole_id(hit.doc_id)
+
+
+def span_metadata(record: Hit | SpanRecord) -> dict[str, Any]:
+    """A record's metadata, with where a span stands in its document (``doc_id``,
+    ``span_index``, ``start``, ``end``); a whole text's metadata as it was added."""
+    metadata = dict(record.metadata)
+    if not is_whole(record):
+        metadata.update(
+            doc_id=record.doc_id,
+            span_index=record.span_index,
+            start=record.start,
+            end=record.end,
+        )
+    return metadata
+
+
+def collection_exists(store: VectorStore, known: bool) -> bool:
+    """Whether the collection exists: ``known`` (a framework store remembers a yes), else
+    asked of the store."""
+    return known or store.collection_model() is not None
 
 
 def embedding_identity(name: str) -> ModelIdentity:

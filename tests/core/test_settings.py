@@ -52,23 +52,16 @@ def test_values_are_normalised_frozen_and_picklable(qwen_path):
 
 
 def test_from_settings_builds_what_from_pretrained_builds(qwen_path, mixed_texts):
-    settings = EmbedderSettings(
-        qwen_path,
-        device="cpu",
-        max_tokens=64,
-        truncate=True,
-        max_batch_tokens=300,
-        prefix_cache=False,
-    )
+    options = {
+        "device": "cpu",
+        "max_tokens": 64,
+        "truncate": True,
+        "max_batch_tokens": 300,
+        "prefix_cache": False,
+    }
+    settings = EmbedderSettings(qwen_path, **options)
     engine = harrier.Embedder.from_settings(settings)
-    same = harrier.Embedder.from_pretrained(
-        qwen_path,
-        device="cpu",
-        max_tokens=64,
-        truncate=True,
-        max_batch_tokens=300,
-        prefix_cache=False,
-    )
+    same = harrier.Embedder.from_pretrained(qwen_path, **options)
     assert engine.settings == same.settings == settings
     assert (engine.max_tokens, engine.max_batch_tokens, engine.truncate) == (64, 300, True)
     assert engine.prefix_cache is False and engine._loaded is same._loaded

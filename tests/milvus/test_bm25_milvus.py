@@ -12,6 +12,7 @@ import harrier
 from harrier.stores import document_terms
 from harrier_milvus import MilvusStore
 from harrier_milvus._bm25 import bm25_text
+from span_records import span_record
 
 
 def test_bm25_text_is_every_term_when_it_fits():
@@ -44,19 +45,7 @@ def test_a_span_over_65535_bytes_is_found_by_a_word_at_its_end(
     text = "东京 天气 " * 20_000 + "rivers end with a needle"  # 240 kB of UTF-8
     vector = np.ones(qwen_engine.dimension, dtype=np.float32) / np.sqrt(qwen_engine.dimension)
     records = [
-        harrier.SpanRecord(
-            id=harrier.span_id(doc, 0),
-            vector=vector,
-            text=body,
-            doc_id=doc,
-            span_index=0,
-            span_count=1,
-            start=0,
-            end=len(body),
-            token_count=1,
-            doc_hash="h",
-            model="m",
-        )
+        span_record(doc, body, vector)
         for doc, body in (("long", text), ("short", "rivers of words"))
     ]
     store.upsert(records)

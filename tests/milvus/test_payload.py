@@ -27,6 +27,7 @@ from harrier_milvus._payload import (
     split_utf8,
     to_row,
 )
+from span_records import span_record
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300)
 JSON = st.recursive(
@@ -65,19 +66,8 @@ def test_a_lone_surrogate_is_a_clear_store_error():
 
 
 def span(text: str, metadata: dict) -> SpanRecord:
-    return SpanRecord(
-        id=harrier.span_id("d", 0),
-        vector=np.ones(4, dtype=np.float32) / 2,
-        text=text,
-        doc_id="d",
-        span_index=0,
-        span_count=1,
-        start=0,
-        end=len(text),
-        token_count=1,
-        doc_hash="h" * 64,
-        model="m",
-        metadata=metadata,
+    return span_record(
+        "d", text, np.ones(4, dtype=np.float32) / 2, doc_hash="h" * 64, metadata=metadata
     )
 
 

@@ -15,7 +15,8 @@ import pytest
 from pymilvus import DataType, MilvusClient, MilvusException
 
 import harrier
-from harrier import SourceDocument, SpanRecord, span_id
+from harrier import SourceDocument, SpanRecord
+from span_records import span_record
 
 pytestmark = pytest.mark.server
 
@@ -46,15 +47,10 @@ def text_of_tokens(engine: harrier.Embedder, tokens: int) -> str:
 def record(
     engine: harrier.Embedder, doc_id: str, text: str, metadata: dict, seed: int = 0
 ) -> SpanRecord:
-    return SpanRecord(
-        id=span_id(doc_id, 0),
-        vector=unit_vector(engine.dimension, seed),
-        text=text,
-        doc_id=doc_id,
-        span_index=0,
-        span_count=1,
-        start=0,
-        end=len(text),
+    return span_record(
+        doc_id,
+        text,
+        unit_vector(engine.dimension, seed),
         token_count=engine.count_tokens([text])[0],
         doc_hash="0" * 64,
         model=engine.model_name,

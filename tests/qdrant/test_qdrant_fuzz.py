@@ -9,6 +9,7 @@ from qdrant_client import QdrantClient
 
 import harrier
 from harrier_qdrant import QdrantStore
+from span_records import span_record
 
 JSON = st.recursive(
     st.none()
@@ -34,20 +35,7 @@ def test_payload_round_trip(doc_id, text, metadata):
     store = QdrantStore("fuzz", client=QdrantClient(":memory:"))
     store.ensure_collection(harrier.ModelIdentity("m", "0" * 64), 4)
     vector = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
-    record = harrier.SpanRecord(
-        id=harrier.span_id(doc_id, 0),
-        vector=vector,
-        text=text,
-        doc_id=doc_id,
-        span_index=0,
-        span_count=1,
-        start=0,
-        end=len(text),
-        token_count=3,
-        doc_hash="h",
-        model="m",
-        metadata=metadata,
-    )
+    record = span_record(doc_id, text, vector, token_count=3, metadata=metadata)
     store.upsert([record])
     (back,) = store.fetch_spans(doc_id)
     assert (back.text, back.doc_id, back.metadata, back.id) == (text, doc_id, metadata, record.id)

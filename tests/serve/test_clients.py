@@ -42,14 +42,11 @@ def test_openai_client(server: str, engine: harrier.Embedder) -> None:
 
 def test_langchain_openai_embeddings(server: str, engine: harrier.Embedder) -> None:
     langchain_openai = pytest.importorskip("langchain_openai")
-    documents = langchain_openai.OpenAIEmbeddings(
-        model="tiny", base_url=f"{server}/v1", api_key="unused", check_embedding_ctx_length=False
-    )
-    queries = langchain_openai.OpenAIEmbeddings(
-        model="tiny:query",
-        base_url=f"{server}/v1",
-        api_key="unused",
-        check_embedding_ctx_length=False,
+    documents, queries = (
+        langchain_openai.OpenAIEmbeddings(
+            model=model, base_url=f"{server}/v1", api_key="unused", check_embedding_ctx_length=False
+        )
+        for model in ("tiny", "tiny:query")
     )
     np.testing.assert_allclose(
         documents.embed_documents(DOCS), engine.embed_documents(DOCS), atol=1e-6

@@ -7,33 +7,12 @@ from __future__ import annotations
 import sys
 
 from harrier._deprecation import warn_renamed
-from harrier.sources.convert import (
-    CONVERT_TIMEOUT,
-    CONVERTERS,
-    Conversion,
-    ConvertedFile,
-    Converter,
-    FileConverter,
-    Unconvertible,
-    detect_format,
-    office,
-    page_range,
-    pdf,
-    web,
-)
+from harrier.sources import convert as _convert
+from harrier.sources.convert import *  # noqa: F403 - the names of __all__ below
+from harrier.sources.convert import office, pdf, web
 
 warn_renamed("harrier.convert", "harrier.sources.convert")
 for _module in (office, pdf, web):
     sys.modules.setdefault(f"{__name__}.{_module.__name__.rpartition('.')[2]}", _module)
 
-__all__ = [
-    "CONVERTERS",
-    "CONVERT_TIMEOUT",
-    "Conversion",
-    "ConvertedFile",
-    "Converter",
-    "FileConverter",
-    "Unconvertible",
-    "detect_format",
-    "page_range",
-]
+__all__ = _convert.__all__

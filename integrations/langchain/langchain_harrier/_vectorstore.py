@@ -27,10 +27,11 @@ from harrier import (
 from harrier.framework_stores import (
     MODES,
     WholeText,
+    collection_exists,
     embedding_identity,
-    is_whole,
     open_collection,
     search,
+    span_metadata,
     whole_id,
     write_whole,
 )
@@ -344,8 +345,7 @@ class HarrierVectorStore(VectorStore):
 
     # -- helpers -------------------------------------------------------------------------------
     def _collection_exists(self) -> bool:
-        if not self._exists:
-            self._exists = self.store.collection_model() is not None
+        self._exists = collection_exists(self.store, self._exists)
         return self._exists
 
     def _engine(self, what: str) -> harrier.EmbeddingEngine:
@@ -366,15 +366,7 @@ class HarrierVectorStore(VectorStore):
 
 
 def _document(record: Hit | SpanRecord) -> Document:
-    metadata = dict(record.metadata)
-    if not is_whole(record):
-        metadata.update(
-            doc_id=record.doc_id,
-            span_index=record.span_index,
-            start=record.start,
-            end=record.end,
-        )
-    return Document(page_content=record.text, metadata=metadata, id=record.doc_id)
+    return Document(page_content=record.text, metadata=span_metadata(record), id=record.doc_id)
 
 
 def _embedding_name(embedding: Embeddings) -> str:

@@ -53,30 +53,30 @@ def build_schema(client: MilvusClient, dimension: int, bm25: bool = False) -> Co
         schema.add_field(name, DataType.INT64)
     schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
     schema.add_field("model", DataType.VARCHAR, max_length=MAX_PART_BYTES)
-    schema.add_field(
-        "text_parts",
-        DataType.ARRAY,
-        element_type=DataType.VARCHAR,
-        max_capacity=MAX_PARTS,
-        max_length=MAX_PART_BYTES,
-        description='the exact text is "".join(text_parts)',
-    )
+    _add_parts_field(schema, "text_parts", 'the exact text is "".join(text_parts)')
     schema.add_field(
         "metadata",
         DataType.JSON,
         description="filterable copy of the metadata (may omit large entries)",
     )
-    schema.add_field(
-        "metadata_json",
-        DataType.ARRAY,
-        element_type=DataType.VARCHAR,
-        max_capacity=MAX_PARTS,
-        max_length=MAX_PART_BYTES,
-        description='the exact metadata is json.loads("".join(metadata_json))',
+    _add_parts_field(
+        schema, "metadata_json", 'the exact metadata is json.loads("".join(metadata_json))'
     )
     if bm25:
         add_bm25_fields(schema)
     return schema
+
+
+def _add_parts_field(schema: CollectionSchema, name: str, description: str) -> None:
+    """A string of any length, as an array of parts each under a VARCHAR's byte limit."""
+    schema.add_field(
+        name,
+        DataType.ARRAY,
+        element_type=DataType.VARCHAR,
+        max_capacity=MAX_PARTS,
+        max_length=MAX_PART_BYTES,
+        description=description,
+    )
 
 
 def build_index(

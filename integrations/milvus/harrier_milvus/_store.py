@@ -25,8 +25,9 @@ from harrier.stores import (
     VectorStore,
     arm_limit,
     fuse_ranks,
+    size_bounded,
 )
-from harrier_milvus._bm25 import SPARSE_FIELD, bm25_text, search_requests, server_without_bm25
+from harrier_milvus._bm25 import bm25_text, search_requests, server_without_bm25
 from harrier_milvus._connection import (
     MilvusClient,
     MilvusException,
@@ -196,40 +197,22 @@ class MilvusStore(VectorStore):
     def search_vector(self, vector: np.ndarray, k: int, filter: Any = None) -> list[Hit]:
         self._ensure_loaded()
         query = np.asarray(vector, dtype=np.float32).tolist()
-        results = self._read(
+        results = self._consistent_read(
             "searching",
-            lambda: self.client.search(
-                self.collection,
-                data=[query],
-                limit=k,
-                filter=metadata_filter(filter, self.supported_operators),
-                output_fields=HIT_FIELDS,
-                search_params=search_params(self.is_lite, k),
-                anns_field="vector",
-                consistency_level=STRONG,
-                timeout=self.timeout,
-            ),
+            self.client.search,
+            data=[query],
+            limit=k,
+            filter=metadata_filter(filter, self.supported_operators),
+            output_fields=HIT_FIELDS,
+            search_params=search_params(self.is_lite, k),
+            anns_field="vector",
         )
         return [to_hit(hit) for hit in results[0]]
 
     def search_sparse(self, text: str, k: int, filter: Any = None) -> list[Hit]:
-        request = self._requests(None, text, k, filter)[0]
-        results = self._read(
-            "searching",
-            lambda: self.client.search(
-                self.collection,
-                data=request.data,
-                anns_field=SPARSE_FIELD,
-                limit=k,
-                filter=request.expr,
-                search_params=request.param,
-                output_fields=HIT_FIELDS,
-                consistency_level=STRONG,
-                timeout=self.timeout,
-            ),
-        )
+        (request,) = self._requests(None, text, k, filter)
         # BM25 scores are never negative; Milvus Lite reports them negated
-        return [replace(to_hit(hit), score=abs(hit["distance"])) for hit in results[0]]
+        return [replace(to_hit(hit), score=abs(hit["distance"])) for hit in self._search(request)]
 
     def search_hybrid(
         self,
@@ -243,38 +226,31 @@ class MilvusStore(VectorStore):
         formula Qdrant uses), as Milvus' rankers weigh scores, not ranks."""
         requests = self._requests(vector, text, arm_limit(k), filter)
         if weights is None:
-            results = self._read(
+            results = self._consistent_read(
                 "searching",
-                lambda: self.client.hybrid_search(
-                    self.collection,
-                    requests,
-                    ranker=RRFRanker(RRF_K),
-                    limit=k,
-                    output_fields=HIT_FIELDS,
-                    consistency_level=STRONG,
-                    timeout=self.timeout,
-                ),
+                self.client.hybrid_search,
+                requests,
+                ranker=RRFRanker(RRF_K),
+                limit=k,
+                output_fields=HIT_FIELDS,
             )
             return [to_hit(hit) for hit in results[0]]
-        arms = [
-            self._read(
-                "searching",
-                partial(
-                    self.client.search,
-                    self.collection,
-                    data=r.data,
-                    anns_field=r.anns_field,
-                    limit=r.limit,
-                    filter=r.expr,
-                    search_params=r.param,
-                    output_fields=HIT_FIELDS,
-                    consistency_level=STRONG,
-                    timeout=self.timeout,
-                ),
-            )[0]
-            for r in requests
-        ]
-        return fuse_ranks([[to_hit(hit) for hit in arm] for arm in arms], weights, k)
+        arms = [[to_hit(hit) for hit in self._search(r)] for r in requests]
+        return fuse_ranks(arms, weights, k)
+
+    def _search(self, request: AnnSearchRequest) -> list[dict[str, Any]]:
+        """The hits of one search request (one arm of a hybrid search)."""
+        results = self._consistent_read(
+            "searching",
+            self.client.search,
+            data=request.data,
+            anns_field=request.anns_field,
+            limit=request.limit,
+            filter=request.expr,
+            search_params=request.param,
+            output_fields=HIT_FIELDS,
+        )
+        return list(results[0])
 
     def _requests(
         self, vector: np.ndarray | None, text: str, limit: int, filter: Any
@@ -303,59 +279,27 @@ class MilvusStore(VectorStore):
         return [r for r in records if r is not None]  # a foreign row is no span record
 
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
-        page: list[SpanRecord] = []
-        for row in self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE)):
-            record = to_record(row)
-            if record is None:
-                continue
-            page.append(record)
-            if len(page) == batch_size:
-                yield page
-                page = []
-        if page:
-            yield page
+        rows = self._query(ALL_ROWS, RECORD_FIELDS, min(batch_size, _RECORD_PAGE))
+        records = (r for r in map(to_record, rows) if r is not None)  # foreign rows left out
+        yield from size_bounded(records, lambda _: 1, batch_size)
 
     def count(self) -> int:
         self._ensure_loaded()
-        rows = self._read(
-            "counting",
-            lambda: self.client.query(
-                self.collection,
-                filter="",
-                output_fields=["count(*)"],
-                consistency_level=STRONG,
-                timeout=self.timeout,
-            ),
+        rows = self._consistent_read(
+            "counting", self.client.query, filter="", output_fields=["count(*)"]
         )
         return int(rows[0]["count(*)"])
 
     def _query(self, expr: str, fields: list[str], page: int) -> Iterator[dict[str, Any]]:
         """Every row matching ``expr``: one query when it fits a page, else the iterator."""
         self._ensure_loaded()
-        rows = self._read(
-            "querying",
-            lambda: self.client.query(
-                self.collection,
-                filter=expr,
-                output_fields=fields,
-                limit=page,
-                consistency_level=STRONG,
-                timeout=self.timeout,
-            ),
-        )
+        options = {"filter": expr, "output_fields": fields}
+        rows = self._consistent_read("querying", self.client.query, limit=page, **options)
         if len(rows) < page:
             yield from rows
             return
-        pages = self._read(
-            "querying",
-            lambda: self.client.query_iterator(
-                self.collection,
-                batch_size=page,
-                filter=expr,
-                output_fields=fields,
-                consistency_level=STRONG,
-                timeout=self.timeout,
-            ),
+        pages = self._consistent_read(
+            "querying", self.client.query_iterator, batch_size=page, **options
         )
         try:
             while batch := self._read("querying", pages.next):
@@ -363,6 +307,22 @@ class MilvusStore(VectorStore):
         finally:
             with quiet():
                 pages.close()
+
+    def _consistent_read(
+        self, what: str, method: Callable[..., T], *args: Any, **options: Any
+    ) -> T:
+        """``method(collection, *args, **options)`` as a read, with strong consistency."""
+        return self._read(
+            what,
+            partial(
+                method,
+                self.collection,
+                *args,
+                consistency_level=STRONG,
+                timeout=self.timeout,
+                **options,
+            ),
+        )
 
     def _ensure_loaded(self) -> None:
         """Search and query need the collection in memory (a no-op when it already is)."""

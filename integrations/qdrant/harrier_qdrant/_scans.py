@@ -6,7 +6,7 @@ import abc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from harrier.stores import SpanRecord
+from harrier.stores import SpanRecord, size_bounded
 from harrier_qdrant._payload import is_span, to_record
 
 SCROLL_PAGE = 1024
@@ -36,17 +36,9 @@ class PointScans(abc.ABC):
                 yield payload
 
     def iter_records(self, batch_size: int = 256) -> Iterator[list[SpanRecord]]:
-        page: list[SpanRecord] = []
-        for p in self._scroll(None, True, vectors=True, page=batch_size):
-            record = to_record(p.id, p.vector, p.payload or {})
-            if record is None:
-                continue
-            page.append(record)
-            if len(page) == batch_size:
-                yield page
-                page = []
-        if page:
-            yield page
+        points = self._scroll(None, True, vectors=True, page=batch_size)
+        records = (to_record(p.id, p.vector, p.payload or {}) for p in points)
+        yield from size_bounded((r for r in records if r is not None), lambda _: 1, batch_size)
 
     def fetch_spans(self, doc_id: str) -> list[SpanRecord]:
         points = self._scroll(self._doc_filter([doc_id]), True, vectors=True)

@@ -38,10 +38,11 @@ from harrier import (
     document_hash,
 )
 from harrier.framework_stores import (
+    collection_exists,
     embedding_identity,
-    is_whole,
     open_collection,
     search,
+    span_metadata,
     upsert_records,
 )
 from llama_index.vector_stores.harrier._filters import to_harrier_filter
@@ -301,8 +302,7 @@ class HarrierVectorStore(BasePydanticVectorStore):
 
     # -- helpers -------------------------------------------------------------------------------
     def _collection_exists(self) -> bool:
-        if not self._exists:
-            self._exists = self._store.collection_model() is not None
+        self._exists = collection_exists(self._store, self._exists)
         return self._exists
 
     def _check_collection(self, dimension: int) -> None:
@@ -370,18 +370,10 @@ def _node(record: Hit | SpanRecord) -> BaseNode:
     """The node a record holds: as LlamaIndex stored it, or built from a harrier span."""
     if "_node_content" in record.metadata:
         return metadata_dict_to_node(record.metadata, text=record.text)
-    metadata = dict(record.metadata)
-    if not is_whole(record):
-        metadata.update(
-            doc_id=record.doc_id,
-            span_index=record.span_index,
-            start=record.start,
-            end=record.end,
-        )
     return TextNode(
         id_=record.id,
         text=record.text,
-        metadata=metadata,
+        metadata=span_metadata(record),
         start_char_idx=record.start,
         end_char_idx=record.end,
         relationships=(
