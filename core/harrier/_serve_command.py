@@ -44,6 +44,11 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
     serve.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda if present)")
+    serve.add_argument(
+        "--devices",
+        type=lambda text: text.split(","),
+        help="several devices, one model replica each, every batch spread over them: cuda:0,cuda:1",
+    )
     serve.add_argument("--dtype", help="float32 or bfloat16 (default: bf16 on CUDA)")
     serve.add_argument(
         "--max-tokens",
@@ -151,6 +156,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return Embedder.from_pretrained(
             args.model,
             device=args.device,
+            devices=args.devices,
             dtype=args.dtype,
             max_tokens=args.max_tokens,
             max_batch_tokens=args.max_batch_tokens,

@@ -12,12 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 import harrier
 
 
-def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+def _start(
+    args: list[str],
+    env: dict[str, str] | None = None,
+    device: tuple[str, ...] = ("--device", "cpu"),
+) -> tuple[subprocess.Popen, str]:
     core = str(Path(harrier.__file__).parents[1])
     environment = {
         **os.environ,
@@ -25,7 +30,7 @@ def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subproce
         "PYTHONPATH": os.pathsep.join([core, os.environ.get("PYTHONPATH", "")]),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "harrier.cli", "serve", "--port", "0", "--device", "cpu", *args],
+        [sys.executable, "-m", "harrier.cli", "serve", "--port", "0", *device, *args],
         stderr=subprocess.PIPE,
         text=True,
         env=environment,
@@ -90,6 +95,30 @@ def _in_flight_with_key(url: str) -> float:
         re.M,
     )
     return float(found.group(1)) if found else 0.0
+
+
+def test_devices_serve_one_replica_each(qwen_path: Path) -> None:
+    """``--devices``: one replica per device behind one server, the vectors the local engine
+    gives, the devices named when ready."""
+    process, url = _start(
+        ["--model", str(qwen_path), "--max-batch-tokens", "64"], device=("--devices", "cpu:0,cpu:1")
+    )
+    try:
+        _wait_ready(url, process)
+        texts = [f"replica text {i} " + "word " * (i % 7) for i in range(24)]
+        answer = httpx.post(f"{url}/v1/embeddings", json={"input": texts}, timeout=120)
+        assert answer.status_code == 200
+        served = np.array([row["embedding"] for row in answer.json()["data"]])
+        local = harrier.Embedder.from_pretrained(qwen_path, device="cpu", dtype="float32")
+        np.testing.assert_allclose(served, local.embed_documents(texts), atol=1e-5)
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        log = process.stderr.read() if process.stderr else ""
+        assert "ready as" in log and "(cpu:0, cpu:1, float32)" in log, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_a_model_that_cannot_load_ends_the_server(

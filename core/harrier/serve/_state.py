@@ -18,6 +18,7 @@ from harrier.serve._metrics import Metrics
 from harrier.serve._names import default_names
 
 logger = logging.getLogger("harrier")
+progress = logging.getLogger("harrier.progress")  # on stderr by default under the CLI
 
 Loader = Callable[[], Embedder]
 
@@ -54,11 +55,11 @@ class ServerState:
                 }
             self.served_names = self.served_names or default_names(engine.model_name)
             self.served = ServedEngine(engine, self.limits, self.metrics)
-            logger.info(
-                "harrier serve: ready as %s (%s, %s)",
+            progress.info(
+                "serve ready as %s (%s, %s)",
                 ", ".join(self.served_names),
-                engine.device,
-                engine.dtype,
+                ", ".join(str(d) for d in engine.devices),
+                str(engine.dtype).removeprefix("torch."),
             )
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
