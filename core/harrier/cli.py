@@ -162,7 +162,8 @@ def _add_search(commands: Any) -> None:
         _search,
         help="find the spans nearest to a query",
         description="Embed QUERY with the query instruction and print the nearest spans. "
-        "Each search loads the model; for many, run `harrier serve` once and pass --embedder.",
+        "A dense or hybrid search loads the model (--mode sparse loads none); for many, run "
+        "`harrier serve` once and pass --embedder.",
     )
     search.add_argument("query", metavar="QUERY")
     search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
@@ -324,10 +325,13 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    with _open_index(args) as index:
-        mode = index.resolve_mode(args.mode)
-        loading = time.perf_counter() - started
-        hits = index.search(args.query, k=args.k, mode=mode)
+    if args.mode == "sparse":  # BM25 needs no model: none is loaded
+        hits, mode, loading = _sparse_hits(args), "sparse", 0.0
+    else:
+        with _open_index(args) as index:
+            mode = index.resolve_mode(args.mode)
+            loading = time.perf_counter() - started
+            hits = index.search(args.query, k=args.k, mode=mode)
     for rank, hit in enumerate(hits, start=1):
         if args.json:
             _out(json.dumps({**hit.to_dict(), "mode": mode}, ensure_ascii=False))
@@ -346,6 +350,19 @@ def _search(args: argparse.Namespace) -> int:
             "--embedder http://127.0.0.1:8080\n"
         )
     return 0
+
+
+def _sparse_hits(args: argparse.Namespace) -> list[Any]:
+    """The BM25 hits of ``args.query``, from the store alone."""
+    from harrier.framework_stores import search
+
+    store = open_store(args.store, args.collection)
+    try:
+        if store.collection_model() is None:
+            raise store.missing_collection()
+        return search(store, args.query, k=args.k, mode="sparse")
+    finally:
+        store.close()
 
 
 def _pages(metadata: dict[str, Any]) -> str:

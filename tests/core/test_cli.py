@@ -75,10 +75,24 @@ def test_ingest_and_search_the_example_corpus(tmp_path, qwen_path):
     human = harrier_cli("search", "bread", *common, "-k", "1", cwd=tmp_path)
     assert human.returncode == 0 and human.stdout.startswith("1. [")
 
+    # BM25 needs no model: a missing one is never loaded, nor is torch imported
+    lexical = harrier_cli(
+        *("search", "password", "--collection", "demo", "--mode", "sparse", "-k", "3", "--json"),
+        *("--model", str(tmp_path / "no-such-model")),
+        cwd=tmp_path,
+        env={"PYTHONPROFILEIMPORTTIME": "1"},
+    )
+    assert lexical.returncode == 0, lexical.stderr
+    assert "torch" not in lexical.stderr
+    sparse_hits = [json.loads(line) for line in lexical.stdout.splitlines()]
+    assert sparse_hits and all(hit["mode"] == "sparse" for hit in sparse_hits)
+    assert all("password" in hit["text"].lower() for hit in sparse_hits)
 
-def test_search_of_missing_collection_fails_with_message(tmp_path, qwen_path):
+
+@pytest.mark.parametrize("mode", [[], ["--mode", "sparse"]])
+def test_search_of_missing_collection_fails_with_message(tmp_path, qwen_path, mode):
     result = harrier_cli(
-        "search", "q", "--collection", "nope", "--model", str(qwen_path), cwd=tmp_path
+        "search", "q", "--collection", "nope", "--model", str(qwen_path), *mode, cwd=tmp_path
     )
     assert result.returncode == 1
     assert "ingest into it first" in result.stderr

@@ -238,6 +238,12 @@ class VectorStore(abc.ABC):
             return None
         return dict(json.loads(value) if isinstance(value, str) else value)
 
+    def missing_collection(self) -> StoreError:
+        """The error of a read from a collection that does not exist."""
+        return StoreError(
+            f"collection {self.collection!r} does not exist in {self!r}; ingest into it first"
+        )
+
     def has_sparse_vectors(self) -> bool:
         """Whether the collection holds BM25 vectors (asked of the store once)."""
         if self._has_sparse is None:
@@ -262,9 +268,7 @@ class VectorStore(abc.ABC):
         properties = self._recorded_properties()
         recorded = self._model_of(properties)
         if recorded is None and not create:
-            raise StoreError(
-                f"collection {self.collection!r} does not exist in {self!r}; ingest into it first"
-            )
+            raise self.missing_collection()
         if recorded is None:
             self.create_collection(model, dimension)
             self._has_sparse = self.sparse
