@@ -66,6 +66,10 @@ def pool(loaded: LoadedModel, hidden: torch.Tensor, mask: torch.Tensor) -> np.nd
 def plain_runner(loaded: LoadedModel) -> Runner:
     """A runner that embeds whole rows."""
 
+    # A packable model takes a mask per layer type: none at all, so sliding-window layers
+    # apply their window in blocks (harrier._packing.windowed) instead of a full-length mask.
+    unmasked = _packing.no_masks(loaded.model) if loaded.packable else None
+
     @torch.inference_mode()
     def run(rows: Rows) -> np.ndarray:
         input_ids, mask = pad(loaded, rows)
@@ -74,7 +78,7 @@ def plain_runner(loaded: LoadedModel) -> Runner:
         # and the model builds no (rows, length, length) mask. Pooling still reads ``mask``.
         needs_mask = not (loaded.causal or bool(mask.all()))
         hidden = loaded.model(
-            input_ids=input_ids, attention_mask=mask if needs_mask else None, use_cache=False
+            input_ids=input_ids, attention_mask=mask if needs_mask else unmasked, use_cache=False
         ).last_hidden_state
         return pool(loaded, hidden, mask)
 

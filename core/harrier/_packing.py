@@ -10,10 +10,12 @@ set for the duration of one forward pass in a context variable) and runs
 - elsewhere (CPU, float32): scaled-dot-product attention row by row (exact, no padding either,
   one kernel per row and layer).
 
-Outside a packed pass it is transformers' SDPA attention unchanged, so a model loaded with it
-runs the padded path exactly as before. Only causal ``gemma3_text`` / ``qwen3`` models are packed:
-their forward takes the per-layer-type mask mapping that lets the packed pass skip the
-quadratic block mask transformers would otherwise build.
+Outside a packed pass it is transformers' SDPA attention, except for a causal sliding-window
+layer given no mask (the padded runner asks for none): that applies its window in blocks
+(:func:`windowed`), so no (length x length) mask is built (1 GB at 32,768 tokens). Only
+causal ``gemma3_text`` / ``qwen3`` models are packed: their forward takes the per-layer-type
+mask mapping that lets the packed pass skip the quadratic block mask transformers would
+otherwise build.
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ def attention(
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     pack = _current.get()
+    if pack is None and _unmasked_window(module, query, key, attention_mask, sliding_window):
+        scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+        key, value = _expand_groups(query, key, value)
+        return windowed(query, key, value, scale, cast(int, sliding_window)).transpose(1, 2), None
     if pack is None:
         return sdpa_attention_forward(  # type: ignore[no-any-return]
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
@@ -167,22 +173,67 @@ def _row_by_row(
     window: int | None,
 ) -> torch.Tensor:
     """SDPA on each row alone: causal, within ``window`` where the row is longer than it."""
-    groups = query.shape[0] // key.shape[0]
-    if groups > 1:
-        key, value = key.repeat_interleave(groups, dim=0), value.repeat_interleave(groups, dim=0)
+    key, value = _expand_groups(query, key, value)
     out = torch.empty_like(query.transpose(0, 1))
     for start, stop in zip(pack.bounds, pack.bounds[1:], strict=False):
         q, k, v = query[:, start:stop], key[:, start:stop], value[:, start:stop]
-        length = stop - start
-        if window is not None and length > window:
-            steps = torch.arange(length, device=query.device)
-            distance = steps[:, None] - steps[None, :]
-            mask = (distance >= 0) & (distance < window)
-            rows = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+        if window is not None and stop - start > window:
+            rows = windowed(q, k, v, scale, window)
         else:
             rows = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
         out[start:stop] = rows.transpose(0, 1)
     return out
+
+
+def _expand_groups(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keys and values repeated for grouped-query attention (heads are the third-last axis)."""
+    groups = query.shape[-3] // key.shape[-3]
+    if groups == 1:
+        return key, value
+    return key.repeat_interleave(groups, dim=-3), value.repeat_interleave(groups, dim=-3)
+
+
+def windowed(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scale: float, window: int
+) -> torch.Tensor:
+    """Causal attention within ``window`` (the token and the ``window - 1`` before it), in
+    blocks of ``window`` queries against the ``2 * window - 1`` keys they can see: memory grows
+    with the length, not its square (a whole-row mask is 1 GB at 32,768 tokens). Shapes
+    ``(..., heads, tokens, dim)``, as SDPA's; the same result as SDPA with the full mask."""
+    length = query.shape[-2]
+    out = torch.empty_like(query)
+    steps = torch.arange(2 * window, device=query.device)
+    for start in range(0, length, window):
+        stop, first = min(start + window, length), max(0, start - window + 1)
+        distance = (steps[: stop - start, None] + start) - (steps[None, : stop - first] + first)
+        mask = (distance >= 0) & (distance < window)
+        out[..., start:stop, :] = F.scaled_dot_product_attention(
+            query[..., start:stop, :],
+            key[..., first:stop, :],
+            value[..., first:stop, :],
+            attn_mask=mask,
+            scale=scale,
+        )
+    return out
+
+
+def _unmasked_window(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    mask: torch.Tensor | None,
+    window: int | None,
+) -> bool:
+    """A causal sliding-window layer run without a mask (the padded runner passes
+    :func:`no_masks`): its window must be applied here, over more tokens than it spans."""
+    return (
+        mask is None
+        and window is not None
+        and bool(getattr(module, "is_causal", False))
+        and query.shape[-2] == key.shape[-2] > window
+    )
 
 
 @functools.cache

@@ -98,3 +98,46 @@ def test_packing_refused_where_it_cannot_run(qwen_path):
     ).packing
     with pytest.raises(ConfigurationError, match="packing"):
         EmbedderSettings(packing="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("length", "window"), [(1, 4), (7, 8), (9, 8), (50, 8), (64, 16), (33, 1)])
+def test_windowed_attention_equals_the_full_mask(length, window):
+    """Blocks of ``window`` queries give what SDPA gives with the whole (length x length)
+    sliding-window mask, batch and head axes included."""
+    import torch
+    import torch.nn.functional as F
+
+    from harrier._packing import windowed
+
+    generator = torch.Generator().manual_seed(length * 31 + window)
+    q, k, v = (torch.randn(2, 3, length, 8, generator=generator) for _ in range(3))
+    steps = torch.arange(length)
+    distance = steps[:, None] - steps[None, :]
+    full = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=(distance >= 0) & (distance < window), scale=0.3
+    )
+    torch.testing.assert_close(windowed(q, k, v, 0.3, window), full, atol=1e-6, rtol=1e-5)
+
+
+def test_padded_sliding_window_builds_no_full_mask_and_matches_eager(gemma_path, mixed_texts):
+    """The padded path gives a sliding-window layer no mask and applies the window in blocks:
+    the vectors of transformers' eager attention (which builds the masks itself)."""
+    import harrier._packing as packing
+
+    texts = _texts(mixed_texts)
+    eager = Embedder.from_pretrained(gemma_path, device="cpu", attn_implementation="eager")
+    engine = Embedder.from_pretrained(gemma_path, device="cpu", packing=False)
+    calls = []
+    original = packing.windowed
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].shape[-2])
+        return original(*args, **kwargs)
+
+    packing.windowed = counted
+    try:
+        vectors = engine.embed_documents(texts)
+    finally:
+        packing.windowed = original
+    assert calls and max(calls) > 8  # rows longer than tiny-gemma3's window of 8
+    np.testing.assert_allclose(vectors, eager.embed_documents(texts), atol=1e-5)
