@@ -6,7 +6,7 @@ Each document becomes one :class:`DocumentWork` that the stages fill in turn::
     prepare          hash each document against what the store holds; split the changed ones
                      (all of a group at once: one batched tokenizer call for those that fit)
     embed            embed the spans of a group, from the ids the split computed, in calls of
-                     about ``PART_TOKENS`` tokens (a long document over several, written whole)
+                     at most ``PART_TOKENS`` tokens (a long document over several, written whole)
     write            upsert the spans in bounded requests, then delete each document's stale ones
 
 A document is a :class:`SourceDocument` (its text is at hand) or a :class:`LazyDocument`: a
@@ -326,19 +326,20 @@ def embed_ranges(ranges: Sequence[SpanRange], embedder: EmbeddingEngine) -> None
 
 
 def span_parts(works: Sequence[DocumentWork], tokens: int) -> Iterator[list[SpanRange]]:
-    """Consecutive runs of the spans of ``works`` holding about ``tokens`` span tokens each
-    (at least one span): a document with more is cut into several ranges, in order."""
+    """Consecutive runs of the spans of ``works`` holding at most ``tokens`` span tokens each
+    (or one longer span): a document with more is cut into several ranges, in order."""
     part: list[SpanRange] = []
     count = 0
     for work in works:
         spans = work.spans or ()
         start = 0
         for i, span in enumerate(spans):
-            count += span.token_count
-            if count >= tokens:
-                part.append(SpanRange(work, start, i + 1))
+            if count and count + span.token_count > tokens:
+                if i > start:
+                    part.append(SpanRange(work, start, i))
                 yield part
-                part, count, start = [], 0, i + 1
+                part, count, start = [], 0, i
+            count += span.token_count
         if start < len(spans) or not spans:
             part.append(SpanRange(work, start, len(spans)))
     if part:
