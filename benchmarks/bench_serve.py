@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -92,7 +93,8 @@ class Server:
                 break
         else:
             raise RuntimeError(f"server exited: {self.process.wait()}")
-        self.process.stderr.close()
+        # keep reading its stderr: a write to a closed pipe (a loading bar) would kill the load
+        threading.Thread(target=self.process.stderr.read, daemon=True).start()
         deadline = time.monotonic() + 300
         while asyncio.run(_status(self.host, self.port, "GET", "/health")) != 200:
             if time.monotonic() > deadline or self.process.poll() is not None:

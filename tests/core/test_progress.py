@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -135,3 +136,51 @@ def test_the_plan_and_a_long_estimate_name_what_would_shorten_it(caplog, tmp_pat
     assert len(hints) == 1 and hints[0].endswith("to shorten it: a GPU (--device cuda)")
     assert "50 min" in hints[0] or "49 min" in hints[0] or "51 min" in hints[0]
     assert lines[-1].startswith("ingest: done, 3/3 documents, 2.0 kB of 102.0 kB, 0 spans")
+
+
+def test_a_long_document_is_embedded_in_parts_and_a_stop_is_seen_between_them(
+    qwen_path, monkeypatch
+):
+    """The embed stage cuts a document's spans into calls of at most ``PART_TOKENS`` tokens; a
+    stop (Ctrl-C) set during one call ends the stage before the next, and the document, not
+    complete, never goes to the writer."""
+    import harrier
+    from harrier.ingestion import _ingest
+    from harrier.ingestion._report import IngestReport
+    from harrier.ingestion._stages import DocumentWork, span_parts
+
+    # batches below the patched PART_TOKENS, so parts are PART_TOKENS (see part_tokens)
+    engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu", max_batch_tokens=64)
+    pipeline = _ingest.Pipeline(None, engine, 32, 0, IngestReport())  # type: ignore[arg-type]
+    spans = pipeline.splitter.split("Rivers carry water from the hills to the sea. " * 60)
+    long, short = (
+        DocumentWork(i, {}, "h", spans=s, span_count=len(s))
+        for i, s in (("long", spans), ("short", spans[:1]))
+    )
+    parts = list(span_parts([short, long], 100))
+    assert len(parts) >= 4
+    cut = [(r.work.id, r.start, r.stop) for part in parts for r in part]
+    assert cut[0] == ("short", 0, 1) and cut[1][:2] == ("long", 0) and cut[-1][2] == len(spans)
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(cut[1:]))  # in order, no gap
+    sizes = [[s.token_count for r in part for s in r.spans] for part in parts]
+    assert all(sum(size) <= 100 or len(size) == 1 for size in sizes)
+    assert all(sum(a) + b[0] > 100 for a, b in itertools.pairwise(sizes))  # each part is full
+
+    calls: list[int] = []
+    embed = engine.embed_token_ids
+
+    def stopped_during(ids, *args, **kwargs):
+        calls.append(len(ids))
+        pipeline.stop.set()  # Ctrl-C while this call runs
+        return embed(ids, *args, **kwargs)
+
+    class Writer:
+        def put(self, works: object) -> None:
+            written.append(works)
+
+    written: list[object] = []
+    monkeypatch.setattr(_ingest, "PART_TOKENS", 100)
+    engine.embed_token_ids = stopped_during  # type: ignore[method-assign]
+    pipeline.prepare_all = lambda groups: iter([[long]])  # type: ignore[method-assign]
+    pipeline._embed_all([], Writer())  # type: ignore[arg-type]
+    assert len(calls) == 1 and calls[0] < len(spans) and written == []

@@ -4,9 +4,11 @@ counted as 499, no OpenAPI schema without the key."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -191,6 +193,94 @@ def test_an_error_before_the_body_is_read_says_connection_close(url: str) -> Non
     with sock:
         assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower()
         assert sock.recv(100) == b""  # and it closes
+
+
+def _padded(body: bytes, size: int) -> bytes:
+    """``body`` (a JSON object) with whitespace before its closing brace, ``size`` bytes long."""
+    return body[:-1] + b" " * (size - len(body)) + b"}"
+
+
+def test_a_body_over_the_limit_is_413_naming_it_and_one_at_the_limit_is_served(url: str) -> None:
+    limit = LIMITS.max_request_bytes
+    small = _post("/embed", b'{"inputs": "at the limit"}')
+    sock, expected = _raw(url, small)
+    sock.close()
+    sock, answer = _raw(url, _post("/embed", _padded(b'{"inputs": "at the limit"}', limit)))
+    with sock:
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert answer.partition(b"\r\n\r\n")[2] == expected.partition(b"\r\n\r\n")[2]
+    over = _padded(b'{"inputs": "over the limit"}', limit + 1)
+    chunked = (
+        b"POST /embed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(over), over)
+    )
+    declared = _post("/embed", over)[: -len(over) + 1]  # refused before the body: not sent
+    for request in (declared, chunked):  # by Content-Length, or as the body is read
+        sock, answer = _raw(url, request)
+        with sock:
+            assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower()
+            error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
+            assert error["code"] == "request_too_large"
+            assert f"limit of {limit} bytes (--max-request-bytes)" in error["message"]
+
+
+LARGE = [  # (body, status, error code): each over the size parsed in a worker thread
+    (b'{"input": "plain"}', 200, None),
+    (b'{"input": ["line\\none", "\\ud83d\\ude00 a pair", "\\u00e9t\\u00e9"]}', 200, None),
+    (b'{"input": ["fine", "lone \\udc00 surrogate"]}', 400, "invalid_unicode"),
+    (b'{"input": "not json",}', 400, "invalid_json"),
+    (b'{"input": "not utf-8 \xff"}', 400, "invalid_utf8"),
+    (b'["an", "array"]', 400, "invalid_type"),
+]
+
+
+@pytest.mark.parametrize("body, status, code", LARGE)
+def test_a_large_legal_body_parses_as_a_small_one_and_a_bad_one_is_400(
+    url: str, client: httpx.Client, body: bytes, status: int, code: str | None
+) -> None:
+    from harrier.serve._http import PARSE_IN_THREAD_BYTES
+
+    large = body[:-1] + b" " * PARSE_IN_THREAD_BYTES + body[-1:]
+    answer = client.post(f"{url}/v1/embeddings", content=large)
+    assert answer.status_code == status, answer.text
+    if code is not None:
+        assert answer.json()["error"]["code"] == code
+    else:
+        assert answer.json() == client.post(f"{url}/v1/embeddings", content=body).json()
+
+
+def test_a_large_body_is_parsed_while_the_server_answers_others(
+    url: str, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harrier.serve import _http
+
+    parsing, release = threading.Event(), threading.Event()
+    parse = _http.parse_json
+
+    def held(body: bytes) -> dict[str, Any]:
+        if len(body) >= _http.PARSE_IN_THREAD_BYTES:
+            parsing.set()
+            assert release.wait(30)
+        return parse(body)
+
+    monkeypatch.setattr(_http, "parse_json", held)
+    large = b'{"input": "held"' + b" " * _http.PARSE_IN_THREAD_BYTES + b"}"
+    answers: list[httpx.Response] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(client.post(f"{url}/v1/embeddings", content=large))
+    )
+    sender.start()
+    try:
+        assert parsing.wait(30)  # the large body is in its parse, held there
+        with httpx.Client(timeout=30, headers={"Authorization": "Bearer k"}) as other:
+            assert other.get(f"{url}/health").status_code == 200
+            small = other.post(f"{url}/embed", json={"inputs": "answered meanwhile"})
+            assert small.status_code == 200
+        assert not answers  # still held: the others were answered while it was parsed
+    finally:
+        release.set()
+        sender.join(30)
+    assert answers[0].status_code == 200 and answers[0].json()["data"][0]["index"] == 0
 
 
 def test_an_internal_error_is_a_500_answer_and_the_server_goes_on(

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import random
+import re
 import resource
+import threading
 
+import numpy as np
 import pytest
 
 import harrier
@@ -87,3 +91,67 @@ def test_200_megabyte_file_keeps_memory_bounded(open_store, qwen_engine, tmp_pat
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     assert report.documents == 1 and report.spans_written == store.count()
     assert peak - before < 150 * 2**20 * 4  # well under the ~800 MB a whole read would need
+
+
+@pytest.mark.parametrize("open_store", ["qdrant"], indirect=True)
+def test_a_long_record_is_embedded_in_bounded_calls_with_progress_between(
+    open_store, qwen_engine, monkeypatch, caplog
+):
+    """One record of many spans: embedded in calls of at most ``part_tokens`` tokens, a progress
+    line showing each call's spans and tokens before the next call starts, stored as it was
+    when the record was embedded in one call."""
+    from harrier.ingestion import _ingest
+
+    docs = [harrier.SourceDocument("long", _text(30_000)), harrier.SourceDocument("b", "short")]
+    options = {"max_tokens": 64, "show_progress": False, "progress_interval": 0.02}
+
+    def stored(store):
+        return {
+            r.id: (r.text, r.start, r.end, r.span_index, r.span_count, r.doc_hash, r.vector)
+            for page in store.iter_records(512)
+            for r in page
+        }
+
+    store = open_store("whole")
+    harrier.ingest(docs, store, qwen_engine, **options)  # the long record in one call
+    one_call = stored(store)
+
+    monkeypatch.setattr(_ingest, "part_tokens", lambda engine: 256)
+    caplog.set_level(logging.INFO, logger="harrier.progress")
+    lines: list[str] = []
+    logged = threading.Condition()
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            with logged:
+                lines.append(record.getMessage())
+                logged.notify_all()
+
+    calls: list[tuple[int, int]] = []  # (spans, tokens) of each engine call
+    embed = qwen_engine.embed_token_ids
+
+    def recorded(ids, *args, **kwargs):
+        if calls:  # a line with the spans and tokens embedded so far comes before this call
+            spans, tokens = sum(c[0] for c in calls), sum(c[1] for c in calls)
+            shown = re.compile(rf"(?<![\d,]){spans:,} spans, {tokens:,} tokens, .*ETA")
+            with logged:
+                assert logged.wait_for(lambda: any(shown.search(x) for x in lines), 60), lines
+        calls.append((len(ids), sum(len(row) for row in ids)))
+        return embed(ids, *args, **kwargs)
+
+    monkeypatch.setattr(qwen_engine, "embed_token_ids", recorded)
+    handler = Lines()
+    logging.getLogger("harrier.progress").addHandler(handler)
+    try:
+        store = open_store("parts")
+        report = harrier.ingest(docs, store, qwen_engine, **options)
+    finally:
+        logging.getLogger("harrier.progress").removeHandler(handler)
+    assert report.documents == 2 and report.spans_written == len(one_call)
+    assert len(calls) >= 4 and sum(c[0] for c in calls) == len(one_call)
+    assert all(tokens <= 256 for _, tokens in calls)
+    in_parts = stored(store)
+    assert in_parts.keys() == one_call.keys()
+    for span_id, record in one_call.items():
+        assert in_parts[span_id][:-1] == record[:-1]
+        np.testing.assert_allclose(in_parts[span_id][-1], record[-1], atol=1e-5)

@@ -16,7 +16,7 @@ from harrier.ingestion._options import CPU_SPAN_TOKENS, IngestOptions
 from harrier.ingestion._report import IngestReport
 from harrier.ingestion._run import IngestRun
 from harrier.ingestion._signals import RunInterrupted, deferred_signals
-from harrier.ingestion._stages import Document, DocumentWork
+from harrier.ingestion._stages import Document, DocumentWork, SpanRange
 from harrier.ingestion._threads import BackgroundConsumer, Worker, in_background
 from harrier.sources._documents import LargeFile
 from harrier.sources.convert import FileConverter
@@ -27,8 +27,10 @@ logger = logging.getLogger("harrier")
 STOP_SECONDS = 1.5
 """How long a stopped run waits for the write in flight (and the store) before it gives up."""
 PART_TOKENS = 16_384
-"""Tokens embedded between two progress updates (and stop checks) of the thread pipeline, at
-least (see :func:`part_tokens`)."""
+"""Most tokens embedded between two progress updates (and stop checks) of the thread pipeline
+(one longer span alone; more where the engine's batches hold more, see :func:`part_tokens`): a
+document with more is embedded in several calls, so that no record keeps the counts still for
+the minutes its spans take on a CPU (two 8k spans, one 32k span)."""
 
 
 def ingest(
@@ -133,7 +135,7 @@ class Pipeline:
     overlap: int
     report: IngestReport
     converter: FileConverter | None = None
-    on_embedded: Callable[[list[DocumentWork]], None] | None = None
+    on_embedded: Callable[[list[SpanRange]], None] | None = None
     store_lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     splitter: Splitter = field(init=False)
@@ -206,12 +208,13 @@ class Pipeline:
             return self.store.stored_documents([doc_id]).get(doc_id)
 
     def embed(self, works: list[DocumentWork]) -> list[DocumentWork]:
-        """Stage 2, in parts of about :func:`part_tokens` tokens, so progress moves and a stop
-        is seen between them."""
-        for part in token_parts(works, part_tokens(self.embedder)):
+        """Stage 2, in calls of at most :func:`part_tokens` tokens (a long document's spans
+        over several), so progress moves and a stop is seen between them. The works go on (to
+        the writer) only when all their spans are embedded: a document is still written whole."""
+        for part in stages.span_parts(works, part_tokens(self.embedder)):
             if self.stop.is_set():
                 break
-            stages.embed(part, self.embedder)
+            stages.embed_ranges(part, self.embedder)
             if self.on_embedded is not None:
                 self.on_embedded(part)
         return works
@@ -231,18 +234,3 @@ def part_tokens(embedder: Any) -> int:
     batch = getattr(embedder, "max_batch_tokens", None)
     devices = len(getattr(embedder, "devices", None) or [None])
     return max(PART_TOKENS, batch * devices) if isinstance(batch, int) else PART_TOKENS
-
-
-def token_parts(works: list[DocumentWork], tokens: int) -> Iterator[list[DocumentWork]]:
-    """Consecutive runs of ``works`` holding about ``tokens`` span tokens each (a document is
-    never cut)."""
-    part: list[DocumentWork] = []
-    count = 0
-    for work in works:
-        part.append(work)
-        count += sum(s.token_count for s in work.spans or ())
-        if count >= tokens:
-            yield part
-            part, count = [], 0
-    if part:
-        yield part

@@ -28,7 +28,7 @@ from harrier.ingestion import _stages as stages
 from harrier.ingestion._options import IngestOptions
 from harrier.ingestion._progress import Progress, duration, size, use_bar
 from harrier.ingestion._report import IngestReport
-from harrier.ingestion._stages import Document, DocumentWork
+from harrier.ingestion._stages import Document, DocumentWork, SpanRange
 from harrier.sources._documents import LargeFile, Skipped, iter_source
 from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources.convert import FileConverter
@@ -96,6 +96,7 @@ class IngestRun:
         self.spans = 0
         self.tokens = 0
         self.finished_documents = 0
+        self._credited: dict[str, float] = {}  # progress units counted of unfinished documents
         self._hinted = False
         self._closed = False
         self._hint = ""
@@ -176,19 +177,34 @@ class IngestRun:
                 self._finish(item.id, free=True)
             yield item
 
-    def embedded(self, works: Iterable[DocumentWork]) -> None:
-        """Count works that went through embedding (from any thread)."""
-        for work in works:
-            self.spans += len(work.spans or ())
-            self.tokens += sum(s.token_count for s in work.spans or ())
-            if work.last:
+    def embedded(self, items: Iterable[DocumentWork | SpanRange]) -> None:
+        """Count spans that went through embedding (from any thread): whole works, or ranges of
+        a work's spans. A range of a long document moves the progress by its share of the
+        document's spans, so tokens/s and the time left follow the work inside it too."""
+        for item in items:
+            span_range = item if isinstance(item, SpanRange) else SpanRange.whole(item)
+            work, spans = span_range.work, span_range.spans
+            self.spans += len(spans)
+            self.tokens += sum(s.token_count for s in spans)
+            if span_range.completes and work.last:
                 self._finish(work.id, free=work.spans is None)
+            elif spans and work.span_count:
+                share = self._units(work.id) * len(spans) / work.span_count
+                self._credited[work.id] = self._credited.get(work.id, 0.0) + share
+                self.progress.advance(share)
         self._maybe_hint()
+
+    def _units(self, doc_id: str) -> float:
+        """What the progress counts for a document: its bytes, or 1 (a document)."""
+        if not self.by_bytes:
+            return 1
+        return self.count.sizes.get(doc_id, 0) if self.count.sizes is not None else 0
 
     def _finish(self, doc_id: str, *, free: bool) -> None:
         self.finished_documents += 1
-        sizes = self.count.sizes
-        units = (sizes.pop(doc_id, 0) if sizes is not None else 0) if self.by_bytes else 1
+        units = self._units(doc_id) - self._credited.pop(doc_id, 0.0)
+        if self.count.sizes is not None:
+            self.count.sizes.pop(doc_id, None)
         if free:
             self.progress.discount(units)
         else:

@@ -5,7 +5,8 @@ Each document becomes one :class:`DocumentWork` that the stages fill in turn::
     document_groups  bounded groups of valid, first-seen documents (skips counted)
     prepare          hash each document against what the store holds; split the changed ones
                      (all of a group at once: one batched tokenizer call for those that fit)
-    embed            embed the spans of a group in one call, from the ids the split computed
+    embed            embed the spans of a group, from the ids the split computed, in calls of
+                     at most ``PART_TOKENS`` tokens (a long document over several, written whole)
     write            upsert the spans in bounded requests, then delete each document's stale ones
 
 A document is a :class:`SourceDocument` (its text is at hand) or a :class:`LazyDocument`: a
@@ -268,11 +269,40 @@ def record_skips(report: IngestReport, items: Iterable[Skipped]) -> None:
         report.add_skip(item)
 
 
+@dataclass(frozen=True)
+class SpanRange:
+    """Spans ``start:stop`` of one work: what one embedding call holds of it. A long document
+    is embedded in several ranges (one call each, so progress moves and a stop is seen between
+    them); its vectors are complete, and it goes to the writer whole, after its last."""
+
+    work: DocumentWork
+    start: int
+    stop: int
+
+    @classmethod
+    def whole(cls, work: DocumentWork) -> SpanRange:
+        return cls(work, 0, len(work.spans or ()))
+
+    @property
+    def spans(self) -> list[Span]:
+        return (self.work.spans or [])[self.start : self.stop]
+
+    @property
+    def completes(self) -> bool:
+        """The range ends its work (and, on the last piece of a file, its document)."""
+        return self.stop == len(self.work.spans or ())
+
+
 def embed(works: Sequence[DocumentWork], embedder: EmbeddingEngine) -> None:
-    """Stage 2: embed every span of ``works`` in one call (the engine batches by tokens). An
-    engine that embeds token ids gets the ids the splitter computed with its tokenizer; others
-    (a server), the texts."""
-    spans = [s for w in works for s in w.spans or ()]
+    """Stage 2: embed every span of ``works`` in one call (the engine batches by tokens)."""
+    embed_ranges([SpanRange.whole(w) for w in works], embedder)
+
+
+def embed_ranges(ranges: Sequence[SpanRange], embedder: EmbeddingEngine) -> None:
+    """Embed the spans of ``ranges`` in one call, into their works' vectors (a work's vectors
+    are complete once every range of it is embedded). An engine that embeds token ids gets the
+    ids the splitter computed with its tokenizer; others (a server), the texts."""
+    spans = [s for r in ranges for s in r.spans]
     if not spans:
         return
     ids = [s.token_ids for s in spans]
@@ -280,11 +310,40 @@ def embed(works: Sequence[DocumentWork], embedder: EmbeddingEngine) -> None:
         vectors = embedder.embed_token_ids(ids)  # type: ignore[arg-type]
     else:
         vectors = embedder.embed_documents([s.text for s in spans])
-    start = 0
+    at = 0
+    for r in ranges:
+        count = r.stop - r.start
+        if not count:
+            continue
+        if r.start == 0 and r.completes:
+            r.work.vectors = vectors[at : at + count]
+        else:
+            if r.start == 0 or r.work.vectors is None:
+                shape = (len(r.work.spans or ()), *vectors.shape[1:])
+                r.work.vectors = np.empty(shape, dtype=vectors.dtype)
+            r.work.vectors[r.start : r.stop] = vectors[at : at + count]
+        at += count
+
+
+def span_parts(works: Sequence[DocumentWork], tokens: int) -> Iterator[list[SpanRange]]:
+    """Consecutive runs of the spans of ``works`` holding at most ``tokens`` span tokens each
+    (or one longer span): a document with more is cut into several ranges, in order."""
+    part: list[SpanRange] = []
+    count = 0
     for work in works:
-        if work.spans:
-            work.vectors = vectors[start : start + len(work.spans)]
-            start += len(work.spans)
+        spans = work.spans or ()
+        start = 0
+        for i, span in enumerate(spans):
+            if count and count + span.token_count > tokens:
+                if i > start:
+                    part.append(SpanRange(work, start, i))
+                yield part
+                part, count, start = [], 0, i
+            count += span.token_count
+        if start < len(spans) or not spans:
+            part.append(SpanRange(work, start, len(spans)))
+    if part:
+        yield part
 
 
 def write(

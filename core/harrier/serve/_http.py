@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 
@@ -65,10 +66,19 @@ class Disconnected(Exception):
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 """Where a lone surrogate can come from: raw UTF-8 cannot encode one, only a JSON escape."""
 
+PARSE_IN_THREAD_BYTES = 1 << 18
+"""Bodies at least this large are decoded and parsed in a worker thread, not on the event loop.
+
+Each step (UTF-8 check, ``json.loads``, the escape scan) is one C call holding the GIL, a few
+ms for a 4 MiB body; from a thread the event loop runs between them (and other requests'
+small bodies are read and answered meanwhile) rather than waiting for the whole sequence."""
+
 
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     """The request body as a JSON object; 400 on invalid UTF-8, JSON or Unicode (a lone
-    surrogate) or nesting too deep to parse, 413 when too big, 408 when it comes too slowly."""
+    surrogate) or nesting too deep to parse, 413 when too big (from ``Content-Length`` before
+    a byte of the body is read, else as soon as more than ``max_bytes`` arrived), 408 when it
+    comes too slowly. A large body is parsed in a worker thread (``PARSE_IN_THREAD_BYTES``)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_big(max_bytes)
@@ -89,8 +99,15 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
             code="request_timeout",
             headers={"Connection": "close"},
         ) from None
-    body = b"".join(chunks)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     del chunks
+    if size >= PARSE_IN_THREAD_BYTES:
+        return await run_in_threadpool(parse_json, body)
+    return parse_json(body)
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """``body`` as a JSON object (see :func:`read_json` for the 400s)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -111,9 +128,11 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         raise bad_request(
             f"the request body holds an invalid value: {exc}", code="invalid_json"
         ) from None
-    if (b"\\ud" in body or b"\\uD" in body) and _SURROGATE_ESCAPE.search(body):
-        _check_unicode(value)  # only where a JSON escape could hold one (memchr-fast test)
-    del body, text  # a large body is not kept while the request waits for its vectors
+    del text  # a large body is not kept twice while the rest is checked
+    if b"\\" in body and _SURROGATE_ESCAPE.search(body):
+        # only where a JSON escape could hold one: a backslash is found by memchr (a 4 MB body
+        # in 0.05 ms; a search for "\\ud" costs 10 ms), the pattern only in bodies with escapes
+        _check_unicode(value)
     if not isinstance(value, dict):
         raise bad_request(
             f"the request body must be a JSON object, not {kind(value)}", code="invalid_type"

@@ -15,8 +15,15 @@ class ServeLimits:
     max_texts_per_request: int = 2048
     max_tokens_per_request: int = 300_000
     max_request_bytes: int = 4 * 2**20
-    """Larger bodies are refused from their Content-Length, before a byte of them is read
-    (300,000 tokens of text take 1-2 MB of JSON, 6 bytes a character if ``\\u``-escaped)."""
+    """Larger bodies are refused from their Content-Length, before a byte of them is read.
+
+    Sized by the largest legal request: ``max_texts_per_request`` texts of 32,768 tokens would
+    be 67M tokens, but ``max_tokens_per_request`` bounds a request at 300,000: 1.2-1.5 MB of
+    plain text (4-5 bytes a token), about 2.7 MB of CJK sent ``\\u``-escaped (Python's
+    ``json.dumps`` default: 6 bytes a character, 1-1.5 characters a token), up to 3.6 MB of
+    emoji (a 12-byte surrogate pair a token; text whose tokens each cover several escaped
+    characters can take more: sent as UTF-8 it takes a third). A body of 4 MiB is read and
+    parsed (off the event loop) in a few ms of CPU."""
     max_response_bytes: int = 64 * 2**20
     """Largest ``/tokenize`` answer (the other routes' answers are bounded by the texts)."""
     max_queue_texts: int = 8192
