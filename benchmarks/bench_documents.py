@@ -112,6 +112,13 @@ def reference_padding(texts: list[str], lengths: list[int]) -> float:
     return padding_fraction(lengths, [order[i : i + 32] for i in range(0, len(order), 32)])
 
 
+def add_peak_tflops(parser: argparse.ArgumentParser) -> None:
+    """``--peak-tflops``: the device's peak, for the MFU estimate."""
+    parser.add_argument(
+        "--peak-tflops", type=float, default=989.0, help="for MFU (H100/H200 SXM dense bf16)"
+    )
+
+
 def compare(
     model: Path,
     texts: list[str],
@@ -187,9 +194,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--min-tokens", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=4096)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--peak-tflops", type=float, default=989.0, help="for MFU (H100/H200 SXM dense bf16)"
-    )
+    add_peak_tflops(parser)
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)

@@ -176,12 +176,14 @@ def _row_by_row(
     key, value = _expand_groups(query, key, value)
     out = torch.empty_like(query.transpose(0, 1))
     for start, stop in zip(pack.bounds, pack.bounds[1:], strict=False):
-        q, k, v = query[:, start:stop], key[:, start:stop], value[:, start:stop]
+        # (1, heads, tokens, dim): SDPA's memory-efficient CPU kernel takes batched input only;
+        # without the batch axis it falls back to a (tokens x tokens) score matrix per head.
+        q, k, v = (t[None, :, start:stop] for t in (query, key, value))
         if window is not None and stop - start > window:
             rows = windowed(q, k, v, scale, window)
         else:
             rows = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
-        out[start:stop] = rows.transpose(0, 1)
+        out[start:stop] = rows[0].transpose(0, 1)
     return out
 
 

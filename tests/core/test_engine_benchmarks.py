@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import bench_documents
+import bench_long_span
 import bench_quantized
 import bench_queries
 
@@ -48,6 +49,14 @@ def test_documents_benchmark_runs_on_cpu(tmp_path) -> None:
     row = rows[0]
     assert "failed" not in row, row
     assert row["padding: packed plan"] == 0 and row["max |diff| packed vs padded"] < 1e-5
+
+
+@pytest.mark.slow  # two subprocesses
+def test_long_span_benchmark_runs_on_cpu(tmp_path) -> None:
+    rows = bench_long_span.main(
+        ["--shape", "tiny-gemma3", "--tokens", "200", "--cache", str(tmp_path)]
+    )
+    assert "failed" not in rows[0], rows[0]
 
 
 def test_query_and_quantized_benchmarks_run_on_cpu(tmp_path) -> None:
