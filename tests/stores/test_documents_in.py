@@ -23,6 +23,7 @@ from document_files import (
     write_encrypted_pdf,
     write_pdf,
 )
+from harrier.sources._documents import Skipped, SourceDocument, iter_source
 from harrier.sources.convert import _worker
 
 EXPECTED = {
@@ -163,3 +164,74 @@ def test_html_chrome_pages_and_fragments(tmp_path):
     (folder / "fragment.html").write_text("<p>Only a paragraph.</p>", encoding="utf-8")
     items = {i.id: i for i in harrier.sources._documents.iter_source(folder)}
     assert {i.id: i.format for i in items.values()} == {"page.txt": "html", "fragment.html": "html"}
+
+
+def write_gzip_folder(folder):  # type: ignore[no-untyped-def]
+    """Debian-style compressed files: text to read, and what must be skipped with a reason."""
+    import gzip
+    import io
+    import tarfile
+
+    folder.mkdir()
+    texts = {
+        "notes.txt.gz": "Rivers carry water from the hills to the sea.\nDeltas form there.\n",
+        "changelog.Debian.gz": "bash (5.2.21-2) unstable; urgency=medium\n\n  * New upstream.\n",
+    }
+    for name, text in texts.items():
+        (folder / name).write_bytes(gzip.compress(text.encode("utf-8")))
+    (folder / "corrupt.gz").write_bytes(b"not gzip at all")
+    whole = gzip.compress(b"a truncated stream of text\n" * 40)
+    (folder / "truncated.txt.gz").write_bytes(whole[: len(whole) // 2])
+    # 17 MiB of text in about 17 kB: over the 16 MiB default large_file_bytes
+    (folder / "bomb.txt.gz").write_bytes(gzip.compress(b"a" * (17 * 2**20), compresslevel=9))
+    (folder / "blob.gz").write_bytes(gzip.compress(b"\x00\x01\x02 binary"))
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w:gz") as archive:
+        info = tarfile.TarInfo("inside.txt")
+        info.size = 5
+        archive.addfile(info, io.BytesIO(b"hello"))
+    (folder / "x.tar.gz").write_bytes(tar.getvalue())
+    (folder / "x.pdf.gz").write_bytes(gzip.compress(b"%PDF-1.4 not read"))
+    (folder / "page.gz").write_bytes(gzip.compress(html_page().encode("utf-8")))
+    skips = {
+        "corrupt.gz": "corrupt gzip file",
+        "truncated.txt.gz": "corrupt gzip file",
+        "bomb.txt.gz": "too large decompressed",
+        "blob.gz": "binary file",
+        "x.tar.gz": "compressed archive",
+        "x.pdf.gz": "compressed PDF file",
+        "page.gz": "compressed HTML file",
+    }
+    return texts, skips
+
+
+def test_gzip_compressed_text_files_are_read_decompressed(tmp_path):
+    """A ``.gz`` whose inner name would be read as text is decompressed and checked like a text
+    file; a corrupt one, a gzip bomb (skipped before it is decompressed past the limit), a
+    compressed binary, archive or document to convert are skipped with their reason."""
+    texts, skips = write_gzip_folder(tmp_path / "doc")
+    items = {i.id: i for i in iter_source(tmp_path / "doc")}
+    read = {i.id: i.text for i in items.values() if isinstance(i, SourceDocument)}
+    assert read == texts
+    reasons = {i.id: i.reason for i in items.values() if isinstance(i, Skipped)}
+    assert {name: reason.partition(": ")[0] for name, reason in reasons.items()} == skips
+    assert "large_file_bytes" in reasons["bomb.txt.gz"]
+    # a lower limit applies to the decompressed size, not the compressed one
+    [small] = iter_source(tmp_path / "doc" / "notes.txt.gz", large_file_bytes=20)
+    assert isinstance(small, Skipped)
+    assert small.reason.startswith("too large decompressed: over 20 bytes")
+
+
+@one_store
+def test_gzip_text_is_stored_and_a_rerun_reads_it_unchanged(open_store, qwen_engine, tmp_path):
+    texts, skips = write_gzip_folder(tmp_path / "doc")
+    store = open_store()
+    report = harrier.ingest(tmp_path / "doc", store, qwen_engine)
+    assert (report.documents, report.skipped) == (len(texts), len(skips))
+    for name, text in texts.items():
+        spans = store.fetch_spans(name)
+        assert spans and all(text[s.start : s.end] == s.text for s in spans)
+        assert spans[0].metadata["source"] == name
+        assert "".join(s.text for s in spans).split() == text.split()
+    again = harrier.ingest(tmp_path / "doc", store, qwen_engine)
+    assert (again.unchanged, again.spans_written) == (len(texts), 0)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import gzip
 import hashlib
 import json
 import logging
 import re
 import stat
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from harrier._errors import SourceError
 from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources._validation import printable, storage_problem
 from harrier.sources.convert import ConvertedFile, Unconvertible, detect_format
-from harrier.sources.convert._registry import check_convertible
+from harrier.sources.convert._registry import BY_EXTENSION, check_convertible
 
 logger = logging.getLogger("harrier")
 
@@ -27,6 +29,7 @@ LARGE_FILE_BYTES = 16 * 2**20
 """Files larger than this are streamed in pieces instead of read whole."""
 _PIECE_CHARS = 4 * 2**20
 _CUTS = (re.compile(r"(?s:.*)\n"), re.compile(r"(?s:.*)\s"))  # last newline, else whitespace
+_ARCHIVES = frozenset({".tar", ".cpio"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ def iter_source(
 
     A folder is walked as ``folder`` says (default: :class:`FolderFilter`, which honours
     ``.gitignore`` files). PDF, Office, HTML and EPUB files become :class:`ConvertedFile`
-    items, converted later and only when changed; other files are read as UTF-8 text.
+    items, converted later and only when changed; other files are read as UTF-8 text, and so
+    is a gzip-compressed text file (``NAME.gz``, ``NAME.txt.gz``: decompressed).
 
     In-memory items may be ``SourceDocument``, LangChain ``Document`` (``page_content``,
     ``metadata``, optional ``id``) or LlamaIndex ``Document`` (``text``, ``metadata``, ``id_``).
@@ -127,6 +131,8 @@ def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
         if not stat.S_ISREG(info.st_mode):
             return _skip(doc_id, "not a regular file: a pipe, socket or device")
         with path.open("rb") as stream:
+            if path.suffix.lower() == ".gz":
+                return _read_gzip(stream, doc_id, path.stem, large_file_bytes)
             head = stream.read(_SNIFF_BYTES)
             fmt = detect_format(path, head)
             if fmt is not None:
@@ -141,6 +147,38 @@ def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
         return _skip(doc_id, str(exc))
     except OSError as exc:
         return _skip(doc_id, f"cannot read: {exc.strerror or exc}")
+    return _text_document(doc_id, data)
+
+
+def _read_gzip(stream: BinaryIO, doc_id: str, inner: str, limit: int) -> SourceItem:
+    """A gzip-compressed file (``NAME.EXT.gz``, as Debian ships changelogs and READMEs), read
+    as a text file ``NAME.EXT`` would be: the same binary and UTF-8 checks on its decompressed
+    bytes, of which at most ``limit`` are read (a gzip bomb is skipped). A compressed document
+    to convert (``x.pdf.gz``) or archive (``x.tar.gz``) is skipped."""
+    suffix = Path(inner).suffix.lower()
+    if suffix in _ARCHIVES or suffix in BY_EXTENSION:
+        what = "archive" if suffix in _ARCHIVES else f"{BY_EXTENSION[suffix].upper()} file"
+        return _skip(doc_id, f"compressed {what}: only compressed text files are read")
+    try:
+        with gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
+            data = unzipped.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        return _skip(doc_id, f"corrupt gzip file: {exc}")
+    if len(data) > limit:
+        return _skip(
+            doc_id,
+            f"too large decompressed: over {limit:,} bytes, the limit against gzip bombs "
+            "(decompress it, large files are streamed, or raise large_file_bytes)",
+        )
+    head = data[:_SNIFF_BYTES]
+    if fmt := detect_format(Path(inner), head, data):  # never raises: no claimed format
+        return _skip(doc_id, f"compressed {fmt.upper()} file: only compressed text files are read")
+    if b"\x00" in head:
+        return _skip(doc_id, "binary file: once decompressed")
+    return _text_document(doc_id, data)
+
+
+def _text_document(doc_id: str, data: bytes) -> SourceItem:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
