@@ -70,10 +70,47 @@ def test_first_pass_counts_what_the_walk_reads(tmp_path):
     lines.write_text('{"text": "a"}\n\n{"text": "b"}\n')
     count = SourceCount()
     count_source(lines, FolderFilter(), count)
-    assert (count.documents, count.bytes) == (2, None)
+    assert (count.documents, count.bytes) == (2, 28)  # the bytes of its non-blank lines
     count = SourceCount()
     count_source(tmp_path / "missing", FolderFilter(), count)  # the run reports that one
     assert count.done.is_set() and count.documents == 0
+
+
+def test_json_lines_progress_counts_each_record_by_the_bytes_of_its_line(tmp_path):
+    """One 50 kB record among small ones moves the estimate by its bytes, not as one document
+    of six; a line skipped when read leaves the total with its bytes."""
+    import json
+
+    from harrier.ingestion._options import IngestOptions
+    from harrier.ingestion._run import IngestRun
+    from harrier.ingestion._stages import DocumentWork
+
+    records = [
+        {"id": "small-1", "text": "a short one"},
+        {"id": "big", "text": "many words " * 5000},
+        {"text": "no id: a content id"},
+        {"id": "small-2", "text": "another short one", "metadata": {"lang": "en"}},
+    ]
+    lines = [json.dumps(r) + "\n" for r in records]
+    bad = "{not json}\n"
+    path = tmp_path / "docs.jsonl"
+    path.write_text(lines[0] + "\n" + lines[1] + bad + "".join(lines[2:]), encoding="utf-8")
+    sizes = [len(line.encode()) for line in lines]
+    with IngestRun(path, IngestOptions(show_progress=False), convert=False) as run:
+        deadline = time.monotonic() + 10
+        while run.progress.total is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert run.by_bytes and run.progress.total == sum(sizes) + len(bad)
+        docs = [doc for group in run.groups() for doc in group]  # type: ignore[union-attr]
+        assert [d.id for d in docs][::3] == ["small-1", "small-2"]
+        assert run.progress.total == sum(sizes)  # the bad line, skipped, costs nothing
+        done = []
+        for doc in docs:
+            run.embedded([DocumentWork(doc.id, {}, "h", spans=[])])
+            done.append(run.progress.done)
+        assert done == list(itertools.accumulate(sizes))
+        assert done[1] / run.progress.total > 0.95  # the big one is nearly all of the work
+        assert run.status().startswith("5/5 documents, 55.2 kB of 55.2 kB")  # the skip too
 
 
 def test_an_abandoned_consumer_finishes_the_item_in_hand_and_drops_the_rest():

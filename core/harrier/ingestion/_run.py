@@ -9,8 +9,9 @@ a run, take its document groups, and close it::
         run.prune(store)                        # with options.prune
     run.report
 
-A first pass over the source (file count and bytes, no reading) starts at once in a thread,
-so the progress has a total, and an estimate of the time left, early.
+A first pass over the source (file count and bytes, no reading; a JSON Lines file's lines
+and their bytes) starts at once in a thread, so the progress has a total, and an estimate of
+the time left, early.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from harrier.ingestion._options import IngestOptions
 from harrier.ingestion._progress import Progress, duration, size, use_bar
 from harrier.ingestion._report import IngestReport
 from harrier.ingestion._stages import Document, DocumentWork, SpanRange
-from harrier.sources._documents import LargeFile, Skipped, iter_source
+from harrier.sources._documents import LargeFile, Skipped, iter_source, jsonl_line_bytes
 from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources.convert import FileConverter
 from harrier.stores.base import VectorStore
@@ -40,13 +41,14 @@ LONG_RUN_SECONDS = 600.0
 """An estimate above this gets a line saying what would shorten the run."""
 _PLAN_WAIT = 1.0  # seconds the plan waits for the first pass to count the source
 _HINT_AFTER = 5.0  # seconds of measured work before the estimate is trusted for the hint
+_JSONL = frozenset({".jsonl", ".ndjson"})
 
 
 @dataclass
 class SourceCount:
     """The first pass: how many documents and bytes a source holds (``sizes``: bytes per
-    document id, for a folder or a file; a JSON Lines file or a sized collection counts
-    documents only)."""
+    document id, for a folder or a file; a JSON Lines file counts the bytes of its non-blank
+    lines, whose sizes by id its reader fills in; a sized collection counts documents only)."""
 
     documents: int = 0
     bytes: int | None = None
@@ -68,9 +70,11 @@ def count_source(source: Any, folder: FolderFilter, into: SourceCount) -> None:
                         sizes[doc_id] = 0 if reason else file.stat().st_size
                 into.sizes, into.documents = sizes, len(sizes)
                 into.bytes = sum(sizes.values())
-            elif path.suffix in {".jsonl", ".ndjson"}:
-                with path.open("rb") as lines:
-                    into.documents = sum(1 for line in lines if line.strip())
+            elif path.suffix in _JSONL:
+                into.bytes = 0
+                for length in jsonl_line_bytes(path):
+                    into.documents += 1
+                    into.bytes += length
             elif path.is_file():
                 into.sizes = {path.name: path.stat().st_size}
                 into.documents, into.bytes = 1, path.stat().st_size
@@ -102,10 +106,10 @@ class IngestRun:
         self._hint = ""
         self.folder = FolderFilter(options.include, options.exclude, options.follow_symlinks)
         self.count = SourceCount()
-        self.by_bytes = by_bytes = isinstance(source, (str, Path)) and Path(source).suffix not in {
-            ".jsonl",
-            ".ndjson",
-        }
+        self.by_bytes = by_bytes = isinstance(source, (str, Path))
+        self._line_bytes: dict[str, int] | None = None  # a JSON Lines record's, by id, as read
+        if by_bytes and Path(source).suffix in _JSONL:
+            self._line_bytes = self.count.sizes = {}
         self.progress = Progress(
             "ingest",
             unit="B" if by_bytes else "doc",
@@ -154,7 +158,10 @@ class IngestRun:
         ``count_on_read``: progress counts a document when it is read (an executor that cannot
         call :meth:`embedded`)."""
         items = iter_source(
-            self.source, large_file_bytes=self.options.large_file_bytes, folder=self.folder
+            self.source,
+            large_file_bytes=self.options.large_file_bytes,
+            folder=self.folder,
+            line_bytes=self._line_bytes,
         )
         groups = stages.document_groups(
             self._skips_counted(items),

@@ -87,6 +87,7 @@ def iter_source(
     *,
     large_file_bytes: int = LARGE_FILE_BYTES,
     folder: FolderFilter | None = None,
+    line_bytes: dict[str, int] | None = None,
 ) -> Iterator[SourceItem]:
     """Yield documents (or skips) from a folder, a ``.jsonl`` file, a file or documents.
 
@@ -97,13 +98,16 @@ def iter_source(
 
     In-memory items may be ``SourceDocument``, LangChain ``Document`` (``page_content``,
     ``metadata``, optional ``id``) or LlamaIndex ``Document`` (``text``, ``metadata``, ``id_``).
+
+    ``line_bytes``: for a JSON Lines file, each item's id gets the bytes of its line added as
+    the item is yielded (a run's progress counts them: one large record among small ones).
     """
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
             yield from _iter_folder(path, large_file_bytes, folder or FolderFilter())
         elif path.is_file() and path.suffix in {".jsonl", ".ndjson"}:
-            yield from _iter_jsonl(path, large_file_bytes)
+            yield from _iter_jsonl(path, large_file_bytes, line_bytes)
         elif path.is_file():
             yield _read_file(path, path.parent, large_file_bytes)
         else:
@@ -205,35 +209,50 @@ class ContentIds:
         return f"{self.prefix}{digest}" + (f"#{count}" if count > 1 else "")
 
 
-def _iter_jsonl(path: Path, max_line_bytes: int) -> Iterator[SourceItem]:
+def _iter_jsonl(
+    path: Path, max_line_bytes: int, line_bytes: dict[str, int] | None = None
+) -> Iterator[SourceItem]:
     """Each line on its own: a line that cannot be stored as it is (invalid UTF-8 or JSON, not
     an object, a text or id that is not valid Unicode, metadata that is not strict JSON, over
     ``max_line_bytes``) is skipped as ``NAME:LINE`` with the reason; the others are read."""
     content_id = ContentIds(f"{path.name}:")
     with path.open("rb") as stream:
-        for number, line in enumerate(_bounded_lines(stream, max_line_bytes), start=1):
+        for number, (line, length) in enumerate(_bounded_lines(stream, max_line_bytes), 1):
             where = f"{path.name}:{number}"
             if line is None:
-                yield _skip(
+                item: SourceItem | None = _skip(
                     where,
                     f"line longer than {max_line_bytes:,} bytes: put such a text in a file "
                     "of its own (files are streamed) or raise large_file_bytes",
                 )
-                continue
-            item = _jsonl_record(line, number, where, content_id)
+            else:
+                item = _jsonl_record(line, number, where, content_id)
             if item is not None:
+                if line_bytes is not None:
+                    line_bytes[item.id] = line_bytes.get(item.id, 0) + length
                 yield item
 
 
-def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | None]:
-    """The lines of ``stream``; None for a line over ``limit`` bytes, read past in pieces."""
+def jsonl_line_bytes(path: Path) -> Iterator[int]:
+    """The bytes of each line of a JSON Lines file that is not blank (the lines
+    :func:`iter_source` yields an item for), read in bounded pieces: a run's first pass."""
+    with path.open("rb") as stream:
+        for line, length in _bounded_lines(stream, _PIECE_CHARS):
+            if line is None or line.strip():
+                yield length
+
+
+def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[bytes | None, int]]:
+    """The lines of ``stream`` and their lengths in bytes; None for a line over ``limit``
+    bytes, read past in pieces."""
     while line := stream.readline(limit + 1):
         if len(line) > limit and not line.endswith(b"\n"):
+            length = len(line)
             while (rest := stream.readline(_PIECE_CHARS)) and not rest.endswith(b"\n"):
-                pass
-            yield None
+                length += len(rest)
+            yield None, length + len(rest)
         else:
-            yield line
+            yield line, len(line)
 
 
 def _jsonl_record(
