@@ -153,6 +153,9 @@ def run_serve(args: argparse.Namespace) -> int:
     )
 
     def load() -> Any:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # the ready line says when it is loaded
         return Embedder.from_pretrained(
             args.model,
             device=args.device,

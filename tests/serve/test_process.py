@@ -115,6 +115,7 @@ def test_devices_serve_one_replica_each(qwen_path: Path) -> None:
         process.wait(60)
         log = process.stderr.read() if process.stderr else ""
         assert "ready as" in log and "(cpu:0, cpu:1, float32)" in log, log
+        assert "Loading weights" not in log  # no progress bar in a log: the ready line says it
     finally:
         if process.poll() is None:
             process.kill()
