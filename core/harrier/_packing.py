@@ -88,8 +88,8 @@ def attention(
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     pack = _current.get()
+    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     if pack is None and _unmasked_window(module, query, key, attention_mask, sliding_window):
-        scale = scaling if scaling is not None else query.shape[-1] ** -0.5
         key, value = _expand_groups(query, key, value)
         return windowed(query, key, value, scale, cast(int, sliding_window)).transpose(1, 2), None
     if pack is None:
@@ -100,7 +100,6 @@ def attention(
         raise RuntimeError("a packed pass runs one sequence without an attention mask")
     if kwargs.get("softcap") is not None:
         raise RuntimeError("packed attention does not support logit soft-capping")
-    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     if _use_varlen(query):
         out = _varlen(query[0], key[0], value[0], pack, scale, sliding_window)
     else:
@@ -203,19 +202,31 @@ def windowed(
     """Causal attention within ``window`` (the token and the ``window - 1`` before it), in
     blocks of ``window`` queries against the ``2 * window - 1`` keys they can see: memory grows
     with the length, not its square (a whole-row mask is 1 GB at 32,768 tokens). Shapes
-    ``(..., heads, tokens, dim)``, as SDPA's; the same result as SDPA with the full mask."""
+    ``(..., heads, tokens, dim)``, as SDPA's; the same result as SDPA with the full mask.
+
+    The first block sees every key before it (plain causal attention); every later one the
+    same band, built once: query ``i`` of a block sees its keys ``i`` to ``i + window - 1``."""
     length = query.shape[-2]
     out = torch.empty_like(query)
-    steps = torch.arange(2 * window, device=query.device)
-    for start in range(0, length, window):
-        stop, first = min(start + window, length), max(0, start - window + 1)
-        distance = (steps[: stop - start, None] + start) - (steps[None, : stop - first] + first)
-        mask = (distance >= 0) & (distance < window)
+    first_stop = min(window, length)
+    out[..., :first_stop, :] = F.scaled_dot_product_attention(
+        query[..., :first_stop, :],
+        key[..., :first_stop, :],
+        value[..., :first_stop, :],
+        is_causal=True,
+        scale=scale,
+    )
+    steps = torch.arange(2 * window - 1, device=query.device)
+    band = (steps[None, :] >= steps[:window, None]) & (
+        steps[None, :] < steps[:window, None] + window
+    )
+    for start in range(window, length, window):
+        stop, first = min(start + window, length), start - window + 1
         out[..., start:stop, :] = F.scaled_dot_product_attention(
             query[..., start:stop, :],
             key[..., first:stop, :],
             value[..., first:stop, :],
-            attn_mask=mask,
+            attn_mask=band[: stop - start, : stop - first],
             scale=scale,
         )
     return out

@@ -107,9 +107,8 @@ class IngestRun:
         self.folder = FolderFilter(options.include, options.exclude, options.follow_symlinks)
         self.count = SourceCount()
         self.by_bytes = by_bytes = isinstance(source, (str, Path))
-        self._line_bytes: dict[str, int] | None = None  # a JSON Lines record's, by id, as read
         if by_bytes and Path(source).suffix in _JSONL:
-            self._line_bytes = self.count.sizes = {}
+            self.count.sizes = {}  # a record's line bytes, by id, filled in as it is read
         self.progress = Progress(
             "ingest",
             unit="B" if by_bytes else "doc",
@@ -161,7 +160,7 @@ class IngestRun:
             self.source,
             large_file_bytes=self.options.large_file_bytes,
             folder=self.folder,
-            line_bytes=self._line_bytes,
+            line_bytes=self.count.sizes,  # read for a JSON Lines file only
         )
         groups = stages.document_groups(
             self._skips_counted(items),

@@ -317,10 +317,11 @@ def embed_ranges(ranges: Sequence[SpanRange], embedder: EmbeddingEngine) -> None
             continue
         if r.start == 0 and r.completes:
             r.work.vectors = vectors[at : at + count]
-        else:
-            if r.start == 0 or r.work.vectors is None:
+        else:  # one range of several: the work's first range makes room for all
+            if r.start == 0:
                 shape = (len(r.work.spans or ()), *vectors.shape[1:])
                 r.work.vectors = np.empty(shape, dtype=vectors.dtype)
+            assert r.work.vectors is not None  # ranges come in order
             r.work.vectors[r.start : r.stop] = vectors[at : at + count]
         at += count
 
