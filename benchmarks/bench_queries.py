@@ -2,7 +2,8 @@
 
 Both run in this process on the same model, one after the other, after a warm-up each. Then
 the latency of one query at a time (batch 1; p50 and p90 over ``--latency-queries``): the plain
-path, the prefix cache, CUDA graphs (on CUDA) and sentence-transformers.
+path, the prefix cache, CUDA graphs and CUDA graphs of the ``torch.compile``-fused forward (on
+CUDA) and sentence-transformers, each with its warm-up time (capture, compilation).
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ def _timed(fn, texts, full_warm_up=False):  # type: ignore[no-untyped-def]
     return out, time.perf_counter() - started
 
 
-def latencies(fn, queries: list[str], device: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """p50 and p90 milliseconds of ``fn([query])``, after a warm-up over the same queries."""
+def latencies(fn, queries: list[str], device: str) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+    """p50 and p90 milliseconds of ``fn([query])``, after a warm-up over the same queries, and
+    the warm-up's seconds (graph capture, compilation)."""
     import torch
 
+    started = time.perf_counter()
     for query in queries:
         fn([query])
+    warm_up = time.perf_counter() - started
     times = []
     for query in queries:
         started = time.perf_counter()
@@ -40,7 +44,7 @@ def latencies(fn, queries: list[str], device: str) -> tuple[float, float]:  # ty
             torch.cuda.synchronize()
         times.append((time.perf_counter() - started) * 1000)
     p50, p90 = np.percentile(times, [50, 90])
-    return float(p50), float(p90)
+    return float(p50), float(p90), warm_up
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -109,13 +113,17 @@ def _latency_rows(shape, args, folder, dtype, queries, plain, cached, encode):  
             folder, device=args.device, dtype=dtype, prefix_cache=False, cuda_graphs=True
         )
         engines["harrier CUDA graphs"] = graphs.embed_queries
+        fused = harrier.Embedder.from_pretrained(
+            folder, device=args.device, dtype=dtype, prefix_cache=False, compile=True
+        )
+        engines["harrier CUDA graphs + torch.compile"] = fused.embed_queries
     engines["sentence-transformers"] = encode
     sample = queries[: args.latency_queries]
     rows = []
     base = None
     for name, fn in engines.items():
         try:
-            p50, p90 = latencies(fn, sample, args.device)
+            p50, p90, warm_up = latencies(fn, sample, args.device)
         except Exception as exc:  # a path that fails is reported, the others still run
             rows.append({"case": f"{shape} batch 1: {name}", "failed": repr(exc)[:200]})
             continue
@@ -126,6 +134,7 @@ def _latency_rows(shape, args, folder, dtype, queries, plain, cached, encode):  
                 "p50 ms": p50,
                 "p90 ms": p90,
                 "p50 vs plain": base / p50,
+                "warm-up s": warm_up,
             }
         )
     return rows

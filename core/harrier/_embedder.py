@@ -82,6 +82,12 @@ class Embedder:
         self._graphs: dict[int, GraphedRunner] = {}
         # Measured on an H200: batch-1 queries 5-6x faster (4.3 vs 21.7 ms, 270m shape).
         self.cuda_graphs = graphable if settings.cuda_graphs is None else settings.cuda_graphs
+        if settings.compile and not self.cuda_graphs:
+            raise ConfigurationError(
+                "compile=True fuses the CUDA-graph path of small batches: it needs cuda_graphs "
+                "(a causal model on one CUDA device, without quantization or device_map); use "
+                "compile=False"
+            )
         self._identity: ModelIdentity | None = None
 
     @classmethod
@@ -291,7 +297,7 @@ class Embedder:
         if not self.cuda_graphs:
             return whole
         if replica not in self._graphs:
-            self._graphs[replica] = GraphedRunner(loaded, whole)
+            self._graphs[replica] = GraphedRunner(loaded, whole, compiled=self._settings.compile)
         return self._graphs[replica]
 
     def _embed(

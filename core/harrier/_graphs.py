@@ -6,10 +6,15 @@ captured once (a CUDA graph, on first use) and replayed for every later batch of
 copy in, one copy out. Right padding under causal attention changes no real token, and pooling
 reads only the real tokens, so the vectors are the padded path's. Larger batches go to the
 ``fallback`` runner. Off the GPU the same bucketing runs eagerly (what the tests check).
+
+``compiled``: the forward captured is the model under ``torch.compile`` (inductor, dynamic
+shapes: one compilation serves every bucket), whose fused kernels make a replay shorter; the
+attention function skips its packed-pass lookup while compiling (a compiled pass is never packed).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from bisect import bisect_left
 from collections.abc import Callable
@@ -21,6 +26,8 @@ import torch
 from harrier._loading import LoadedModel
 from harrier._packing import PACKABLE_MODELS, no_masks
 from harrier._pooling import POOLERS, l2_normalize
+
+logger = logging.getLogger("harrier")
 
 ROW_BUCKETS = (1, 2, 4, 8, 16)
 LENGTH_BUCKETS = (16, 32, 64, 128, 256)
@@ -36,9 +43,10 @@ class _Shape:
     """One bucket shape: static inputs (ids and mask, one tensor: one copy per call) and the
     vectors its captured forward and pooling write."""
 
-    def __init__(self, loaded: LoadedModel, rows: int, length: int, pool: Any) -> None:
+    def __init__(self, loaded: LoadedModel, model: Any, rows: int, length: int, pool: Any) -> None:
         self.inputs = torch.zeros((2, rows, length), dtype=torch.int64, device=loaded.device)
         self._loaded = loaded
+        self._model = model
         window = getattr(loaded.model.config, "sliding_window", None)
         # A causal model whose windows cover the whole shape needs no mask at all: attention
         # takes its causal fast path, and no mask is built inside the graph.
@@ -52,7 +60,7 @@ class _Shape:
 
     def _forward(self) -> torch.Tensor:
         ids, mask = self.inputs[0], self.inputs[1]
-        hidden = self._loaded.model(
+        hidden = self._model(
             input_ids=ids, attention_mask=self._masks, use_cache=False
         ).last_hidden_state
         if self._loaded.files.pooling == "lasttoken":  # rows are right-padded
@@ -84,10 +92,18 @@ class _Shape:
 class GraphedRunner:
     """A runner: small batches from captured graphs of bucketed shapes, others ``fallback``."""
 
-    def __init__(self, loaded: LoadedModel, fallback: Callable[[Any], np.ndarray]) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        fallback: Callable[[Any], np.ndarray],
+        *,
+        compiled: bool = False,
+    ) -> None:
         if not loaded.causal:
             raise ValueError("graph replay pads rows on the right, which needs causal attention")
         self._loaded = loaded
+        self._model = torch.compile(loaded.model, dynamic=True) if compiled else loaded.model
+        self._compiled = compiled
         self._fallback = fallback
         self._shapes: dict[tuple[int, int], _Shape] = {}
         self._lock = threading.Lock()  # one replay at a time: the shapes' buffers are shared
@@ -107,6 +123,9 @@ class GraphedRunner:
         with self._lock, torch.no_grad():
             shape = self._shapes.get(size)
             if shape is None:
-                shape = self._shapes[size] = _Shape(self._loaded, height, width, self._pool)
+                if self._compiled and not self._shapes:
+                    logger.info("compiling the small-batch forward (torch.compile), once")
+                shape = _Shape(self._loaded, self._model, height, width, self._pool)
+                self._shapes[size] = shape
             shape.inputs.copy_(torch.from_numpy(inputs))
             return shape.run()[: len(rows)].cpu().numpy()

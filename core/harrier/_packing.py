@@ -87,7 +87,8 @@ def attention(
     ``(batch, tokens, heads, head_dim)`` out."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    pack = _current.get()
+    # A compiled forward (harrier._graphs) is never packed, and dynamo cannot trace the lookup.
+    pack = None if torch.compiler.is_compiling() else _current.get()
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     if pack is None and _unmasked_window(module, query, key, attention_mask, sliding_window):
         key, value = _expand_groups(query, key, value)

@@ -46,6 +46,9 @@ class EmbedderSettings:
     - ``cuda_graphs``: replay small batches (queries: up to 16 texts of up to 256 tokens) from
       captured CUDA graphs, without per-kernel launch cost; None: on for causal models on one
       CUDA device (measured 5-6x faster at batch 1 on an H200), off elsewhere.
+    - ``compile``: fuse those graphs' kernels with ``torch.compile`` (inductor, dynamic shapes)
+      before capturing them, so a replay runs fewer, fused kernels; the first small batch of a
+      process compiles (tens of seconds). Needs the CUDA-graph path; off by default.
     - ``quantization``: ``"8bit"`` or ``"4bit"`` weights (bitsandbytes, CUDA; the 27b in 16 or
       9 GB instead of 54), parity to bfloat16 printed by ``benchmarks/gpu.sh``.
       ``device_map``: ``"auto"`` spreads one model over every GPU (accelerate), for a model
@@ -66,6 +69,7 @@ class EmbedderSettings:
     prefix_cache: bool | None = None
     packing: bool | None = None
     cuda_graphs: bool | None = None
+    compile: bool = False
     quantization: str | None = None
     device_map: str | None = None
     trust_remote_code: bool = False
@@ -100,7 +104,13 @@ class EmbedderSettings:
             )
         for name in ("max_tokens", "max_batch_tokens"):
             positive_or_none(name, getattr(self, name))
-        for name in ("local_files_only", "truncate", "trust_remote_code", "show_progress"):
+        for name in (
+            "local_files_only",
+            "truncate",
+            "trust_remote_code",
+            "show_progress",
+            "compile",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
         for name in ("prefix_cache", "packing", "cuda_graphs"):

@@ -40,3 +40,32 @@ def test_bucketed_batches_equal_the_plain_path(model_path, mixed_texts) -> None:
 def test_cuda_graphs_need_cuda(qwen_path) -> None:
     with pytest.raises(ConfigurationError, match="cuda_graphs"):
         Embedder.from_pretrained(qwen_path, device="cpu", cuda_graphs=True)
+
+
+@pytest.fixture
+def compile_cache(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Compiled code in this test's folder (never the user's inductor cache), forgotten after."""
+    import torch
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    yield
+    torch._dynamo.reset()
+
+
+@pytest.mark.usefixtures("compile_cache")
+def test_compiled_bucketed_batches_equal_the_plain_path(model_path, mixed_texts) -> None:
+    """The forward under torch.compile (what ``compile=True`` captures on CUDA), one compilation
+    for every bucket shape."""
+    engine = Embedder.from_pretrained(model_path, device="cpu", prefix_cache=False)
+    plain = plain_runner(engine._loaded)
+    runner = GraphedRunner(engine._loaded, plain, compiled=True)
+    ids = engine.token_ids([engine.query_prompt() + t for t in mixed_texts])
+    small = [row for row in ids if len(row) <= LENGTH_BUCKETS[-1]]
+    for rows in ([small[0]], small[:3], small[1:3]):
+        np.testing.assert_allclose(runner(rows), plain(rows), atol=1e-5)
+    assert len(runner._shapes) >= 2
+
+
+def test_compile_needs_the_cuda_graph_path(qwen_path) -> None:
+    with pytest.raises(ConfigurationError, match="compile=True"):
+        Embedder.from_pretrained(qwen_path, device="cpu", compile=True)

@@ -34,6 +34,8 @@ def test_bad_values_fail_where_they_are_written():
         EmbedderSettings(device="gpu-please")
     with pytest.raises(harrier.ConfigurationError, match="truncate"):
         EmbedderSettings(truncate="yes")  # type: ignore[arg-type]
+    with pytest.raises(harrier.ConfigurationError, match="compile"):
+        EmbedderSettings(compile=None)  # type: ignore[arg-type]
     with pytest.raises(harrier.ConfigurationError, match="model"):
         EmbedderSettings(model="")
     with pytest.raises(TypeError):

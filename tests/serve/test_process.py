@@ -133,6 +133,17 @@ def test_a_model_that_cannot_load_ends_the_server(
     assert "could not be loaded" in capsys.readouterr().err
 
 
+def test_compile_off_cuda_ends_the_server_with_the_reason(
+    qwen_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harrier.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--model", str(qwen_path), "--device", "cpu", "--compile", "--port", "0"])
+    assert exited.value.code == 1
+    assert "compile=True" in capsys.readouterr().err
+
+
 def test_missing_api_key_variable_is_refused() -> None:
     from harrier.cli import main
 
