@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--latency-queries", type=int, default=50)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--compile-shapes",
+        default="harrier-270m",
+        help="on CUDA, the shapes also timed with compile=True (it compiles for tens of seconds)",
+    )
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     args = parser.parse_args(argv)
 
@@ -113,10 +118,11 @@ def _latency_rows(shape, args, folder, dtype, queries, plain, cached, encode):  
             folder, device=args.device, dtype=dtype, prefix_cache=False, cuda_graphs=True
         )
         engines["harrier CUDA graphs"] = graphs.embed_queries
-        fused = harrier.Embedder.from_pretrained(
-            folder, device=args.device, dtype=dtype, prefix_cache=False, compile=True
-        )
-        engines["harrier CUDA graphs + torch.compile"] = fused.embed_queries
+        if shape in args.compile_shapes.split(","):
+            fused = harrier.Embedder.from_pretrained(
+                folder, device=args.device, dtype=dtype, prefix_cache=False, compile=True
+            )
+            engines["harrier CUDA graphs + torch.compile"] = fused.embed_queries
     engines["sentence-transformers"] = encode
     sample = queries[: args.latency_queries]
     rows = []

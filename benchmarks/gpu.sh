@@ -4,10 +4,11 @@
 #   1. GPU tests (tests/core/test_gpu.py): fidelity, packed vs padded, CUDA graphs vs plain.
 #   2. documents: harrier packed vs padded vs sentence-transformers (tok/s, MFU, padding of
 #      each batch plan, max differences); queries: throughput and batch-1 p50/p90 latency
-#      (plain, prefix cache, CUDA graphs, sentence-transformers); harrier ingest into Qdrant
+#      (plain, prefix cache, CUDA graphs, graphs of the torch.compile-fused forward,
+#      sentence-transformers); harrier ingest into Qdrant
 #      Edge vs embedding alone on the 270m shape; 8-/4-bit weights vs bf16 (cosine parity),
 #      where bitsandbytes is installed.
-# `bash benchmarks/gpu.sh quick` (about 4 minutes): only the packing and graph GPU tests, then
+# `bash benchmarks/gpu.sh quick` (about 5 minutes): only the packing and graph GPU tests, then
 # queries and ingestion.
 # Writes OUT/report.md (OUT defaults to ./out). Needs the project importable: either installed,
 # or wheels carried in .whl/ (transformers 5.24, sentence-transformers, qdrant-edge...).
@@ -40,9 +41,9 @@ except ImportError as exc:
     print("no varlen_attn:", exc)
 EOF
 if [ "$MODE" = quick ]; then
-  TESTS=(-k "packed or packs or graphs") BENCH=queries,ingestion LIMIT=(60 200)
+  TESTS=(-k "packed or packs or graphs") BENCH=queries,ingestion LIMIT=(60 280)
 else
-  TESTS=() BENCH=documents,queries,ingestion,quantized LIMIT=(100 370)
+  TESTS=() BENCH=documents,queries,ingestion,quantized LIMIT=(150 360)
 fi
 timeout "${LIMIT[0]}" python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider \
   -o addopts="" -p no:randomly ${TESTS[@]+"${TESTS[@]}"} 2>&1 | grep -v -E "Loading weights|Writing model" \

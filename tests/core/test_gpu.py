@@ -111,17 +111,13 @@ def test_cuda_graphs_match_the_plain_path(model_path, mixed_texts):
     assert any(runner._shapes for runner in graphs._graphs.values())  # graphs were captured
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
-def test_compiled_cuda_graphs_match_the_plain_path(model_path, mixed_texts, dtype):
-    """Fused kernels round differently in bf16 (bound: cosine > 0.999); fp32 within 1e-4."""
-    plain = harrier.Embedder.from_pretrained(
-        model_path, device="cuda", dtype=dtype, cuda_graphs=False
-    )
-    fused = harrier.Embedder.from_pretrained(model_path, device="cuda", dtype=dtype, compile=True)
+def test_compiled_forward_matches_the_plain_path(model_path, mixed_texts):
+    """compile=True in bfloat16 (fused kernels round differently: cosine > 0.999); not in
+    ``gpu.sh quick`` (compilation takes a while)."""
+    plain = harrier.Embedder.from_pretrained(model_path, device="cuda", cuda_graphs=False)
+    fused = harrier.Embedder.from_pretrained(model_path, device="cuda", compile=True)
     for batch in ([mixed_texts[0]], mixed_texts[:3], mixed_texts[1:4]):
         ours, theirs = fused.embed_queries(batch), plain.embed_queries(batch)
-        if dtype == "float32":
-            np.testing.assert_allclose(ours, theirs, atol=1e-4)
-        else:
-            assert (ours * theirs).sum(axis=1).min() > 0.999
+        assert np.isfinite(ours).all()
+        assert (ours * theirs).sum(axis=1).min() > 0.999
     assert sum(len(runner._shapes) for runner in fused._graphs.values()) >= 2
