@@ -13,11 +13,15 @@ On a CPU the run ends with ingestion into Edge vs embedding alone with a small m
 layer embeds about as fast on one CPU thread as the full 270m shape on an H200, and with the
 GPU's batch budget (65,536 tokens) it batches as there, so the pipeline's own costs weigh as
 they do on the GPU (the ratio printed is the one ``gpu.sh`` measures).
+
+Each ingest row also says where its time beyond the embedding went (:class:`EmbedTimeline`):
+before the first embedding call, between calls, and after the last.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import resource
@@ -117,9 +121,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         stores = _stores(Path(tmp))
         if args.edge_only:
             stores = {k: v for k, v in stores.items() if k.startswith("qdrant (edge")}
+        timeline = EmbedTimeline(engine)
         for name, open_store in stores.items():
             store = open_store()  # type: ignore[operator]
-            report = harrier.ingest(docs, store, engine, max_tokens=args.span_tokens)
+            report = timeline.ingest(docs, store, engine, max_tokens=args.span_tokens)
             store.close()
             rows.append(
                 {
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                     "tokens": report.tokens,
                     "tok/s": report.tokens / report.seconds,
                     "ratio to embedding only": embed_only / report.seconds,
+                    **timeline.columns(),
                 }
             )
         if not args.edge_only:
@@ -164,15 +170,17 @@ def small_model_rows(cache: Path, args: argparse.Namespace) -> list[dict[str, ob
         spans = [s.text for doc_spans in split for s in doc_spans]
         engine.embed_documents(spans[:8])
         alone = min(_seconds(lambda: engine.embed_documents(spans)) for _ in range(args.repeat))
-        reports = []
+        timeline = EmbedTimeline(engine)
+        runs = []
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 store = QdrantStore("bench", path=Path(tmp) / "edge")
-                reports.append(harrier.ingest(docs, store, engine, max_tokens=span_tokens))
+                report = timeline.ingest(docs, store, engine, max_tokens=span_tokens)
+                runs.append((report, timeline.columns()))
                 store.close()
     finally:
         torch.set_num_threads(threads)
-    report = min(reports, key=lambda r: r.seconds)
+    report, columns = min(runs, key=lambda run: run[0].seconds)
     ratio = alone / report.seconds
     print(
         f"small model ({SMALL_SHAPE.model_type}, width {SMALL_SHAPE.hidden_size}, 1 layer, one "
@@ -195,8 +203,52 @@ def small_model_rows(cache: Path, args: argparse.Namespace) -> list[dict[str, ob
             "tokens": report.tokens,
             "tok/s": report.tokens / report.seconds,
             "ratio to embedding only": ratio,
+            **columns,
         },
     ]
+
+
+class EmbedTimeline:
+    """When the engine's embedding calls ran during one ingest: the pipeline's own costs are the
+    time before the first call (collection, first group read and split), the gaps between calls
+    (the embed stage waiting on reading or on the writer), and the time after the last (the last
+    write, the flush)."""
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        self.calls: list[tuple[float, float]] = []
+        for name in ("embed_token_ids", "embed_documents"):
+            self._wrap(engine, name)
+
+    def _wrap(self, engine, name: str) -> None:  # type: ignore[no-untyped-def]
+        method = getattr(engine, name)
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.calls.append((started, time.perf_counter()))
+
+        setattr(engine, name, timed)
+
+    def ingest(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """``harrier.ingest(*args, **kwargs)``, timed around these calls."""
+        import harrier
+
+        self.calls.clear()
+        self.started = time.perf_counter()
+        report = harrier.ingest(*args, **kwargs)
+        self.ended = time.perf_counter()
+        return report
+
+    def columns(self) -> dict[str, float]:
+        calls = sorted(self.calls)
+        gaps = sum(max(0.0, b[0] - a[1]) for a, b in itertools.pairwise(calls))
+        return {
+            "ms before 1st embed": 1000 * (calls[0][0] - self.started),
+            "ms between embeds": 1000 * gaps,
+            "ms after last embed": 1000 * (self.ended - calls[-1][1]),
+        }
 
 
 def _seconds(work) -> float:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -43,6 +44,50 @@ def test_stored_spans_carry_everything_and_match_the_reference(open_store, qwen_
         assert record.id == harrier.span_id("geo/1", record.span_index)
         assert len(record.doc_hash) == 64
         np.testing.assert_allclose(record.vector, vector, atol=1e-5)
+
+
+def test_a_new_collection_is_created_while_the_first_documents_embed(
+    open_store, qwen_engine, monkeypatch
+):
+    """Creating the collection does not hold up the embedding (no store was read for it: a new
+    collection holds nothing); the first write waits for it."""
+    store = open_store()
+    embedding = threading.Event()
+    embed = qwen_engine.embed_token_ids
+
+    def embed_and_tell(*args, **kwargs):  # type: ignore[no-untyped-def]
+        embedding.set()
+        return embed(*args, **kwargs)
+
+    create = store.create_collection
+
+    def create_once_embedding(model, dimension):  # type: ignore[no-untyped-def]
+        assert embedding.wait(30), "the collection was created before any embedding began"
+        create(model, dimension)
+
+    monkeypatch.setattr(qwen_engine, "embed_token_ids", embed_and_tell)
+    monkeypatch.setattr(store, "create_collection", create_once_embedding)
+    report = harrier.ingest(
+        [SourceDocument(f"d{i}", SENTENCE * 3) for i in range(5)], store, qwen_engine
+    )
+    assert report.spans_written == 5 and report.skipped == 0
+    assert sorted(store.iter_doc_ids()) == [f"d{i}" for i in range(5)]
+    again = harrier.ingest(
+        [SourceDocument(f"d{i}", SENTENCE * 3) for i in range(5)], store, qwen_engine
+    )
+    assert again.unchanged == 5 and again.spans_written == 0
+
+
+def test_a_collection_that_cannot_be_created_fails_the_run(open_store, qwen_engine, monkeypatch):
+    store = open_store()
+
+    def refuse(model, dimension):  # type: ignore[no-untyped-def]
+        raise harrier.StoreWriteError("no space left on the device")
+
+    monkeypatch.setattr(store, "create_collection", refuse)
+    with pytest.raises(harrier.StoreWriteError, match="no space"):
+        harrier.ingest([SourceDocument("a", SENTENCE)], store, qwen_engine)
+    assert store.collection_model() is None
 
 
 def test_model_mismatch_is_refused(open_store, qwen_engine, gemma_path, tmp_path):

@@ -139,6 +139,12 @@ class Pipeline:
     store_lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     splitter: Splitter = field(init=False)
+    fresh: bool = field(init=False, default=False)
+    """The collection did not exist: nothing is stored, and it is created while the first groups
+    are read and embedded (:meth:`open_collection`)."""
+    opening: Worker | None = field(init=False, default=None)
+    loading: bool = field(init=False, default=False)
+    """Between ``begin_bulk_load`` and ``end_bulk_load``."""
 
     def __post_init__(self) -> None:
         self.splitter = Splitter(
@@ -155,21 +161,41 @@ class Pipeline:
         minutes); then the write in flight finishes (at most :data:`STOP_SECONDS`), the rest
         is abandoned, and the interrupt is re-raised. No document is left half-written: a
         document counts as written once all its spans are, and a re-run redoes any other."""
-        self.store.ensure_collection(self.embedder.identity, self.embedder.dimension)
-        self.store.begin_bulk_load()
+        opening = self.open_collection()
         writer = BackgroundConsumer(self.write, maxsize=2, name="harrier-writer")
         try:
             Worker(lambda: self._embed_all(groups, writer), name="harrier-embed").wait()
             writer.close()
+            opening.wait()
         except BaseException:
             self.stop.set()
             with deferred_signals():
                 writer.abandon(STOP_SECONDS)
+                opening.join(STOP_SECONDS)
                 # Kept: an abandoned stage never touches the store again; the caller closes it.
                 self.store_lock.acquire(timeout=STOP_SECONDS)
-                self.store.end_bulk_load()
+                if self.loading:
+                    self.store.end_bulk_load()
             raise
         self.store.end_bulk_load()
+
+    def open_collection(self) -> Worker:
+        """Check the collection and begin the bulk load, in a thread. A collection that does
+        not exist yet holds nothing, so it is created while the first groups are read and
+        embedded (its creation took 30-370 ms on an H200 machine); the first write waits for
+        it. An existing one is checked (model, dimension, BM25) before anything is read."""
+        self.fresh = self.store.collection_model() is None
+
+        def open_() -> None:
+            with self.store_lock:
+                self.store.ensure_collection(self.embedder.identity, self.embedder.dimension)
+                self.store.begin_bulk_load()
+                self.loading = True
+
+        self.opening = Worker(open_, name="harrier-open")
+        if not self.fresh:
+            self.opening.wait()
+        return self.opening
 
     def _embed_all(
         self, groups: Iterable[list[Document] | LargeFile], writer: BackgroundConsumer[Any]
@@ -195,8 +221,10 @@ class Pipeline:
                 yield works
 
     def prepare(self, group: list[Document]) -> list[DocumentWork]:
-        with self.store_lock:
-            stored = self.store.stored_documents([d.id for d in group])
+        stored: dict[str, StoredDocument] = {}
+        if not self.fresh:
+            with self.store_lock:
+                stored = self.store.stored_documents([d.id for d in group])
         return stages.prepare(group, stored, self.settings, self.splitter, self.converter)
 
     def prepare_large(self, file: LargeFile) -> Iterator[list[DocumentWork]]:
@@ -204,6 +232,8 @@ class Pipeline:
         return stages.prepare_large(file, self.stored, self.settings, self.splitter)
 
     def stored(self, doc_id: str) -> StoredDocument | None:
+        if self.fresh:
+            return None
         with self.store_lock:
             return self.store.stored_documents([doc_id]).get(doc_id)
 
@@ -221,6 +251,8 @@ class Pipeline:
 
     def write(self, works: list[DocumentWork]) -> None:
         """Stage 3: write the new spans, then delete the stale ones of each document."""
+        if self.opening is not None:
+            self.opening.wait()
         with self.store_lock:
             stages.write(works, self.store, self.embedder.model_name, self.report)
 

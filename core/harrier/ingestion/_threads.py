@@ -128,8 +128,13 @@ class Worker:
             self._error = exc
 
     def wait(self) -> None:
-        """Wait for the work to end; re-raise its error."""
+        """Wait for the work to end; re-raise its error (in every thread that waits)."""
         while self._thread.is_alive():
             self._thread.join(_POLL)
         if self._error is not None:
             raise self._error
+
+    def join(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds, raising nothing; True when the work is done."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
