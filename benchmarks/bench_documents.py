@@ -3,7 +3,9 @@
 Each run is its own subprocess so its peak memory is its own. Prints tokens/s, the ratios, an
 MFU estimate (model FLOPs per token x tok/s / ``--peak-tflops``), the padding fraction of each
 batch plan (harrier's padded plan, sentence-transformers' 32 texts sorted by characters; a
-packed plan has none) and the largest differences between the outputs.
+packed plan has none) and the largest differences between the outputs. ``--profile`` adds
+where harrier's device time goes (``_profile``: how busy the device is, kernels per batch,
+the share of matmul, attention and element-wise kernels) and its longest kernels.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import PeakMemory, corpus, device_peak_mib, model_folder, table
+from _profile import Profile, profile
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -65,6 +69,9 @@ def worker(args: argparse.Namespace) -> None:
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
+    if args.profile and args.impl.startswith("harrier"):
+        extra["profile"] = asdict(profile(lambda: embed(texts), args.device))
+        extra["batches"] = len(engine.batch_plan(lengths))
     np.save(args.out + ".npy", vectors)
     Path(args.out + ".json").write_text(
         json.dumps(
@@ -126,6 +133,7 @@ def compare(
     label: str,
     work: Path,
     peak_tflops: float,
+    profiled: bool = False,
 ) -> dict[str, object]:
     """Run every implementation on ``texts`` and return one table row."""
     corpus_file = work / f"{label}.json"
@@ -148,6 +156,7 @@ def compare(
                 device,
                 "--out",
                 out,
+                *(["--profile"] if profiled else []),
             ],
             check=False,
         )
@@ -183,6 +192,12 @@ def compare(
         if a in results and b in results:
             diff = np.abs(results[a][1] - results[b][1]).max()
             row[f"max |diff| {names[a]} vs {names[b]}"] = float(diff)
+    for impl, (result, _) in results.items():
+        if "profile" in result:
+            found = Profile(**result["profile"])
+            row.update(found.columns(names[impl], result["batches"]))
+            top = [{"kernel": n, "ms": ms, "share": share} for n, ms, share in found.top]
+            print(f"{label}, {names[impl]}: longest kernels\n{table(top)}\n")
     return row
 
 
@@ -195,6 +210,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--max-tokens", type=int, default=4096)
     parser.add_argument("--device", default="cpu")
     add_peak_tflops(parser)
+    parser.add_argument("--profile", action="store_true", help="where harrier's time goes")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -215,7 +231,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                 AutoTokenizer.from_pretrained(folder), args.texts, args.min_tokens, args.max_tokens
             )
             label = f"{shape} L{args.layers or 'full'} {args.min_tokens}-{args.max_tokens} tok"
-            rows.append(compare(folder, texts, args.device, label, Path(work), args.peak_tflops))
+            rows.append(
+                compare(
+                    folder, texts, args.device, label, Path(work), args.peak_tflops, args.profile
+                )
+            )
     print(table(rows))
     return rows
 

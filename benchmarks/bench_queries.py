@@ -4,6 +4,8 @@ Both run in this process on the same model, one after the other, after a warm-up
 the latency of one query at a time (batch 1; p50 and p90 over ``--latency-queries``): the plain
 path, the prefix cache, CUDA graphs and CUDA graphs of the ``torch.compile``-fused forward (on
 CUDA) and sentence-transformers, each with its warm-up time (capture, compilation).
+``--profile`` adds, for each of harrier's batch-1 paths, how busy the device is over ten
+queries and how many kernels each launches (``_profile``; a launch-bound path is far from 1).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import corpus, model_folder, table
+from _profile import profile
+
+PROFILED_QUERIES = 10
 
 
 def _timed(fn, texts, full_warm_up=False):  # type: ignore[no-untyped-def]
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         default="harrier-270m",
         help="on CUDA, the shapes also timed with compile=True (it compiles for tens of seconds)",
     )
+    parser.add_argument("--profile", action="store_true", help="kernels and busy time, batch 1")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     args = parser.parse_args(argv)
 
@@ -134,15 +140,18 @@ def _latency_rows(shape, args, folder, dtype, queries, plain, cached, encode):  
             rows.append({"case": f"{shape} batch 1: {name}", "failed": repr(exc)[:200]})
             continue
         base = base or p50
-        rows.append(
-            {
-                "case": f"{shape} L{args.layers or 'full'} batch 1: {name}",
-                "p50 ms": p50,
-                "p90 ms": p90,
-                "p50 vs plain": base / p50,
-                "warm-up s": warm_up,
-            }
-        )
+        row = {
+            "case": f"{shape} L{args.layers or 'full'} batch 1: {name}",
+            "p50 ms": p50,
+            "p90 ms": p90,
+            "p50 vs plain": base / p50,
+            "warm-up s": warm_up,
+        }
+        if args.profile and name.startswith("harrier"):
+            some = sample[:PROFILED_QUERIES]
+            found = profile(lambda fn=fn, some=some: [fn([q]) for q in some], args.device)
+            row.update(found.columns("device", len(some)))
+        rows.append(row)
     return rows
 
 

@@ -3,9 +3,11 @@
 # models of the Harrier-270m and 0.6b shapes, bf16.
 #   1. GPU tests (tests/core/test_gpu.py): fidelity, packed vs padded, CUDA graphs vs plain.
 #   2. documents: harrier packed vs padded vs sentence-transformers (tok/s, MFU, padding of
-#      each batch plan, max differences); queries: throughput and batch-1 p50/p90 latency
-#      (plain, prefix cache, CUDA graphs, graphs of the torch.compile-fused forward,
-#      sentence-transformers); harrier ingest into Qdrant
+#      each batch plan, max differences, where the device time goes: busy share, kernels per
+#      batch, matmul / attention / element-wise shares, the longest kernels); queries:
+#      throughput and batch-1 p50/p90 latency (plain, prefix cache, CUDA graphs, graphs of the
+#      torch.compile-fused forward, sentence-transformers; harrier's with busy share and
+#      kernels per query); harrier ingest into Qdrant
 #      Edge vs embedding alone on the 270m shape; 8-/4-bit weights vs bf16 (cosine parity),
 #      where bitsandbytes is installed.
 # `bash benchmarks/gpu.sh quick` (about 5 minutes): only the packing and graph GPU tests, then

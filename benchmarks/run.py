@@ -28,7 +28,15 @@ import bench_vectorstore
 from _common import table
 
 CPU = {
-    "documents": ["--shapes", "harrier-270m,harrier-0.6b", "--layers", "2", "--texts", "32"],
+    "documents": [
+        "--shapes",
+        "harrier-270m,harrier-0.6b",
+        "--layers",
+        "2",
+        "--texts",
+        "32",
+        "--profile",
+    ],
     "queries": [
         "--shapes",
         "harrier-270m,harrier-0.6b",
@@ -38,6 +46,7 @@ CPU = {
         "200",
         "--latency-queries",
         "20",
+        "--profile",
     ],
     "long span": ["--layers", "1", "--tokens", "32000"],
     "ingestion": ["--layers", "2", "--documents", "48"],
@@ -82,6 +91,7 @@ GPU = {
         "256",
         "--device",
         "cuda",
+        "--profile",
     ],
     "queries": [
         "--shapes",
@@ -94,6 +104,7 @@ GPU = {
         "100",
         "--device",
         "cuda",
+        "--profile",
     ],
     "long span": ["--layers", "0", "--tokens", "32000", "--device", "cuda"],
     "ingestion": [*GPU_CORPUS, "--edge-only"],
