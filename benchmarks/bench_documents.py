@@ -3,9 +3,11 @@
 Each run is its own subprocess so its peak memory is its own. Prints tokens/s, the ratios, an
 MFU estimate (model FLOPs per token x tok/s / ``--peak-tflops``), the padding fraction of each
 batch plan (harrier's padded plan, sentence-transformers' 32 texts sorted by characters; a
-packed plan has none) and the largest differences between the outputs. ``--profile`` adds
-where harrier's device time goes (``_profile``: how busy the device is, kernels per batch,
-the share of matmul, attention and element-wise kernels) and its longest kernels.
+packed plan has none) and the largest differences between the outputs. ``--compile-shapes``
+(CUDA) also runs those shapes packed with ``compile=True``, its compilation in the warm-up
+column. ``--profile`` adds where harrier's device time goes (``_profile``: how busy the
+device is, kernels per batch, the share of matmul, attention and element-wise kernels) and its
+longest kernels.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def worker(args: argparse.Namespace) -> None:
         import harrier
 
         engine = harrier.Embedder.from_pretrained(
-            args.model, device=args.device, dtype=dtype, packing=args.impl == "harrier-packed"
+            args.model,
+            device=args.device,
+            dtype=dtype,
+            packing=args.impl != "harrier",
+            compile=args.impl == "harrier-compiled",
         )
         embed = engine.embed_documents
         lengths = engine.count_tokens(texts)
@@ -58,8 +64,11 @@ def worker(args: argparse.Namespace) -> None:
             return model.encode(batch, normalize_embeddings=True, batch_size=32)
 
         tokens = 0
-    # Warm-up: on a GPU, one full untimed pass (clocks up, kernels chosen for every shape).
+    # Warm-up: on a GPU, one full untimed pass (clocks up, kernels chosen for every shape;
+    # compilation).
+    started = time.perf_counter()
     embed(texts if args.device.startswith("cuda") else texts[:2])
+    extra["warm-up s"] = time.perf_counter() - started
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -134,13 +143,15 @@ def compare(
     work: Path,
     peak_tflops: float,
     profiled: bool = False,
+    compiled: bool = False,
 ) -> dict[str, object]:
     """Run every implementation on ``texts`` and return one table row."""
     corpus_file = work / f"{label}.json"
     corpus_file.write_text(json.dumps(texts))
     results = {}
     failed: list[str] = []
-    for impl in ("harrier-packed", "harrier", "sentence-transformers"):
+    impls = ["harrier-packed", "harrier", "sentence-transformers"]
+    for impl in impls[:1] + ["harrier-compiled"] * compiled + impls[1:]:
         out = str(work / f"{label}-{impl}")
         done = subprocess.run(
             [
@@ -167,7 +178,12 @@ def compare(
     row: dict[str, object] = {"case": label, "texts": len(texts)}
     if failed:
         row["failed"] = "; ".join(failed)
-    names = {"harrier-packed": "packed", "harrier": "padded", "sentence-transformers": "reference"}
+    names = {
+        "harrier-packed": "packed",
+        "harrier-compiled": "packed+compile",
+        "harrier": "padded",
+        "sentence-transformers": "reference",
+    }
     lengths = next((r["lengths"] for r, _ in results.values() if "lengths" in r), None)
     if lengths is None:
         return row
@@ -175,7 +191,8 @@ def compare(
     row["tokens"] = tokens
     for impl, (result, _) in results.items():
         row[f"{names[impl]} tok/s"] = tokens / result["seconds"]
-    for a, b in (("packed", "reference"), ("padded", "reference"), ("packed", "padded")):
+    pairs = [("packed", "reference"), ("packed+compile", "reference"), ("padded", "reference")]
+    for a, b in [*pairs, ("packed", "padded"), ("packed+compile", "packed")]:
         if f"{a} tok/s" in row and f"{b} tok/s" in row:
             row[f"{a} / {b}"] = row[f"{a} tok/s"] / row[f"{b} tok/s"]  # type: ignore[operator]
     for impl, (result, _) in results.items():
@@ -188,7 +205,11 @@ def compare(
     for impl, (result, _) in results.items():
         peak = result["device_peak_mib"]
         row[f"{names[impl]} peak MiB"] = peak if peak is not None else result["host_peak_mib"]
-    for a, b in (("harrier-packed", "harrier"), ("harrier", "sentence-transformers")):
+    for impl, (result, _) in results.items():
+        if impl != "sentence-transformers":
+            row[f"{names[impl]} warm-up s"] = result["warm-up s"]
+    compared = [("harrier-packed", "harrier"), ("harrier-compiled", "harrier-packed")]
+    for a, b in [*compared, ("harrier", "sentence-transformers")]:
         if a in results and b in results:
             diff = np.abs(results[a][1] - results[b][1]).max()
             row[f"max |diff| {names[a]} vs {names[b]}"] = float(diff)
@@ -211,6 +232,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--device", default="cpu")
     add_peak_tflops(parser)
     parser.add_argument("--profile", action="store_true", help="where harrier's time goes")
+    parser.add_argument(
+        "--compile-shapes",
+        default="",
+        help="shapes also run packed with compile=True (CUDA; compiles for tens of seconds)",
+    )
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "harrier-bench"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -233,7 +259,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
             label = f"{shape} L{args.layers or 'full'} {args.min_tokens}-{args.max_tokens} tok"
             rows.append(
                 compare(
-                    folder, texts, args.device, label, Path(work), args.peak_tflops, args.profile
+                    folder,
+                    texts,
+                    args.device,
+                    label,
+                    Path(work),
+                    args.peak_tflops,
+                    args.profile,
+                    shape in args.compile_shapes.split(","),
                 )
             )
     print(table(rows))

@@ -92,6 +92,8 @@ GPU = {
         "--device",
         "cuda",
         "--profile",
+        "--compile-shapes",
+        "harrier-0.6b",
     ],
     "queries": [
         "--shapes",

@@ -83,6 +83,17 @@ def gemma_path(model_dir: dict[str, Path]) -> Path:
     return model_dir["tiny-gemma3"]
 
 
+@pytest.fixture
+def compile_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Compiled code in this test's folder (never the user's inductor cache), forgotten after."""
+    import torch
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
 @pytest.fixture(autouse=True)
 def _quiet_transformers_progress() -> None:
     logging.getLogger("transformers").setLevel(logging.ERROR)

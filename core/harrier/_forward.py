@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,8 @@ logger = logging.getLogger("harrier")
 
 Rows = Sequence[Sequence[int] | np.ndarray]
 Runner = Callable[[Rows], np.ndarray]
+Model = Callable[..., Any]
+"""A model's forward: the loaded model itself, or it under ``torch.compile``."""
 
 
 def run_batch(rows: Rows, run: Runner, device: torch.device) -> np.ndarray:
@@ -63,9 +66,23 @@ def pool(loaded: LoadedModel, hidden: torch.Tensor, mask: torch.Tensor) -> np.nd
     return l2_normalize(pooled).cpu().numpy()
 
 
-def plain_runner(loaded: LoadedModel) -> Runner:
-    """A runner that embeds whole rows."""
+COMPILATIONS_PER_REPLICA = 8
+"""Dynamo's default limit of compilations per code object, which every replica of a model
+shares (the same ``forward``): each device compiles its own packed and small-batch graphs."""
 
+
+def compiled(model: Any, replicas: int) -> Model:
+    """``model`` under ``torch.compile`` (inductor, dynamic shapes: one compilation for every
+    length), with dynamo's compilation limit raised for ``replicas`` replicas of it, so no
+    replica falls back to the eager forward for want of a cache entry."""
+    config = torch._dynamo.config
+    config.recompile_limit = max(config.recompile_limit, COMPILATIONS_PER_REPLICA * replicas)
+    return torch.compile(model, dynamic=True)
+
+
+def plain_runner(loaded: LoadedModel, model: Model | None = None) -> Runner:
+    """A runner that embeds whole rows (with ``model``: the loaded model compiled, say)."""
+    forward = loaded.model if model is None else model
     # A packable model takes a mask per layer type: none at all, so sliding-window layers
     # apply their window in blocks (harrier._packing.windowed) instead of a full-length mask.
     unmasked = _packing.no_masks(loaded.model) if loaded.packable else None
@@ -77,7 +94,7 @@ def plain_runner(loaded: LoadedModel) -> Runner:
         # a token never attends to the pads after it), so attention takes its causal fast path
         # and the model builds no (rows, length, length) mask. Pooling still reads ``mask``.
         needs_mask = not (loaded.causal or bool(mask.all()))
-        hidden = loaded.model(
+        hidden = forward(
             input_ids=input_ids, attention_mask=mask if needs_mask else unmasked, use_cache=False
         ).last_hidden_state
         return pool(loaded, hidden, mask)
@@ -85,8 +102,9 @@ def plain_runner(loaded: LoadedModel) -> Runner:
     return run
 
 
-def packed_runner(loaded: LoadedModel) -> Runner:
+def packed_runner(loaded: LoadedModel, model: Model | None = None) -> Runner:
     """A runner that packs whole rows into one sequence, without padding (``harrier._packing``)."""
+    forward = loaded.model if model is None else model
     masks = _packing.no_masks(loaded.model)
 
     @torch.inference_mode()
@@ -95,14 +113,15 @@ def packed_runner(loaded: LoadedModel) -> Runner:
         ids = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
         positions = np.concatenate([np.arange(n, dtype=np.int64) for n in lengths])
         pack = _packing.Pack.of(lengths, loaded.device)
-        with _packing.packed(pack):
-            hidden = loaded.model(
-                input_ids=torch.from_numpy(ids).to(loaded.device)[None],
-                position_ids=torch.from_numpy(positions).to(loaded.device)[None],
-                attention_mask=masks,
-                use_cache=False,
-            ).last_hidden_state[0]
-        pooled = PACKED_POOLERS[loaded.files.pooling](hidden, pack.on(hidden.device))
+        hidden = forward(
+            input_ids=torch.from_numpy(ids).to(loaded.device)[None],
+            position_ids=torch.from_numpy(positions).to(loaded.device)[None],
+            attention_mask=masks,
+            use_cache=False,
+            **pack.kwargs(),
+        ).last_hidden_state[0]
+        bounds = _packing.on(pack.cu_seqlens, hidden.device)
+        pooled = PACKED_POOLERS[loaded.files.pooling](hidden, bounds)
         return l2_normalize(pooled).cpu().numpy()
 
     return run

@@ -7,14 +7,12 @@ copy in, one copy out. Right padding under causal attention changes no real toke
 reads only the real tokens, so the vectors are the padded path's. Larger batches go to the
 ``fallback`` runner. Off the GPU the same bucketing runs eagerly (what the tests check).
 
-``compiled``: the forward captured is the model under ``torch.compile`` (inductor, dynamic
-shapes: one compilation serves every bucket), whose fused kernels make a replay shorter; the
-attention function skips its packed-pass lookup while compiling (a compiled pass is never packed).
+``model``: the forward to capture, e.g. the model under ``torch.compile`` (inductor, dynamic
+shapes: one compilation serves every bucket), whose fused kernels make a replay shorter.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from bisect import bisect_left
 from collections.abc import Callable
@@ -23,11 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from harrier._forward import Model
 from harrier._loading import LoadedModel
 from harrier._packing import PACKABLE_MODELS, no_masks
 from harrier._pooling import POOLERS, l2_normalize
-
-logger = logging.getLogger("harrier")
 
 ROW_BUCKETS = (1, 2, 4, 8, 16)
 LENGTH_BUCKETS = (16, 32, 64, 128, 256)
@@ -97,13 +94,12 @@ class GraphedRunner:
         loaded: LoadedModel,
         fallback: Callable[[Any], np.ndarray],
         *,
-        compiled: bool = False,
+        model: Model | None = None,
     ) -> None:
         if not loaded.causal:
             raise ValueError("graph replay pads rows on the right, which needs causal attention")
         self._loaded = loaded
-        self._model = torch.compile(loaded.model, dynamic=True) if compiled else loaded.model
-        self._compiled = compiled
+        self._model = loaded.model if model is None else model
         self._fallback = fallback
         self._shapes: dict[tuple[int, int], _Shape] = {}
         self._lock = threading.Lock()  # one replay at a time: the shapes' buffers are shared
@@ -123,8 +119,6 @@ class GraphedRunner:
         with self._lock, torch.no_grad():
             shape = self._shapes.get(size)
             if shape is None:
-                if self._compiled and not self._shapes:
-                    logger.info("compiling the small-batch forward (torch.compile), once")
                 shape = _Shape(self._loaded, self._model, height, width, self._pool)
                 self._shapes[size] = shape
             shape.inputs.copy_(torch.from_numpy(inputs))

@@ -1,8 +1,10 @@
 """Padding-free batches: the rows of a batch packed into one sequence, each attending to itself.
 
 A packed batch is one row of ``sum(lengths)`` tokens with position ids restarting at every row.
-The attention function registered here as ``harrier`` sees the row boundaries (``cu_seqlens``,
-set for the duration of one forward pass in a context variable) and runs
+The forward pass is given the row boundaries as transformers' packed-sequence keywords
+(``cu_seq_lens_q``, ``max_length_q``: :meth:`Pack.kwargs`), which the model hands to every
+attention call; so a ``torch.compile``-d forward traces them like any input. The attention
+function registered here as ``harrier`` sees them and runs
 
 - on CUDA in bfloat16/float16: PyTorch's variable-length flash attention
   (``torch.nn.attention.varlen.varlen_attn``), causal, with each sliding-window layer's window,
@@ -20,11 +22,9 @@ otherwise build.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
 import inspect
-from collections.abc import Iterator
+import itertools
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -38,38 +38,26 @@ PACKABLE_MODELS = frozenset({"gemma3_text", "qwen3"})
 
 @dataclass(frozen=True)
 class Pack:
-    """Row boundaries of one packed sequence: row ``i`` is ``starts[i]:starts[i + 1]``."""
+    """Row boundaries of one packed sequence: row ``i`` is ``cu_seqlens[i]:cu_seqlens[i + 1]``."""
 
     cu_seqlens: torch.Tensor  # int32, (rows + 1,), on the model's device
-    bounds: tuple[int, ...]  # the same on the host
     longest: int
-
-    def on(self, device: torch.device) -> torch.Tensor:
-        """``cu_seqlens`` on ``device`` (layers of a model spread over GPUs run on several)."""
-        if self.cu_seqlens.device == device:
-            return self.cu_seqlens
-        return self.cu_seqlens.to(device)
 
     @classmethod
     def of(cls, lengths: list[int], device: torch.device) -> Pack:
         bounds = [0]
         for length in lengths:
             bounds.append(bounds[-1] + length)
-        tensor = torch.tensor(bounds, dtype=torch.int32, device=device)
-        return cls(tensor, tuple(bounds), max(lengths))
+        return cls(torch.tensor(bounds, dtype=torch.int32, device=device), max(lengths))
+
+    def kwargs(self) -> dict[str, Any]:
+        """The forward pass's keywords that make it a packed pass (transformers' names)."""
+        return {"cu_seq_lens_q": self.cu_seqlens, "max_length_q": self.longest}
 
 
-_current: contextvars.ContextVar[Pack | None] = contextvars.ContextVar("harrier_pack", default=None)
-
-
-@contextlib.contextmanager
-def packed(pack: Pack) -> Iterator[None]:
-    """Run the forward passes inside with ``pack``'s row boundaries."""
-    token = _current.set(pack)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+def on(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device`` (layers of a model spread over GPUs run on several)."""
+    return tensor if tensor.device == device else tensor.to(device)
 
 
 def attention(
@@ -87,13 +75,13 @@ def attention(
     ``(batch, tokens, heads, head_dim)`` out."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    # A compiled forward (harrier._graphs) is never packed, and dynamo cannot trace the lookup.
-    pack = None if torch.compiler.is_compiling() else _current.get()
+    cu_seqlens = kwargs.pop("cu_seq_lens_q", None)
+    longest = kwargs.pop("max_length_q", None)
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-    if pack is None and _unmasked_window(module, query, key, attention_mask, sliding_window):
+    if cu_seqlens is None and _unmasked_window(module, query, key, attention_mask, sliding_window):
         key, value = _expand_groups(query, key, value)
         return windowed(query, key, value, scale, cast(int, sliding_window)).transpose(1, 2), None
-    if pack is None:
+    if cu_seqlens is None:
         return sdpa_attention_forward(  # type: ignore[no-any-return]
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
@@ -101,6 +89,7 @@ def attention(
         raise RuntimeError("a packed pass runs one sequence without an attention mask")
     if kwargs.get("softcap") is not None:
         raise RuntimeError("packed attention does not support logit soft-capping")
+    pack = Pack(on(cu_seqlens, query.device), longest)
     if _use_varlen(query):
         out = _varlen(query[0], key[0], value[0], pack, scale, sliding_window)
     else:
@@ -153,8 +142,8 @@ def _varlen(
         q.contiguous(),
         k.contiguous(),
         v.contiguous(),
-        pack.on(q.device),
-        pack.on(q.device),
+        pack.cu_seqlens,
+        pack.cu_seqlens,
         pack.longest,
         pack.longest,
         scale=scale,
@@ -172,10 +161,12 @@ def _row_by_row(
     scale: float,
     window: int | None,
 ) -> torch.Tensor:
-    """SDPA on each row alone: causal, within ``window`` where the row is longer than it."""
+    """SDPA on each row alone: causal, within ``window`` where the row is longer than it.
+    (Reads the boundaries on the host: a compiled forward breaks its graph here.)"""
     key, value = _expand_groups(query, key, value)
     out = torch.empty_like(query.transpose(0, 1))
-    for start, stop in zip(pack.bounds, pack.bounds[1:], strict=False):
+    bounds = pack.cu_seqlens.tolist()
+    for start, stop in itertools.pairwise(bounds):
         # (1, heads, tokens, dim): SDPA's memory-efficient CPU kernel takes batched input only;
         # without the batch axis it falls back to a (tokens x tokens) score matrix per head.
         q, k, v = (t[None, :, start:stop] for t in (query, key, value))

@@ -53,8 +53,8 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     serve.add_argument(
         "--compile",
         action="store_true",
-        help="CUDA: replay queries from graphs of the torch.compile-fused forward (compiled "
-        "before the server turns ready, tens of seconds)",
+        help="CUDA: run the torch.compile-fused forward, for queries and document batches "
+        "(compiled before the server turns ready, tens of seconds)",
     )
     serve.add_argument(
         "--max-tokens",
@@ -134,6 +134,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigurationError(str(exc)) from exc
     from harrier._embedder import Embedder
+    from harrier._graphs import ROW_BUCKETS
 
     args.model = args.model or DEFAULT_MODEL
     api_key = None
@@ -171,9 +172,11 @@ def run_serve(args: argparse.Namespace) -> int:
             max_batch_tokens=args.max_batch_tokens,
             compile=args.compile,
         )
-        if args.compile:  # compile now, for one query and for several, not on a client's time
+        if args.compile:  # compile now, not on a client's time: graphs of one query and of
+            # several, and a packed batch (more rows than the graphs take)
             for batch in (["warm-up"], ["warm-up", "compile"]):
                 engine.embed_queries(batch)
+            engine.embed_documents(["warm-up"] * (ROW_BUCKETS[-1] + 1))
         return engine
 
     sock = bind(args.host, args.port)

@@ -46,9 +46,11 @@ class EmbedderSettings:
     - ``cuda_graphs``: replay small batches (queries: up to 16 texts of up to 256 tokens) from
       captured CUDA graphs, without per-kernel launch cost; None: on for causal models on one
       CUDA device (measured 5-6x faster at batch 1 on an H200), off elsewhere.
-    - ``compile``: fuse those graphs' kernels with ``torch.compile`` (inductor, dynamic shapes)
-      before capturing them, so a replay runs fewer, fused kernels; the first small batch of a
-      process compiles (tens of seconds). Needs the CUDA-graph path; off by default.
+    - ``compile``: run the forward under ``torch.compile`` (inductor, dynamic shapes), so
+      norms, rotary embeddings and activations run fused: packed batches call it, and the CUDA
+      graphs capture it. The first packed batch and the first small batch of a process compile
+      (tens of seconds each). CUDA only (each of ``devices`` compiles its own), not with
+      ``quantization`` or ``device_map``; off by default.
     - ``quantization``: ``"8bit"`` or ``"4bit"`` weights (bitsandbytes, CUDA; the 27b in 16 or
       9 GB instead of 54), parity to bfloat16 printed by ``benchmarks/gpu.sh``.
       ``device_map``: ``"auto"`` spreads one model over every GPU (accelerate), for a model

@@ -112,12 +112,23 @@ def test_cuda_graphs_match_the_plain_path(model_path, mixed_texts):
 
 
 def test_compiled_forward_matches_the_plain_path(model_path, mixed_texts):
-    """compile=True in bfloat16 (fused kernels round differently: cosine > 0.999); not in
-    ``gpu.sh quick`` (compilation takes a while)."""
+    """compile=True in bfloat16 (fused kernels round differently: cosine > 0.999), for queries
+    (graphs of the compiled forward) and packed documents; not in ``gpu.sh quick``
+    (compilation takes a while)."""
+    from torch._dynamo.utils import counters
+
     plain = harrier.Embedder.from_pretrained(model_path, device="cuda", cuda_graphs=False)
     fused = harrier.Embedder.from_pretrained(model_path, device="cuda", compile=True)
+    assert fused.packing
     for batch in ([mixed_texts[0]], mixed_texts[:3], mixed_texts[1:4]):
         ours, theirs = fused.embed_queries(batch), plain.embed_queries(batch)
         assert np.isfinite(ours).all()
         assert (ours * theirs).sum(axis=1).min() > 0.999
     assert sum(len(runner._shapes) for runner in fused._graphs.values()) >= 2
+    counters.clear()
+    long_texts = [t * 3 for t in mixed_texts]  # over the 256-token graph buckets: packed
+    for batch in (long_texts, long_texts[2:], long_texts[1::2]):
+        ours, theirs = fused.embed_documents(batch), plain.embed_documents(batch)
+        assert np.isfinite(ours).all()
+        assert (ours * theirs).sum(axis=1).min() > 0.999
+    assert not counters["graph_break"], dict(counters["graph_break"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harrier import ConfigurationError, Embedder
-from harrier._forward import plain_runner
+from harrier._forward import COMPILATIONS_PER_REPLICA, compiled, plain_runner
 from harrier._graphs import LENGTH_BUCKETS, ROW_BUCKETS, GraphedRunner, bucket
 
 
@@ -42,23 +42,14 @@ def test_cuda_graphs_need_cuda(qwen_path) -> None:
         Embedder.from_pretrained(qwen_path, device="cpu", cuda_graphs=True)
 
 
-@pytest.fixture
-def compile_cache(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    """Compiled code in this test's folder (never the user's inductor cache), forgotten after."""
-    import torch
-
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
-    yield
-    torch._dynamo.reset()
-
-
 @pytest.mark.usefixtures("compile_cache")
 def test_compiled_bucketed_batches_equal_the_plain_path(model_path, mixed_texts) -> None:
     """The forward under torch.compile (what ``compile=True`` captures on CUDA), one compilation
     for every bucket shape."""
+
     engine = Embedder.from_pretrained(model_path, device="cpu", prefix_cache=False)
     plain = plain_runner(engine._loaded)
-    runner = GraphedRunner(engine._loaded, plain, compiled=True)
+    runner = GraphedRunner(engine._loaded, plain, model=compiled(engine._loaded.model, 1))
     ids = engine.token_ids([engine.query_prompt() + t for t in mixed_texts])
     small = [row for row in ids if len(row) <= LENGTH_BUCKETS[-1]]
     for rows in ([small[0]], small[:3], small[1:3]):
@@ -66,6 +57,19 @@ def test_compiled_bucketed_batches_equal_the_plain_path(model_path, mixed_texts)
     assert len(runner._shapes) >= 2
 
 
-def test_compile_needs_the_cuda_graph_path(qwen_path) -> None:
-    with pytest.raises(ConfigurationError, match="compile=True"):
+def test_compile_needs_one_cuda_device(qwen_path) -> None:
+    with pytest.raises(ConfigurationError, match=r"compile=True .* one CUDA device"):
         Embedder.from_pretrained(qwen_path, device="cpu", compile=True)
+
+
+def test_compiling_for_several_replicas_raises_dynamos_limit(qwen_path) -> None:
+    """Replicas share the forward's code object, and with it dynamo's compilation limit: each
+    device's graphs must find room, or that replica would run eagerly."""
+    import torch
+
+    model = Embedder.from_pretrained(qwen_path, device="cpu")._loaded.model
+    with torch._dynamo.config.patch(recompile_limit=8):
+        compiled(model, 3)
+        assert torch._dynamo.config.recompile_limit == 3 * COMPILATIONS_PER_REPLICA
+        compiled(model, 1)
+        assert torch._dynamo.config.recompile_limit == 3 * COMPILATIONS_PER_REPLICA  # kept

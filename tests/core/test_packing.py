@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
-from harrier import ConfigurationError, Embedder, EmbedderSettings
-from harrier._packing import Pack, packed
+from harrier import ConfigurationError, Embedder, EmbedderSettings, _packing
+from harrier._forward import compiled, packed_runner
+from harrier._packing import Pack
 
 
 def _texts(mixed_texts: list[str]) -> list[str]:
@@ -63,15 +68,14 @@ def test_rows_never_see_each_other(gemma_path):
     for before in ([], engine.token_ids(["one two three four five six seven eight nine"])[0]):
         ids = np.concatenate([before, row]).astype(np.int64)
         positions = np.concatenate([np.arange(len(before)), np.arange(len(row))])
-        with (
-            torch.inference_mode(),
-            packed(Pack.of([*([len(before)] if len(before) else []), len(row)], engine.device)),
-        ):
+        pack = Pack.of([*([len(before)] if len(before) else []), len(row)], engine.device)
+        with torch.inference_mode():
             hidden = model(
                 input_ids=torch.from_numpy(ids)[None],
                 position_ids=torch.from_numpy(positions)[None],
                 attention_mask={"full_attention": None, "sliding_attention": None},
                 use_cache=False,
+                **pack.kwargs(),
             ).last_hidden_state[0]
         outputs.append(hidden[len(before) :])
     torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=0)
@@ -141,3 +145,72 @@ def test_padded_sliding_window_builds_no_full_mask_and_matches_eager(gemma_path,
         packing.windowed = original
     assert calls and max(calls) > 8  # rows longer than tiny-gemma3's window of 8
     np.testing.assert_allclose(vectors, eager.embed_documents(texts), atol=1e-5)
+
+
+def _varlen_on_cpu(  # type: ignore[no-untyped-def]
+    query, key, value, cu_seq_q, cu_seq_k, max_q, max_k, is_causal=False, scale=None,
+    window_size=None, enable_gqa=False, seqused_k=None, block_table=None, num_splits=None,
+):  # fmt: skip
+    """A CPU kernel for PyTorch's variable-length flash attention op, with flash attention's
+    meaning: each row of ``cu_seq_q`` alone, causal, ``window_size[0]`` keys to the left
+    (-1: all), grouped-query heads shared. SDPA with an explicit mask, so independent of
+    ``harrier._packing``'s own windowed and row-by-row code."""
+    left = window_size[0] if window_size else -1
+    groups = query.shape[1] // key.shape[1]
+    key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
+    out = torch.empty_like(query)
+    for start, stop in itertools.pairwise(cu_seq_q.tolist()):
+        q, k, v = (t[start:stop].transpose(0, 1)[None] for t in (query, key, value))
+        at = torch.arange(stop - start)
+        mask = at[None, :] <= at[:, None]
+        if left >= 0:
+            mask &= at[:, None] - at[None, :] <= left
+        rows = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+        out[start:stop] = rows[0].transpose(0, 1)
+    logsumexp = torch.zeros((query.shape[1], query.shape[0]), dtype=torch.float32)
+    return out, logsumexp, torch.zeros((2,), dtype=torch.uint64)
+
+
+@pytest.fixture
+def cpu_varlen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU's packed attention path, on CPU: the varlen op given :func:`_varlen_on_cpu` as
+    its CPU kernel, and chosen for CPU tensors too."""
+    if not _packing.varlen_available():
+        pytest.skip("this torch has no variable-length flash attention with windows")
+    from torch.nn.attention.varlen import _varlen_attn
+
+    _varlen_attn.register_kernel("cpu", _varlen_on_cpu)
+    monkeypatch.setattr(_packing, "_use_varlen", lambda query: True)
+
+
+@pytest.mark.usefixtures("cpu_varlen")
+def test_the_gpu_attention_path_equals_the_padded_path(model_path, mixed_texts):
+    """What the GPU runs (windows as flash attention's ``(w - 1, 0)``, grouped heads, the row
+    boundaries) gives the padded path's vectors."""
+    padded = Embedder.from_pretrained(model_path, device="cpu", packing=False)
+    packed_engine = Embedder.from_pretrained(
+        model_path, device="cpu", packing=True, max_batch_tokens=900
+    )
+    texts = _texts(mixed_texts)
+    np.testing.assert_allclose(
+        packed_engine.embed_documents(texts), padded.embed_documents(texts), atol=1e-5
+    )
+
+
+@pytest.mark.usefixtures("cpu_varlen", "compile_cache")
+def test_compiled_packed_batches_trace_once_and_equal_the_padded_path(model_path, mixed_texts):
+    """``compile=True``'s document path: the packed forward under torch.compile is one graph,
+    without breaks, for batches of any row count and length (no recompilation per batch)."""
+    from torch._dynamo.utils import counters
+
+    engine = Embedder.from_pretrained(model_path, device="cpu", packing=False)
+    loaded = engine._loaded
+    fused = packed_runner(loaded, compiled(loaded.model, 1))
+    ids = engine.token_ids(_texts(mixed_texts))
+    longer = [row for row in ids if len(row) > 8]  # over tiny-gemma3's window: one graph
+    counters.clear()
+    for rows in (longer, longer[:1], longer[2:5], longer[1::2]):
+        vectors = fused(rows)
+        np.testing.assert_allclose(vectors, engine.embed_token_ids(rows), atol=1e-5)
+    assert counters["stats"]["unique_graphs"] == 1
+    assert not counters["graph_break"]

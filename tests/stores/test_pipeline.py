@@ -78,6 +78,35 @@ def test_a_new_collection_is_created_while_the_first_documents_embed(
     assert again.unchanged == 5 and again.spans_written == 0
 
 
+def test_a_folder_gets_its_new_collection_before_the_walk(
+    open_store, qwen_engine, monkeypatch, tmp_path
+):
+    """A folder may hold the store's own files, known by marks that must exist before the walk
+    meets them: the collection is made before anything is read."""
+    store = open_store()
+    created = threading.Event()
+    create = store.create_collection
+
+    def create_and_tell(model, dimension):  # type: ignore[no-untyped-def]
+        create(model, dimension)
+        created.set()
+
+    embed = qwen_engine.embed_token_ids
+
+    def embed_once_created(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert created.is_set(), "a document was embedded before the collection was made"
+        return embed(*args, **kwargs)
+
+    monkeypatch.setattr(store, "create_collection", create_and_tell)
+    monkeypatch.setattr(qwen_engine, "embed_token_ids", embed_once_created)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"d{i}.txt").write_text(SENTENCE * 3, encoding="utf-8")
+    report = harrier.ingest(folder, store, qwen_engine)
+    assert report.documents == 3 and report.spans_written == 3
+
+
 def test_a_collection_that_cannot_be_created_fails_the_run(open_store, qwen_engine, monkeypatch):
     store = open_store()
 

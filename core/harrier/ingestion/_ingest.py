@@ -73,6 +73,9 @@ def ingest(
             run.report,
             run.converter,
             on_embedded=run.embedded,
+            # A folder may hold the store's own files: known by marks that must exist before
+            # the walk meets them, so its collection is made first.
+            create_while_reading=not (isinstance(source, str | Path) and Path(source).is_dir()),
         )
         run.plan(
             describe_engine(embedder), store, max_tokens, hint=speed_hint(embedder, max_tokens)
@@ -139,6 +142,8 @@ class Pipeline:
     store_lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     splitter: Splitter = field(init=False)
+    create_while_reading: bool = True
+    """A new collection is created while the first groups are read and embedded."""
     fresh: bool = field(init=False, default=False)
     """The collection did not exist: nothing is stored, and it is created while the first groups
     are read and embedded (:meth:`open_collection`)."""
@@ -182,8 +187,9 @@ class Pipeline:
     def open_collection(self) -> Worker:
         """Check the collection and begin the bulk load, in a thread. A collection that does
         not exist yet holds nothing, so it is created while the first groups are read and
-        embedded (its creation took 30-370 ms on an H200 machine); the first write waits for
-        it. An existing one is checked (model, dimension, BM25) before anything is read."""
+        embedded (its creation took 30-370 ms on an H200 machine; unless
+        :attr:`create_while_reading` is off); the first write waits for it. An existing one is
+        checked (model, dimension, BM25) before anything is read."""
         self.fresh = self.store.collection_model() is None
 
         def open_() -> None:
@@ -193,7 +199,7 @@ class Pipeline:
                 self.loading = True
 
         self.opening = Worker(open_, name="harrier-open")
-        if not self.fresh:
+        if not (self.fresh and self.create_while_reading):
             self.opening.wait()
         return self.opening
 
