@@ -5,12 +5,12 @@
 #   2. documents: harrier packed (and, on the 0.6b shape, packed with compile=True) vs padded
 #      vs sentence-transformers (tok/s, MFU, padding of each batch plan, max differences, where
 #      the device time goes: busy share, kernels per batch, matmul / attention / element-wise
-#      shares, the longest kernels); queries:
-#      throughput and batch-1 p50/p90 latency (plain, prefix cache, CUDA graphs, graphs of the
-#      torch.compile-fused forward, sentence-transformers; harrier's with busy share and
-#      kernels per query); harrier ingest into Qdrant
-#      Edge vs embedding alone on the 270m shape; 8-/4-bit weights vs bf16 (cosine parity),
-#      where bitsandbytes is installed.
+#      shares, the longest kernels); queries: throughput and batch-1 p50/p90 latency (plain,
+#      prefix cache, CUDA graphs, graphs of the torch.compile-fused forward,
+#      sentence-transformers; harrier's with busy share and kernels per query); harrier ingest
+#      into Qdrant Edge vs embedding alone on the 270m shape (best of 3 each, with where the
+#      time beyond embedding goes); 8-/4-bit weights vs bf16 (cosine parity), where
+#      bitsandbytes is installed.
 # `bash benchmarks/gpu.sh quick` (about 5 minutes): only the packing and graph GPU tests, then
 # queries and ingestion.
 # Writes OUT/report.md (OUT defaults to ./out). Needs the project importable: either installed,
