@@ -14,7 +14,8 @@
 # `bash benchmarks/gpu.sh quick` (about 5 minutes): only the packing and graph GPU tests, then
 # queries and ingestion.
 # Writes OUT/report.md (OUT defaults to ./out). Needs the project importable: either installed,
-# or wheels carried in .whl/ (transformers 5.24, sentence-transformers, qdrant-edge...).
+# or wheels carried in .whl/ (transformers 5.24, sentence-transformers, qdrant-edge...), which
+# benchmarks/gpu_wheels.sh fetches where the package index is reachable.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
