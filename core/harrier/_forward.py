@@ -80,9 +80,8 @@ def compiled(model: Any, replicas: int) -> Model:
     return torch.compile(model, dynamic=True)
 
 
-def plain_runner(loaded: LoadedModel, model: Model | None = None) -> Runner:
-    """A runner that embeds whole rows (with ``model``: the loaded model compiled, say)."""
-    forward = loaded.model if model is None else model
+def plain_runner(loaded: LoadedModel) -> Runner:
+    """A runner that embeds whole rows."""
     # A packable model takes a mask per layer type: none at all, so sliding-window layers
     # apply their window in blocks (harrier._packing.windowed) instead of a full-length mask.
     unmasked = _packing.no_masks(loaded.model) if loaded.packable else None
@@ -94,7 +93,7 @@ def plain_runner(loaded: LoadedModel, model: Model | None = None) -> Runner:
         # a token never attends to the pads after it), so attention takes its causal fast path
         # and the model builds no (rows, length, length) mask. Pooling still reads ``mask``.
         needs_mask = not (loaded.causal or bool(mask.all()))
-        hidden = forward(
+        hidden = loaded.model(
             input_ids=input_ids, attention_mask=mask if needs_mask else unmasked, use_cache=False
         ).last_hidden_state
         return pool(loaded, hidden, mask)
@@ -103,7 +102,8 @@ def plain_runner(loaded: LoadedModel, model: Model | None = None) -> Runner:
 
 
 def packed_runner(loaded: LoadedModel, model: Model | None = None) -> Runner:
-    """A runner that packs whole rows into one sequence, without padding (``harrier._packing``)."""
+    """A runner that packs whole rows into one sequence, without padding (``harrier._packing``);
+    through ``model`` where given (the loaded model compiled)."""
     forward = loaded.model if model is None else model
     masks = _packing.no_masks(loaded.model)
 
