@@ -12,7 +12,8 @@
 #      time beyond embedding goes); 8-/4-bit weights vs bf16 (cosine parity), where
 #      bitsandbytes is installed.
 # `bash benchmarks/gpu.sh quick` (about 5 minutes): only the packing and graph GPU tests, then
-# queries and ingestion.
+# queries and ingestion. `bash benchmarks/gpu.sh quantized` (about 2 minutes): 8-/4-bit weights
+# alone, with the wheels `benchmarks/gpu_wheels.sh quantized` fetches.
 # Writes OUT/report.md (OUT defaults to ./out). Needs the project importable: either installed,
 # or wheels carried in .whl/ (transformers 5.24, sentence-transformers, qdrant-edge...), which
 # benchmarks/gpu_wheels.sh fetches where the package index is reachable.
@@ -46,6 +47,8 @@ except ImportError as exc:
 EOF
 if [ "$MODE" = quick ]; then
   TESTS=(-k "packed or packs or graphs") BENCH=queries,ingestion LIMIT=(60 280)
+elif [ "$MODE" = quantized ]; then
+  TESTS=(-k "bfloat16") BENCH=quantized LIMIT=(60 150)
 else
   TESTS=() BENCH=documents,queries,ingestion,quantized LIMIT=(130 390)
 fi
