@@ -9,11 +9,11 @@
 #      prefix cache, CUDA graphs, graphs of the torch.compile-fused forward,
 #      sentence-transformers; harrier's with busy share and kernels per query); harrier ingest
 #      into Qdrant Edge vs embedding alone on the 270m shape (best of 3 each, with where the
-#      time beyond embedding goes); 8-/4-bit weights vs bf16 (cosine parity), where
-#      bitsandbytes is installed.
+#      time beyond embedding goes).
 # `bash benchmarks/gpu.sh quick` (about 5 minutes): only the packing and graph GPU tests, then
 # queries and ingestion. `bash benchmarks/gpu.sh quantized` (about 2 minutes): 8-/4-bit weights
-# alone, with the wheels `benchmarks/gpu_wheels.sh quantized` fetches.
+# vs bf16 (cosine parity), with the wheels `benchmarks/gpu_wheels.sh quantized` fetches
+# (bitsandbytes and the Qdrant wheels together are more than one run may carry).
 # Writes OUT/report.md (OUT defaults to ./out). Needs the project importable: either installed,
 # or wheels carried in .whl/ (transformers 5.24, sentence-transformers, qdrant-edge...), which
 # benchmarks/gpu_wheels.sh fetches where the package index is reachable.
@@ -50,7 +50,7 @@ if [ "$MODE" = quick ]; then
 elif [ "$MODE" = quantized ]; then
   TESTS=(-k "bfloat16") BENCH=quantized LIMIT=(60 150)
 else
-  TESTS=() BENCH=documents,queries,ingestion,quantized LIMIT=(130 390)
+  TESTS=() BENCH=documents,queries,ingestion LIMIT=(150 370)
 fi
 timeout "${LIMIT[0]}" python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider \
   -o addopts="" -p no:randomly ${TESTS[@]+"${TESTS[@]}"} 2>&1 | grep -v -E "Loading weights|Writing model" \

@@ -52,7 +52,7 @@ class EmbedderSettings:
       (tens of seconds each). CUDA only (each of ``devices`` compiles its own), not with
       ``quantization`` or ``device_map``; off by default.
     - ``quantization``: ``"8bit"`` or ``"4bit"`` weights (bitsandbytes, CUDA; the 27b in 16 or
-      9 GB instead of 54), parity to bfloat16 printed by ``benchmarks/gpu.sh``.
+      9 GB instead of 54), parity to bfloat16 printed by ``benchmarks/gpu.sh quantized``.
       ``device_map``: ``"auto"`` spreads one model over every GPU (accelerate), for a model
       that fits no single card. Both refuse with a clear error when the library is missing.
     - ``trust_remote_code``, ``attn_implementation``: passed to transformers.
