@@ -33,7 +33,6 @@ def kind_of(name: str) -> str:
 
 @dataclass
 class Profile:
-    wall_ms: float
     busy: float
     kernels: int
     shares: dict[str, float]
@@ -81,7 +80,6 @@ def profile(fn: Callable[[], object], device: str, top: int = 8) -> Profile:
         shares[kind_of(name)] += spent / total
     longest = sorted(times.items(), key=lambda item: -item[1])[:top]
     return Profile(
-        wall_ms=wall_us / 1000,
         busy=min(1.0, sum(times.values()) / wall_us),
         kernels=count,
         shares=shares,

@@ -128,13 +128,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
             stores = {k: v for k, v in stores.items() if k.startswith("qdrant (edge")}
         timeline = EmbedTimeline(engine)
         for name, open_store in stores.items():
-            runs = []
-            for run in range(args.runs):  # each into a new collection
-                store = open_store(f"bench{run}")  # type: ignore[operator]
-                report = timeline.ingest(docs, store, engine, max_tokens=args.span_tokens)
-                runs.append((report, timeline.columns()))
-                store.close()
-            report, columns = min(runs, key=lambda run: run[0].seconds)
+            report, columns = timeline.best(
+                args.runs,
+                lambda run, open_store=open_store: open_store(f"bench{run}"),
+                docs,
+                engine,
+                max_tokens=args.span_tokens,
+            )
             rows.append(
                 {
                     "case": f"harrier ingest -> {name}",
@@ -179,17 +179,16 @@ def small_model_rows(cache: Path, args: argparse.Namespace) -> list[dict[str, ob
         spans = [s.text for doc_spans in split for s in doc_spans]
         engine.embed_documents(spans[:8])
         alone = min(_seconds(lambda: engine.embed_documents(spans)) for _ in range(args.repeat))
-        timeline = EmbedTimeline(engine)
-        runs = []
-        for _ in range(args.repeat):
-            with tempfile.TemporaryDirectory() as tmp:
-                store = QdrantStore("bench", path=Path(tmp) / "edge")
-                report = timeline.ingest(docs, store, engine, max_tokens=span_tokens)
-                runs.append((report, timeline.columns()))
-                store.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            report, columns = EmbedTimeline(engine).best(
+                args.repeat,
+                lambda run: QdrantStore("bench", path=Path(tmp) / f"edge{run}"),
+                docs,
+                engine,
+                max_tokens=span_tokens,
+            )
     finally:
         torch.set_num_threads(threads)
-    report, columns = min(runs, key=lambda run: run[0].seconds)
     ratio = alone / report.seconds
     print(
         f"small model ({SMALL_SHAPE.model_type}, width {SMALL_SHAPE.hidden_size}, 1 layer, one "
@@ -249,6 +248,17 @@ class EmbedTimeline:
         report = harrier.ingest(*args, **kwargs)
         self.ended = time.perf_counter()
         return report
+
+    def best(self, runs: int, open_store, docs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """The fastest of ``runs`` ingests, each into ``open_store(run)`` (a new collection), as
+        ``(report, columns)``."""
+        results = []
+        for run in range(runs):
+            store = open_store(run)
+            report = self.ingest(docs, store, *args, **kwargs)
+            results.append((report, self.columns()))
+            store.close()
+        return min(results, key=lambda result: result[0].seconds)
 
     def columns(self) -> dict[str, float]:
         calls = sorted(self.calls)

@@ -227,10 +227,7 @@ class Pipeline:
                 yield works
 
     def prepare(self, group: list[Document]) -> list[DocumentWork]:
-        stored: dict[str, StoredDocument] = {}
-        if not self.fresh:
-            with self.store_lock:
-                stored = self.store.stored_documents([d.id for d in group])
+        stored = self.stored_documents([d.id for d in group])
         return stages.prepare(group, stored, self.settings, self.splitter, self.converter)
 
     def prepare_large(self, file: LargeFile) -> Iterator[list[DocumentWork]]:
@@ -238,10 +235,14 @@ class Pipeline:
         return stages.prepare_large(file, self.stored, self.settings, self.splitter)
 
     def stored(self, doc_id: str) -> StoredDocument | None:
+        return self.stored_documents([doc_id]).get(doc_id)
+
+    def stored_documents(self, doc_ids: list[str]) -> dict[str, StoredDocument]:
+        """What the store holds of these documents (nothing, in a new collection)."""
         if self.fresh:
-            return None
+            return {}
         with self.store_lock:
-            return self.store.stored_documents([doc_id]).get(doc_id)
+            return self.store.stored_documents(doc_ids)
 
     def embed(self, works: list[DocumentWork]) -> list[DocumentWork]:
         """Stage 2, in calls of at most :func:`part_tokens` tokens (a long document's spans
