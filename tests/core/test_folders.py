@@ -3,6 +3,7 @@ skipped folders, include/exclude globs, symbolic links and loops."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 from pathlib import Path
@@ -104,9 +105,13 @@ def test_symlinks_are_not_followed_unless_asked_and_never_loop(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["milvus", "qdrant", "qdrant-local"])
-def test_a_store_inside_the_folder_it_ingests_is_not_ingested(tmp_path, qwen_path, kind):
+def test_a_store_inside_the_folder_it_ingests_is_not_ingested(
+    tmp_path, qwen_path, kind, caplog
+):
     """The store is made by ingesting the folder it lives in; the second run (which now sees
-    the store's files) finds the same documents, changes nothing and names the store's folder."""
+    the store's files) finds the same documents, changes nothing and names the store's folder.
+    The first run's progress never counts more items than it found (its first pass walked the
+    folder before the store's files were there)."""
     import harrier
     from harrier_milvus import MilvusStore
     from harrier_qdrant import QdrantStore
@@ -120,7 +125,9 @@ def test_a_store_inside_the_folder_it_ingests_is_not_ingested(tmp_path, qwen_pat
     }[kind]()
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
     with harrier.Index(store, engine) as index:
-        first = index.ingest(tmp_path)
+        caplog.set_level(logging.INFO, logger="harrier.progress")
+        first = index.ingest(tmp_path, show_progress=False)
+        done = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingest: ")]
         second = index.ingest(tmp_path, prune=True)
     assert first.documents == second.documents == second.unchanged == 2
     assert second.spans_written == second.documents_pruned == 0
@@ -128,6 +135,8 @@ def test_a_store_inside_the_folder_it_ingests_is_not_ingested(tmp_path, qwen_pat
         ("z.db" if kind == "milvus" else "local" if kind == "qdrant-local" else "edge/c")
     ]
     assert second.skip_reasons[0].endswith(" store data")
+    handled = first.documents + first.skipped
+    assert done[-1].startswith(f"ingest: done, {handled}/{handled} documents")
 
 
 def test_zero_max_tokens_is_refused_not_defaulted(tmp_path, qwen_path):

@@ -231,7 +231,9 @@ class IngestRun:
 
     def status(self) -> str:
         """The counts a progress line shows."""
-        total = f"/{self.count.documents:,}" if self.count.done.is_set() else ""
+        # The first pass may miss what appeared since (a store made inside the folder).
+        found = max(self.count.documents, self.finished_documents)
+        total = f"/{found:,}" if self.count.done.is_set() else ""
         rate = self.tokens / max(self.progress.elapsed(), 1e-9)
         parts = [
             f"{self.finished_documents:,}{total} documents",
