@@ -105,9 +105,7 @@ def test_symlinks_are_not_followed_unless_asked_and_never_loop(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["milvus", "qdrant", "qdrant-local"])
-def test_a_store_inside_the_folder_it_ingests_is_not_ingested(
-    tmp_path, qwen_path, kind, caplog
-):
+def test_a_store_inside_the_folder_it_ingests_is_not_ingested(tmp_path, qwen_path, kind, caplog):
     """The store is made by ingesting the folder it lives in; the second run (which now sees
     the store's files) finds the same documents, changes nothing and names the store's folder.
     The first run's progress never counts more items than it found (its first pass walked the
