@@ -113,6 +113,31 @@ def test_json_lines_progress_counts_each_record_by_the_bytes_of_its_line(tmp_pat
         assert run.status().startswith("5/5 documents, 55.2 kB of 55.2 kB")  # the skip too
 
 
+def test_documents_refused_after_reading_count_as_handled(tmp_path):
+    """A repeated id and metadata JSON cannot hold are refused once read; the progress counts
+    them as handled and free, so a finished run says ``N/N`` of its work (was ``3/5``)."""
+    from harrier import SourceDocument
+    from harrier.ingestion._options import IngestOptions
+    from harrier.ingestion._run import IngestRun
+    from harrier.ingestion._stages import DocumentWork
+
+    source = [
+        SourceDocument("a", "first"),
+        SourceDocument("a", "the same id again"),
+        SourceDocument("nan", "x", {"score": float("nan")}),
+        SourceDocument("b", "second"),
+        SourceDocument("c", "third"),
+    ]
+    with IngestRun(source, IngestOptions(show_progress=False), convert=False) as run:
+        assert run.count.done.wait(10) and run.progress.total == 5
+        docs = [doc for group in run.groups() for doc in group]  # type: ignore[union-attr]
+        assert [d.id for d in docs] == ["a", "b", "c"]
+        assert (run.report.skipped, run.progress.total, run.progress.done) == (2, 3, 0)
+        run.embedded([DocumentWork(d.id, {}, "h", spans=[]) for d in docs])
+        assert run.status().startswith("5/5 documents")
+        assert run.progress.done == run.progress.total == 3
+
+
 def test_an_abandoned_consumer_finishes_the_item_in_hand_and_drops_the_rest():
     started, release, handled = threading.Event(), threading.Event(), []
 

@@ -30,7 +30,7 @@ from harrier.ingestion._options import IngestOptions
 from harrier.ingestion._progress import Progress, duration, size, use_bar
 from harrier.ingestion._report import IngestReport
 from harrier.ingestion._stages import Document, DocumentWork, SpanRange
-from harrier.sources._documents import LargeFile, Skipped, iter_source, jsonl_line_bytes
+from harrier.sources._documents import LargeFile, iter_source, jsonl_line_bytes
 from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources.convert import FileConverter
 from harrier.stores.base import VectorStore
@@ -163,11 +163,12 @@ class IngestRun:
             line_bytes=self.count.sizes,  # read for a JSON Lines file only
         )
         groups = stages.document_groups(
-            self._skips_counted(items),
+            items,
             self.seen,
             self.report,
             size or self.options.group_documents,
             self.options.group_chars,
+            on_skip=lambda item: self._finish(item.id, free=True),
         )
         if not count_on_read:
             yield from groups
@@ -176,12 +177,6 @@ class IngestRun:
             for doc in [group] if isinstance(group, LargeFile) else group:
                 self._finish(doc.id, free=False)
             yield group
-
-    def _skips_counted(self, items: Iterable[Any]) -> Iterator[Any]:
-        for item in items:
-            if isinstance(item, Skipped):
-                self._finish(item.id, free=True)
-            yield item
 
     def embedded(self, items: Iterable[DocumentWork | SpanRange]) -> None:
         """Count spans that went through embedding (from any thread): whole works, or ranges of

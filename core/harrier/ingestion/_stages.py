@@ -111,10 +111,16 @@ class DocumentWork:
 
 
 def document_groups(
-    items: Iterable[SourceItem], seen: set[str], report: IngestReport, size: int, chars: int
+    items: Iterable[SourceItem],
+    seen: set[str],
+    report: IngestReport,
+    size: int,
+    chars: int,
+    on_skip: Callable[[Skipped], None] | None = None,
 ) -> Iterator[list[Document] | LargeFile]:
     """Groups of at most ``size`` documents or ``chars`` characters of valid, first-seen
-    documents (a large file alone); ``seen`` collects their ids, ``report`` counts skips."""
+    documents (a large file alone); ``seen`` collects their ids, ``report`` counts skips, and
+    ``on_skip`` hears of each (the source's and the invalid or repeated documents')."""
     group: list[Document] = []
     group_chars = 0
     for item in items:
@@ -122,6 +128,8 @@ def document_groups(
             item = _validated(item, seen)
         if isinstance(item, Skipped):
             report.add_skip(item)
+            if on_skip is not None:
+                on_skip(item)
             continue
         seen.add(item.id)
         report.documents += 1
