@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 
 import numpy as np
@@ -153,3 +154,50 @@ def test_the_command_line_prints_one_line_for_a_read_error(
     assert exited.value.code == 1
     assert err.startswith("harrier: error: checking the collection in 'docs' failed after 5 ")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_pruning_keeps_documents_that_are_still_in_the_source_but_unreadable(
+    open_store, qwen_engine, tmp_path, caplog
+):
+    """One bad record never deletes data: a record skipped this run (metadata JSON cannot hold,
+    a text that is not a string) keeps its stored spans under ``prune``; a line whose id cannot
+    be read might be any stored document, so then nothing is pruned and the report says why;
+    once the source is fixed, pruning deletes what is really gone."""
+    store = open_store()
+    jsonl = tmp_path / "docs.jsonl"
+
+    def write(*lines: str) -> None:
+        jsonl.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+    x, y, z = (json.dumps({"id": i, "text": TEXTS[n]}) for n, i in enumerate("xyz"))
+    write(x, y, z)
+    harrier.ingest(jsonl, store, qwen_engine)
+    write('{"id": "x", "text": "edited", "metadata": {"n": NaN}}', '{"id": "y", "text": 1}', z)
+    bad = harrier.ingest(jsonl, store, qwen_engine, prune=True)
+    assert (bad.skipped, bad.documents_pruned, bad.prune_skipped) == (2, 0, None)
+    assert sorted(store.iter_doc_ids()) == ["x", "y", "z"]
+
+    caplog.set_level(logging.WARNING, logger="harrier")
+    write(z, '{"id": "x", broken')
+    unknown = harrier.ingest(jsonl, store, qwen_engine, prune=True)
+    assert (unknown.documents_pruned, unknown.prune_skipped) == (0, "1 records without a known id")
+    assert "prune skipped" in unknown.summary() and "docs.jsonl:2" in caplog.text
+    assert sorted(store.iter_doc_ids()) == ["x", "y", "z"]
+
+    write(z)
+    fixed = harrier.ingest(jsonl, store, qwen_engine, prune=True)
+    assert (fixed.documents_pruned, fixed.prune_skipped) == (2, None)
+    assert list(store.iter_doc_ids()) == ["z"]
+
+
+def test_pruning_keeps_a_file_that_cannot_be_read_this_time(open_store, qwen_engine, tmp_path):
+    store = open_store()
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in (("a.txt", TEXTS[0]), ("b.txt", TEXTS[1])):
+        (folder / name).write_text(text, encoding="utf-8")
+    harrier.ingest(folder, store, qwen_engine)
+    (folder / "a.txt").write_bytes(b"now \xff\xfe not UTF-8")
+    report = harrier.ingest(folder, store, qwen_engine, prune=True)
+    assert (report.skipped, report.documents_pruned) == (1, 0)
+    assert sorted(store.iter_doc_ids()) == ["a.txt", "b.txt"]

@@ -25,6 +25,8 @@ class IngestReport:
     spans_written: int = 0
     spans_deleted: int = 0
     documents_pruned: int = 0
+    prune_skipped: str | None = None
+    """Why a pruning run deleted nothing: records whose ids could not be read (see the log)."""
     tokens: int = 0
     seconds: float = 0.0
     skips: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -66,6 +68,8 @@ class IngestReport:
         return (
             f"{self.documents} documents seen, {self.unchanged} unchanged, {self.skipped} "
             f"skipped, {self.spans_written} spans written, {self.spans_deleted} spans deleted, "
-            f"{self.documents_pruned} documents pruned, {self.tokens} tokens embedded in "
+            f"{self.documents_pruned} documents pruned"
+            f"{f' (prune skipped: {self.prune_skipped})' if self.prune_skipped else ''}, "
+            f"{self.tokens} tokens embedded in "
             f"{self.seconds:.1f} s ({self.tokens_per_second:,.0f} tokens/s)"
         )

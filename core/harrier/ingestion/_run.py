@@ -30,7 +30,7 @@ from harrier.ingestion._options import IngestOptions
 from harrier.ingestion._progress import Progress, duration, size, use_bar
 from harrier.ingestion._report import IngestReport
 from harrier.ingestion._stages import Document, DocumentWork, SpanRange
-from harrier.sources._documents import LargeFile, iter_source, jsonl_line_bytes
+from harrier.sources._documents import LargeFile, Skipped, iter_source, jsonl_line_bytes
 from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources.convert import FileConverter
 from harrier.stores.base import VectorStore
@@ -97,6 +97,8 @@ class IngestRun:
         self.started = time.perf_counter()
         self.report = IngestReport()
         self.seen: set[str] = set()
+        self.kept: set[str] = set()  # ids of skipped documents: still in the source
+        self.unidentified: list[Skipped] = []  # skipped records whose id could not be read
         self.spans = 0
         self.tokens = 0
         self.finished_documents = 0
@@ -168,7 +170,7 @@ class IngestRun:
             self.report,
             size or self.options.group_documents,
             self.options.group_chars,
-            on_skip=lambda item: self._finish(item.id, free=True),
+            on_skip=self._skipped,
         )
         if not count_on_read:
             yield from groups
@@ -194,6 +196,14 @@ class IngestRun:
                 self._credited[work.id] = self._credited.get(work.id, 0.0) + share
                 self.progress.advance(share)
         self._maybe_hint()
+
+    def _skipped(self, item: Skipped) -> None:
+        """A skipped item: handled and free for the progress; pruning keeps its document."""
+        self._finish(item.id, free=True)
+        if item.document is not None:
+            self.kept.add(item.document)
+        else:
+            self.unidentified.append(item)
 
     def _units(self, doc_id: str) -> float:
         """What the progress counts for a document: its bytes, or 1 (a document)."""
@@ -241,9 +251,25 @@ class IngestRun:
         return ", ".join(parts)
 
     def prune(self, store: VectorStore) -> None:
-        """With ``options.prune``: delete the documents of ``store`` this run did not see."""
-        if self.options.prune:
-            self.report.documents_pruned = stages.prune(store, self.seen)
+        """With ``options.prune``: delete the documents of ``store`` that are no longer in the
+        source. A document skipped this run (unreadable, invalid) is still there and keeps its
+        stored spans; a record whose id could not be read might be any stored document, so
+        then nothing is pruned (a warning says which records to fix)."""
+        if not self.options.prune:
+            return
+        if self.unidentified:
+            first = self.unidentified[0]
+            self.report.prune_skipped = f"{len(self.unidentified)} records without a known id"
+            logger.warning(
+                "prune skipped: %d record(s) of the source could not be read far enough to know "
+                "their ids (e.g. %s: %s), and pruning would delete their stored versions; fix "
+                "them and run again",
+                len(self.unidentified),
+                first.id,
+                first.reason,
+            )
+            return
+        self.report.documents_pruned = stages.prune(store, self.seen | self.kept)
 
     def close(self, *, interrupted: bool = False) -> IngestReport:
         """Stop the progress, close the converter (``interrupted``: kill it, whatever it is

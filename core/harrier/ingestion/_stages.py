@@ -398,4 +398,4 @@ def _validated(doc: Document | LargeFile, seen: set[str]) -> SourceItem:
 
 
 def _skip(doc_id: str, reason: str) -> Skipped:
-    return Skipped(printable(doc_id), reason)
+    return Skipped(printable(doc_id), reason, doc_id)

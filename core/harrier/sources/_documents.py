@@ -64,10 +64,13 @@ class LazyDocument:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A source item that was not ingested, and why."""
+    """A source item that was not ingested, and why. ``document``: the id of the source's
+    document it stands for, where known (a pruning run keeps that document's stored spans: it
+    is still in the source, only unreadable this time); None for a record without one."""
 
     id: str
     reason: str
+    document: str | None = None
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,7 @@ def _iter_jsonl(
         for number, (line, length) in enumerate(_bounded_lines(stream, max_line_bytes), 1):
             where = f"{path.name}:{number}"
             if line is None:
-                item: SourceItem | None = _skip(
+                item: SourceItem | None = _line_skip(
                     where,
                     f"line longer than {max_line_bytes:,} bytes: put such a text in a file "
                     "of its own (files are streamed) or raise large_file_bytes",
@@ -261,24 +264,25 @@ def _jsonl_record(
     try:
         decoded = line.decode("utf-8-sig" if number == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        return _skip(where, f"not valid UTF-8: byte {exc.start} of the line")
+        return _line_skip(where, f"not valid UTF-8: byte {exc.start} of the line")
     if not decoded.strip():
         return None
     try:
         record = json.loads(decoded)
     except json.JSONDecodeError as exc:
-        return _skip(where, f"invalid JSON: {exc.msg}")
+        return _line_skip(where, f"invalid JSON: {exc.msg}")
     except (ValueError, RecursionError) as exc:  # a huge integer, deep nesting
-        return _skip(where, f"invalid JSON: {type(exc).__name__}: {exc}"[:200])
+        return _line_skip(where, f"invalid JSON: {type(exc).__name__}: {exc}"[:200])
+    given = record.get("id") if isinstance(record, dict) else None
+    known = None if given is None else str(given)
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        return _skip(where, 'each line must be an object with a string "text"')
+        return _line_skip(where, 'each line must be an object with a string "text"', known)
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
-        return _skip(where, '"metadata" must be an object')
-    has_id = record.get("id") is not None
-    doc_id = str(record["id"]) if has_id else content_id(record["text"], metadata)
+        return _line_skip(where, '"metadata" must be an object', known)
+    doc_id = known if known is not None else content_id(record["text"], metadata)
     if problem := storage_problem(doc_id, record["text"], metadata):
-        return _skip(where, problem)
+        return _line_skip(where, problem, doc_id)
     return _checked(SourceDocument(doc_id, record["text"], metadata))
 
 
@@ -306,9 +310,16 @@ def _checked(doc: SourceDocument) -> SourceItem:
 
 
 def _skip(doc_id: str, reason: str) -> Skipped:
-    doc_id = printable(doc_id)
-    logger.info("skipping %s: %s", doc_id, reason)
-    return Skipped(doc_id, reason)
+    """A skipped document, known by its id."""
+    return _line_skip(doc_id, reason, doc_id)
+
+
+def _line_skip(where: str, reason: str, document: str | None = None) -> Skipped:
+    """A skipped line of a JSON Lines file, shown as ``NAME:LINE``; ``document``: its id, where
+    it could be read."""
+    shown = printable(where)
+    logger.info("skipping %s: %s", shown, reason)
+    return Skipped(shown, reason, document)
 
 
 def iter_text_pieces(path: Path, piece_chars: int | None = None) -> Iterator[tuple[int, str]]:
