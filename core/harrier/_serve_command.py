@@ -135,6 +135,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ConfigurationError(str(exc)) from exc
     from harrier._embedder import Embedder
     from harrier._graphs import ROW_BUCKETS
+    from harrier._settings import EmbedderSettings
 
     args.model = args.model or DEFAULT_MODEL
     api_key = None
@@ -159,19 +160,21 @@ def run_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
     )
 
+    settings = EmbedderSettings(  # checked before binding: a bad setting never listens
+        args.model,
+        device=args.device,
+        devices=args.devices,
+        dtype=args.dtype,
+        max_tokens=args.max_tokens,
+        max_batch_tokens=args.max_batch_tokens,
+        compile=args.compile,
+    )
+
     def load() -> Any:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # the ready line says when it is loaded
-        engine = Embedder.from_pretrained(
-            args.model,
-            device=args.device,
-            devices=args.devices,
-            dtype=args.dtype,
-            max_tokens=args.max_tokens,
-            max_batch_tokens=args.max_batch_tokens,
-            compile=args.compile,
-        )
+        engine = Embedder.from_settings(settings)
         if args.compile:  # compile now, not on a client's time: graphs of one query and of
             # several, and a packed batch (more rows than the graphs take)
             for batch in (["warm-up"], ["warm-up", "compile"]):

@@ -144,6 +144,18 @@ def test_compile_off_cuda_ends_the_server_with_the_reason(
     assert "compile=True" in capsys.readouterr().err
 
 
+def test_a_bad_setting_is_refused_before_the_server_listens(
+    qwen_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harrier.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--model", str(qwen_path), "--devices", "cpu,cpu", "--port", "0"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "devices lists a device twice" in err and "listening" not in err
+
+
 def test_missing_api_key_variable_is_refused() -> None:
     from harrier.cli import main
 
