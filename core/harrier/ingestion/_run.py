@@ -98,7 +98,8 @@ class IngestRun:
         self.report = IngestReport()
         self.seen: set[str] = set()
         self.kept: set[str] = set()  # ids of skipped documents: still in the source
-        self.unidentified: list[Skipped] = []  # skipped records whose id could not be read
+        self.unidentified = 0  # skipped records whose id could not be read
+        self._first_unidentified: Skipped | None = None
         self.spans = 0
         self.tokens = 0
         self.finished_documents = 0
@@ -202,8 +203,9 @@ class IngestRun:
         self._finish(item.id, free=True)
         if item.document is not None:
             self.kept.add(item.document)
-        else:
-            self.unidentified.append(item)
+            return
+        self.unidentified += 1
+        self._first_unidentified = self._first_unidentified or item
 
     def _units(self, doc_id: str) -> float:
         """What the progress counts for a document: its bytes, or 1 (a document)."""
@@ -257,14 +259,14 @@ class IngestRun:
         then nothing is pruned (a warning says which records to fix)."""
         if not self.options.prune:
             return
-        if self.unidentified:
-            first = self.unidentified[0]
-            self.report.prune_skipped = f"{len(self.unidentified)} records without a known id"
+        first = self._first_unidentified
+        if first is not None:
+            self.report.prune_skipped = f"{self.unidentified} records without a known id"
             logger.warning(
                 "prune skipped: %d record(s) of the source could not be read far enough to know "
                 "their ids (e.g. %s: %s), and pruning would delete their stored versions; fix "
                 "them and run again",
-                len(self.unidentified),
+                self.unidentified,
                 first.id,
                 first.reason,
             )

@@ -223,7 +223,7 @@ def _iter_jsonl(
         for number, (line, length) in enumerate(_bounded_lines(stream, max_line_bytes), 1):
             where = f"{path.name}:{number}"
             if line is None:
-                item: SourceItem | None = _line_skip(
+                item: SourceItem | None = _skip_at(
                     where,
                     f"line longer than {max_line_bytes:,} bytes: put such a text in a file "
                     "of its own (files are streamed) or raise large_file_bytes",
@@ -264,25 +264,25 @@ def _jsonl_record(
     try:
         decoded = line.decode("utf-8-sig" if number == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        return _line_skip(where, f"not valid UTF-8: byte {exc.start} of the line")
+        return _skip_at(where, f"not valid UTF-8: byte {exc.start} of the line")
     if not decoded.strip():
         return None
     try:
         record = json.loads(decoded)
     except json.JSONDecodeError as exc:
-        return _line_skip(where, f"invalid JSON: {exc.msg}")
+        return _skip_at(where, f"invalid JSON: {exc.msg}")
     except (ValueError, RecursionError) as exc:  # a huge integer, deep nesting
-        return _line_skip(where, f"invalid JSON: {type(exc).__name__}: {exc}"[:200])
+        return _skip_at(where, f"invalid JSON: {type(exc).__name__}: {exc}"[:200])
     given = record.get("id") if isinstance(record, dict) else None
     known = None if given is None else str(given)
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        return _line_skip(where, 'each line must be an object with a string "text"', known)
+        return _skip_at(where, 'each line must be an object with a string "text"', known)
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
-        return _line_skip(where, '"metadata" must be an object', known)
+        return _skip_at(where, '"metadata" must be an object', known)
     doc_id = known if known is not None else content_id(record["text"], metadata)
     if problem := storage_problem(doc_id, record["text"], metadata):
-        return _line_skip(where, problem, doc_id)
+        return _skip_at(where, problem, doc_id)
     return _checked(SourceDocument(doc_id, record["text"], metadata))
 
 
@@ -311,12 +311,12 @@ def _checked(doc: SourceDocument) -> SourceItem:
 
 def _skip(doc_id: str, reason: str) -> Skipped:
     """A skipped document, known by its id."""
-    return _line_skip(doc_id, reason, doc_id)
+    return _skip_at(doc_id, reason, doc_id)
 
 
-def _line_skip(where: str, reason: str, document: str | None = None) -> Skipped:
-    """A skipped line of a JSON Lines file, shown as ``NAME:LINE``; ``document``: its id, where
-    it could be read."""
+def _skip_at(where: str, reason: str, document: str | None = None) -> Skipped:
+    """A skipped item shown as ``where`` (a document's id, or ``NAME:LINE`` of a JSON Lines
+    file); ``document``: the id of the document it stands for, where it could be read."""
     shown = printable(where)
     logger.info("skipping %s: %s", shown, reason)
     return Skipped(shown, reason, document)
