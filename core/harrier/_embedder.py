@@ -220,7 +220,9 @@ class Embedder:
         vectors :meth:`embed_queries` gives). Never truncates: a row over ``max_tokens`` raises
         ``TextTooLongError``, ids outside the vocabulary ``InputError``."""
         if isinstance(rows, np.ndarray) and rows.ndim == 1:
-            raise InputTypeError(0, rows, hint="pass a list of id rows, e.g. [ids]")
+            raise InputTypeError(
+                None, rows, expected="a list of id rows", hint="pass [ids], not a single row"
+            )
         ids = [_id_row(i, row, self._loaded.vocab_rows) for i, row in enumerate(rows)]
         self._refuse(ids)
         return self._embed_ids(ids, show_progress, prompt if self.prefix_cache else None)
@@ -397,11 +399,14 @@ def _id_row(index: int, row: Sequence[int] | np.ndarray, vocab_rows: int) -> np.
     """One row of token ids as ``int32``, checked against the model's vocabulary."""
     if isinstance(row, str):
         raise InputTypeError(
-            index, row, hint="token ids are a list of ints; embed texts with embed_documents"
+            index,
+            row,
+            expected="a list of int",
+            hint="token ids are a list of ints; embed texts with embed_documents",
         )
     array = np.asarray(row)
     if array.ndim != 1 or not (array.size == 0 or np.issubdtype(array.dtype, np.integer)):
-        raise InputTypeError(index, row, hint="each row of token ids is a flat list of ints")
+        raise InputTypeError(index, row, expected="a flat list of int")
     if array.size and (array.min() < 0 or array.max() >= vocab_rows):
         raise InputError(
             f"token ids at index {index} fall outside the model's vocabulary (0 to "

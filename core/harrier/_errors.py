@@ -95,11 +95,15 @@ class EmptyTextError(InputError):
 
 
 class InputTypeError(HarrierError, TypeError):
-    """An input is not a string."""
+    """An input is not of the type expected: the item at ``index``, or (``index`` None) the
+    whole input, a single string where a list of them goes."""
 
-    def __init__(self, index: int, value: object, *, hint: str = "") -> None:
+    def __init__(
+        self, index: int | None, value: object, *, expected: str = "str", hint: str = ""
+    ) -> None:
         self.index = index
-        message = f"input at index {index} is a {type(value).__name__}, expected str"
+        where = "the input" if index is None else f"input at index {index}"
+        message = f"{where} is a {type(value).__name__}, expected {expected}"
         super().__init__(f"{message}: {hint}" if hint else message)
 
 

@@ -83,7 +83,7 @@ def split_spans(
     :class:`Splitter` does it in far fewer tokenizer calls.
     """
     if not isinstance(text, str):
-        raise InputTypeError(0, text)
+        raise InputTypeError(None, text, hint="split_spans takes one text")
     splitter = Splitter(embedder_or_tokenizer, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
     return splitter.split_many([text])[0]
 

@@ -77,7 +77,7 @@ def checked_texts(texts: Sequence[str]) -> list[str]:
     """``texts`` as a list, or ``InputTypeError`` naming the first item that is not a string."""
     if isinstance(texts, str):
         raise InputTypeError(
-            0, texts, hint="pass a list of strings, e.g. [text], not a single string"
+            None, texts, expected="a list of str", hint="pass [text], not a single string"
         )
     items = list(texts)
     for i, text in enumerate(items):

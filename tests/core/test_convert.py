@@ -7,6 +7,8 @@ import importlib.util
 import io
 import json
 import os
+import signal
+import subprocess
 import tracemalloc
 import zipfile
 
@@ -51,6 +53,25 @@ def test_a_hung_conversion_times_out_and_the_next_file_converts(tmp_path):
     finally:
         converter.close()
     assert text == "\n\n".join(PDF_PAGES) and len(pages) == 3 and metadata["pages"] == 3
+
+
+def test_ctrl_c_at_the_terminal_leaves_the_conversion_worker_to_its_parent(tmp_path, capfd):
+    """A terminal's Ctrl-C reaches the whole process group: the worker ignores it (the run
+    stops and closes it) instead of dying with a traceback on the user's screen."""
+    pdf = write_pdf(tmp_path / "rivers.pdf")
+    converter = FileConverter(timeout=30.0)
+    try:
+        converter.convert(ConvertedFile("a", pdf, "pdf", 0))
+        process = converter.worker._process
+        assert process is not None
+        process.send_signal(signal.SIGINT)
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(timeout=0.5)
+        text, _, _ = converter.convert(ConvertedFile("b", pdf, "pdf", 1))
+        assert converter.worker._process is process and text == "\n\n".join(PDF_PAGES)
+    finally:
+        converter.close()
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_pdf_pages_convert_in_bounded_memory(tmp_path):

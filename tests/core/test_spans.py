@@ -352,8 +352,9 @@ def test_limits_of_an_embedder_and_of_one_character(qwen_path):
 def test_wrong_types(qwen_path):
     with pytest.raises(harrier.ConfigurationError, match="fast tokenizer"):
         harrier.split_spans("text", object())
-    with pytest.raises(harrier.InputTypeError):
+    with pytest.raises(harrier.InputTypeError) as info:
         harrier.split_spans(b"bytes", _tokenizer(qwen_path))  # type: ignore[arg-type]
+    assert str(info.value) == "the input is a bytes, expected str: split_spans takes one text"
     with pytest.raises(harrier.InputTypeError, match="index 1"):
         harrier.Splitter(_tokenizer(qwen_path)).split_many(["ok", None])  # type: ignore[list-item]
 

@@ -48,10 +48,10 @@ def test_bad_token_ids_are_refused_with_typed_errors(engine):
         engine.embed_token_ids([[-1, *ids[0]]])
     with pytest.raises(harrier.EmptyTextError):
         engine.embed_token_ids([special])
-    with pytest.raises(harrier.InputTypeError, match="list of id rows"):
+    with pytest.raises(harrier.InputTypeError, match="input is a ndarray, expected a list of id"):
         engine.embed_token_ids(np.array(ids[0]))
-    with pytest.raises(harrier.InputTypeError, match="embed_documents"):
+    with pytest.raises(harrier.InputTypeError, match="index 0 is a str, expected a list of int"):
         engine.embed_token_ids(["a text"])
-    with pytest.raises(harrier.InputTypeError, match="flat list of ints"):
+    with pytest.raises(harrier.InputTypeError, match="is a list, expected a flat list of int"):
         engine.embed_token_ids([[0.5, 1.5]])
     assert engine.embed_token_ids([]).shape == (0, engine.dimension)

@@ -207,10 +207,10 @@ class Pipeline:
         self, groups: Iterable[list[Document] | LargeFile], writer: BackgroundConsumer[Any]
     ) -> None:
         for prepared in in_background(self.prepare_all(groups), maxsize=2, name="harrier-reader"):
-            embedded = self.embed(prepared)
-            if self.stop.is_set():
-                return
-            writer.put(embedded)
+            for finished in self.embed(prepared):
+                if self.stop.is_set():
+                    return
+                writer.put(finished)
 
     def prepare_all(
         self, groups: Iterable[list[Document] | LargeFile]
@@ -244,17 +244,18 @@ class Pipeline:
         with self.store_lock:
             return self.store.stored_documents(doc_ids)
 
-    def embed(self, works: list[DocumentWork]) -> list[DocumentWork]:
+    def embed(self, works: list[DocumentWork]) -> Iterator[list[DocumentWork]]:
         """Stage 2, in calls of at most :func:`part_tokens` tokens (a long document's spans
-        over several), so progress moves and a stop is seen between them. The works go on (to
-        the writer) only when all their spans are embedded: a document is still written whole."""
+        over several), so progress moves and a stop is seen between them. After each call, the
+        works it finished go on to the writer: a document is written whole, and a stop loses
+        at most the call in flight, not its group (64 web pages took 40 s on a CPU)."""
         for part in stages.span_parts(works, part_tokens(self.embedder)):
             if self.stop.is_set():
-                break
+                return
             stages.embed_ranges(part, self.embedder)
             if self.on_embedded is not None:
                 self.on_embedded(part)
-        return works
+            yield [r.work for r in part if r.completes]
 
     def write(self, works: list[DocumentWork]) -> None:
         """Stage 3: write the new spans, then delete the stale ones of each document."""

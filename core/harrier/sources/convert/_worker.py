@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -112,7 +113,10 @@ def _joined(pieces: list[str], paged: bool) -> tuple[str, tuple[int, ...]]:
 
 def serve() -> None:
     """The child's loop: one request ``(format, path or bytes)`` at a time on stdin, replies
-    on stdout, until None or the end of stdin. Stray prints of converters go to stderr."""
+    on stdout, until None or the end of stdin. Stray prints of converters go to stderr.
+    Ctrl-C, which a terminal sends to the whole process group, is the parent's to handle (it
+    stops the run and this child with it): here it would only print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = Connection(os.dup(0), writable=False)
     conn = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)
