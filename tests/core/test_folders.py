@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import harrier
 from harrier.sources._folders import FolderFilter, walk_folder
 
 
@@ -102,6 +103,30 @@ def test_symlinks_are_not_followed_unless_asked_and_never_loop(tmp_path):
     ]
     followed = files_of(root, FolderFilter(follow_symlinks=True))
     assert followed == ["link.md", "real/a.md"]  # the loop back to the root is not re-walked
+
+
+def test_a_link_that_loops_or_leads_nowhere_is_a_skip_not_a_crash(tmp_path, qwen_path):
+    """``ln -s loop loop`` made the walk raise ``OSError`` (too many levels of symbolic links)
+    and stop the whole run."""
+    from harrier_qdrant import QdrantStore
+
+    root = tmp_path / "root"
+    make(root, "a.md")
+    (root / "loop").symlink_to(root / "loop")
+    (root / "nowhere").symlink_to(tmp_path / "missing")
+    walked = list(walk_folder(root, FolderFilter()))
+    assert [(p.name, r) for p, r in walked] == [
+        ("a.md", None),
+        ("loop", "symbolic link: not followed (follow_symlinks=True)"),
+        ("nowhere", "symbolic link: not followed (follow_symlinks=True)"),
+    ]
+    assert files_of(root, FolderFilter(follow_symlinks=True)) == ["a.md", "loop", "nowhere"]
+    engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
+    store = QdrantStore("links", path=tmp_path / "edge")
+    report = harrier.ingest(root, store, engine, follow_symlinks=True, quiet=True)
+    store.close()
+    assert report.documents == 1
+    assert {r: g["count"] for r, g in report.skips.items()} == {"cannot read": 2}
 
 
 @pytest.mark.parametrize("kind", ["milvus", "qdrant", "qdrant-local"])

@@ -46,7 +46,10 @@ def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | N
     stack: list[tuple[Path, list[tuple[str, Any]]]] = [(root, [])]
     while stack:
         folder, ignores = stack.pop()
-        info = folder.stat()
+        try:
+            info = folder.stat()
+        except OSError:  # gone since it was listed
+            continue
         if (info.st_dev, info.st_ino) in visited:  # a symlink loop, or a folder seen twice
             continue
         visited.add((info.st_dev, info.st_ino))
@@ -60,7 +63,7 @@ def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | N
         subfolders = []
         for entry in entries:
             rel = f"{rel_folder}/{entry.name}".lstrip("/")
-            is_dir = entry.is_dir(follow_symlinks=True)
+            is_dir = _is_dir(entry)
             if (
                 entry.name.startswith(".")
                 or _ignored(rel, is_dir, ignores)
@@ -78,6 +81,15 @@ def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | N
             elif include is None or include.match_file(rel):
                 yield Path(entry.path), None
         stack.extend(reversed(subfolders))
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """A folder, or a link to one; False for a link that loops or leads nowhere (read, it is
+    skipped with its reason)."""
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
 
 
 def _store_data(folder: Path) -> str | None:
