@@ -43,7 +43,7 @@ from harrier.sources._documents import (
     SourceItem,
     iter_text_pieces,
 )
-from harrier.sources._validation import printable, storage_problem
+from harrier.sources._validation import storage_problem
 from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible, page_range
 from harrier.stores.base import StoredDocument, VectorStore
 
@@ -390,12 +390,8 @@ def write_batches(
 
 def _validated(doc: Document | LargeFile, seen: set[str]) -> SourceItem:
     if doc.id in seen:
-        return _skip(doc.id, "duplicate document id in this run (the first one was kept)")
+        return Skipped.of(doc.id, "duplicate document id in this run (the first one was kept)")
     text = doc.text if isinstance(doc, SourceDocument) else None
     if problem := storage_problem(doc.id, text, doc.metadata):
-        return _skip(doc.id, problem)
+        return Skipped.of(doc.id, problem)
     return doc
-
-
-def _skip(doc_id: str, reason: str) -> Skipped:
-    return Skipped(printable(doc_id), reason, doc_id)

@@ -6,7 +6,6 @@ import codecs
 import gzip
 import hashlib
 import json
-import logging
 import re
 import stat
 import zlib
@@ -21,8 +20,6 @@ from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources._validation import printable, storage_problem
 from harrier.sources.convert import ConvertedFile, Unconvertible, detect_format
 from harrier.sources.convert._registry import BY_EXTENSION, check_convertible
-
-logger = logging.getLogger("harrier")
 
 _SNIFF_BYTES = 8192
 LARGE_FILE_BYTES = 16 * 2**20
@@ -71,6 +68,17 @@ class Skipped:
     id: str
     reason: str
     document: str | None = None
+
+    @classmethod
+    def at(cls, where: str, reason: str, document: str | None = None) -> Skipped:
+        """An item shown as ``where`` (a document's id, or ``NAME:LINE`` of a JSON Lines file),
+        made printable; ``document``: the id of the document it stands for, where known."""
+        return cls(printable(where), reason, document)
+
+    @classmethod
+    def of(cls, doc_id: str, reason: str) -> Skipped:
+        """A skipped document, known by its id."""
+        return cls.at(doc_id, reason, doc_id)
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ def iter_source(
 def _iter_folder(root: Path, large_file_bytes: int, where: FolderFilter) -> Iterator[SourceItem]:
     for path, reason in walk_folder(root, where):
         if reason is not None:
-            yield _skip(path.relative_to(root).as_posix(), reason)
+            yield Skipped.of(path.relative_to(root).as_posix(), reason)
         else:
             yield _read_file(path, root, large_file_bytes)
 
@@ -132,11 +140,11 @@ def _iter_folder(root: Path, large_file_bytes: int, where: FolderFilter) -> Iter
 def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
     doc_id = path.relative_to(root).as_posix()
     if storage_problem(doc_id, None, {}) is not None:  # undecodable bytes, surrogate-escaped
-        return _skip(doc_id, "file name is not valid UTF-8: rename the file to ingest it")
+        return Skipped.of(doc_id, "file name is not valid UTF-8: rename the file to ingest it")
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            return _skip(doc_id, "not a regular file: a pipe, socket or device")
+            return Skipped.of(doc_id, "not a regular file: a pipe, socket or device")
         with path.open("rb") as stream:
             if path.suffix.lower() == ".gz":
                 return _read_gzip(stream, doc_id, path.stem, large_file_bytes)
@@ -146,14 +154,14 @@ def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
                 check_convertible(fmt, info.st_size)
                 return ConvertedFile(doc_id, path, fmt, info.st_size, {"source": doc_id})
             if b"\x00" in head:
-                return _skip(doc_id, "binary file")
+                return Skipped.of(doc_id, "binary file")
             if info.st_size > large_file_bytes:
                 return LargeFile(doc_id, path, {"source": doc_id})
             data = head + stream.read()
     except Unconvertible as exc:
-        return _skip(doc_id, str(exc))
+        return Skipped.of(doc_id, str(exc))
     except OSError as exc:
-        return _skip(doc_id, f"cannot read: {exc.strerror or exc}")
+        return Skipped.of(doc_id, f"cannot read: {exc.strerror or exc}")
     return _text_document(doc_id, data)
 
 
@@ -165,23 +173,25 @@ def _read_gzip(stream: BinaryIO, doc_id: str, inner: str, limit: int) -> SourceI
     suffix = Path(inner).suffix.lower()
     if suffix in _ARCHIVES or suffix in BY_EXTENSION:
         what = "archive" if suffix in _ARCHIVES else f"{BY_EXTENSION[suffix].upper()} file"
-        return _skip(doc_id, f"compressed {what}: only compressed text files are read")
+        return Skipped.of(doc_id, f"compressed {what}: only compressed text files are read")
     try:
         with gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
             data = unzipped.read(limit + 1)
     except (OSError, EOFError, zlib.error) as exc:
-        return _skip(doc_id, f"corrupt gzip file: {exc}")
+        return Skipped.of(doc_id, f"corrupt gzip file: {exc}")
     if len(data) > limit:
-        return _skip(
+        return Skipped.of(
             doc_id,
             f"too large decompressed: over {limit:,} bytes, the limit against gzip bombs "
             "(decompress it, large files are streamed, or raise large_file_bytes)",
         )
     head = data[:_SNIFF_BYTES]
     if fmt := detect_format(Path(inner), head, data):  # never raises: no claimed format
-        return _skip(doc_id, f"compressed {fmt.upper()} file: only compressed text files are read")
+        return Skipped.of(
+            doc_id, f"compressed {fmt.upper()} file: only compressed text files are read"
+        )
     if b"\x00" in head:
-        return _skip(doc_id, "binary file: once decompressed")
+        return Skipped.of(doc_id, "binary file: once decompressed")
     return _text_document(doc_id, data)
 
 
@@ -189,9 +199,9 @@ def _text_document(doc_id: str, data: bytes) -> SourceItem:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return _skip(doc_id, f"not valid UTF-8: byte {exc.start}")
+        return Skipped.of(doc_id, f"not valid UTF-8: byte {exc.start}")
     if not text.strip():
-        return _skip(doc_id, "empty or whitespace only")
+        return Skipped.of(doc_id, "empty or whitespace only")
     return SourceDocument(doc_id, text, {"source": doc_id})
 
 
@@ -223,7 +233,7 @@ def _iter_jsonl(
         for number, (line, length) in enumerate(_bounded_lines(stream, max_line_bytes), 1):
             where = f"{path.name}:{number}"
             if line is None:
-                item: SourceItem | None = _skip_at(
+                item: SourceItem | None = Skipped.at(
                     where,
                     f"line longer than {max_line_bytes:,} bytes: put such a text in a file "
                     "of its own (files are streamed) or raise large_file_bytes",
@@ -264,25 +274,25 @@ def _jsonl_record(
     try:
         decoded = line.decode("utf-8-sig" if number == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        return _skip_at(where, f"not valid UTF-8: byte {exc.start} of the line")
+        return Skipped.at(where, f"not valid UTF-8: byte {exc.start} of the line")
     if not decoded.strip():
         return None
     try:
         record = json.loads(decoded)
     except json.JSONDecodeError as exc:
-        return _skip_at(where, f"invalid JSON: {exc.msg}")
+        return Skipped.at(where, f"invalid JSON: {exc.msg}")
     except (ValueError, RecursionError) as exc:  # a huge integer, deep nesting
-        return _skip_at(where, f"invalid JSON: {type(exc).__name__}: {exc}"[:200])
+        return Skipped.at(where, f"invalid JSON: {type(exc).__name__}: {exc}"[:200])
     given = record.get("id") if isinstance(record, dict) else None
     known = None if given is None else str(given)
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        return _skip_at(where, 'each line must be an object with a string "text"', known)
+        return Skipped.at(where, 'each line must be an object with a string "text"', known)
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
-        return _skip_at(where, '"metadata" must be an object', known)
+        return Skipped.at(where, '"metadata" must be an object', known)
     doc_id = known if known is not None else content_id(record["text"], metadata)
     if problem := storage_problem(doc_id, record["text"], metadata):
-        return _skip_at(where, problem, doc_id)
+        return Skipped.at(where, problem, doc_id)
     return _checked(SourceDocument(doc_id, record["text"], metadata))
 
 
@@ -305,21 +315,8 @@ def _from_object(item: Any, position: int, content_id: ContentIds) -> SourceItem
 
 def _checked(doc: SourceDocument) -> SourceItem:
     if not doc.text.strip():
-        return _skip(doc.id, "empty or whitespace only")
+        return Skipped.of(doc.id, "empty or whitespace only")
     return doc
-
-
-def _skip(doc_id: str, reason: str) -> Skipped:
-    """A skipped document, known by its id."""
-    return _skip_at(doc_id, reason, doc_id)
-
-
-def _skip_at(where: str, reason: str, document: str | None = None) -> Skipped:
-    """A skipped item shown as ``where`` (a document's id, or ``NAME:LINE`` of a JSON Lines
-    file); ``document``: the id of the document it stands for, where it could be read."""
-    shown = printable(where)
-    logger.info("skipping %s: %s", shown, reason)
-    return Skipped(shown, reason, document)
 
 
 def iter_text_pieces(path: Path, piece_chars: int | None = None) -> Iterator[tuple[int, str]]:
