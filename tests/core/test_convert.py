@@ -38,7 +38,10 @@ def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
         "tales": "epub",
         "plain.zip": None,
     }
-    assert isinstance(next(iter_source(bare / "plain.zip")), Skipped)  # binary, not a document
+    [zipped] = iter_source(bare / "plain.zip")  # binary, not a document
+    assert isinstance(zipped, Skipped) and zipped.reason == (
+        "binary file: not a format harrier reads (PDF, DOCX, PPTX, XLSX, HTML, EPUB, or UTF-8 text)"
+    )
 
 
 def test_a_hung_conversion_times_out_and_the_next_file_converts(tmp_path):

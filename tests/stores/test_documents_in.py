@@ -197,7 +197,7 @@ def write_gzip_folder(folder):  # type: ignore[no-untyped-def]
         "corrupt.gz": "corrupt gzip file",
         "truncated.txt.gz": "corrupt gzip file",
         "bomb.txt.gz": "too large decompressed",
-        "blob.gz": "binary file",
+        "blob.gz": "binary file once decompressed",
         "x.tar.gz": "compressed archive",
         "x.pdf.gz": "compressed PDF file",
         "page.gz": "compressed HTML file",

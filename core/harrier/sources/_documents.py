@@ -19,9 +19,11 @@ from harrier._errors import SourceError
 from harrier.sources._folders import FolderFilter, walk_folder
 from harrier.sources._validation import printable, storage_problem
 from harrier.sources.convert import ConvertedFile, Unconvertible, detect_format
-from harrier.sources.convert._registry import BY_EXTENSION, check_convertible
+from harrier.sources.convert._registry import BY_EXTENSION, CONVERTERS, check_convertible
 
 _SNIFF_BYTES = 8192
+READABLE = f"not a format harrier reads ({', '.join(f.upper() for f in CONVERTERS)}, or UTF-8 text)"
+"""Why a binary file is skipped: an OpenDocument or legacy Office file, an image, an archive."""
 LARGE_FILE_BYTES = 16 * 2**20
 """Files larger than this are streamed in pieces instead of read whole."""
 _PIECE_CHARS = 4 * 2**20
@@ -154,7 +156,7 @@ def _read_file(path: Path, root: Path, large_file_bytes: int) -> SourceItem:
                 check_convertible(fmt, info.st_size)
                 return ConvertedFile(doc_id, path, fmt, info.st_size, {"source": doc_id})
             if b"\x00" in head:
-                return Skipped.of(doc_id, "binary file")
+                return Skipped.of(doc_id, f"binary file: {READABLE}")
             if info.st_size > large_file_bytes:
                 return LargeFile(doc_id, path, {"source": doc_id})
             data = head + stream.read()
@@ -191,7 +193,7 @@ def _read_gzip(stream: BinaryIO, doc_id: str, inner: str, limit: int) -> SourceI
             doc_id, f"compressed {fmt.upper()} file: only compressed text files are read"
         )
     if b"\x00" in head:
-        return Skipped.of(doc_id, "binary file: once decompressed")
+        return Skipped.of(doc_id, f"binary file once decompressed: {READABLE}")
     return _text_document(doc_id, data)
 
 
