@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import harrier
+from harrier.ingestion._run import SourceCount, count_source
 from harrier.sources._folders import FolderFilter, walk_folder
 
 
@@ -120,7 +121,11 @@ def test_a_link_that_loops_or_leads_nowhere_is_a_skip_not_a_crash(tmp_path, qwen
         ("loop", "symbolic link: not followed (follow_symlinks=True)"),
         ("nowhere", "symbolic link: not followed (follow_symlinks=True)"),
     ]
-    assert files_of(root, FolderFilter(follow_symlinks=True)) == ["a.md", "loop", "nowhere"]
+    followed = FolderFilter(follow_symlinks=True)
+    assert files_of(root, followed) == ["a.md", "loop", "nowhere"]
+    count = SourceCount()
+    count_source(root, followed, count)  # the plan counts them: the run skips them
+    assert count.documents == 3 and count.sizes == {"a.md": 4, "loop": 0, "nowhere": 0}
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
     store = QdrantStore("links", path=tmp_path / "edge")
     report = harrier.ingest(root, store, engine, follow_symlinks=True, quiet=True)

@@ -16,7 +16,6 @@ the time left, early.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -65,9 +64,7 @@ def count_source(source: Any, folder: FolderFilter, into: SourceCount) -> None:
             if path.is_dir():
                 sizes: dict[str, int] = {}
                 for file, reason in walk_folder(path, folder):
-                    with contextlib.suppress(OSError):
-                        doc_id = file.relative_to(path).as_posix()
-                        sizes[doc_id] = 0 if reason else file.stat().st_size
+                    sizes[file.relative_to(path).as_posix()] = 0 if reason else _size(file)
                 into.sizes, into.documents = sizes, len(sizes)
                 into.bytes = sum(sizes.values())
             elif path.suffix in _JSONL:
@@ -84,6 +81,14 @@ def count_source(source: Any, folder: FolderFilter, into: SourceCount) -> None:
         pass
     finally:
         into.done.set()
+
+
+def _size(file: Path) -> int:
+    """A file's bytes; 0 for one that cannot be read (still a document: the run skips it)."""
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
 
 
 class IngestRun:
