@@ -13,10 +13,13 @@ import tracemalloc
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from document_files import PDF_PAGES, write_all, write_pdf
 from harrier.ingestion._ingest import IngestReport
-from harrier.sources._documents import Skipped, iter_source
+from harrier.sources._documents import Skipped, SourceDocument, iter_source
+from harrier.sources._validation import storage_problem
 from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible
 from harrier.sources.convert.pdf import convert_pdf
 
@@ -141,3 +144,60 @@ def _zip(files: dict[str, str]) -> bytes:
         for name, text in files.items():
             archive.writestr(name, text)
     return buffer.getvalue()
+
+
+DAMAGED = ("rivers.pdf", "survey.docx", "results.pptx", "cities.xlsx", "article.html", "tales.epub")
+"""The files of ``write_all``, one of each converted format."""
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory):
+    folder = write_all(tmp_path_factory.mktemp("originals"))
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def shared_converter():
+    converter = FileConverter(timeout=30.0)
+    yield converter
+    converter.close()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(DAMAGED),
+    edits=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.binary(min_size=0, max_size=4)),
+        min_size=1,
+        max_size=4,
+    ),
+    keep=st.one_of(st.just(1.0), st.floats(0.05, 1)),  # mostly whole: a cut ZIP is refused early
+)
+def test_damaged_documents_convert_or_skip_with_a_reason(
+    originals, shared_converter, tmp_path_factory, name, edits, keep
+):
+    """Bytes changed, dropped or cut off in a file of each format: it becomes a document of
+    storable text or a skip with its reason, and the worker goes on to the next file."""
+    data = bytearray(originals[name])
+    for where, replacement in edits:
+        at = int(where * len(data))
+        data[at : at + 1] = replacement
+    folder = tmp_path_factory.mktemp("damaged")
+    (folder / name).write_bytes(bytes(data[: max(1, int(keep * len(data)))]))
+    [item] = iter_source(folder)
+    if isinstance(item, ConvertedFile):
+        try:
+            text, metadata, pages = shared_converter.convert(item)
+        except Unconvertible as exc:
+            assert str(exc)
+        else:
+            assert storage_problem(item.id, text, metadata) is None
+            assert list(pages) == sorted(pages) and all(0 <= p <= len(text) for p in pages)
+    else:
+        assert isinstance(item, (Skipped, SourceDocument)), item
+        if isinstance(item, SourceDocument):  # read as text: it must be storable as it is
+            assert storage_problem(item.id, item.text, item.metadata) is None
+    text, _, _ = shared_converter.convert(
+        ConvertedFile("ok", write_pdf(folder / "ok.pdf"), "pdf", 0)
+    )
+    assert text == "\n\n".join(PDF_PAGES)  # the worker is still there for the next file

@@ -130,14 +130,21 @@ def serve() -> None:
             return
         fmt, source = request
         try:
-            with open(source, "rb") if isinstance(source, Path) else io.BytesIO(source) as stream:
+            stream = (
+                open(source, "rb")  # noqa: SIM115 - closed by the with below
+                if isinstance(source, Path)
+                else io.BytesIO(source)
+            )
+        except OSError as exc:
+            conn.send(("skip", f"cannot read: {exc.strerror or exc}"))
+            continue
+        try:
+            with stream:
                 conversion = CONVERTERS[fmt].load()(stream)
                 for piece in conversion.pieces:
                     conn.send(("piece", piece.strip()))
             conn.send(("done", (conversion.title, conversion.paged)))
         except Unconvertible as exc:
             conn.send(("skip", str(exc)))
-        except OSError as exc:
-            conn.send(("skip", f"cannot read: {exc.strerror or exc}"))
         except Exception as exc:  # a converter's own failure on a malformed file
             conn.send(("skip", f"conversion failed: {type(exc).__name__}: {exc}"))
