@@ -293,7 +293,10 @@ def _stopped(exc: KeyboardInterrupt, done: str | None = None) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from harrier.sources._documents import check_source
+
     options = IngestOptions.from_arguments(args)
+    check_source(args.source)  # before the model loads
     if args.ray is not None:
         if args.embedder:
             _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")

@@ -119,10 +119,15 @@ def test_bad_source_and_unknown_store(tmp_path, qwen_path):
         "--collection",
         "c",
         "--model",
-        str(qwen_path),
+        str(tmp_path / "no-model"),  # refused before the model loads (minutes for the 27b)
         cwd=tmp_path,
     )
-    assert missing.returncode == 1 and "neither a folder nor a file" in missing.stderr
+    assert missing.returncode == 1
+    assert (
+        missing.stderr
+        == f"harrier: error: source '{tmp_path / 'none'}' is neither a folder nor a file\n"
+    )
+    assert not (tmp_path / ".harrier").exists()  # and before a store is made
     store = harrier_cli(
         "ingest",
         str(CORPUS),

@@ -119,6 +119,13 @@ def test_a_collection_that_cannot_be_created_fails_the_run(open_store, qwen_engi
     assert store.collection_model() is None
 
 
+def test_a_missing_source_is_refused_before_a_collection_is_made(open_store, qwen_engine, tmp_path):
+    store = open_store()
+    with pytest.raises(harrier.SourceError, match="neither a folder nor a file"):
+        harrier.ingest(tmp_path / "typo", store, qwen_engine)
+    assert store.collection_model() is None
+
+
 def test_model_mismatch_is_refused(open_store, qwen_engine, gemma_path, tmp_path):
     store = open_store()
     harrier.ingest([SourceDocument("a", SENTENCE)], store, qwen_engine)

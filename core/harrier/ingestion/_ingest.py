@@ -18,7 +18,7 @@ from harrier.ingestion._run import IngestRun
 from harrier.ingestion._signals import RunInterrupted, deferred_signals
 from harrier.ingestion._stages import Document, DocumentWork, SpanRange
 from harrier.ingestion._threads import BackgroundConsumer, Worker, in_background
-from harrier.sources._documents import LargeFile
+from harrier.sources._documents import LargeFile, check_source
 from harrier.sources.convert import FileConverter
 from harrier.stores.base import StoredDocument, VectorStore
 
@@ -63,6 +63,7 @@ def ingest(
     it again resumes.
     """
     options = IngestOptions.of(options, **changes)
+    check_source(source)
     max_tokens = span_tokens(options, embedder)
     with IngestRun(source, options) as run:
         job = Pipeline(

@@ -34,7 +34,7 @@ from harrier.ingestion._progress import use_bar
 from harrier.ingestion._report import IngestReport
 from harrier.ingestion._run import IngestRun
 from harrier.ingestion._signals import RunInterrupted
-from harrier.sources._documents import LargeFile
+from harrier.sources._documents import LargeFile, check_source
 from harrier.stores import open_store
 from harrier.stores.base import VectorStore
 
@@ -77,6 +77,7 @@ def ingest_on_ray(
     the documents as the driver hands them to Ray.
     """
     options = IngestOptions.of(options, **changes)
+    check_source(source)
     try:
         import ray
 

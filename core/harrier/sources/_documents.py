@@ -95,6 +95,13 @@ class LargeFile:
 SourceItem = SourceDocument | LazyDocument | LargeFile | ConvertedFile | Skipped
 
 
+def check_source(source: Any) -> None:
+    """Raise :class:`SourceError` for a path that is neither a folder nor a file: checked
+    before a model loads or a collection is made (in-memory documents pass)."""
+    if isinstance(source, (str, Path)) and not (Path(source).is_dir() or Path(source).is_file()):
+        raise SourceError(f"source {str(source)!r} is neither a folder nor a file")
+
+
 def iter_source(
     source: str | Path | Iterable[Any],
     *,
@@ -121,10 +128,9 @@ def iter_source(
             yield from _iter_folder(path, large_file_bytes, folder or FolderFilter())
         elif path.is_file() and path.suffix in {".jsonl", ".ndjson"}:
             yield from _iter_jsonl(path, large_file_bytes, line_bytes)
-        elif path.is_file():
-            yield _read_file(path, path.parent, large_file_bytes)
         else:
-            raise SourceError(f"source {str(path)!r} is neither a folder nor a file")
+            check_source(path)
+            yield _read_file(path, path.parent, large_file_bytes)
         return
     content_id = ContentIds("document:")
     for position, item in enumerate(source):
