@@ -331,7 +331,7 @@ def _search(args: argparse.Namespace) -> int:
     if args.mode == "sparse":  # BM25 needs no model: none is loaded
         hits, mode, loading = _sparse_hits(args), "sparse", 0.0
     else:
-        with _open_index(args) as index:
+        with _open_index(args, existing=True) as index:
             mode = index.resolve_mode(args.mode)
             loading = time.perf_counter() - started
             hits = index.search(args.query, k=args.k, mode=mode)
@@ -381,31 +381,18 @@ def _model(args: argparse.Namespace) -> str:
 
 
 def _open_index(
-    args: argparse.Namespace, *, sparse: bool | None = None, announce: bool = False
+    args: argparse.Namespace,
+    *,
+    sparse: bool | None = None,
+    announce: bool = False,
+    existing: bool = False,
 ) -> Any:
-    """The engine (loaded here, or a server with --embedder) and the store, as an ``Index``
-    (imported here: the engine's modules load torch). ``announce``: a progress line first."""
+    """The store and the engine (loaded here, or a server with --embedder) as an ``Index``
+    (imported here: the engine's modules load torch). The store opens first, so a wrong URL or
+    path (and, with ``existing``, a collection that does not exist) fails before a model loads,
+    which takes minutes for the 27b. ``announce``: a progress line before the model loads."""
     from harrier._index import Index
 
-    embedder: Any
-    if args.embedder:
-        from harrier._remote import RemoteEmbedder
-
-        embedder = RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
-    else:
-        from transformers.utils import logging as transformers_logging
-
-        from harrier._embedder import Embedder
-
-        transformers_logging.disable_progress_bar()
-        if announce:
-            logging.getLogger("harrier.progress").info("loading model %s", _model(args))
-        embedder = Embedder.from_pretrained(
-            _model(args),
-            device=args.device,
-            devices=args.devices,
-            max_tokens=getattr(args, "max_tokens", None),
-        )
     quantization = getattr(args, "quantization", None)  # a Qdrant option, ingest only
     store = open_store(
         args.store,
@@ -413,7 +400,35 @@ def _open_index(
         sparse=sparse,
         **({"quantization": quantization} if quantization else {}),
     )
+    try:
+        if existing and store.collection_model() is None:
+            raise store.missing_collection()
+        embedder = _engine(args, announce)
+    except BaseException:
+        store.close()
+        raise
     return Index(store, embedder, query_instruction=getattr(args, "query_instruction", None))
+
+
+def _engine(args: argparse.Namespace, announce: bool) -> Any:
+    """The engine of ``--embedder`` (a server) or ``--model`` (loaded here)."""
+    if args.embedder:
+        from harrier._remote import RemoteEmbedder
+
+        return RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
+    from transformers.utils import logging as transformers_logging
+
+    from harrier._embedder import Embedder
+
+    transformers_logging.disable_progress_bar()
+    if announce:
+        logging.getLogger("harrier.progress").info("loading model %s", _model(args))
+    return Embedder.from_pretrained(
+        _model(args),
+        device=args.device,
+        devices=args.devices,
+        max_tokens=getattr(args, "max_tokens", None),
+    )
 
 
 def open_store(spec: str, collection: str, **options: Any) -> Any:

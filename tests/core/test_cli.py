@@ -100,8 +100,8 @@ def test_search_of_missing_collection_fails_with_message(tmp_path, qwen_path, mo
 
 def test_missing_model_offline_suggests_model_path(tmp_path):
     result = harrier_cli(
-        "search",
-        "q",
+        "ingest",
+        str(CORPUS),
         "--collection",
         "c",
         cwd=tmp_path,
@@ -128,6 +128,17 @@ def test_bad_source_and_unknown_store(tmp_path, qwen_path):
         == f"harrier: error: source '{tmp_path / 'none'}' is neither a folder nor a file\n"
     )
     assert not (tmp_path / ".harrier").exists()  # and before a store is made
+    typo = harrier_cli(
+        "search",
+        "rivers",
+        "--collection",
+        "typo",
+        "--model",
+        str(tmp_path / "no-model"),
+        cwd=tmp_path,
+    )
+    assert typo.returncode == 1  # the collection is checked before the model loads
+    assert typo.stderr.startswith("harrier: error: collection 'typo' does not exist in ")
     store = harrier_cli(
         "ingest",
         str(CORPUS),
