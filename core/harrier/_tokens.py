@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from harrier._errors import InputTypeError
+from harrier._errors import InputError, InputTypeError
+from harrier.sources._validation import surrogate_at
 
 TOKEN_DTYPE = np.int32
 
@@ -26,7 +27,7 @@ def encode(tokenizer: Any, texts: Sequence[str]) -> list[np.ndarray]:
     backend = _plain_backend(tokenizer)
     if backend is not None:
         fast = getattr(backend, "encode_batch_fast", backend.encode_batch)
-        rows: list[Any] = [e.ids for e in fast(list(texts), add_special_tokens=True)]
+        rows: list[Any] = [e.ids for e in _checked(fast, texts, add_special_tokens=True)]
     else:
         rows = _slow_rows(tokenizer, texts, "input_ids", special=True, return_token_type_ids=False)
     return [np.array(row, dtype=TOKEN_DTYPE) for row in rows]
@@ -38,13 +39,30 @@ def offsets(tokenizer: Any, texts: Sequence[str]) -> list[np.ndarray]:
     backend = _plain_backend(tokenizer)
     if backend is not None:
         rows: list[Any] = [
-            e.offsets for e in backend.encode_batch(list(texts), add_special_tokens=False)
+            e.offsets for e in _checked(backend.encode_batch, texts, add_special_tokens=False)
         ]
     else:
         rows = _slow_rows(
             tokenizer, texts, "offset_mapping", special=False, return_offsets_mapping=True
         )
     return [np.asarray(row, dtype=np.int64).reshape(-1, 2) for row in rows]
+
+
+def _checked(encode_batch: Any, texts: Sequence[str], **kwargs: Any) -> Any:
+    """``encode_batch(texts)`` of a Rust backend, whose bare ``TypeError`` for a text that is
+    not valid Unicode (a lone surrogate: undecodable bytes of a file name or ``argv`` become
+    them in Python) becomes an :class:`InputError` naming the text and the character."""
+    try:
+        return encode_batch(list(texts), **kwargs)
+    except TypeError:
+        for index, text in enumerate(texts):
+            if isinstance(text, str) and (at := surrogate_at(text)) is not None:
+                raise InputError(
+                    f"text at index {index} is not valid Unicode: it holds a lone surrogate "
+                    f"(U+{ord(text[at]):04X}), as undecodable bytes become; decode such bytes "
+                    "with errors='replace', or remove the character"
+                ) from None
+        raise
 
 
 def _slow_rows(

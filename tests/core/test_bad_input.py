@@ -27,6 +27,27 @@ def test_query_longer_than_the_limit_is_a_typed_error(tmp_path, qwen_path):
     index.close()
 
 
+def test_a_lone_surrogate_is_a_typed_error_naming_the_text(tmp_path, qwen_path):
+    """Undecodable bytes (a query typed in a Latin-1 terminal, a file name) reach Python as lone
+    surrogates; the tokenizer's bare TypeError said nothing of which text or why."""
+    engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
+    bad = ["fine", os.fsdecode(b"caf\xe9 au lait")]
+    expected = r"text at index 1 is not valid Unicode: it holds a lone surrogate \(U\+DCE9\)"
+    for call in (
+        engine.embed_documents,
+        engine.embed_queries,
+        engine.count_tokens,
+        harrier.Splitter(engine, max_tokens=64).split_many,
+    ):
+        with pytest.raises(harrier.InputError, match=expected):
+            call(bad)
+    index = harrier.Index(QdrantStore("s", path=tmp_path / "s"), engine)
+    index.ingest([SourceDocument("a", "short text")])
+    with pytest.raises(harrier.InputError, match="index 0 is not valid Unicode"):
+        index.search(bad[1])
+    index.close()
+
+
 def test_control_characters_are_kept_exactly(tmp_path, qwen_path):
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
     text = "bell\x07 null\x00 escape\x1b[31m tab\t cr\r form\x0c del\x7f zero-width\u200b end"

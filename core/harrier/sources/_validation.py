@@ -21,9 +21,9 @@ def storage_problem(doc_id: str, text: str | None, metadata: Any) -> str | None:
     stored as it is, or None when it can."""
     if not isinstance(doc_id, str):
         return f"id must be a string, not {type(doc_id).__name__}"
-    if (position := _surrogate_at(doc_id)) is not None:
+    if (position := surrogate_at(doc_id)) is not None:
         return f"id is not valid Unicode: a lone surrogate at character {position}"
-    if text is not None and (position := _surrogate_at(text)) is not None:
+    if text is not None and (position := surrogate_at(text)) is not None:
         return f"text is not valid Unicode: a lone surrogate at character {position}"
     return metadata_problem(metadata)
 
@@ -40,7 +40,7 @@ def metadata_problem(metadata: Any) -> str | None:
         return f"metadata is not JSON-able: {exc}"
     except (TypeError, RecursionError) as exc:
         return f"metadata is not JSON-able: {exc}"
-    if _surrogate_at(encoded) is not None:
+    if surrogate_at(encoded) is not None:
         return "metadata is not valid Unicode: a lone surrogate in a key or value"
     return None
 
@@ -56,7 +56,8 @@ def replace_surrogates(text: str) -> tuple[str, int]:
     return _SURROGATE.subn("\ufffd", text)
 
 
-def _surrogate_at(text: str) -> int | None:
+def surrogate_at(text: str) -> int | None:
+    """Where ``text`` holds its first lone surrogate (not valid Unicode), or None."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
