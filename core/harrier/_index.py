@@ -10,6 +10,7 @@ from harrier._deprecation import renamed
 from harrier._engine import EmbeddingEngine
 from harrier._errors import ConfigurationError, NoSparseVectorsError
 from harrier._records import Hit
+from harrier.framework_stores import check_query
 from harrier.framework_stores import search as search_store
 from harrier.ingestion._ingest import ingest
 from harrier.ingestion._options import IngestOptions
@@ -79,6 +80,7 @@ class Index:
         """
         if k < 1:
             raise ConfigurationError(f"k={k} must be at least 1")
+        check_query(query)
         return search_store(
             self.store,
             query,

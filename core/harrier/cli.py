@@ -327,6 +327,9 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from harrier.framework_stores import check_query
+
+    check_query(args.query)  # before a store opens or a model loads
     started = time.perf_counter()
     if args.mode == "sparse":  # BM25 needs no model: none is loaded
         hits, mode, loading = _sparse_hits(args), "sparse", 0.0

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harrier._errors import ConfigurationError, NoSparseVectorsError
+from harrier._errors import ConfigurationError, InputError, InputTypeError, NoSparseVectorsError
 from harrier._identity import ModelIdentity
 from harrier._records import Hit, SpanRecord, canonical_json, document_hash
 from harrier.ingestion._stages import write_batches
@@ -170,6 +170,16 @@ def upsert_records(store: VectorStore, records: Sequence[SpanRecord]) -> None:
     """Write ``records`` in requests bounded by the store's count and byte limits."""
     for batch in write_batches([records], store.max_batch_count, store.max_batch_bytes):
         store.upsert(batch)
+
+
+def check_query(query: str) -> None:
+    """Refuse a query with no words (``harrier search ""``, an empty question in a chain):
+    BM25 matches nothing for it, and its embedding is the instruction's alone, whose nearest
+    spans mean nothing. The frameworks' own vector-store classes keep their behaviour."""
+    if not isinstance(query, str):
+        raise InputTypeError(None, query)
+    if not query.strip():
+        raise InputError("the query is empty: pass the words to search for")
 
 
 def search(

@@ -48,6 +48,19 @@ def test_a_lone_surrogate_is_a_typed_error_naming_the_text(tmp_path, qwen_path):
     index.close()
 
 
+def test_an_empty_query_is_refused_not_answered(tmp_path, qwen_path):
+    """An empty query's embedding is the instruction's alone: its nearest spans mean nothing."""
+    engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
+    index = harrier.Index(QdrantStore("e", path=tmp_path / "e"), engine)
+    index.ingest([SourceDocument("a", "short text")])
+    assert [hit.doc_id for hit in index.search("short")] == ["a"]
+    for query in ("", " \n\t"):
+        for mode in ("hybrid", "dense", "sparse"):
+            with pytest.raises(harrier.InputError, match="the query is empty"):
+                index.search(query, mode=mode)
+    index.close()
+
+
 def test_control_characters_are_kept_exactly(tmp_path, qwen_path):
     engine = harrier.Embedder.from_pretrained(qwen_path, device="cpu")
     text = "bell\x07 null\x00 escape\x1b[31m tab\t cr\r form\x0c del\x7f zero-width\u200b end"

@@ -139,6 +139,9 @@ def test_bad_source_and_unknown_store(tmp_path, qwen_path):
     )
     assert typo.returncode == 1  # the collection is checked before the model loads
     assert typo.stderr.startswith("harrier: error: collection 'typo' does not exist in ")
+    empty = harrier_cli("search", " ", "--collection", "typo", cwd=tmp_path)
+    assert empty.returncode == 1  # refused before the store opens
+    assert empty.stderr == "harrier: error: the query is empty: pass the words to search for\n"
     store = harrier_cli(
         "ingest",
         str(CORPUS),
