@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 PDF_PAGES = [
@@ -134,3 +135,15 @@ def write_all(folder: Path) -> Path:
     (folder / "article.html").write_text(html_page(), encoding="utf-8")
     write_epub(folder / "tales.epub")
     return folder
+
+
+def mixed_text(chars: int, seed: int = 0) -> str:
+    """``chars`` characters of random words, CJK, emoji, accents, newlines and paragraphs."""
+    rng = random.Random(seed)
+    words = ["rivers", "carry", "water", "to", "the", "sea.", "机器学习", "🙂", "énergie", "\n"]
+    parts, size = [], 0
+    while size < chars:
+        word = rng.choice(words) + rng.choice([" ", " ", " ", "\n\n"])
+        parts.append(word)
+        size += len(word)
+    return "".join(parts)[:chars]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import random
 import re
 import resource
 import threading
@@ -13,19 +12,9 @@ import numpy as np
 import pytest
 
 import harrier
+from document_files import mixed_text
 from harrier.sources import _documents
 from harrier.sources._documents import iter_text_pieces
-
-
-def _text(chars: int, seed: int = 0) -> str:
-    rng = random.Random(seed)
-    words = ["rivers", "carry", "water", "to", "the", "sea.", "机器学习", "🙂", "énergie", "\n"]
-    parts, size = [], 0
-    while size < chars:
-        word = rng.choice(words) + rng.choice([" ", " ", " ", "\n\n"])
-        parts.append(word)
-        size += len(word)
-    return "".join(parts)[:chars]
 
 
 def test_pieces_tile_the_file(tmp_path):
@@ -52,7 +41,7 @@ def test_large_file_streams_tiles_and_reruns(open_store, qwen_engine, tmp_path, 
     monkeypatch.setattr(_documents, "_PIECE_CHARS", 20_000)
     folder = tmp_path / "src"
     folder.mkdir()
-    text = _text(90_000)
+    text = mixed_text(90_000)
     (folder / "big.txt").write_text(text, encoding="utf-8")
     (folder / "small.txt").write_text("a small file", encoding="utf-8")
     store = open_store()
@@ -81,7 +70,7 @@ def test_large_file_streams_tiles_and_reruns(open_store, qwen_engine, tmp_path, 
 def test_200_megabyte_file_keeps_memory_bounded(open_store, qwen_engine, tmp_path):
     """Streams a 200 MB file end to end; resident memory grows far less than the file."""
     path = tmp_path / "huge.txt"
-    block = _text(1_000_000, seed=1)
+    block = mixed_text(1_000_000, seed=1)
     with path.open("w", encoding="utf-8") as out:
         for _ in range(200):
             out.write(block)
@@ -102,7 +91,10 @@ def test_a_long_record_is_embedded_in_bounded_calls_with_progress_between(
     when the record was embedded in one call."""
     from harrier.ingestion import _ingest
 
-    docs = [harrier.SourceDocument("long", _text(30_000)), harrier.SourceDocument("b", "short")]
+    docs = [
+        harrier.SourceDocument("long", mixed_text(30_000)),
+        harrier.SourceDocument("b", "short"),
+    ]
     options = {"max_tokens": 64, "show_progress": False, "progress_interval": 0.02}
 
     def stored(store):

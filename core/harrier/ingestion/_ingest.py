@@ -247,16 +247,17 @@ class Pipeline:
 
     def embed(self, works: list[DocumentWork]) -> Iterator[list[DocumentWork]]:
         """Stage 2, in calls of at most :func:`part_tokens` tokens (a long document's spans
-        over several), so progress moves and a stop is seen between them. After each call, the
-        works it finished go on to the writer: a document is written whole, and a stop loses
-        at most the call in flight, not its group (64 web pages took 40 s on a CPU)."""
+        over several), so progress moves and a stop is seen between them. After each call, what
+        it finished goes on to the writer (:func:`~harrier.ingestion._stages.finished`): a stop
+        loses at most the call in flight, not its group (64 web pages took 40 s on a CPU) nor
+        the finished parts of a new long document (a book: minutes on a CPU)."""
         for part in stages.span_parts(works, part_tokens(self.embedder)):
             if self.stop.is_set():
                 return
             stages.embed_ranges(part, self.embedder)
             if self.on_embedded is not None:
                 self.on_embedded(part)
-            yield [r.work for r in part if r.completes]
+            yield stages.finished(part)
 
     def write(self, works: list[DocumentWork]) -> None:
         """Stage 3: write the new spans, then delete the stale ones of each document."""

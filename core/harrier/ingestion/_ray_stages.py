@@ -30,7 +30,7 @@ from harrier.sources._documents import LargeFile, Skipped
 from harrier.sources.convert import ConvertedFile, FileConverter
 from harrier.stores.registry import open_store
 
-COUNTS = ("unchanged", "spans_written", "spans_deleted", "tokens")
+COUNTS = ("unchanged", "spans_written", "spans_deleted", "spans_resumed", "tokens")
 """What the write tasks count (with the skips); the driver counts the rest."""
 
 

@@ -27,6 +27,8 @@ class IngestReport:
     documents_pruned: int = 0
     prune_skipped: str | None = None
     """Why a pruning run deleted nothing: records whose ids could not be read (see the log)."""
+    spans_resumed: int = 0
+    """Spans a stopped run had written of a document's current version, kept, not embedded."""
     tokens: int = 0
     seconds: float = 0.0
     skips: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -65,10 +67,11 @@ class IngestReport:
         return {**fields, "tokens_per_second": round(self.tokens_per_second, 1)}
 
     def summary(self) -> str:
+        resumed = f", {self.spans_resumed} spans kept from a stopped run" * bool(self.spans_resumed)
         return (
             f"{self.documents} documents seen, {self.unchanged} unchanged, {self.skipped} "
-            f"skipped, {self.spans_written} spans written, {self.spans_deleted} spans deleted, "
-            f"{self.documents_pruned} documents pruned"
+            f"skipped, {self.spans_written} spans written{resumed}, {self.spans_deleted} spans "
+            f"deleted, {self.documents_pruned} documents pruned"
             f"{f' (prune skipped: {self.prune_skipped})' if self.prune_skipped else ''}, "
             f"{self.tokens} tokens embedded in "
             f"{self.seconds:.1f} s ({self.tokens_per_second:,.0f} tokens/s)"

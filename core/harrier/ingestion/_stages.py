@@ -67,9 +67,10 @@ def hash_of(doc: SourceDocument | LazyDocument, settings: str) -> str:
 class DocumentWork:
     """One document (or one piece of a large one) on its way through the stages.
 
-    ``spans`` is None when the document is unchanged (or skipped: ``skip`` says why);
-    ``span_count`` counts the spans of the whole document, and ``last`` is False on every piece
-    of a large file but its last, whose write deletes the stale spans.
+    ``spans`` is None when the document is unchanged (or skipped: ``skip`` says why), else
+    the spans to embed and write: all of them, less the ``resumed`` ones a stopped run already
+    wrote of this version. ``span_count`` counts the spans of the whole document, and ``last``
+    is False on every piece of a large file but its last, whose write deletes the stale spans.
     """
 
     id: str
@@ -82,6 +83,22 @@ class DocumentWork:
     last: bool = True
     skip: str | None = None
     pages: tuple[int, ...] = ()
+    resumed: int = 0
+
+    def set_spans(self, spans: list[Span], span_count: int | None = None) -> None:
+        """The spans to embed: ``spans`` (of ``span_count``, default ``len(spans)``, in the
+        whole document) less those a stopped run already wrote of this version."""
+        self.span_count = len(spans) if span_count is None else span_count
+        done = self.stored.resumable(self.hash, self.span_count) if self.stored else None
+        self.spans = [s for s in spans if s.index not in done] if done else spans
+        self.resumed = len(spans) - len(self.spans)
+
+    @property
+    def writes_in_parts(self) -> bool:
+        """Whether its spans may be written as they are embedded (so a stop keeps them, and a
+        re-run resumes): no other version of the document is stored, which that would leave
+        half-replaced."""
+        return self.stored is None or self.stored.resumable(self.hash, self.span_count) is not None
 
     def records(self, model: str) -> list[SpanRecord]:
         """The span records of this document, once embedded."""
@@ -190,7 +207,7 @@ def prepare(
         changed.append(work)
         texts.append(text)
     for work, spans in zip(changed, splitter.split_many(texts), strict=True):
-        work.spans, work.span_count = spans, len(spans)
+        work.set_spans(spans)
     return works
 
 
@@ -229,17 +246,9 @@ def prepare_large(
             for s in splitter.split(piece)
         ]
         index += len(spans)
-        yield [
-            DocumentWork(
-                file.id,
-                file.metadata,
-                doc_hash,
-                stored if last else None,
-                spans,
-                span_count=count,
-                last=last,
-            )
-        ]
+        work = DocumentWork(file.id, file.metadata, doc_hash, stored, last=last)
+        work.set_spans(spans, count)
+        yield [replace(work, stored=stored if last else None)]
 
 
 def with_last(items: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
@@ -299,6 +308,29 @@ class SpanRange:
     def completes(self) -> bool:
         """The range ends its work (and, on the last piece of a file, its document)."""
         return self.stop == len(self.work.spans or ())
+
+    def piece(self) -> DocumentWork:
+        """This embedded range as a work to write now: the range that completes its work also
+        deletes the stale spans (on the document's last piece) and counts the resumed ones."""
+        work, vectors = self.work, self.work.vectors
+        assert vectors is not None  # embedded
+        if not self.completes:
+            work = replace(work, stored=None, last=False, resumed=0)
+        return replace(work, spans=self.spans, vectors=vectors[self.start : self.stop])
+
+
+def finished(part: Sequence[SpanRange]) -> list[DocumentWork]:
+    """What the writer takes once ``part`` is embedded: the works it completes, and each range
+    of a work that :attr:`~DocumentWork.writes_in_parts` (a stop then keeps the ranges written,
+    and a re-run embeds only the rest); any other long document goes whole, after its last."""
+    works = []
+    for r in part:
+        whole = r.start == 0 and r.completes
+        if not whole and r.work.writes_in_parts:
+            works.append(r.piece())
+        elif r.completes:
+            works.append(r.work)
+    return works
 
 
 def embed(works: Sequence[DocumentWork], embedder: EmbeddingEngine) -> None:
@@ -363,6 +395,7 @@ def write(
     changed = [w for w in works if w.spans is not None]
     report.unchanged += sum(w.spans is None and w.skip is None for w in works)
     report.tokens += sum(s.token_count for w in changed for s in w.spans or ())
+    report.spans_resumed += sum(w.resumed for w in changed)
     per_doc = [w.records(model) for w in changed]
     for batch in write_batches(per_doc, store.max_batch_count, store.max_batch_bytes):
         store.upsert(batch)

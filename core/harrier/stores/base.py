@@ -41,6 +41,13 @@ class StoredDocument:
         indices = sorted(index for index, _, _ in self.spans)
         return hashes == {doc_hash} and len(counts) == 1 and indices == list(range(counts.pop()))
 
+    def resumable(self, doc_hash: str, span_count: int) -> frozenset[int] | None:
+        """The span indices of version ``doc_hash`` (of ``span_count`` spans) that a stopped run
+        already wrote, when nothing else is stored (else None: the document is redone whole)."""
+        if any(digest != doc_hash or count != span_count for _, count, digest in self.spans):
+            return None
+        return frozenset(index for index, _, _ in self.spans)
+
     def stale_after(self, span_count: int) -> int:
         """How many stored spans a new version of ``span_count`` spans does not overwrite."""
         return sum(index >= span_count for index, _, _ in self.spans)
