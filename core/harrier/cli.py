@@ -281,8 +281,8 @@ def _stopped(exc: KeyboardInterrupt, done: str | None = None) -> None:
     code = exit_code(exc)
     sys.stderr.write(f"harrier: interrupted ({'SIGTERM' if code == 143 else 'Ctrl-C'})")
     sys.stderr.write(
-        f": {done}\nharrier: run the same command again to resume (finished documents are "
-        "skipped)\n"
+        f": {done}\nharrier: run the same command again to resume (finished documents, and the "
+        "spans written of a new one, are skipped)\n"
         if done
         else "\n"
     )

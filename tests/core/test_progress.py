@@ -187,6 +187,29 @@ def test_a_worker_reraises_and_its_waiter_stays_interruptible():
     assert interrupted and time.monotonic() - started < 5
 
 
+def test_spans_a_stopped_run_wrote_count_with_the_first_part_of_a_resumed_document(tmp_path):
+    """A re-run embeds the 6 missing spans of 10 in two parts: the 4 kept leave the total with
+    the first (as unchanged documents do), so the rate counts only the work done here."""
+    from harrier._spans import Span
+    from harrier.ingestion._options import IngestOptions
+    from harrier.ingestion._run import IngestRun
+    from harrier.ingestion._stages import DocumentWork, SpanRange
+
+    (tmp_path / "a.txt").write_text("x" * 1000)
+    spans = [Span("x", i, i + 1, i, 1) for i in range(4, 10)]
+    work = DocumentWork("a.txt", {}, "h", spans=spans, span_count=10, resumed=4)
+    with IngestRun(tmp_path, IngestOptions(show_progress=False, quiet=True), convert=False) as run:
+        deadline = time.monotonic() + 30  # the first pass sets the total in its thread
+        while run.progress.total is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert run.progress.total == 1000
+        run.embedded([SpanRange(work, 0, 3)])
+        assert (run.progress.done, run.progress.total) == (pytest.approx(300), pytest.approx(600))
+        run.embedded([SpanRange(work, 3, 6)])
+        assert run.progress.done == pytest.approx(600) == run.progress.total
+        assert run.finished_documents == 1
+
+
 def test_the_plan_and_a_long_estimate_name_what_would_shorten_it(caplog, tmp_path):
     from harrier.ingestion._options import IngestOptions
     from harrier.ingestion._run import IngestRun

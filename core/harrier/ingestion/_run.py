@@ -195,6 +195,12 @@ class IngestRun:
             work, spans = span_range.work, span_range.spans
             self.spans += len(spans)
             self.tokens += sum(s.token_count for s in spans)
+            if span_range.start == 0 and work.resumed and work.span_count:
+                # what a stopped run wrote needs no work: it leaves the total, as unchanged
+                # documents do, so the rate and the estimate count only the work done here
+                free = self._units(work.id) * work.resumed / work.span_count
+                self._credited[work.id] = self._credited.get(work.id, 0.0) + free
+                self.progress.discount(free)
             if span_range.completes and work.last:
                 self._finish(work.id, free=work.spans is None)
             elif spans and work.span_count:
