@@ -46,11 +46,11 @@ except ImportError as exc:
     print("no varlen_attn:", exc)
 EOF
 if [ "$MODE" = quick ]; then
-  TESTS=(-k "packed or packs or graphs") BENCH=queries,ingestion LIMIT=(60 280)
+  TESTS=(-k "packed or packs or graphs") BENCH=queries,ingestion LIMIT=(60 310)
 elif [ "$MODE" = quantized ]; then
   TESTS=(-k "bfloat16") BENCH=quantized LIMIT=(60 150)
 else
-  TESTS=() BENCH=documents,queries,ingestion LIMIT=(150 370)
+  TESTS=() BENCH=documents,queries,ingestion LIMIT=(150 385)
 fi
 timeout "${LIMIT[0]}" python3 -m pytest tests/core/test_gpu.py -m gpu -q -p no:cacheprovider \
   -o addopts="" -p no:randomly ${TESTS[@]+"${TESTS[@]}"} 2>&1 | grep -v -E "Loading weights|Writing model" \

@@ -109,7 +109,7 @@ GPU = {
         "--profile",
     ],
     "long span": ["--layers", "0", "--tokens", "32000", "--device", "cuda"],
-    "ingestion": [*GPU_CORPUS, "--edge-only", "--runs", "3"],
+    "ingestion": [*GPU_CORPUS, "--edge-only", "--runs", "3", "--steady-documents", "1024"],
     "splitter": [],
     "prepare": ["--device", "cuda", "--engine-texts", "256", "--files", "6000"],
     "stores": ["--sizes", "10000,100000", "--stores", "edge", "--device", "cuda"],
