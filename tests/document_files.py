@@ -25,6 +25,16 @@ HTML_ARTICLE = [
     "Oxbow lakes remain when a meander is cut off from the main channel.",
 ]
 HTML_CHROME = ["Shop catalogue", "Subscribe newsletter", "Copyright Example Media"]
+ODT_HEADING = "Meeting minutes"
+ODT_SENTENCES = [
+    "The council approved the new bridge over the river.",
+    "Work on the northern bank starts in May.",
+]
+ODP_SLIDES = [
+    ("Flood plan", "Sandbags are stored at the fire station.", "Mention the volunteers."),
+    ("Contacts", "Call the harbour office before noon.", ""),
+]
+ODS_ROWS = [("river", "length"), ("Loire", "1006"), ("Rhone", "813")]
 EPUB_CHAPTERS = [
     ("The lighthouse", "The keeper climbed the spiral stairs every evening."),
     ("The storm", "Waves broke over the rocks until the morning came."),
@@ -92,6 +102,68 @@ def write_xlsx(path: Path) -> Path:
     return path
 
 
+def write_odt(path: Path) -> Path:
+    """A LibreOffice text: a heading, a paragraph, a list item, a table, a paragraph."""
+    from odfdo import Document, Header, List, ListItem, Paragraph, Table
+
+    document = Document("text")
+    body = document.body
+    body.append(Header(1, ODT_HEADING))
+    body.append(Paragraph(ODT_SENTENCES[0]))
+    listing = List()
+    listing.append(ListItem("Agenda item: budget"))
+    body.append(listing)
+    table = Table("Votes", width=2, height=2)
+    for (x, y), value in {(0, 0): "for", (1, 0): "against", (0, 1): "7", (1, 1): "2"}.items():
+        table.set_value((x, y), value)
+    body.append(table)
+    body.append(Paragraph(ODT_SENTENCES[1]))
+    document.save(path)
+    return path
+
+
+def write_odp(path: Path) -> Path:
+    """A LibreOffice presentation: a title frame and a text frame per slide, and notes."""
+    from odfdo import Document, DrawPage, Element, Frame
+
+    document = Document("presentation")
+    document.meta.title = ""  # the template's title is "presentation"
+    for page in document.body.get_draw_pages():  # and it holds an empty first slide
+        document.body.delete(page)
+    for number, (title, text, notes) in enumerate(ODP_SLIDES, start=1):
+        page = DrawPage(f"page{number}", name=f"Slide {number}")
+        heading = Frame.text_frame(title, size=("20cm", "2cm"), position=("1cm", "1cm"))
+        heading.set_attribute("presentation:class", "title")
+        page.append(heading)
+        page.append(Frame.text_frame(text, size=("20cm", "8cm"), position=("1cm", "4cm")))
+        if notes:
+            speaker = Element.from_tag("<presentation:notes/>")
+            speaker.append(Frame.text_frame(notes, size=("20cm", "8cm"), position=("1cm", "1cm")))
+            page.append(speaker)
+        document.body.append(page)
+    document.save(path)
+    return path
+
+
+def write_ods(path: Path) -> Path:
+    """A LibreOffice spreadsheet: one sheet of rows, then a million styled blank rows."""
+    from odfdo import Document, Element, Table
+
+    document = Document("spreadsheet")
+    for sheet in document.body.get_tables():  # the template's empty first sheet
+        document.body.delete(sheet)
+    sheet = Table("Rivers")
+    for y, row in enumerate(ODS_ROWS):
+        for x, value in enumerate(row):
+            sheet.set_value((x, y), value)
+    blank = Element.from_tag('<table:table-row table:number-rows-repeated="1048000"/>')
+    blank.append(Element.from_tag("<table:table-cell/>"))
+    sheet.append(blank)
+    document.body.append(sheet)
+    document.save(path)
+    return path
+
+
 def html_page() -> str:
     """An article between a navigation bar, a sidebar and a footer."""
     nav = "".join(f'<li><a href="/{i}">{w}</a></li>' for i, w in enumerate(HTML_CHROME[:2]))
@@ -134,6 +206,9 @@ def write_all(folder: Path) -> Path:
     write_xlsx(folder / "cities.xlsx")
     (folder / "article.html").write_text(html_page(), encoding="utf-8")
     write_epub(folder / "tales.epub")
+    write_odt(folder / "minutes.odt")
+    write_odp(folder / "flood.odp")
+    write_ods(folder / "lengths.ods")
     return folder
 
 

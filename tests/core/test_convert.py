@@ -39,11 +39,15 @@ def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
         "cities": "xlsx",
         "article": "html",
         "tales": "epub",
+        "minutes": "odt",
+        "flood": "odp",
+        "lengths": "ods",
         "plain.zip": None,
     }
     [zipped] = iter_source(bare / "plain.zip")  # binary, not a document
     assert isinstance(zipped, Skipped) and zipped.reason == (
-        "binary file: not a format harrier reads (PDF, DOCX, PPTX, XLSX, HTML, EPUB, or UTF-8 text)"
+        "binary file: not a format harrier reads (PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, HTML, "
+        "EPUB, or UTF-8 text)"
     )
 
 

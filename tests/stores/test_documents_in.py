@@ -15,6 +15,10 @@ from document_files import (
     EPUB_CHAPTERS,
     HTML_ARTICLE,
     HTML_CHROME,
+    ODP_SLIDES,
+    ODS_ROWS,
+    ODT_HEADING,
+    ODT_SENTENCES,
     PDF_PAGES,
     PPTX_SLIDES,
     html_page,
@@ -33,6 +37,9 @@ EXPECTED = {
     "cities.xlsx": ("xlsx", "cities", ["Lyon | 522250", "Nantes | 320732"]),
     "article.html": ("html", "How rivers shape valleys", HTML_ARTICLE),
     "tales.epub": ("epub", "Coastal tales", [s for _, s in EPUB_CHAPTERS]),
+    "minutes.odt": ("odt", ODT_HEADING, [*ODT_SENTENCES, "for | against\n7 | 2"]),
+    "flood.odp": ("odp", ODP_SLIDES[0][0], [s for slide in ODP_SLIDES for s in slide if s]),
+    "lengths.ods": ("ods", "lengths", ["## Rivers\n" + "\n".join(" | ".join(r) for r in ODS_ROWS)]),
 }
 one_store = pytest.mark.parametrize("open_store", ["qdrant"], indirect=True)
 
@@ -55,7 +62,7 @@ def test_every_format_is_stored_with_its_citation(open_store, qwen_engine, tmp_p
     folder = write_all(tmp_path / "docs")
     store = open_store()
     report = harrier.ingest(folder, store, qwen_engine, max_tokens=12)
-    assert (report.documents, report.skipped) == (6, 0)
+    assert (report.documents, report.skipped) == (len(EXPECTED), 0)
     for name, (fmt, title, sentences) in EXPECTED.items():
         spans = store.fetch_spans(name)
         text = "".join(s.text for s in spans)
@@ -94,6 +101,22 @@ def test_pdf_spans_carry_their_pages(open_store, qwen_engine, tmp_path):
 
 
 @one_store
+@pytest.mark.parametrize(
+    ("name", "slides"), [("results.pptx", PPTX_SLIDES), ("flood.odp", ODP_SLIDES)]
+)
+def test_slides_are_pages_with_their_notes(open_store, qwen_engine, tmp_path, name, slides):
+    write_all(tmp_path / "docs")
+    store = open_store()
+    harrier.ingest(tmp_path / "docs" / name, store, qwen_engine, max_tokens=8)
+    spans = store.fetch_spans(name)
+    for page, slide in enumerate(slides, start=1):
+        on_page = "".join(s.text for s in spans if s.metadata["page_start"] == page)
+        for line in filter(None, slide):
+            assert line in on_page, (page, line)
+    assert {s.metadata["pages"] for s in spans} == {len(slides)}
+
+
+@one_store
 def test_rerun_converts_nothing_and_a_change_converts_one(
     open_store, qwen_engine, tmp_path, conversions
 ):
@@ -103,10 +126,10 @@ def test_rerun_converts_nothing_and_a_change_converts_one(
     assert sorted(conversions) == sorted(fmt for fmt, _, _ in EXPECTED.values())
     conversions.clear()
     again = harrier.ingest(folder, store, qwen_engine)
-    assert (again.unchanged, again.spans_written, conversions) == (6, 0, [])
+    assert (again.unchanged, again.spans_written, conversions) == (len(EXPECTED), 0, [])
     write_pdf(folder / "rivers.pdf", pages=["A new first page.", *PDF_PAGES[1:]])
     third = harrier.ingest(folder, store, qwen_engine)
-    assert (third.unchanged, conversions) == (5, ["pdf"])
+    assert (third.unchanged, conversions) == (len(EXPECTED) - 1, ["pdf"])
     assert "A new first page." in store.fetch_spans("rivers.pdf")[0].text
 
 
@@ -150,7 +173,8 @@ def test_bad_files_are_skipped_and_nothing_stored_is_lost(
         "pipe.txt": "not a regular file",
         "vanishing.pdf": "cannot read",
     }
-    assert (report.documents, report.unchanged, report.skipped) == (6, 6, len(expected))
+    formats = len(EXPECTED)
+    assert (report.documents, report.unchanged, report.skipped) == (formats, formats, len(expected))
     assert {reason: group["examples"] for reason, group in report.skips.items()} == {
         reason: [name] for name, reason in expected.items()
     }

@@ -23,7 +23,7 @@ from harrier.sources.convert._registry import BY_EXTENSION, CONVERTERS, check_co
 
 _SNIFF_BYTES = 8192
 READABLE = f"not a format harrier reads ({', '.join(f.upper() for f in CONVERTERS)}, or UTF-8 text)"
-"""Why a binary file is skipped: an OpenDocument or legacy Office file, an image, an archive."""
+"""Why a binary file is skipped: a legacy Office file (``.doc``, ``.xls``), an image, an archive."""
 LARGE_FILE_BYTES = 16 * 2**20
 """Files larger than this are streamed in pieces instead of read whole."""
 _PIECE_CHARS = 4 * 2**20

@@ -13,7 +13,11 @@ _HTML_START = re.compile(
     rb"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL
 )
 _OOXML = (("word/", "docx"), ("ppt/", "pptx"), ("xl/", "xlsx"))
-_ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub")
+_ODF = {
+    f"application/vnd.oasis.opendocument.{kind}".encode(): fmt
+    for kind, fmt in (("text", "odt"), ("presentation", "odp"), ("spreadsheet", "ods"))
+}
+_ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub", "odt", "odp", "ods")
 
 
 def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | None:
@@ -48,10 +52,11 @@ def _zip_format(path: Path, data: bytes | None, claimed: str | None) -> str | No
     try:
         with zipfile.ZipFile(io.BytesIO(data) if data is not None else path) as archive:
             names = archive.namelist()
-            if "mimetype" in names and archive.read("mimetype").strip() == (
-                b"application/epub+zip"
-            ):
+            mimetype = archive.read("mimetype").strip() if "mimetype" in names else b""
+            if mimetype == b"application/epub+zip":
                 return "epub"
+            if mimetype in _ODF:
+                return _ODF[mimetype]
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         if claimed in _ZIP_FORMATS:
             raise Unconvertible(f"corrupt or truncated file: {exc}") from exc

@@ -88,6 +88,16 @@ CONVERTERS: dict[str, Converter] = {
             ("openpyxl",),
             (".xlsx",),
         ),
+        *(
+            Converter(
+                fmt,
+                "odfdo",
+                f"harrier.sources.convert.opendocument:convert_{fmt}",
+                ("odfdo",),
+                (f".{fmt}",),
+            )
+            for fmt in ("odt", "odp", "ods")
+        ),
         Converter(
             "html",
             "trafilatura",
