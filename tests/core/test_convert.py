@@ -51,6 +51,28 @@ def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
     )
 
 
+def test_opendocument_text_keeps_its_lines_and_nothing_outside_its_paragraphs(tmp_path):
+    """docutils' ODT writer leaves each field name again as stray text after its paragraph
+    (read once, not twice); a line break inside a paragraph (a code block) stays a line."""
+    from odfdo import Document, LineBreak, Paragraph, Section
+
+    from harrier.sources.convert.opendocument import convert_odt
+
+    document = Document("text")
+    section = Section(name="fields")
+    field = Paragraph("title")
+    field.tail = "title"
+    section.append(field)
+    code = Paragraph("[default]")
+    code.append(LineBreak())
+    code.append("region  =  us-west-2")
+    section.append(code)
+    document.body.append(section)
+    document.save(tmp_path / "fields.odt")
+    with (tmp_path / "fields.odt").open("rb") as stream:
+        assert list(convert_odt(stream).pieces) == ["title", "[default]\nregion = us-west-2"]
+
+
 def test_a_hung_conversion_times_out_and_the_next_file_converts(tmp_path):
     fifo = tmp_path / "never-written.pdf"
     os.mkfifo(fifo)  # opening it for reading blocks for ever: a hang inside the worker

@@ -98,7 +98,9 @@ def _title(document: Any) -> str | None:
 
 
 def _text(element: Any) -> str:
-    return " ".join(str(element.text_recursive).split())
+    """The text of ``element`` (not of what follows it), each line's runs of spaces as one."""
+    lines = (" ".join(line.split()) for line in str(element.inner_text).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _table_rows(table: Any) -> Iterator[tuple[str, ...]]:
