@@ -3,7 +3,7 @@ and harrier's ingestion vs ``langchain_qdrant.QdrantVectorStore.add_documents`` 
 embeddings and the same spans.
 
 ``--memory``: the peak resident memory of ``harrier ingest`` with the default settings on a CPU,
-over a mixed folder of real formats (PDF, DOCX, PPTX, XLSX, HTML, EPUB from
+over a mixed folder of real formats (PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, HTML, EPUB from
 ``tests/document_files.py``, long and short text files), next to the same folder at
 ``--max-tokens 512`` (and, with ``--full-length``, at the model's 32,768 tokens). Each case runs
 in a fresh process; ``--layers 0`` measures the full-depth model.

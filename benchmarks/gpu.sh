@@ -46,7 +46,7 @@ except ImportError as exc:
     print("no varlen_attn:", exc)
 EOF
 if [ "$MODE" = quick ]; then
-  TESTS=(-k "packed or packs or graphs") BENCH=queries,ingestion LIMIT=(60 310)
+  TESTS=(-k "packed or packs or graphs") BENCH=queries,ingestion LIMIT=(60 320)
 elif [ "$MODE" = quantized ]; then
   TESTS=(-k "bfloat16") BENCH=quantized LIMIT=(60 150)
 else
