@@ -17,7 +17,7 @@ _ODF = {
     f"application/vnd.oasis.opendocument.{kind}".encode(): fmt
     for kind, fmt in (("text", "odt"), ("presentation", "odp"), ("spreadsheet", "ods"))
 }
-_ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub", "odt", "odp", "ods")
+_ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub", *_ODF.values())
 
 
 def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | None:

@@ -22,8 +22,13 @@ million) is written this many times."""
 _CONTAINERS = frozenset(
     {"text:section", "text:list", "text:list-item", "text:list-header", "text:index-body"}
 )
-_TITLE = './/draw:frame[@presentation:class="title"]'
-_OUTSIDE_NOTES = "not(ancestor::presentation:notes)"
+_ROWS = (
+    "table:table-row|table:table-header-rows/table:table-row|"
+    "table:table-row-group//table:table-row|table:table-rows/table:table-row"
+)
+_TITLE_FRAME = 'draw:frame[@presentation:class="title"]'
+_TITLE = f".//{_TITLE_FRAME}"
+_SLIDE_TEXT = f".//text:p[not(ancestor::presentation:notes) and not(ancestor::{_TITLE_FRAME})]"
 
 
 def convert_odt(stream: BinaryIO) -> Conversion:
@@ -63,9 +68,7 @@ def convert_odp(stream: BinaryIO) -> Conversion:
             if title:
                 conversion.title = conversion.title or title
             lines = [f"## {title}"] if title else []
-            body = f".//text:p[{_OUTSIDE_NOTES} and not(ancestor::draw:frame"
-            body += '[@presentation:class="title"])]'
-            lines += [_text(p) for p in page.xpath(body)]
+            lines += [_text(p) for p in page.xpath(_SLIDE_TEXT)]
             lines += [_text(p) for p in page.xpath(".//presentation:notes//text:p")]
             yield "\n".join(line for line in lines if line)
 
@@ -106,9 +109,7 @@ def _text(element: Any) -> str:
 def _table_rows(table: Any) -> Iterator[tuple[str, ...]]:
     """The rows of a table (header rows and row groups included) that hold a value, repeats
     written out up to :data:`MAX_REPEAT`; nested tables stay inside their cell's text."""
-    query = "table:table-row|table:table-header-rows/table:table-row|"
-    query += "table:table-row-group//table:table-row|table:table-rows/table:table-row"
-    for row in table.xpath(query):
+    for row in table.xpath(_ROWS):
         cells: list[str] = []
         for cell in row.xpath("table:table-cell|table:covered-table-cell"):
             text = _text(cell)
