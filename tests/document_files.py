@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import tempfile
 from pathlib import Path
+
+import pytest
+
+from harrier.sources.convert import _soffice
 
 PDF_PAGES = [
     "Glaciers carve deep valleys into the mountain rock.",
@@ -35,6 +41,19 @@ ODP_SLIDES = [
     ("Contacts", "Call the harbour office before noon.", ""),
 ]
 ODS_ROWS = [("river", "length"), ("Loire", "1006"), ("Rhone", "813")]
+RTF_TITLE = "Harbour notes"
+RTF_HEADING = "Harbour inspection"
+RTF_SENTENCES = [
+    "The café on the quay reopened in May.",
+    "Cranes — two of them — were repainted.",
+]
+needs_libreoffice = pytest.mark.skipif(
+    _soffice.program() is None,
+    reason="LibreOffice (soffice) is not installed: .ci/run installs it (apt install "
+    "libreoffice-nogui)",
+)
+LEGACY = {"survey.doc": "survey.docx", "results.ppt": "results.pptx", "cities.xls": "cities.xlsx"}
+"""Office 97-2003 files, each saved by LibreOffice from the modern file of ``write_all``."""
 EPUB_CHAPTERS = [
     ("The lighthouse", "The keeper climbed the spiral stairs every evening."),
     ("The storm", "Waves broke over the rocks until the morning came."),
@@ -209,6 +228,54 @@ def write_all(folder: Path) -> Path:
     write_odt(folder / "minutes.odt")
     write_odp(folder / "flood.odp")
     write_ods(folder / "lengths.ods")
+    return folder
+
+
+def write_rtf(path: Path) -> Path:
+    """An RTF file written by hand: a title, a heading style, and non-ASCII as \\u escapes."""
+    body = "".join(
+        rf"\pard\plain\s0 {_rtf_escape(sentence)}\par" + "\n" for sentence in RTF_SENTENCES
+    )
+    path.write_text(
+        "{\\rtf1\\ansi\\ansicpg1252\\deff0\n"
+        "{\\fonttbl{\\f0\\froman Times New Roman;}}\n"
+        "{\\stylesheet{\\s0 Normal;}{\\s1\\outlinelevel0 heading 1;}}\n"
+        f"{{\\info{{\\title {RTF_TITLE}}}}}\n"
+        f"\\pard\\plain\\s1\\outlinelevel0 {RTF_HEADING}\\par\n{body}}}\n",
+        encoding="ascii",
+    )
+    return path
+
+
+def _rtf_escape(text: str) -> str:
+    return "".join(c if ord(c) < 128 else rf"\u{ord(c)}?" for c in text)
+
+
+def write_legacy(folder: Path) -> Path:
+    """The :data:`LEGACY` files and an RTF file in ``folder``: the modern files of
+    ``write_all`` saved as Office 97-2003 by LibreOffice (``soffice``, which must be installed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    program = _soffice.program()
+    assert program is not None, "LibreOffice is not installed"
+    with tempfile.TemporaryDirectory() as work:
+        modern = write_all(Path(work, "modern"))
+        for legacy, original in LEGACY.items():
+            subprocess.run(
+                [
+                    program,
+                    "--headless",
+                    f"-env:UserInstallation={Path(work, 'profile').as_uri()}",
+                    "--convert-to",
+                    Path(legacy).suffix[1:],
+                    "--outdir",
+                    str(folder),
+                    str(modern / original),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+    write_rtf(folder / "notes.rtf")
     return folder
 
 

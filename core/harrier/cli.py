@@ -86,7 +86,8 @@ def _add_ingest(commands: Any) -> None:
         help="split, embed and write documents (re-runs skip unchanged ones)",
         description="Split documents into spans, embed them and write them idempotently. "
         "SOURCE is a folder (text, Markdown, code; PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, HTML "
-        "and EPUB with the documents extra; .gitignore files are honoured), a file, or a "
+        "and EPUB with the documents extra, and DOC, XLS, PPT and RTF where LibreOffice is "
+        "installed too; .gitignore files are honoured), a file, or a "
         'JSON Lines file of {"id", "text", "metadata"} objects. Progress goes to a bar on a '
         "terminal, else to a log line every 10 s; Ctrl-C stops within seconds, and the same "
         "command resumes.",

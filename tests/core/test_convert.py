@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from document_files import PDF_PAGES, write_all, write_pdf
+from document_files import PDF_PAGES, write_all, write_pdf, write_rtf
 from harrier.ingestion._ingest import IngestReport
 from harrier.sources._documents import Skipped, SourceDocument, iter_source
 from harrier.sources._validation import storage_problem
@@ -31,6 +31,7 @@ def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
     for path in folder.iterdir():  # the same files without their extension
         (bare / path.stem).write_bytes(path.read_bytes())
     (bare / "plain.zip").write_bytes(_zip({"a.txt": "x"}))
+    write_rtf(bare / "notes")
     formats = {i.id: getattr(i, "format", None) for i in iter_source(bare)}
     assert formats == {
         "rivers": "pdf",
@@ -42,13 +43,32 @@ def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
         "minutes": "odt",
         "flood": "odp",
         "lengths": "ods",
+        "notes": "rtf",
         "plain.zip": None,
     }
     [zipped] = iter_source(bare / "plain.zip")  # binary, not a document
     assert isinstance(zipped, Skipped) and zipped.reason == (
         "binary file: not a format harrier reads (PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, HTML, "
-        "EPUB, or UTF-8 text)"
+        "EPUB, DOC, XLS, PPT, RTF, or UTF-8 text)"
     )
+
+
+def test_a_word_cell_merged_across_columns_is_read_once():
+    """python-docx gives a merged cell once per column it spans; a cell merged down the rows
+    stays in each row (its value applies to both)."""
+    import docx
+
+    from harrier.sources.convert.office import convert_docx
+
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 1)).text = "wide"
+    table.cell(0, 2).merge(table.cell(1, 2)).text = "tall"
+    table.cell(1, 0).text, table.cell(1, 1).text = "left", "right"
+    stream = io.BytesIO()
+    document.save(stream)
+    stream.seek(0)
+    assert list(convert_docx(stream).pieces) == ["wide | tall\nleft | right | tall"]
 
 
 def test_opendocument_text_keeps_its_lines_and_nothing_outside_its_paragraphs(tmp_path):

@@ -21,10 +21,14 @@ from document_files import (
     ODT_SENTENCES,
     PDF_PAGES,
     PPTX_SLIDES,
+    RTF_SENTENCES,
+    RTF_TITLE,
     html_page,
+    needs_libreoffice,
     write_all,
     write_docx,
     write_encrypted_pdf,
+    write_legacy,
     write_pdf,
 )
 from harrier.sources._documents import Skipped, SourceDocument, iter_source
@@ -40,6 +44,12 @@ EXPECTED = {
     "minutes.odt": ("odt", ODT_HEADING, [*ODT_SENTENCES, "for | against\n7 | 2"]),
     "flood.odp": ("odp", ODP_SLIDES[0][0], [s for slide in ODP_SLIDES for s in slide if s]),
     "lengths.ods": ("ods", "lengths", ["## Rivers\n" + "\n".join(" | ".join(r) for r in ODS_ROWS)]),
+}
+LEGACY_EXPECTED = {
+    "survey.doc": ("doc", *EXPECTED["survey.docx"][1:]),
+    "results.ppt": ("ppt", *EXPECTED["results.pptx"][1:]),
+    "cities.xls": ("xls", *EXPECTED["cities.xlsx"][1:]),
+    "notes.rtf": ("rtf", RTF_TITLE, RTF_SENTENCES),
 }
 one_store = pytest.mark.parametrize("open_store", ["qdrant"], indirect=True)
 
@@ -63,7 +73,35 @@ def test_every_format_is_stored_with_its_citation(open_store, qwen_engine, tmp_p
     store = open_store()
     report = harrier.ingest(folder, store, qwen_engine, max_tokens=12)
     assert (report.documents, report.skipped) == (len(EXPECTED), 0)
-    for name, (fmt, title, sentences) in EXPECTED.items():
+    _assert_cited(store, EXPECTED)
+    article = " ".join(s.text for s in store.fetch_spans("article.html"))
+    assert not [chrome for chrome in HTML_CHROME if chrome in article]
+
+
+@one_store
+@needs_libreoffice
+def test_legacy_office_files_are_stored_with_their_citation(
+    open_store, qwen_engine, tmp_path, conversions
+):
+    """Word, Excel and PowerPoint 97-2003 and RTF, through LibreOffice: stored as the modern
+    files they were saved from are, slides as pages; a re-run converts none of them."""
+    folder = write_legacy(tmp_path / "docs")
+    store = open_store()
+    report = harrier.ingest(folder, store, qwen_engine, max_tokens=8)
+    assert (report.documents, report.skipped) == (len(LEGACY_EXPECTED), 0)
+    _assert_cited(store, LEGACY_EXPECTED)
+    slides = store.fetch_spans("results.ppt")
+    for page, (title, body) in enumerate(PPTX_SLIDES, start=1):
+        on_page = "".join(s.text for s in slides if s.metadata["page_start"] == page)
+        assert title in on_page and body in on_page
+    conversions.clear()
+    again = harrier.ingest(folder, store, qwen_engine, max_tokens=8)
+    assert (again.unchanged, conversions) == (len(LEGACY_EXPECTED), [])
+
+
+def _assert_cited(store, expected):  # type: ignore[no-untyped-def]
+    """Each document's spans tile its text, hold its sentences and cite source, format, title."""
+    for name, (fmt, title, sentences) in expected.items():
         spans = store.fetch_spans(name)
         text = "".join(s.text for s in spans)
         for sentence in sentences:
@@ -75,8 +113,6 @@ def test_every_format_is_stored_with_its_citation(open_store, qwen_engine, tmp_p
                 "format": fmt,
                 "title": title,
             }
-    article = " ".join(s.text for s in store.fetch_spans("article.html"))
-    assert not [chrome for chrome in HTML_CHROME if chrome in article]
 
 
 def test_pdf_spans_carry_their_pages(open_store, qwen_engine, tmp_path):
@@ -131,6 +167,26 @@ def test_rerun_converts_nothing_and_a_change_converts_one(
     third = harrier.ingest(folder, store, qwen_engine)
     assert (third.unchanged, conversions) == (len(EXPECTED) - 1, ["pdf"])
     assert "A new first page." in store.fetch_spans("rivers.pdf")[0].text
+
+
+@one_store
+def test_a_new_revision_of_a_reading_converts_its_files_again(
+    open_store, qwen_engine, tmp_path, conversions, monkeypatch
+):
+    """When harrier reads a format differently (a converter's ``revision``), the stored
+    documents of that format are converted again, and only those."""
+    import dataclasses
+
+    from harrier.sources.convert import CONVERTERS
+
+    folder = write_all(tmp_path / "docs")
+    store = open_store()
+    harrier.ingest(folder, store, qwen_engine)
+    conversions.clear()
+    revised = dataclasses.replace(CONVERTERS["docx"], revision=CONVERTERS["docx"].revision + 1)
+    monkeypatch.setitem(CONVERTERS, "docx", revised)
+    again = harrier.ingest(folder, store, qwen_engine)
+    assert (again.unchanged, conversions) == (len(EXPECTED) - 1, ["docx"])
 
 
 @one_store

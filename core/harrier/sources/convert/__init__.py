@@ -1,8 +1,10 @@
-"""Document converters: PDF, Word, PowerPoint, Excel, HTML and EPUB files to text.
+"""Document converters: PDF, Word, PowerPoint, Excel, OpenDocument, HTML, EPUB and RTF to text.
 
-Each format family has its module (``pdf``, ``office``, ``web``) built on a maintained library
-(the ``documents`` extra); :data:`CONVERTERS` names each converter and its version, which is
-part of a converted document's hash. Formats are detected by content as well as by extension.
+Each format family has its module (``pdf``, ``office``, ``opendocument``, ``web``) built on a
+maintained library (the ``documents`` extra); ``legacy`` has LibreOffice save Office 97-2003
+and RTF files as their modern formats first. :data:`CONVERTERS` names each converter and its
+version, which is part of a converted document's hash. Formats are detected by content as well
+as by extension.
 """
 
 from __future__ import annotations

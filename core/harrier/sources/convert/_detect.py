@@ -18,6 +18,9 @@ _ODF = {
     for kind, fmt in (("text", "odt"), ("presentation", "odp"), ("spreadsheet", "ods"))
 }
 _ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub", *_ODF.values())
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_OLE_FORMATS = ("doc", "xls", "ppt")
+"""Formats in an OLE2 container (Office 97-2003), told apart by their extension."""
 
 
 def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | None:
@@ -32,12 +35,18 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
         found: str | None = "pdf"
     elif head.startswith(b"PK\x03\x04"):
         found = _zip_format(path, data, claimed)
+    elif head.startswith(_OLE):
+        found = claimed if claimed in _OLE_FORMATS else None
+    elif head.removeprefix(b"\xef\xbb\xbf").startswith(b"{\\rtf"):
+        found = "rtf"
     elif _HTML_START.match(head.removeprefix(b"\xef\xbb\xbf")):
         found = "html"
     else:
         found = None
     if claimed is None or claimed == found:
         return found
+    if claimed in _OLE_FORMATS and found is not None:
+        return found  # Word saves RTF, HTML and DOCX under .doc as well: read what it holds
     if claimed == "html" and found is None and b"\x00" not in head:
         return "html"  # a fragment without <html>: still markup
     what = (

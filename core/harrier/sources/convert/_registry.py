@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import BinaryIO
 
+from harrier.sources.convert import _soffice
+
 EXTRA_HINT = "pip install 'harrier-suite[documents]'"
 
 
@@ -30,7 +32,10 @@ class Conversion:
 
 @dataclass(frozen=True)
 class Converter:
-    """One format's converter: ``function`` (``module:name``) reads a binary stream."""
+    """One format's converter: ``function`` (``module:name``) reads a binary stream.
+    ``via``: the format that LibreOffice saves the file as first, to be read as that is.
+    ``revision``: of harrier's reading of the format; raised when that changes what a file
+    converts to, so that stored documents are converted again."""
 
     format: str
     name: str
@@ -38,6 +43,8 @@ class Converter:
     requires: tuple[str, ...]
     extensions: tuple[str, ...]
     max_bytes: int | None = None
+    via: str | None = None
+    revision: int = 1
 
     def missing(self) -> str | None:
         """The first required package that is not installed, or None."""
@@ -46,7 +53,10 @@ class Converter:
     @property
     def identity(self) -> str:
         """``name version``: part of a converted document's hash, so an upgrade re-converts."""
-        return f"{self.name} {_version(self.name)}"
+        if self.via is not None:
+            return f"{self.name} {_soffice.version()} + {CONVERTERS[self.via].identity}"
+        revised = f" r{self.revision}" if self.revision > 1 else ""
+        return f"{self.name} {_version(self.name)}{revised}"
 
     def load(self) -> Callable[[BinaryIO], Conversion]:
         module, _, name = self.function.partition(":")
@@ -63,7 +73,7 @@ def _version(distribution: str) -> str:
 
 
 _HTML_LIMIT = 16 * 2**20
-CONVERTERS: dict[str, Converter] = {
+_MODERN = {
     c.format: c
     for c in (
         Converter("pdf", "pypdf", "harrier.sources.convert.pdf:convert_pdf", ("pypdf",), (".pdf",)),
@@ -73,6 +83,7 @@ CONVERTERS: dict[str, Converter] = {
             "harrier.sources.convert.office:convert_docx",
             ("docx",),
             (".docx",),
+            revision=2,  # 2: a cell merged across columns is read once
         ),
         Converter(
             "pptx",
@@ -115,6 +126,18 @@ CONVERTERS: dict[str, Converter] = {
         ),
     )
 }
+_LEGACY = {
+    fmt: Converter(
+        fmt,
+        "LibreOffice",
+        f"harrier.sources.convert.legacy:convert_{fmt}",
+        _MODERN[via].requires,
+        (f".{fmt}",),
+        via=via,
+    )
+    for fmt, via in (("doc", "docx"), ("xls", "xlsx"), ("ppt", "pptx"), ("rtf", "docx"))
+}
+CONVERTERS: dict[str, Converter] = {**_MODERN, **_LEGACY}
 """Every converter by format. Markdown and plain text need none: they are read as UTF-8."""
 
 BY_EXTENSION = {ext: c.format for c in CONVERTERS.values() for ext in c.extensions}
@@ -128,9 +151,19 @@ def check_convertible(fmt: str, size: int) -> Converter:
             f"needs the documents extra: {EXTRA_HINT} to read {fmt.upper()} "
             f"files ({package} is not installed)"
         )
+    if converter.via is not None and _soffice.program() is None:
+        raise no_libreoffice(converter)
     if converter.max_bytes is not None and size > converter.max_bytes:
         raise Unconvertible(
             f"too large to convert: {size / 2**20:.1f} MiB of {fmt.upper()}, "
             f"over the {converter.max_bytes / 2**20:g} MiB limit"
         )
     return converter
+
+
+def no_libreoffice(converter: Converter) -> Unconvertible:
+    """The skip of a file that LibreOffice must convert, where it is not installed."""
+    return Unconvertible(
+        f"needs LibreOffice to read {converter.format.upper()} files: {_soffice.INSTALL_HINT}, "
+        f"or save the file as {str(converter.via).upper()}"
+    )

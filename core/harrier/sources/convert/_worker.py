@@ -73,6 +73,7 @@ class ConversionWorker:
                 [sys.executable, "-c", _BOOT, _PACKAGE],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                start_new_session=True,  # its own group: a kill ends what it started too
             )
             assert self._process.stdin is not None and self._process.stdout is not None
             self._conn = (
@@ -95,11 +96,19 @@ class ConversionWorker:
             except (OSError, subprocess.TimeoutExpired):
                 kill = True
         if kill:
-            self._process.kill()
-            self._process.wait()
+            _kill_group(self._process)
         requests.close()
         replies.close()
         self._conn = self._process = None
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the child and the programs it started (LibreOffice), which share its group."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (AttributeError, ProcessLookupError, PermissionError):  # no killpg on Windows
+        process.kill()
+    process.wait()
 
 
 def _joined(pieces: list[str], paged: bool) -> tuple[str, tuple[int, ...]]:

@@ -26,7 +26,7 @@ def convert_docx(stream: BinaryIO) -> Conversion:
     def blocks() -> Iterator[str]:
         for block in document.iter_inner_content():
             if isinstance(block, Table):
-                yield _rows(tuple(c.text for c in row.cells) for row in block.rows)
+                yield _rows(_word_cells(row) for row in block.rows)
                 continue
             text = block.text.strip()
             style = block.style.name if block.style is not None else ""
@@ -41,6 +41,15 @@ def convert_docx(stream: BinaryIO) -> Conversion:
 
     conversion.pieces = blocks()
     return conversion
+
+
+def _word_cells(row: Any) -> tuple[str, ...]:
+    """A Word table row's cell texts, a cell merged across columns once (python-docx gives it
+    for each column it spans)."""
+    cells = row.cells
+    return tuple(
+        cell.text for at, cell in enumerate(cells) if at == 0 or cell._tc is not cells[at - 1]._tc
+    )
 
 
 def convert_pptx(stream: BinaryIO) -> Conversion:
