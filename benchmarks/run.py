@@ -17,6 +17,7 @@ import bench_convert
 import bench_documents
 import bench_hybrid
 import bench_ingest
+import bench_legacy
 import bench_long_span
 import bench_prepare
 import bench_quantized
@@ -54,6 +55,7 @@ CPU = {
     "prepare": [],
     "stores": ["--sizes", "10000", "--documents", "100"],
     "conversion": ["--pages", "200", "--layers", "2"],
+    "legacy office": ["--files", "48"],
     "serving": [
         "--shapes",
         "harrier-270m",
@@ -151,6 +153,7 @@ MODULES = {
     "splitter": bench_splitter,
     "prepare": bench_prepare,
     "conversion": bench_convert,
+    "legacy office": bench_legacy,
     "serving": bench_serve,
     "serving attack": bench_serve,
     "stores": bench_stores,
@@ -181,6 +184,8 @@ def main() -> None:
     ]
     for name, module in MODULES.items():
         if (args.only and name not in args.only.split(",")) or name in args.skip.split(","):
+            continue
+        if name not in profile:  # LibreOffice's conversion is measured on the CPU profile only
             continue
         started = time.perf_counter()
         rows = module.main(profile[name])

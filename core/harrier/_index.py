@@ -78,8 +78,6 @@ class Index:
         fused by reciprocal rank); default :meth:`resolve_mode`. ``weights`` (dense, sparse)
         weigh the two arms of a hybrid search. ``filter`` applies to every arm.
         """
-        if k < 1:
-            raise ConfigurationError(f"k={k} must be at least 1")
         check_query(query)
         return search_store(
             self.store,

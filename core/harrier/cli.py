@@ -350,6 +350,13 @@ def _search(args: argparse.Namespace) -> int:
                 else f"id {hit.id}"
             )
             _out(f"{rank}. [{hit.score:.3f}] {where}\n   {preview}")
+    if not hits:
+        sys.stderr.write(
+            "harrier: no hits: no stored span holds a word of the query (sparse search matches "
+            "words; --mode dense matches meaning)\n"
+            if mode == "sparse"
+            else "harrier: no hits: the collection holds no spans\n"
+        )
     if loading > SLOW_LOADING and not args.embedder:
         sys.stderr.write(
             f"harrier: loading the model and the store took {loading:.1f} s; for repeated "

@@ -58,6 +58,9 @@ def test_an_empty_query_is_refused_not_answered(tmp_path, qwen_path):
         for mode in ("hybrid", "dense", "sparse"):
             with pytest.raises(harrier.InputError, match="the query is empty"):
                 index.search(query, mode=mode)
+    for k in (0, -1):
+        with pytest.raises(harrier.ConfigurationError, match=f"k={k} must be at least 1"):
+            index.search("short", k=k)
     index.close()
 
 

@@ -87,6 +87,11 @@ def test_ingest_and_search_the_example_corpus(tmp_path, qwen_path):
     sparse_hits = [json.loads(line) for line in lexical.stdout.splitlines()]
     assert sparse_hits and all(hit["mode"] == "sparse" for hit in sparse_hits)
     assert all("password" in hit["text"].lower() for hit in sparse_hits)
+    nothing = harrier_cli(
+        *("search", "zyzzyva", "--collection", "demo", "--mode", "sparse"), cwd=tmp_path
+    )
+    assert (nothing.returncode, nothing.stdout) == (0, "")
+    assert nothing.stderr.startswith("harrier: no hits: no stored span holds a word of the query")
 
 
 @pytest.mark.parametrize("mode", [[], ["--mode", "sparse"]])

@@ -6,8 +6,10 @@ conversion that runs past its time limit."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -160,17 +162,35 @@ def test_an_ole_file_that_is_no_office_document_stays_a_binary_skip(tmp_path):
     assert isinstance(item, Skipped) and item.reason.startswith("binary file")
 
 
+def stand_in(folder: Path, monkeypatch: pytest.MonkeyPatch, *, hang: str) -> Path:
+    """A ``soffice`` first on PATH that logs each run (``PID ARGS``) to the file it returns,
+    then hangs where the shell test ``hang`` holds (``$n``: the files it was given), else runs
+    the real LibreOffice (or, if there is none, hangs too)."""
+    real = _soffice.program() or "/nonexistent"
+    folder.mkdir()
+    log, program = folder / "runs.log", folder / "soffice"
+    program.write_text(
+        f'#!/bin/sh\necho "$$ $*" >> {log}\nn=0\n'
+        'for a in "$@"; do case "$a" in *.doc|*.xls|*.ppt|*.rtf) n=$((n+1));; esac; done\n'
+        f'if {hang} || [ ! -x {real} ]; then exec sleep 300; fi\nexec {real} "$@"\n'
+    )
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert shutil.which("soffice") == str(program)
+    return log
+
+
+def conversion_runs(log: Path) -> list[tuple[int, int]]:
+    """``(pid, files)`` of each conversion run in a stand-in's log."""
+    runs = [line.split(" ", 1) for line in log.read_text().splitlines() if "--convert-to" in line]
+    return [(int(pid), len(re.findall(r"\.(?:doc|xls|ppt|rtf)\b", args))) for pid, args in runs]
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
 def test_a_conversion_past_its_time_limit_ends_libreoffice_with_it(tmp_path, monkeypatch):
     """What the converter started (here a stand-in ``soffice`` that hangs) dies with it: no
     LibreOffice is left running after a timeout."""
-    bin_dir, pid_file = tmp_path / "bin", tmp_path / "soffice.pid"
-    bin_dir.mkdir()
-    hanging = bin_dir / "soffice"
-    hanging.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 300\n")
-    hanging.chmod(hanging.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    assert shutil.which("soffice") == str(hanging)
+    log = stand_in(tmp_path / "bin", monkeypatch, hang="true")
     write_rtf(tmp_path / "notes.rtf")
     converter = FileConverter(timeout=5.0)
     try:
@@ -178,7 +198,112 @@ def test_a_conversion_past_its_time_limit_ends_libreoffice_with_it(tmp_path, mon
             converter.convert(ConvertedFile("notes.rtf", tmp_path / "notes.rtf", "rtf", 0))
     finally:
         converter.close()
-    pid = int(pid_file.read_text())
+    [(pid, _)] = conversion_runs(log)
+    _assert_ends(pid)
+
+
+@needs_libreoffice
+def test_the_legacy_files_of_a_group_are_saved_in_one_run(legacy, tmp_path, monkeypatch):
+    """Two or more files of a format are saved by one run of LibreOffice (it takes a second
+    to start), to the same text as each alone; a file that run cannot read converts alone and
+    is skipped with its reason, and a file alone of its format never waits for a batch."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for n in range(3):
+        shutil.copyfile(legacy / "survey.doc", folder / f"survey-{n}.doc")
+        shutil.copyfile(legacy / "cities.xls", folder / f"cities-{n}.xls")
+    (folder / "random.doc").write_bytes(_OLE_HEADER + os.urandom(4000))
+    shutil.copyfile(legacy / "results.ppt", folder / "results.ppt")
+    alone = FileConverter(timeout=120.0)
+    try:
+        expected = {
+            name: alone.convert(_item(legacy, name))[0] for name in ("survey.doc", "cities.xls")
+        }
+    finally:
+        alone.close()
+    log = stand_in(tmp_path / "bin", monkeypatch, hang="false")
+    items = list(iter_source(folder))
+    converter = FileConverter(timeout=120.0)
+    try:
+        converter.prefetch(item for item in items if isinstance(item, ConvertedFile))
+        assert sorted(files for _, files in conversion_runs(log)) == [3, 4]  # xls, doc
+        texts = {}
+        for item in items:
+            try:
+                texts[item.id] = converter.convert(item)[0]
+            except Unconvertible as exc:
+                texts[item.id] = str(exc)
+    finally:
+        converter.close()
+    assert sorted(files for _, files in conversion_runs(log)) == [1, 1, 3, 4]  # random, ppt
+    for n in range(3):
+        assert texts[f"survey-{n}.doc"] == expected["survey.doc"]
+        assert texts[f"cities-{n}.xls"] == expected["cities.xls"]
+    assert texts["random.doc"].startswith("conversion failed: LibreOffice could not read it")
+    assert "Quarterly results" in texts["results.ppt"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+@needs_libreoffice
+def test_a_batch_past_the_time_limit_is_killed_and_its_files_convert_alone(
+    legacy, tmp_path, monkeypatch, caplog
+):
+    log = stand_in(tmp_path / "bin", monkeypatch, hang='[ "$n" -gt 1 ]')
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for n in range(2):
+        shutil.copyfile(legacy / "survey.doc", folder / f"survey-{n}.doc")
+    items = list(iter_source(folder))
+    converter = FileConverter(timeout=5.0)
+    try:
+        converter.prefetch(items)  # type: ignore[arg-type]
+        texts = [converter.convert(item)[0] for item in items]  # type: ignore[arg-type]
+    finally:
+        converter.close()
+    assert all(DOCX_SENTENCES[0] in text for text in texts)
+    runs = conversion_runs(log)
+    assert [files for _, files in runs] == [2, 1, 1]
+    _assert_ends(runs[0][0])
+    assert "LibreOffice took over 5 s for 2 DOC files: converting them one by one" in caplog.text
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+def test_ctrl_c_during_a_batch_ends_libreoffice(tmp_path, monkeypatch):
+    import _thread
+    import threading
+
+    log = stand_in(tmp_path / "bin", monkeypatch, hang="true")
+    for n in range(2):
+        write_rtf(tmp_path / f"notes-{n}.rtf")
+    files = [_item(tmp_path, f"notes-{n}.rtf") for n in range(2)]
+
+    def press_ctrl_c_once_it_runs() -> None:
+        deadline = time.monotonic() + 60
+        while not (log.exists() and conversion_runs(log)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _thread.interrupt_main()
+
+    converter = FileConverter(timeout=300.0)
+    presser = threading.Thread(target=press_ctrl_c_once_it_runs)
+    presser.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            converter.prefetch(files)
+    finally:
+        presser.join()
+        converter.close()
+    [(pid, files)] = conversion_runs(log)
+    assert files == 2
+    _assert_ends(pid)
+
+
+def _item(folder: Path, name: str) -> ConvertedFile:
+    [item] = iter_source(folder / name)
+    assert isinstance(item, ConvertedFile)
+    return item
+
+
+def _assert_ends(pid: int) -> None:
     deadline = time.monotonic() + 10  # SIGKILL was sent: only its delivery is awaited
     while not _gone(pid) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -192,3 +317,12 @@ def _gone(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return True
     return state in ("Z", "X")
+
+
+@needs_libreoffice
+def test_the_legacy_benchmark_runs_and_its_two_ways_agree():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_legacy
+
+    [row] = bench_legacy.main(["--files", "3", "--paragraphs", "5"])  # asserts equal texts
+    assert row["files"] == 3 and str(row["batched / per file"]).endswith("x")

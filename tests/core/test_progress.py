@@ -27,13 +27,17 @@ def test_estimate_follows_the_work_left_and_free_work_leaves_the_total():
     assert progress.eta() is None  # no total yet
     progress.set_total(1000)
     assert progress.eta() is None  # nothing done yet
-    progress.started -= 10  # 10 s ago
+    progress.started -= 100  # a start-up of 100 s (model warm-up, first conversions)
+    progress.advance(100)
+    assert progress.eta() == pytest.approx(900, rel=0.01)  # one point: the whole run's rate
+    assert progress.rate_start is not None
+    progress.rate_start = (progress.rate_start[0] - 10, 100)  # the first work, 10 s ago
     progress.advance(250)
-    assert progress.eta() == pytest.approx(30, rel=0.01)  # 750 left at 25/s
+    assert progress.eta() == pytest.approx(26, rel=0.01)  # 650 left at 25/s; start-up not counted
     progress.discount(500)  # unchanged documents: no work
     assert progress.total == 500
-    assert progress.eta() == pytest.approx(10, rel=0.01)
-    assert "ETA 10 s" in progress.line() and "elapsed 10 s" in progress.line()
+    assert progress.eta() == pytest.approx(6, rel=0.02)
+    assert "ETA 6 s" in progress.line() and "elapsed 1 min 40 s" in progress.line()
 
 
 def test_log_lines_come_every_interval(caplog):
@@ -220,8 +224,11 @@ def test_the_plan_and_a_long_estimate_name_what_would_shorten_it(caplog, tmp_pat
         (tmp_path / name).write_text("x" * size_)
     with IngestRun(tmp_path, IngestOptions(show_progress=False), convert=False) as run:
         run.plan("model m on cpu (float32)", "store S", 8192, hint="a GPU (--device cuda)")
+        run.progress.started -= 600  # a start-up of 10 min, paid once: not in the estimate
         run.embedded([DocumentWork("a.txt", {}, "h", spans=[])])  # too early to judge
-        run.progress.started -= 60  # then a minute for 2 kB of 102 kB: about 50 min left
+        assert run.progress.rate_start is not None
+        at, first = run.progress.rate_start
+        run.progress.rate_start = (at - 60, first)  # then a minute for 1 kB: 100 kB left
         run.embedded([DocumentWork("b.txt", {}, "h", spans=[])])
         run.embedded([DocumentWork("missing", {}, "h", spans=[])])  # hinted once only
     lines = [r.getMessage() for r in caplog.records]
@@ -231,7 +238,7 @@ def test_the_plan_and_a_long_estimate_name_what_would_shorten_it(caplog, tmp_pat
     )
     hints = [line for line in lines if line.startswith("this run may take")]
     assert len(hints) == 1 and hints[0].endswith("to shorten it: a GPU (--device cuda)")
-    assert "50 min" in hints[0] or "49 min" in hints[0] or "51 min" in hints[0]
+    assert "1 h 39 min" in hints[0] or "1 h 40 min" in hints[0]
     assert lines[-1].startswith("ingest: done, 3/3 documents, 2.0 kB of 102.0 kB, 0 spans")
 
 

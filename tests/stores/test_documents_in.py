@@ -47,6 +47,7 @@ EXPECTED = {
 }
 LEGACY_EXPECTED = {
     "survey.doc": ("doc", *EXPECTED["survey.docx"][1:]),
+    "survey-2.doc": ("doc", *EXPECTED["survey.docx"][1:]),  # two: saved in one run
     "results.ppt": ("ppt", *EXPECTED["results.pptx"][1:]),
     "cities.xls": ("xls", *EXPECTED["cities.xlsx"][1:]),
     "notes.rtf": ("rtf", RTF_TITLE, RTF_SENTENCES),
@@ -86,6 +87,7 @@ def test_legacy_office_files_are_stored_with_their_citation(
     """Word, Excel and PowerPoint 97-2003 and RTF, through LibreOffice: stored as the modern
     files they were saved from are, slides as pages; a re-run converts none of them."""
     folder = write_legacy(tmp_path / "docs")
+    (folder / "survey-2.doc").write_bytes((folder / "survey.doc").read_bytes())
     store = open_store()
     report = harrier.ingest(folder, store, qwen_engine, max_tokens=8)
     assert (report.documents, report.skipped) == (len(LEGACY_EXPECTED), 0)

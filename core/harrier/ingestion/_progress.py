@@ -83,6 +83,8 @@ class Progress:
         self.total: float | None = None
         self.done = 0.0
         self.started = time.monotonic()
+        self.rate_start: tuple[float, float] | None = None
+        """``(time, done)`` at the first work done: the rate is measured from there."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._bar: Any = None
@@ -109,6 +111,8 @@ class Progress:
     def advance(self, units: float) -> None:
         with self._lock:
             self.done += units
+            if self.rate_start is None:
+                self.rate_start = (time.monotonic(), self.done)
             if self._bar is not None:
                 self._bar.update(units)
 
@@ -124,13 +128,27 @@ class Progress:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def eta(self) -> float | None:
-        """Seconds left at the rate so far; None until a total is known and work is done."""
+    def measured(self) -> float:
+        """Seconds over which the rate is measured: since the first work was done, once more
+        work followed it (0 before)."""
         with self._lock:
-            total, done = self.total, self.done
+            start, done = self.rate_start, self.done
+        return 0.0 if start is None or done <= start[1] else time.monotonic() - start[0]
+
+    def eta(self) -> float | None:
+        """Seconds left at the rate measured since the first work was done: what came before
+        it (a model's warm-up, the first conversions and splits) is paid once and does not
+        count. Until more work follows the first, the rate of the whole run so far; None
+        until a total is known and work is done."""
+        with self._lock:
+            total, done, start = self.total, self.done, self.rate_start
         if total is None or done <= 0:
             return None
-        return max(0.0, total - done) * self.elapsed() / done
+        if start is not None and done > start[1]:
+            spent, work = time.monotonic() - start[0], done - start[1]
+        else:
+            spent, work = self.elapsed(), done
+        return max(0.0, total - done) * spent / work
 
     def line(self) -> str:
         """``name: counts, elapsed 1 min 02 s, ETA 4 min 10 s``."""

@@ -235,7 +235,7 @@ class IngestRun:
             self.progress.advance(units)
 
     def _maybe_hint(self) -> None:
-        if self._hinted or not self._hint or self.progress.elapsed() < _HINT_AFTER:
+        if self._hinted or not self._hint or self.progress.measured() < _HINT_AFTER:
             return
         eta = self.progress.eta()
         if eta is not None and eta > LONG_RUN_SECONDS:

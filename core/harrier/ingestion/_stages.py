@@ -21,6 +21,7 @@ caller's ``FileConverter``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -181,25 +182,26 @@ def prepare(
     """Stage 1, given what the store holds of ``docs``: hash each, split the changed ones (an
     unchanged document is read and hashed, never tokenised). ``converter`` converts the
     :class:`ConvertedFile` among them (required if there are any)."""
-    works, changed, texts = [], [], []
-    for doc in docs:
+    works, loads = [], []
+    for doc in docs:  # first hash all: the changed files to convert are then known at once
         work = DocumentWork(doc.id, doc.metadata, "", stored.get(doc.id))
         works.append(work)
-        try:
-            if isinstance(doc, ConvertedFile):
-                doc = as_lazy(doc, converter)
-            work.hash = hash_of(doc, settings)
-            if work.stored is not None and work.stored.is_complete(work.hash):
-                continue
-            if isinstance(doc, LazyDocument):
-                text, work.metadata, work.pages = doc.load()
+        with _skip_on_failure(work):
+            lazy = as_lazy(doc, converter) if isinstance(doc, ConvertedFile) else doc
+            work.hash = hash_of(lazy, settings)
+            if work.stored is None or not work.stored.is_complete(work.hash):
+                loads.append((work, doc, lazy))
+    if converter is not None:
+        converter.prefetch(doc for _, doc, _ in loads if isinstance(doc, ConvertedFile))
+    changed, texts = [], []
+    for work, _, lazy in loads:
+        text = ""
+        with _skip_on_failure(work):
+            if isinstance(lazy, LazyDocument):
+                text, work.metadata, work.pages = lazy.load()
             else:
-                text, work.pages = doc.text, doc.pages
-        except OSError as exc:
-            work.skip = f"cannot read: {exc.strerror or exc}"
-            continue
-        except (SourceError, Unconvertible) as exc:
-            work.skip = str(exc)
+                text, work.pages = lazy.text, lazy.pages
+        if work.skip is not None:
             continue
         if not text.strip():
             work.skip = "empty or whitespace only"
@@ -209,6 +211,17 @@ def prepare(
     for work, spans in zip(changed, splitter.split_many(texts), strict=True):
         work.set_spans(spans)
     return works
+
+
+@contextlib.contextmanager
+def _skip_on_failure(work: DocumentWork) -> Iterator[None]:
+    """Reading or converting ``work``'s document: a failure becomes its skip reason."""
+    try:
+        yield
+    except OSError as exc:
+        work.skip = f"cannot read: {exc.strerror or exc}"
+    except (SourceError, Unconvertible) as exc:
+        work.skip = str(exc)
 
 
 def prepare_large(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,34 @@ class FileConverter:
 
     def __init__(self, timeout: float = CONVERT_TIMEOUT) -> None:
         self.worker = ConversionWorker(timeout)
+        self._saved: dict[str, bytes] = {}
+
+    def prefetch(self, files: Iterable[ConvertedFile]) -> None:
+        """Before ``files`` are converted: have LibreOffice save the legacy ones (two or more
+        of a format) as their modern format, up to ``legacy.BATCH`` per run, where one run
+        each would cost a second apiece. :meth:`convert` reads them from memory then; a file
+        a run could not save converts on its own, as without this."""
+        from harrier.sources.convert import legacy
+
+        by_format: dict[str, list[ConvertedFile]] = {}
+        for file in files:
+            if CONVERTERS[file.format].via is not None:
+                by_format.setdefault(file.format, []).append(file)
+        self._saved = {}
+        for fmt, group in by_format.items():
+            if len(group) > 1:
+                for start in range(0, len(group), legacy.BATCH):
+                    batch = group[start : start + legacy.BATCH]
+                    self._saved.update(legacy.save_batch(fmt, batch, self.worker.timeout))
 
     def convert(self, file: ConvertedFile) -> tuple[str, dict[str, Any], tuple[int, ...]]:
         """``(text, metadata, page starts)``: the metadata adds the title and the format.
         Raises :class:`Unconvertible` with the reason to skip the file."""
-        text, title, pages = self.worker.convert(
-            file.format, file.data if file.data is not None else file.path
+        saved = self._saved.pop(file.id, None)
+        text, title, pages = (
+            self.worker.convert(str(CONVERTERS[file.format].via), saved)
+            if saved is not None
+            else self.worker.convert(file.format, file.data if file.data is not None else file.path)
         )
         text, replaced = replace_surrogates(text)
         if replaced:

@@ -96,13 +96,13 @@ class ConversionWorker:
             except (OSError, subprocess.TimeoutExpired):
                 kill = True
         if kill:
-            _kill_group(self._process)
+            kill_group(self._process)
         requests.close()
         replies.close()
         self._conn = self._process = None
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[bytes]) -> None:
     """Kill the child and the programs it started (LibreOffice), which share its group."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
