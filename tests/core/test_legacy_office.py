@@ -243,6 +243,25 @@ def test_the_legacy_files_of_a_group_are_saved_in_one_run(legacy, tmp_path, monk
     assert "Quarterly results" in texts["results.ppt"]
 
 
+@needs_libreoffice
+def test_a_large_legacy_file_is_saved_in_a_run_of_its_own(legacy, tmp_path, monkeypatch):
+    from harrier.sources.convert import legacy as converting
+
+    monkeypatch.setattr(converting, "BATCH_FILE_BYTES", (legacy / "survey.doc").stat().st_size - 1)
+    log = stand_in(tmp_path / "bin", monkeypatch, hang="false")
+    for n in range(2):
+        shutil.copyfile(legacy / "survey.doc", tmp_path / f"survey-{n}.doc")
+    files = [_item(tmp_path, f"survey-{n}.doc") for n in range(2)]
+    converter = FileConverter(timeout=120.0)
+    try:
+        converter.prefetch(files)
+        assert not log.exists()  # no run for them together
+        assert all(DOCX_SENTENCES[0] in converter.convert(file)[0] for file in files)
+    finally:
+        converter.close()
+    assert [count for _, count in conversion_runs(log)] == [1, 1]
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
 @needs_libreoffice
 def test_a_batch_past_the_time_limit_is_killed_and_its_files_convert_alone(

@@ -62,15 +62,15 @@ class FileConverter:
         self._saved: dict[str, bytes] = {}
 
     def prefetch(self, files: Iterable[ConvertedFile]) -> None:
-        """Before ``files`` are converted: have LibreOffice save the legacy ones (two or more
-        of a format) as their modern format, up to ``legacy.BATCH`` per run, where one run
+        """Before ``files`` are converted: have LibreOffice save the small legacy ones (two or
+        more of a format) as their modern format, up to ``legacy.BATCH`` per run, where one run
         each would cost a second apiece. :meth:`convert` reads them from memory then; a file
         a run could not save converts on its own, as without this."""
         from harrier.sources.convert import legacy
 
         by_format: dict[str, list[ConvertedFile]] = {}
         for file in files:
-            if CONVERTERS[file.format].via is not None:
+            if CONVERTERS[file.format].via is not None and file.size <= legacy.BATCH_FILE_BYTES:
                 by_format.setdefault(file.format, []).append(file)
         self._saved = {}
         for fmt, group in by_format.items():

@@ -39,6 +39,9 @@ _ONE_RUN = threading.Lock()  # runs of this process share its profile: one at a 
 BATCH = 16
 """Files saved in one run of LibreOffice at most (16 small ones take about 1.4 s in one run,
 against 0.8 s each in runs of their own)."""
+BATCH_FILE_BYTES = 2 * 2**20
+"""Larger files are saved in runs of their own: their conversion outweighs the start, and a
+run of large files would near the time limit."""
 
 
 def _convert(fmt: str, stream: BinaryIO) -> Conversion:
