@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import tracemalloc
@@ -51,6 +52,63 @@ def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
         "binary file: not a format harrier reads (PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, HTML, "
         "EPUB, DOC, XLS, PPT, RTF, or UTF-8 text)"
     )
+
+
+MAIN_PARTS = {
+    ".docm": "application/vnd.ms-word.document.macroEnabled.main+xml",
+    ".dotx": "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
+    ".dotm": "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
+    ".pptm": "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+}
+"""The main part's content type of each macro-enabled or template variant, as Office writes."""
+
+
+def test_macro_enabled_and_template_office_files_read_as_their_family(tmp_path):
+    originals = write_all(tmp_path / "originals")
+    variants = tmp_path / "variants"
+    variants.mkdir()
+    family = {".docm": "survey.docx", ".dotx": "survey.docx", ".dotm": "survey.docx"}
+    family |= {".pptm": "results.pptx", ".xlsm": "cities.xlsx"}
+    for suffix, original in family.items():
+        with zipfile.ZipFile(originals / original) as source:
+            parts = {name: source.read(name) for name in source.namelist()}
+        types = parts["[Content_Types].xml"].decode()
+        standard = re.search(r'ContentType="([^"]+\.main\+xml)"', types)
+        assert standard is not None
+        parts["[Content_Types].xml"] = types.replace(standard[1], MAIN_PARTS[suffix]).encode()
+        with zipfile.ZipFile(variants / f"variant{suffix}", "w") as variant:
+            for name, data in parts.items():
+                variant.writestr(name, data)
+    converter = FileConverter(timeout=30.0)
+    try:
+        for suffix, original in family.items():
+            [item] = iter_source(variants / f"variant{suffix}")
+            [reference] = iter_source(originals / original)
+            assert isinstance(item, ConvertedFile) and isinstance(reference, ConvertedFile)
+            assert item.format == reference.format
+            assert converter.convert(item)[0] == converter.convert(reference)[0], suffix
+    finally:
+        converter.close()
+
+
+def test_a_password_protected_office_file_is_skipped_as_encrypted(tmp_path):
+    """Office encrypts a DOCX, XLSX or PPTX into an OLE2 container (msoffcrypto-tool does as
+    Office does): it is skipped as encrypted, not as a file of the wrong format."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    originals = write_all(tmp_path / "originals")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    for name in ("survey.docx", "results.pptx", "cities.xlsx"):
+        with (originals / name).open("rb") as source, (locked / name).open("wb") as out:
+            OOXMLFile(source).encrypt("secret", out)
+    reasons = {item.id: getattr(item, "reason", None) for item in iter_source(locked)}
+    assert reasons == {
+        name: f"encrypted: the {name.rsplit('.', 1)[1].upper()} needs a password (save a copy "
+        "without one)"
+        for name in ("survey.docx", "results.pptx", "cities.xlsx")
+    }
 
 
 def test_a_word_cell_merged_across_columns_is_read_once():

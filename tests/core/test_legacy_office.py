@@ -82,10 +82,13 @@ def test_rtf_is_read_as_its_text_never_as_its_markup(converter, tmp_path, name):
 
 
 @needs_libreoffice
-def test_a_doc_holding_a_docx_is_read_as_a_docx(converter, tmp_path):
+def test_a_doc_holding_a_docx_is_read_as_a_docx_and_the_reverse(legacy, converter, tmp_path):
     (tmp_path / "survey.doc").write_bytes(write_docx(tmp_path / "survey.docx").read_bytes())
     item, (text, _, _) = _convert(converter, tmp_path, "survey.doc")
     assert item.format == "docx" and DOCX_SENTENCES[0] in text
+    (tmp_path / "old.docx").write_bytes((legacy / "survey.doc").read_bytes())  # misnamed
+    item, (text, _, _) = _convert(converter, tmp_path, "old.docx")
+    assert item.format == "doc" and text == _convert(converter, legacy, "survey.doc")[1][0]
 
 
 @needs_libreoffice

@@ -21,6 +21,9 @@ _ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub", *_ODF.values())
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _OLE_FORMATS = ("doc", "xls", "ppt")
 """Formats in an OLE2 container (Office 97-2003), told apart by their extension."""
+_LEGACY_OF = {"docx": "doc", "xlsx": "xls", "pptx": "ppt"}
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")  # the stream of a password-protected OOXML
+_ENCRYPTION_SCAN = 2**20
 
 
 def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | None:
@@ -36,7 +39,7 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
     elif head.startswith(b"PK\x03\x04"):
         found = _zip_format(path, data, claimed)
     elif head.startswith(_OLE):
-        found = claimed if claimed in _OLE_FORMATS else None
+        found = _ole_format(path, head, data, claimed)
     elif head.removeprefix(b"\xef\xbb\xbf").startswith(b"{\\rtf"):
         found = "rtf"
     elif _HTML_START.match(head.removeprefix(b"\xef\xbb\xbf")):
@@ -47,6 +50,8 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
         return found
     if claimed in _OLE_FORMATS and found is not None:
         return found  # Word saves RTF, HTML and DOCX under .doc as well: read what it holds
+    if found == _LEGACY_OF.get(str(claimed)):
+        return found  # a Word 97-2003 file named .docx
     if claimed == "html" and found is None and b"\x00" not in head:
         return "html"  # a fragment without <html>: still markup
     what = (
@@ -55,6 +60,27 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
         else ("a ZIP archive" if head.startswith(b"PK") else "unrecognised content")
     )
     raise Unconvertible(f"not a {claimed.upper()} file: {what} behind the {path.suffix} extension")
+
+
+def _ole_format(path: Path, head: bytes, data: bytes | None, claimed: str | None) -> str | None:
+    """An OLE2 container's format: that of its Office 97-2003 extension; behind an OOXML one,
+    a password-protected file (Office encrypts a DOCX into an OLE2 ``EncryptedPackage``), or
+    else an Office 97-2003 file misnamed (read as one)."""
+    if claimed in _OLE_FORMATS:
+        return claimed
+    if claimed not in _LEGACY_OF:
+        return None
+    if data is None:
+        try:
+            with path.open("rb") as stream:
+                data = stream.read(_ENCRYPTION_SCAN)
+        except OSError:
+            data = head
+    if _ENCRYPTED in data[:_ENCRYPTION_SCAN]:
+        raise Unconvertible(
+            f"encrypted: the {path.suffix[1:].upper()} needs a password (save a copy without one)"
+        )
+    return _LEGACY_OF[claimed]
 
 
 def _zip_format(path: Path, data: bytes | None, claimed: str | None) -> str | None:

@@ -82,7 +82,7 @@ _MODERN = {
             "python-docx",
             "harrier.sources.convert.office:convert_docx",
             ("docx",),
-            (".docx",),
+            (".docx", ".docm", ".dotx", ".dotm"),
             revision=2,  # 2: a cell merged across columns is read once
         ),
         Converter(
@@ -90,14 +90,14 @@ _MODERN = {
             "python-pptx",
             "harrier.sources.convert.office:convert_pptx",
             ("pptx",),
-            (".pptx",),
+            (".pptx", ".pptm"),
         ),
         Converter(
             "xlsx",
             "openpyxl",
             "harrier.sources.convert.office:convert_xlsx",
             ("openpyxl",),
-            (".xlsx",),
+            (".xlsx", ".xlsm"),
         ),
         *(
             Converter(

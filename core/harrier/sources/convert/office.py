@@ -10,17 +10,32 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
-from harrier.sources.convert._registry import Conversion
+from harrier.sources.convert._registry import Conversion, Unconvertible
 
 _HEADING = re.compile(r"Heading (\d)")
 
 
+_WORD_MAIN = (
+    "application/vnd.ms-word.document.macroEnabled.main+xml",  # .docm
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",  # .dotx
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",  # .dotm
+)
+"""Word's main parts besides a .docx's, which python-docx reads alike but refuses to open."""
+
+
 def convert_docx(stream: BinaryIO) -> Conversion:
-    """One piece per paragraph or table, in document order."""
-    import docx
+    """One piece per paragraph or table, in document order (also .docm, .dotx and .dotm)."""
+    from docx.opc.part import PartFactory
+    from docx.package import Package
+    from docx.parts.document import DocumentPart
     from docx.table import Table
 
-    document = docx.Document(stream)
+    for content_type in _WORD_MAIN:
+        PartFactory.part_type_for.setdefault(content_type, DocumentPart)
+    main = Package.open(stream).main_document_part
+    if not isinstance(main, DocumentPart):
+        raise Unconvertible(f"not a Word document: its main part is {main.content_type}")
+    document = main.document
     conversion = Conversion((), document.core_properties.title or None)
 
     def blocks() -> Iterator[str]:
