@@ -111,6 +111,62 @@ def test_a_password_protected_office_file_is_skipped_as_encrypted(tmp_path):
     }
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from(
+        [
+            b"",
+            b"%PDF-1.7\n",
+            b"PK\x03\x04",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+            b"{\\rtf1",
+            b"<html>",
+        ]
+    ),
+    rest=st.binary(max_size=600),
+    suffix=st.sampled_from(
+        [
+            ".doc",
+            ".docx",
+            ".docm",
+            ".xls",
+            ".xlsx",
+            ".ppt",
+            ".pptx",
+            ".rtf",
+            ".odt",
+            ".pdf",
+            ".epub",
+            ".html",
+            ".txt",
+            ".db",
+            "",
+        ]
+    ),
+    in_memory=st.booleans(),
+)
+def test_any_bytes_behind_any_name_detect_as_a_format_or_a_reason(
+    tmp_path_factory, prefix, rest, suffix, in_memory
+):
+    """Whatever a file's first bytes and name: a converter's format, None (text or binary), or
+    :class:`Unconvertible` with a reason; never another exception."""
+    from harrier.sources.convert import CONVERTERS, detect_format
+
+    data = prefix + rest
+    path = tmp_path_factory.mktemp("detect") / f"file{suffix}"
+    path.write_bytes(data)
+    try:
+        found = detect_format(path, data[:8192], data if in_memory else None)
+    except Unconvertible as exc:
+        assert str(exc).split(": ", 1)[0] in {
+            "not a " + suffix[1:].upper() + " file",
+            "corrupt or truncated file",
+            "encrypted",
+        }
+    else:
+        assert found is None or found in CONVERTERS
+
+
 def test_a_word_cell_merged_across_columns_is_read_once():
     """python-docx gives a merged cell once per column it spans; a cell merged down the rows
     stays in each row (its value applies to both)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import harrier
+from document_files import write_docx
 from harrier.ingestion._run import SourceCount, count_source
 from harrier.sources._folders import FolderFilter, walk_folder
 
@@ -75,6 +76,21 @@ def test_caches_dependencies_environments_and_vcs_are_skipped(tmp_path):
         "sub/z.md",
     )
     assert files_of(tmp_path) == ["app.py", "sub/z.md"]
+
+
+def test_office_owner_files_are_skipped_with_their_reason(tmp_path):
+    """Word writes ``~$name.docx`` (162 bytes, not a document) beside a document it has open;
+    on a shared folder it is seen by everyone."""
+    from harrier.sources._documents import Skipped, iter_source
+
+    write_docx(tmp_path / "report.docx")
+    (tmp_path / "~$report.docx").write_bytes(b"\x05Alice" + bytes(156))
+    (tmp_path / "~$folder").mkdir()  # only files are owner files
+    make(tmp_path, "~$folder/notes.md")
+    items = {item.id: item for item in iter_source(tmp_path)}
+    assert sorted(items) == ["report.docx", "~$folder/notes.md", "~$report.docx"]
+    owner = items["~$report.docx"]
+    assert isinstance(owner, Skipped) and owner.reason.startswith("Office owner file: ~$ files")
 
 
 def test_include_and_exclude_globs(tmp_path):

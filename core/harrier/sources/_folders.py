@@ -37,7 +37,8 @@ class FolderFilter:
 
 def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | None]]:
     """``(path, None)`` for each file to read, in sorted order, and ``(path, reason)`` for a
-    symbolic link that is not followed or a vector store's data folder (:data:`STORE_LAYOUTS`).
+    symbolic link that is not followed, a vector store's data folder (:data:`STORE_LAYOUTS`)
+    or an Office owner file (``~$report.docx``, beside a document open in Word).
     Hidden files and folders are skipped, as are the :data:`SKIPPED_FOLDERS`, folders holding a
     ``pyvenv.cfg`` and git-ignored paths."""
     include = _spec(where.include) if where.include else None
@@ -72,6 +73,8 @@ def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | N
                 continue
             if entry.is_symlink() and not where.follow_symlinks:
                 yield Path(entry.path), "symbolic link: not followed (follow_symlinks=True)"
+            elif entry.name.startswith("~$") and not is_dir:
+                yield Path(entry.path), _OWNER_FILE
             elif is_dir:
                 path = Path(entry.path)
                 if store := _store_data(path):
@@ -81,6 +84,9 @@ def walk_folder(root: Path, where: FolderFilter) -> Iterator[tuple[Path, str | N
             elif include is None or include.match_file(rel):
                 yield Path(entry.path), None
         stack.extend(reversed(subfolders))
+
+
+_OWNER_FILE = "Office owner file: ~$ files mark a document open in Office, not a document"
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -59,7 +59,8 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
         if found
         else ("a ZIP archive" if head.startswith(b"PK") else "unrecognised content")
     )
-    raise Unconvertible(f"not a {claimed.upper()} file: {what} behind the {path.suffix} extension")
+    named = path.suffix[1:].upper()
+    raise Unconvertible(f"not a {named} file: {what} behind the {path.suffix} extension")
 
 
 def _ole_format(path: Path, head: bytes, data: bytes | None, claimed: str | None) -> str | None:
