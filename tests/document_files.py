@@ -255,28 +255,38 @@ def write_legacy(folder: Path) -> Path:
     """The :data:`LEGACY` files and an RTF file in ``folder``: the modern files of
     ``write_all`` saved as Office 97-2003 by LibreOffice (``soffice``, which must be installed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    program = _soffice.program()
-    assert program is not None, "LibreOffice is not installed"
     with tempfile.TemporaryDirectory() as work:
         modern = write_all(Path(work, "modern"))
         for legacy, original in LEGACY.items():
-            subprocess.run(
-                [
-                    program,
-                    "--headless",
-                    f"-env:UserInstallation={Path(work, 'profile').as_uri()}",
-                    "--convert-to",
-                    Path(legacy).suffix[1:],
-                    "--outdir",
-                    str(folder),
-                    str(modern / original),
-                ],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+            save_with_libreoffice(modern / original, Path(legacy).suffix[1:], folder)
     write_rtf(folder / "notes.rtf")
     return folder
+
+
+def save_with_libreoffice(source: Path, target: str, folder: Path) -> Path:
+    """``source`` saved by LibreOffice in ``folder`` as ``target`` (an extension, or
+    ``extension:export filter``)."""
+    program = _soffice.program()
+    assert program is not None, "LibreOffice is not installed"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                program,
+                "--headless",
+                f"-env:UserInstallation={Path(profile).as_uri()}",
+                "--convert-to",
+                target,
+                "--outdir",
+                str(folder),
+                str(source),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    saved = folder / f"{source.stem}.{target.split(':')[0]}"
+    assert saved.is_file(), f"LibreOffice did not save {saved}"
+    return saved
 
 
 def mixed_text(chars: int, seed: int = 0) -> str:

@@ -24,6 +24,7 @@ from document_files import (
     RTF_SENTENCES,
     RTF_TITLE,
     needs_libreoffice,
+    save_with_libreoffice,
     write_all,
     write_docx,
     write_legacy,
@@ -67,6 +68,27 @@ def test_legacy_files_read_as_the_files_they_were_saved_from(legacy, converter, 
         assert metadata["title"] == expected_metadata["title"]
     text = _convert(converter, legacy, "survey.doc")[1][0]
     assert all(sentence in text for sentence in DOCX_SENTENCES)
+
+
+@needs_libreoffice
+def test_templates_and_shows_read_as_their_documents(converter, tmp_path):
+    modern = write_all(tmp_path / "modern")
+    old = tmp_path / "old"
+    old.mkdir()
+    for original, target in [
+        ("survey.docx", "dot:MS Word 97 Vorlage"),
+        ("cities.xlsx", "xlt:MS Excel 97 Vorlage/Template"),
+        ("results.pptx", "pot:MS PowerPoint 97 Vorlage"),
+        ("results.pptx", "pps:MS PowerPoint 97 AutoPlay"),
+    ]:
+        saved = save_with_libreoffice(modern / original, target, old)
+        item, (text, _, pages) = _convert(converter, old, saved.name)
+        _, (expected, _, expected_pages) = _convert(converter, modern, original)
+        assert (item.format, text, pages) == (
+            {"dot": "doc", "xlt": "xls", "pot": "ppt", "pps": "ppt"}[target[:3]],
+            expected,
+            expected_pages,
+        )
 
 
 @needs_libreoffice

@@ -132,10 +132,15 @@ _LEGACY = {
         "LibreOffice",
         f"harrier.sources.convert.legacy:convert_{fmt}",
         _MODERN[via].requires,
-        (f".{fmt}",),
+        extensions,
         via=via,
     )
-    for fmt, via in (("doc", "docx"), ("xls", "xlsx"), ("ppt", "pptx"), ("rtf", "docx"))
+    for fmt, via, extensions in (
+        ("doc", "docx", (".doc", ".dot")),
+        ("xls", "xlsx", (".xls", ".xlt")),
+        ("ppt", "pptx", (".ppt", ".pps", ".pot")),
+        ("rtf", "docx", (".rtf",)),
+    )
 }
 CONVERTERS: dict[str, Converter] = {**_MODERN, **_LEGACY}
 """Every converter by format. Markdown and plain text need none: they are read as UTF-8."""
