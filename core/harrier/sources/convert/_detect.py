@@ -19,9 +19,9 @@ _ODF = {
 }
 _ZIP_FORMATS = ("docx", "pptx", "xlsx", "epub", *_ODF.values())
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_OLE_FORMATS = ("doc", "xls", "ppt")
-"""Formats in an OLE2 container (Office 97-2003), told apart by their extension."""
 _LEGACY_OF = {"docx": "doc", "xlsx": "xls", "pptx": "ppt"}
+_OLE_FORMATS = tuple(_LEGACY_OF.values())
+"""Formats in an OLE2 container (Office 97-2003), told apart by their extension."""
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")  # the stream of a password-protected OOXML
 _ENCRYPTION_SCAN = 2**20
 
