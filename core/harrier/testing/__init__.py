@@ -5,8 +5,9 @@ written (config, safetensors weights, tokenizer, sentence-transformers metadata)
 through the same code path as a download from the Hub. A model of the real size costs the real
 compute.
 
-:class:`StoreContract` (imported on first use: it needs pytest) is the test suite a store
-passes (docs/writing-a-store.md).
+:class:`StoreContract` and :class:`ConverterContract` (imported on first use: they need
+pytest) are the test suites a store and a converter pass (docs/writing-a-store.md,
+docs/writing-a-converter.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from harrier.testing._tiny_models import (
 __all__ = [
     "HARRIER_PROMPTS",
     "SHAPES",
+    "ConverterContract",
     "ModelShape",
     "StoreContract",
     "build_model",
@@ -38,4 +40,8 @@ def __getattr__(name: str) -> Any:
         from harrier.testing.store_contract import StoreContract
 
         return StoreContract
+    if name == "ConverterContract":
+        from harrier.testing.converter_contract import ConverterContract
+
+        return ConverterContract
     raise AttributeError(f"module 'harrier.testing' has no attribute {name!r}")

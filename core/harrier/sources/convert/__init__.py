@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from harrier.sources.convert._detect import detect_format
 from harrier.sources.convert._files import CONVERT_TIMEOUT, ConvertedFile, FileConverter, page_range
-from harrier.sources.convert._registry import CONVERTERS, Conversion, Converter, Unconvertible
+from harrier.sources.convert._registry import (
+    CONVERTERS,
+    Conversion,
+    Converter,
+    Unconvertible,
+    add_plugins,
+)
 
 __all__ = [
     "CONVERTERS",
@@ -24,3 +30,5 @@ __all__ = [
     "detect_format",
     "page_range",
 ]
+
+add_plugins()  # last: a package's converter module may import the names above

@@ -7,7 +7,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from harrier.sources.convert._registry import BY_EXTENSION, Unconvertible
+from harrier.sources.convert._registry import BUILT_IN, BY_EXTENSION, CONVERTERS, Unconvertible
 
 _HTML_START = re.compile(
     rb"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL
@@ -34,6 +34,14 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
     contradicts (a ZIP archive renamed ``.docx``) or the container is corrupt.
     """
     claimed = BY_EXTENSION.get(path.suffix.lower())
+    if claimed is not None and claimed not in BUILT_IN:  # a package's format: by its extension
+        magic = CONVERTERS[claimed].magic
+        if magic and not head.startswith(magic):
+            raise Unconvertible(
+                f"not a {path.suffix[1:].upper()} file: it does not start as "
+                f"{claimed.upper()} files do"
+            )
+        return claimed
     if b"%PDF-" in head[:1024]:
         found: str | None = "pdf"
     elif head.startswith(b"PK\x03\x04"):

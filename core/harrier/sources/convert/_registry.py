@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import BinaryIO
 
 from harrier.sources.convert import _soffice
+
+logger = logging.getLogger("harrier")
 
 EXTRA_HINT = "pip install 'harrier-suite[documents]'"
 
@@ -35,7 +38,10 @@ class Converter:
     """One format's converter: ``function`` (``module:name``) reads a binary stream.
     ``via``: the format that LibreOffice saves the file as first, to be read as that is.
     ``revision``: of harrier's reading of the format; raised when that changes what a file
-    converts to, so that stored documents are converted again."""
+    converts to, so that stored documents are converted again. ``magic``: for a converter of
+    a package outside harrier (``harrier.converters`` entry point), the first bytes of its
+    format; a file with one of its ``extensions`` that starts with none of them is skipped
+    as not of the format (none given: the extension alone decides)."""
 
     format: str
     name: str
@@ -45,6 +51,7 @@ class Converter:
     max_bytes: int | None = None
     via: str | None = None
     revision: int = 1
+    magic: tuple[bytes, ...] = ()
 
     def missing(self) -> str | None:
         """The first required package that is not installed, or None."""
@@ -143,9 +150,48 @@ _LEGACY = {
     )
 }
 CONVERTERS: dict[str, Converter] = {**_MODERN, **_LEGACY}
-"""Every converter by format. Markdown and plain text need none: they are read as UTF-8."""
+"""Every converter by format, harrier's and those that packages add (:func:`add_plugins`).
+Markdown and plain text need none: they are read as UTF-8."""
+BUILT_IN = frozenset(CONVERTERS)
 
 BY_EXTENSION = {ext: c.format for c in CONVERTERS.values() for ext in c.extensions}
+ENTRY_POINT_GROUP = "harrier.converters"
+
+
+def add_plugins() -> None:
+    """Add the converters that installed packages declare under :data:`ENTRY_POINT_GROUP`,
+    each a :class:`Converter` (docs/writing-a-converter.md). One that fails to load, is not a
+    ``Converter``, or claims a format or extension already taken is left out with a warning:
+    harrier's own converters always win."""
+    for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            converter = point.load()
+        except Exception as exc:  # a broken package must not stop harrier
+            logger.warning("converter %r (%s) failed to load: %s", point.name, point.value, exc)
+            continue
+        if not isinstance(converter, Converter):
+            logger.warning(
+                "converter %r (%s) is a %s, not a harrier.sources.convert.Converter: left out",
+                point.name,
+                point.value,
+                type(converter).__name__,
+            )
+            continue
+        taken = [ext for ext in converter.extensions if ext.lower() in BY_EXTENSION]
+        if converter.format in CONVERTERS or taken or not converter.extensions:
+            logger.warning(
+                "converter %r (%s) left out: %s",
+                point.name,
+                point.value,
+                f"the extensions {taken} are taken"
+                if taken
+                else "it names no extension"
+                if not converter.extensions
+                else f"the format {converter.format!r} is taken",
+            )
+            continue
+        CONVERTERS[converter.format] = converter
+        BY_EXTENSION.update({ext.lower(): converter.format for ext in converter.extensions})
 
 
 def check_convertible(fmt: str, size: int) -> Converter:
