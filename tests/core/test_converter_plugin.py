@@ -138,3 +138,37 @@ def test_a_broken_or_conflicting_converter_is_left_out_with_a_warning(monkeypatc
     assert messages[0].startswith("converter 'missing' (no_such_module:CONVERTER) failed to load")
     assert "is a str, not a harrier.sources.convert.Converter" in messages[1]
     assert messages[2].endswith("left out: the extensions ['.DOCX'] are taken")
+
+
+def test_python_s_own_test_messages_convert_or_skip_with_a_reason(tmp_path):
+    """CPython's email test messages (digests, bounces, MIME oddities: nobody here wrote
+    them), where this Python ships its test package."""
+    import email
+
+    from harrier.sources._documents import iter_source
+    from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible
+
+    data = Path(email.__file__).parent.parent / "test" / "test_email" / "data"
+    messages = sorted(data.glob("msg_*.txt"))
+    if not messages:
+        pytest.skip(f"no email test messages in {data} (this Python ships without its tests)")
+    for path in messages:
+        (tmp_path / f"{path.stem}.eml").write_bytes(path.read_bytes())
+    converter, texts, skips = FileConverter(timeout=60.0), {}, {}
+    try:
+        for item in iter_source(tmp_path):
+            assert isinstance(item, ConvertedFile)
+            try:
+                texts[item.id] = converter.convert(item)[0]
+            except Unconvertible as exc:
+                skips[item.id] = str(exc)
+    finally:
+        converter.close()
+    assert len(texts) >= 0.9 * len(messages), skips
+    assert all(
+        reason.split(": ")[0] in {"empty or whitespace only", "not an email"}
+        for reason in skips.values()
+    ), skips
+    digest = texts["msg_02.eml"]
+    assert digest.startswith("From: ppp-request@zzz.org\nTo: ppp@zzz.org\n")
+    assert "Subject: Ppp digest, Vol 1 #2 - 5 msgs" in digest

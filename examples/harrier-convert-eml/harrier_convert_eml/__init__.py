@@ -32,8 +32,8 @@ def convert_eml(stream: BinaryIO) -> Conversion:
     """One piece for the headers, one for the text, one naming the attachments."""
     message = BytesParser(policy=policy.default).parse(stream)
     assert isinstance(message, EmailMessage)
-    if not any(message.get(name) for name in _HEADERS):
-        raise Unconvertible(f"not an email: none of the headers {', '.join(_HEADERS)}")
+    if not message.keys():  # a MIME part without From or Subject is still a message
+        raise Unconvertible("not an email: it starts with no header lines")
     headers = "\n".join(f"{name}: {message[name]}" for name in _HEADERS if message.get(name))
     body = message.get_body(preferencelist=("plain", "html"))
     text = ""
