@@ -5,9 +5,9 @@ written (config, safetensors weights, tokenizer, sentence-transformers metadata)
 through the same code path as a download from the Hub. A model of the real size costs the real
 compute.
 
-:class:`StoreContract` and :class:`ConverterContract` (imported on first use: they need
-pytest) are the test suites a store and a converter pass (docs/writing-a-store.md,
-docs/writing-a-converter.md).
+:class:`StoreContract`, :class:`ConverterContract` and :class:`EngineContract` (imported on
+first use: they need pytest) are the test suites a store, a converter and an engine pass
+(docs/writing-a-store.md, docs/writing-a-converter.md, docs/writing-an-engine.md).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "HARRIER_PROMPTS",
     "SHAPES",
     "ConverterContract",
+    "EngineContract",
     "ModelShape",
     "StoreContract",
     "build_model",
@@ -44,4 +45,8 @@ def __getattr__(name: str) -> Any:
         from harrier.testing.converter_contract import ConverterContract
 
         return ConverterContract
+    if name == "EngineContract":
+        from harrier.testing.engine_contract import EngineContract
+
+        return EngineContract
     raise AttributeError(f"module 'harrier.testing' has no attribute {name!r}")
