@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -190,12 +192,13 @@ def test_an_ole_file_that_is_no_office_document_stays_a_binary_skip(tmp_path):
 def stand_in(folder: Path, monkeypatch: pytest.MonkeyPatch, *, hang: str) -> Path:
     """A ``soffice`` first on PATH that logs each run (``PID ARGS``) to the file it returns,
     then hangs where the shell test ``hang`` holds (``$n``: the files it was given), else runs
-    the real LibreOffice (or, if there is none, hangs too)."""
+    the real LibreOffice (or, if there is none, hangs too); ``--version`` answers at once."""
     real = _soffice.program() or "/nonexistent"
     folder.mkdir()
     log, program = folder / "runs.log", folder / "soffice"
     program.write_text(
-        f'#!/bin/sh\necho "$$ $*" >> {log}\nn=0\n'
+        f'#!/bin/sh\necho "$$ $*" >> {log}\n'
+        'if [ "$1" = --version ]; then echo "LibreOffice 0.0 (stand-in)"; exit 0; fi\nn=0\n'
         'for a in "$@"; do case "$a" in *.doc|*.xls|*.ppt|*.rtf) n=$((n+1));; esac; done\n'
         f'if {hang} || [ ! -x {real} ]; then exec sleep 300; fi\nexec {real} "$@"\n'
     )
@@ -336,6 +339,39 @@ def test_ctrl_c_during_a_batch_ends_libreoffice(tmp_path, monkeypatch):
     finally:
         presser.join()
         converter.close()
+    [(pid, files)] = conversion_runs(log)
+    assert files == 2
+    _assert_ends(pid)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+def test_ctrl_c_at_the_command_line_ends_a_libreoffice_run(tmp_path, monkeypatch, qwen_path):
+    """``harrier ingest`` stopped while LibreOffice saves a group (here a stand-in that hangs):
+    the command exits at once and leaves no LibreOffice running."""
+    log = stand_in(tmp_path / "bin", monkeypatch, hang="true")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for n in range(2):
+        write_rtf(folder / f"notes-{n}.rtf")
+    command = [sys.executable, "-m", "harrier.cli", "ingest", str(folder)]
+    run = subprocess.Popen(
+        [*command, "--collection", "c", "--model", str(qwen_path)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (log.exists() and conversion_runs(log)) and time.monotonic() < deadline:
+            assert run.poll() is None, run.stderr.read() if run.stderr else ""
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        pressed = time.monotonic()
+        assert run.wait(timeout=60) == 130
+        assert time.monotonic() - pressed < 10
+    finally:
+        run.kill()
+        run.wait()
     [(pid, files)] = conversion_runs(log)
     assert files == 2
     _assert_ends(pid)

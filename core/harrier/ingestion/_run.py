@@ -292,7 +292,7 @@ class IngestRun:
         self._closed = True
         self.progress.close("stopped" if interrupted else "done")
         if self.converter is not None:
-            self.converter.worker.close(kill=interrupted)
+            self.converter.close(kill=interrupted)
         if self._skip_log is not None:
             self._skip_log.close()
         self.report.skip_log = None

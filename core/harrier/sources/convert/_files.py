@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import subprocess
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -12,7 +13,7 @@ from typing import Any
 
 from harrier.sources._validation import printable, replace_surrogates
 from harrier.sources.convert._registry import CONVERTERS, Unconvertible
-from harrier.sources.convert._worker import ConversionWorker
+from harrier.sources.convert._worker import ConversionWorker, kill_group
 
 logger = logging.getLogger("harrier")
 
@@ -60,6 +61,8 @@ class FileConverter:
     def __init__(self, timeout: float = CONVERT_TIMEOUT) -> None:
         self.worker = ConversionWorker(timeout)
         self._saved: dict[str, bytes] = {}
+        self._batch: subprocess.Popen[bytes] | None = None  # prefetch's LibreOffice run
+        self._killed = False
 
     def prefetch(self, files: Iterable[ConvertedFile]) -> None:
         """Before ``files`` are converted: have LibreOffice save the small legacy ones (two or
@@ -74,14 +77,21 @@ class FileConverter:
                 by_format.setdefault(file.format, []).append(file)
         self._saved = {}
         for fmt, group in by_format.items():
-            if len(group) > 1:
-                for start in range(0, len(group), legacy.BATCH):
-                    batch = group[start : start + legacy.BATCH]
-                    self._saved.update(legacy.save_batch(fmt, batch, self.worker.timeout))
+            if len(group) < 2:
+                continue  # alone: saved in the worker, as without this
+            for start in range(0, len(group), legacy.BATCH):
+                if self._killed:
+                    return
+                batch = group[start : start + legacy.BATCH]
+                self._saved.update(
+                    legacy.save_batch(fmt, batch, self.worker.timeout, self._running)
+                )
 
     def convert(self, file: ConvertedFile) -> tuple[str, dict[str, Any], tuple[int, ...]]:
         """``(text, metadata, page starts)``: the metadata adds the title and the format.
         Raises :class:`Unconvertible` with the reason to skip the file."""
+        if self._killed:
+            raise Unconvertible("stopped: the run was interrupted")
         saved = self._saved.pop(file.id, None)
         text, title, pages = (
             self.worker.convert(str(CONVERTERS[file.format].via), saved)
@@ -112,8 +122,21 @@ class FileConverter:
             metadata["pages"] = len(pages)
         return text, metadata, pages
 
-    def close(self) -> None:
-        self.worker.close()
+    def close(self, kill: bool = False) -> None:
+        """Stop the worker: ask it to exit, or (``kill``: a run interrupted) kill it and a
+        LibreOffice run of :meth:`prefetch`, whatever they are converting; a killed converter
+        converts nothing more."""
+        if kill:
+            self._killed = True
+            batch = self._batch
+            if batch is not None and batch.poll() is None:
+                kill_group(batch)
+        self.worker.close(kill=kill)
+
+    def _running(self, process: subprocess.Popen[bytes]) -> None:
+        self._batch = process
+        if self._killed:  # killed as this run started
+            kill_group(process)
 
 
 def page_range(pages: tuple[int, ...], start: int, text: str) -> dict[str, int]:

@@ -39,7 +39,7 @@ def version() -> str:
             capture_output=True,
             text=True,
             errors="replace",
-            timeout=60,
+            timeout=30,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -63,10 +63,16 @@ def _convert(fmt: str, stream: BinaryIO) -> Conversion:
     return CONVERTERS[target].load()(io.BytesIO(data))
 
 
-def save_batch(fmt: str, files: Sequence[ConvertedFile], timeout: float) -> dict[str, bytes]:
+def save_batch(
+    fmt: str,
+    files: Sequence[ConvertedFile],
+    timeout: float,
+    started: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> dict[str, bytes]:
     """The modern format's bytes of each of ``files`` (all of ``fmt``) by id, saved in one run
     of LibreOffice; a file it could not read or that could not be copied is left out, and so
-    is every file of a run that takes over ``timeout`` seconds (then killed)."""
+    is every file of a run that takes over ``timeout`` seconds (then killed). ``started`` gets
+    the run's process as it starts (to kill it on Ctrl-C)."""
     with tempfile.TemporaryDirectory(prefix="harrier-convert-") as work:
         sources: dict[str, Path] = {}
         for number, file in enumerate(files):
@@ -81,7 +87,9 @@ def save_batch(fmt: str, files: Sequence[ConvertedFile], timeout: float) -> dict
             sources[file.id] = source
         try:
             with _ONE_RUN:
-                saved = save_modern(fmt, list(sources.values()), Path(work, "out"), timeout)
+                saved = save_modern(
+                    fmt, list(sources.values()), Path(work, "out"), timeout, started
+                )
         except subprocess.TimeoutExpired:
             logger.warning(
                 "LibreOffice took over %g s for %d %s files: converting them one by one",
@@ -100,7 +108,11 @@ def save_batch(fmt: str, files: Sequence[ConvertedFile], timeout: float) -> dict
 
 
 def save_modern(
-    fmt: str, sources: list[Path], folder: Path, timeout: float | None = None
+    fmt: str,
+    sources: list[Path],
+    folder: Path,
+    timeout: float | None = None,
+    started: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> list[Path | None]:
     """Have LibreOffice save ``sources`` (files of ``fmt`` with distinct names) in ``folder``
     in the modern format, in one run: the path of each, or None where it could not read one.
@@ -130,6 +142,8 @@ def save_modern(
         stderr=subprocess.DEVNULL,
         start_new_session=timeout is not None,
     )
+    if started is not None:
+        started(process)
     try:
         process.wait(timeout)
     except BaseException:  # over time, or Ctrl-C: never left running
