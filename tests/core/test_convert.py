@@ -22,6 +22,7 @@ from harrier.ingestion._ingest import IngestReport
 from harrier.sources._documents import Skipped, SourceDocument, iter_source
 from harrier.sources._validation import storage_problem
 from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible
+from harrier.sources.convert._registry import BUILT_IN, CONVERTERS
 from harrier.sources.convert.pdf import convert_pdf
 
 
@@ -48,9 +49,10 @@ def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
         "plain.zip": None,
     }
     [zipped] = iter_source(bare / "plain.zip")  # binary, not a document
+    added = "".join(f"{fmt.upper()}, " for fmt in CONVERTERS.keys() - BUILT_IN)  # packages'
     assert isinstance(zipped, Skipped) and zipped.reason == (
         "binary file: not a format harrier reads (PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, HTML, "
-        "EPUB, DOC, XLS, PPT, RTF, or UTF-8 text)"
+        f"EPUB, DOC, XLS, PPT, RTF, {added}or UTF-8 text)"
     )
 
 
