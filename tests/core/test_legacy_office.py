@@ -332,11 +332,14 @@ def test_ctrl_c_during_a_batch_ends_libreoffice(tmp_path, monkeypatch):
 
     converter = FileConverter(timeout=300.0)
     presser = threading.Thread(target=press_ctrl_c_once_it_runs)
+    # Ctrl-C raises KeyboardInterrupt here, whatever handler an earlier test left installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     presser.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             converter.prefetch(files)
     finally:
+        signal.signal(signal.SIGINT, previous)
         presser.join()
         converter.close()
     [(pid, files)] = conversion_runs(log)

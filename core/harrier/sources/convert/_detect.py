@@ -58,7 +58,7 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
         return found
     if claimed in _OLE_FORMATS and found is not None:
         return found  # Word saves RTF, HTML and DOCX under .doc as well: read what it holds
-    if found == _LEGACY_OF.get(str(claimed)):
+    if found is not None and found == _LEGACY_OF.get(claimed):
         return found  # a Word 97-2003 file named .docx
     if claimed == "html" and found is None and b"\x00" not in head:
         return "html"  # a fragment without <html>: still markup
