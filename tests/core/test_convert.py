@@ -19,11 +19,16 @@ from hypothesis import strategies as st
 
 from document_files import PDF_PAGES, write_all, write_pdf, write_rtf
 from harrier.ingestion._ingest import IngestReport
-from harrier.sources._documents import Skipped, SourceDocument, iter_source
-from harrier.sources._validation import storage_problem
+from harrier.sources._documents import Skipped, iter_source
 from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible
 from harrier.sources.convert._registry import BUILT_IN, CONVERTERS
 from harrier.sources.convert.pdf import convert_pdf
+from harrier.testing.converter_contract import (
+    EDITS,
+    KEEP,
+    check_converted_or_skipped,
+    damage,
+)
 
 
 def test_formats_are_detected_by_content_whatever_the_name(tmp_path):
@@ -326,39 +331,16 @@ def shared_converter():
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    name=st.sampled_from(DAMAGED),
-    edits=st.lists(
-        st.tuples(st.floats(0, 1, exclude_max=True), st.binary(min_size=0, max_size=4)),
-        min_size=1,
-        max_size=4,
-    ),
-    keep=st.one_of(st.just(1.0), st.floats(0.05, 1)),  # mostly whole: a cut ZIP is refused early
-)
+@given(name=st.sampled_from(DAMAGED), edits=EDITS, keep=KEEP)
 def test_damaged_documents_convert_or_skip_with_a_reason(
     originals, shared_converter, tmp_path_factory, name, edits, keep
 ):
     """Bytes changed, dropped or cut off in a file of each format: it becomes a document of
     storable text or a skip with its reason, and the worker goes on to the next file."""
-    data = bytearray(originals[name])
-    for where, replacement in edits:
-        at = int(where * len(data))
-        data[at : at + 1] = replacement
     folder = tmp_path_factory.mktemp("damaged")
-    (folder / name).write_bytes(bytes(data[: max(1, int(keep * len(data)))]))
+    (folder / name).write_bytes(damage(originals[name], edits, keep))
     [item] = iter_source(folder)
-    if isinstance(item, ConvertedFile):
-        try:
-            text, metadata, pages = shared_converter.convert(item)
-        except Unconvertible as exc:
-            assert str(exc)
-        else:
-            assert storage_problem(item.id, text, metadata) is None
-            assert list(pages) == sorted(pages) and all(0 <= p <= len(text) for p in pages)
-    else:
-        assert isinstance(item, (Skipped, SourceDocument)), item
-        if isinstance(item, SourceDocument):  # read as text: it must be storable as it is
-            assert storage_problem(item.id, item.text, item.metadata) is None
+    check_converted_or_skipped(item, shared_converter)
     text, _, _ = shared_converter.convert(
         ConvertedFile("ok", write_pdf(folder / "ok.pdf"), "pdf", 0)
     )

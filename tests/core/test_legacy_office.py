@@ -32,9 +32,9 @@ from document_files import (
     write_legacy,
     write_rtf,
 )
-from harrier.sources._documents import Skipped, SourceDocument, iter_source
-from harrier.sources._validation import storage_problem
+from harrier.sources._documents import Skipped, iter_source
 from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible, _soffice
+from harrier.testing.converter_contract import EDITS, KEEP, check_converted_or_skipped, damage
 
 _OLE_HEADER = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -133,35 +133,18 @@ def test_a_damaged_legacy_file_is_skipped_and_the_next_converts(legacy, converte
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(["survey.doc", "cities.xls", "results.ppt", "notes.rtf"]),
-    edits=st.lists(
-        st.tuples(st.floats(0, 1, exclude_max=True), st.binary(min_size=0, max_size=4)),
-        min_size=1,
-        max_size=4,
-    ),
-    keep=st.one_of(st.just(1.0), st.floats(0.05, 1)),
+    edits=EDITS,
+    keep=KEEP,
 )
 def test_damaged_legacy_files_convert_or_skip_with_a_reason(
     legacy, converter, tmp_path_factory, name, edits, keep
 ):
     """Bytes changed, dropped or cut off: storable text or a skip with its reason, whatever
     LibreOffice makes of them, and the worker goes on to the next file."""
-    data = bytearray((legacy / name).read_bytes())
-    for where, replacement in edits:
-        at = int(where * len(data))
-        data[at : at + 1] = replacement
     folder = tmp_path_factory.mktemp("damaged")
-    (folder / name).write_bytes(bytes(data[: max(1, int(keep * len(data)))]))
+    (folder / name).write_bytes(damage((legacy / name).read_bytes(), edits, keep))
     [item] = iter_source(folder)
-    if isinstance(item, ConvertedFile):
-        try:
-            text, metadata, pages = converter.convert(item)
-        except Unconvertible as exc:
-            assert str(exc)
-        else:
-            assert storage_problem(item.id, text, metadata) is None
-            assert list(pages) == sorted(pages) and all(0 <= p <= len(text) for p in pages)
-    else:  # a damaged header: no longer that format
-        assert isinstance(item, (Skipped, SourceDocument)), item
+    check_converted_or_skipped(item, converter)
     assert RTF_SENTENCES[0] in _convert(converter, legacy, "notes.rtf")[1][0]
 
 

@@ -20,6 +20,7 @@ from harrier.testing._tiny_models import (
     SHAPES,
     ModelShape,
     build_model,
+    tiny_embedder,
     train_tokenizer,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "StoreContract",
     "build_model",
     "serve_in_thread",
+    "tiny_embedder",
     "train_tokenizer",
 ]
 

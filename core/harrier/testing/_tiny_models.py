@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harrier._embedder import Embedder
 
 HARRIER_PROMPTS: dict[str, str] = {
     "web_search_query": "Instruct: Given a web search query, retrieve relevant passages that "
@@ -224,3 +228,11 @@ def build_model(
 def _write_json(path: Path, value: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def tiny_embedder(folder: str | Path) -> Embedder:
+    """A ``harrier.Embedder`` on the CPU over a tiny random Qwen3-shaped model written to
+    ``folder`` (the contracts' default engine)."""
+    from harrier._embedder import Embedder
+
+    return Embedder.from_pretrained(build_model(folder, "tiny-qwen3"), device="cpu")

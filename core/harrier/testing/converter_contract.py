@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import harrier
-from harrier.sources._documents import Skipped, iter_source
+from harrier.sources._documents import Skipped, SourceDocument, SourceItem, iter_source
 from harrier.sources._validation import storage_problem
 from harrier.sources.convert import (
     CONVERTERS,
@@ -41,6 +41,41 @@ from harrier.sources.convert import (
     Unconvertible,
 )
 from harrier.sources.convert._registry import BY_EXTENSION
+
+EDITS = st.lists(
+    st.tuples(st.floats(0, 1, exclude_max=True), st.binary(min_size=0, max_size=4)),
+    min_size=1,
+    max_size=4,
+)
+"""Edits of a file (hypothesis): at each place (a share of its length), bytes in for one."""
+KEEP = st.one_of(st.just(1.0), st.floats(0.05, 1))
+"""The share of a file kept: mostly whole (a file cut short is often refused at once)."""
+
+
+def damage(data: bytes, edits: list[tuple[float, bytes]], keep: float) -> bytes:
+    """``data`` with ``edits`` made (:data:`EDITS`) and cut to ``keep`` of it (:data:`KEEP`)."""
+    damaged = bytearray(data)
+    for where, replacement in edits:
+        at = int(where * len(damaged))
+        damaged[at : at + 1] = replacement
+    return bytes(damaged[: max(1, int(keep * len(damaged)))])
+
+
+def check_converted_or_skipped(item: SourceItem, worker: FileConverter) -> None:
+    """What a damaged file may become: storable text (pages in order), read as text that is
+    storable as it is, or a skip with its reason; never another exception."""
+    if isinstance(item, ConvertedFile):
+        try:
+            text, metadata, pages = worker.convert(item)
+        except Unconvertible as exc:
+            assert str(exc)
+        else:
+            assert storage_problem(item.id, text, metadata) is None
+            assert list(pages) == sorted(pages) and all(0 <= p <= len(text) for p in pages)
+    elif isinstance(item, SourceDocument):
+        assert storage_problem(item.id, item.text, item.metadata) is None
+    else:
+        assert isinstance(item, Skipped) and item.reason, item
 
 
 class ConverterContract:
@@ -60,10 +95,9 @@ class ConverterContract:
     @classmethod
     def embedder(cls, tmp_path_factory: pytest.TempPathFactory) -> harrier.Embedder:
         """A tiny random Qwen3-shaped model (override to share one across test classes)."""
-        from harrier.testing import SHAPES, build_model
+        from harrier.testing import tiny_embedder
 
-        folder = build_model(tmp_path_factory.mktemp("contract-model"), SHAPES["tiny-qwen3"])
-        return harrier.Embedder.from_pretrained(folder, device="cpu")
+        return tiny_embedder(tmp_path_factory.mktemp("contract-model"))
 
     @pytest.fixture
     def worker(self) -> Iterator[FileConverter]:
@@ -118,34 +152,15 @@ class ConverterContract:
             assert isinstance(item, Skipped) and item.reason
 
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(
-        edits=st.lists(
-            st.tuples(st.floats(0, 1, exclude_max=True), st.binary(min_size=0, max_size=4)),
-            min_size=1,
-            max_size=4,
-        ),
-        keep=st.one_of(st.just(1.0), st.floats(0.05, 1)),
-    )
+    @given(edits=EDITS, keep=KEEP)
     def test_damaged_files_convert_or_skip_and_the_next_converts(
         self, converter, samples, worker, tmp_path_factory, edits, keep
     ):
         first, *_ = samples
-        data = bytearray(first.read_bytes())
-        for where, replacement in edits:
-            at = int(where * len(data))
-            data[at : at + 1] = replacement
         damaged = tmp_path_factory.mktemp("damaged") / first.name
-        damaged.write_bytes(bytes(data[: max(1, int(keep * len(data)))]))
+        damaged.write_bytes(damage(first.read_bytes(), edits, keep))
         [item] = iter_source(damaged)
-        if isinstance(item, ConvertedFile):
-            try:
-                text, metadata, _ = worker.convert(item)
-            except Unconvertible as exc:
-                assert str(exc)
-            else:
-                assert storage_problem(item.id, text, metadata) is None
-        else:
-            assert isinstance(item, Skipped) and item.reason
+        check_converted_or_skipped(item, worker)
         [again] = iter_source(first)
         assert isinstance(again, ConvertedFile)
         assert samples[first][0] in worker.convert(again)[0]  # the worker goes on

@@ -238,10 +238,9 @@ class StoreContract:
     @classmethod
     def embedder(cls, tmp_path_factory: pytest.TempPathFactory) -> harrier.Embedder:
         """A tiny random Qwen3-shaped model (override to share one across test classes)."""
-        from harrier.testing import SHAPES, build_model
+        from harrier.testing import tiny_embedder
 
-        folder = build_model(tmp_path_factory.mktemp("contract-model"), SHAPES["tiny-qwen3"])
-        return harrier.Embedder.from_pretrained(folder, device="cpu")
+        return tiny_embedder(tmp_path_factory.mktemp("contract-model"))
 
     @pytest.fixture
     def open_store(
