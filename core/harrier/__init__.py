@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harrier._embedder import Embedder
     from harrier._engine import EmbeddingEngine
+    from harrier._engine_registry import EngineRequest, engine_kinds, open_engine, register_engine
     from harrier._errors import (
         CollectionMismatchError,
         ConfigurationError,
         EmbeddingOutOfMemoryError,
         EmbeddingServerError,
         EmptyTextError,
+        EngineOutputError,
         HarrierError,
         InputError,
         InputTypeError,
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     )
     from harrier._identity import ModelIdentity
     from harrier._index import DEFAULT_K, Index
-    from harrier._model_files import HARRIER_RETRIEVAL_PROMPT
+    from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, model_folder
     from harrier._pooling import l2_normalize, last_token_pooling, mean_pooling
     from harrier._records import SPAN_FIELDS, Hit, SpanRecord, document_hash, span_id
     from harrier._remote import RemoteEmbedder
@@ -65,6 +67,8 @@ _LAZY = {
     "EmbeddingOutOfMemoryError": "harrier._errors",
     "EmbeddingServerError": "harrier._errors",
     "EmptyTextError": "harrier._errors",
+    "EngineOutputError": "harrier._errors",
+    "EngineRequest": "harrier._engine_registry",
     "HARRIER_RETRIEVAL_PROMPT": "harrier._model_files",
     "HarrierError": "harrier._errors",
     "Hit": "harrier._records",
@@ -98,10 +102,14 @@ _LAZY = {
     "VectorStore": "harrier.stores.base",
     "copy_collection": "harrier.ingestion._copy",
     "document_hash": "harrier._records",
+    "engine_kinds": "harrier._engine_registry",
     "ingest": "harrier.ingestion._ingest",
     "l2_normalize": "harrier._pooling",
     "last_token_pooling": "harrier._pooling",
     "mean_pooling": "harrier._pooling",
+    "model_folder": "harrier._model_files",
+    "open_engine": "harrier._engine_registry",
+    "register_engine": "harrier._engine_registry",
     "retry": "harrier.stores.base",
     "span_id": "harrier._records",
     "split_spans": "harrier._spans",
@@ -121,6 +129,8 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "EmbeddingOutOfMemoryError",
     "EmbeddingServerError",
     "EmptyTextError",
+    "EngineOutputError",
+    "EngineRequest",
     "HARRIER_RETRIEVAL_PROMPT",
     "HarrierError",
     "Hit",
@@ -154,10 +164,14 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "VectorStore",
     "copy_collection",
     "document_hash",
+    "engine_kinds",
     "ingest",
     "l2_normalize",
     "last_token_pooling",
     "mean_pooling",
+    "model_folder",
+    "open_engine",
+    "register_engine",
     "retry",
     "span_id",
     "split_spans",

@@ -25,7 +25,7 @@ from harrier._errors import (
 from harrier._graphs import GraphedRunner
 from harrier._identity import ModelIdentity, model_identity
 from harrier._loading import LoadedModel, load_model, resolve_device, resolve_dtype
-from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, query_prompt, resolve_folder
+from harrier._model_files import HARRIER_RETRIEVAL_PROMPT, model_folder, query_prompt
 from harrier._replicas import spread
 from harrier._settings import DEFAULT_MODEL, EmbedderSettings
 from harrier._tokens import checked_texts, encode
@@ -94,7 +94,7 @@ class Embedder:
     @classmethod
     def from_settings(cls, settings: EmbedderSettings) -> Embedder:
         """Load the model ``settings`` name (a Hub id or a local folder), sharing loaded weights."""
-        folder = resolve_folder(
+        folder = model_folder(
             settings.model, revision=settings.revision, local_files_only=settings.local_files_only
         )
         devices = [resolve_device(d) for d in settings.devices or (settings.device,)]

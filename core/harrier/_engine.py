@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 
+from harrier._errors import EngineOutputError, NonFiniteEmbeddingError
 from harrier._identity import ModelIdentity
 
 
@@ -112,6 +113,23 @@ def is_engine(obj: object) -> TypeGuard[EmbeddingEngine]:
 def embeds_token_ids(engine: EmbeddingEngine) -> TypeGuard[TokenIdEngine]:
     """Whether ``engine`` also embeds its own token ids (:class:`TokenIdEngine`)."""
     return _has(engine, _TOKEN_IDS)
+
+
+def checked_vectors(vectors: Any, count: int, dimension: int) -> np.ndarray:
+    """An engine's answer for ``count`` texts as ``(count, dimension)`` float32 rows, or the
+    typed error: ``NonFiniteEmbeddingError`` for NaN or infinite rows (never a stored vector),
+    ``EngineOutputError`` for an answer of another shape."""
+    out = np.asarray(vectors, dtype=np.float32)
+    if out.shape != (count, dimension):
+        raise EngineOutputError(
+            f"the engine returned vectors of shape {out.shape} for {count} texts of dimension "
+            f"{dimension}; an engine returns one row of its dimension per text, in order"
+        )
+    finite = np.isfinite(out).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite).tolist()
+        raise NonFiniteEmbeddingError(bad[0], count, str(out.dtype), bad)
+    return out
 
 
 def _has(obj: object, names: tuple[str, ...]) -> bool:

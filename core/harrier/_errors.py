@@ -11,6 +11,7 @@ HarrierError
 ├── InputTypeError              an input is not a str (also a TypeError)
 ├── EmbeddingOutOfMemoryError   one single text does not fit the device's memory
 ├── NonFiniteEmbeddingError     the model produced NaN or infinity for a text (no vector kept)
+├── EngineOutputError           an engine answered with another number or length of vectors
 ├── EmbeddingServerError        a harrier server failed, refused the key or is unreachable
 ├── SourceError                 an ingestion source cannot be read (missing, bad format)
 └── StoreError                  a vector store operation failed
@@ -124,6 +125,11 @@ class NonFiniteEmbeddingError(HarrierError, ArithmeticError):
             f"texts (first at index {index}) in {dtype}; no vectors were returned. Load the "
             "model in bfloat16 or float32 (float16 overflows in Gemma-3) and check its weights"
         )
+
+
+class EngineOutputError(HarrierError):
+    """An engine returned another number of vectors than texts, or vectors of another length
+    than its ``dimension`` (a third-party engine's bug); nothing of that answer is stored."""
 
 
 class EmbeddingServerError(HarrierError):

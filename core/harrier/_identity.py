@@ -70,6 +70,12 @@ class ModelIdentity:
             None if revision is None else str(revision),
         )
 
+    @classmethod
+    def from_folder(cls, model: str, folder: str | Path) -> ModelIdentity:
+        """The identity of the weights in ``folder``, loaded as ``model`` (a Hub id or the path
+        as given): what harrier's own engine records for the same files."""
+        return model_identity(model, Path(folder))
+
     def __str__(self) -> str:
         short = f" ({self.fingerprint[:12]})" if self.fingerprint else ""
         at = f"@{self.revision[:12]}" if self.revision else ""

@@ -38,7 +38,9 @@ class ModelFiles:
     default_prompt_name: str | None = None
 
 
-def resolve_folder(model: str, *, revision: str | None, local_files_only: bool) -> Path:
+def model_folder(
+    model: str, *, revision: str | None = None, local_files_only: bool = False
+) -> Path:
     """Return a local folder holding ``model``: the path itself or a Hub snapshot.
 
     Raises ``ModelNotFoundError`` quickly (no hang) when the model is not cached and the Hub is

@@ -27,6 +27,9 @@ STORES = """stores (--store): qdrant (embedded Qdrant Edge in ./.harrier/qdrant,
 qdrant:PATH, qdrant:URL (API key from QDRANT_API_KEY); qdrant-local[:PATH] (qdrant-client's
 local mode, as earlier versions wrote); milvus (Milvus Lite in ./.harrier/milvus.db),
 milvus:PATH, milvus:URI (token from MILVUS_TOKEN).
+
+engines (--engine): harrier (the model loaded here, the default), remote:URL (a `harrier serve`
+server, key from HARRIER_API_KEY); a package adds its own kind (docs/writing-an-engine.md).
 """
 
 EPILOG = (
@@ -208,10 +211,16 @@ def _add_engine_and_store(sub: argparse.ArgumentParser) -> None:
         help="several devices, one model replica each: cuda:0,cuda:1",
     )
     sub.add_argument(
+        "--engine",
+        metavar="KIND[:WHERE]",
+        help="what embeds: harrier (the model loaded here, the default), remote:URL (a "
+        "`harrier serve` server), or an installed engine package's kind",
+    )
+    sub.add_argument(
         "--embedder",
         metavar="URL",
         help="embed through a `harrier serve` server instead of loading the "
-        "model here (API key from HARRIER_API_KEY)",
+        "model here (API key from HARRIER_API_KEY); short for --engine remote:URL",
     )
     sub.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -233,6 +242,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             _fail(f"pass {new_flag} only ({flag} is its deprecated spelling)")
         sys.stderr.write(f"harrier: warning: {flag} is deprecated; use {new_flag}\n")
         setattr(args, new, value)
+    if getattr(args, "embedder", None) and getattr(args, "engine", None):
+        _fail("pass --engine remote:URL or --embedder URL, not both")
     return args
 
 
@@ -299,8 +310,8 @@ def _ingest(args: argparse.Namespace) -> int:
     options = IngestOptions.from_arguments(args)
     check_source(args.source)  # before the model loads
     if args.ray is not None:
-        if args.embedder:
-            _fail("--ray embeds on Ray actors; it cannot be combined with --embedder")
+        if _engine_spec(args) != "harrier":
+            _fail("--ray embeds with harrier's engine on Ray actors, not with --engine/--embedder")
         if args.devices:
             _fail("--ray places one model per actor (--actors, --gpus-per-actor), not --devices")
         from harrier.ingestion.ray import ingest_on_ray
@@ -357,7 +368,7 @@ def _search(args: argparse.Namespace) -> int:
             if mode == "sparse"
             else "harrier: no hits: the collection holds no spans\n"
         )
-    if loading > SLOW_LOADING and not args.embedder:
+    if loading > SLOW_LOADING and _engine_spec(args) == "harrier":
         sys.stderr.write(
             f"harrier: loading the model and the store took {loading:.1f} s; for repeated "
             f"searches start `harrier serve --model {_model(args)}` once and pass "
@@ -422,24 +433,27 @@ def _open_index(
 
 
 def _engine(args: argparse.Namespace, announce: bool) -> Any:
-    """The engine of ``--embedder`` (a server) or ``--model`` (loaded here)."""
-    if args.embedder:
-        from harrier._remote import RemoteEmbedder
+    """The engine ``--engine`` names (``--embedder URL``: ``remote:URL``; neither: the model
+    loaded here)."""
+    from harrier._engine_registry import open_engine
 
-        return RemoteEmbedder(args.embedder, api_key=os.environ.get("HARRIER_API_KEY"))
-    from transformers.utils import logging as transformers_logging
-
-    from harrier._embedder import Embedder
-
-    transformers_logging.disable_progress_bar()
+    spec = _engine_spec(args)
     if announce:
-        logging.getLogger("harrier.progress").info("loading model %s", _model(args))
-    return Embedder.from_pretrained(
-        _model(args),
+        shown = f"model {_model(args)}" if spec == "harrier" else f"the {spec} engine"
+        logging.getLogger("harrier.progress").info("loading %s", shown)
+    return open_engine(
+        spec,
+        model=args.model,
         device=args.device,
         devices=args.devices,
         max_tokens=getattr(args, "max_tokens", None),
     )
+
+
+def _engine_spec(args: argparse.Namespace) -> str:
+    if args.embedder:
+        return f"remote:{args.embedder}"
+    return str(args.engine or "harrier")
 
 
 def open_store(spec: str, collection: str, **options: Any) -> Any:

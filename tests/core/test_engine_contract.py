@@ -16,6 +16,8 @@ def local(qwen_path) -> harrier.Embedder:  # type: ignore[no-untyped-def]
 
 
 class TestEmbedder(EngineContract):
+    kind = "harrier"
+
     @pytest.fixture(scope="class")
     @classmethod
     def engine(cls, local):  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from ray.util.queue import Full, Queue
 
 from harrier._embedder import Embedder
 from harrier._loading import _token_limit
-from harrier._model_files import resolve_folder
+from harrier._model_files import model_folder
 from harrier._settings import EmbedderSettings
 from harrier._spans import Splitter
 from harrier.ingestion import _stages as stages
@@ -136,7 +136,7 @@ def model_info(model: EmbedderSettings) -> tuple[Any, int, int]:
     """(tokenizer, dimension, token limit) of ``model``, as the engine loads them, no weights."""
     from transformers import AutoConfig, AutoTokenizer
 
-    folder = resolve_folder(
+    folder = model_folder(
         model.model, revision=model.revision, local_files_only=model.local_files_only
     )
     remote = model.trust_remote_code

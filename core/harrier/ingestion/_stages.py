@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from harrier._batching import size_bounded_groups
-from harrier._engine import EmbeddingEngine, embeds_token_ids
+from harrier._engine import EmbeddingEngine, checked_vectors, embeds_token_ids
 from harrier._errors import SourceError
 from harrier._identity import ModelIdentity
 from harrier._records import SpanRecord, canonical_json, document_hash, span_id
@@ -363,6 +363,7 @@ def embed_ranges(ranges: Sequence[SpanRange], embedder: EmbeddingEngine) -> None
         vectors = embedder.embed_token_ids(ids)  # type: ignore[arg-type]
     else:
         vectors = embedder.embed_documents([s.text for s in spans])
+    vectors = checked_vectors(vectors, len(spans), embedder.dimension)
     at = 0
     for r in ranges:
         count = r.stop - r.start

@@ -25,7 +25,7 @@ from typing import Any
 from harrier._embedder import Embedder
 from harrier._errors import ConfigurationError, HarrierError
 from harrier._identity import model_identity
-from harrier._model_files import resolve_folder
+from harrier._model_files import model_folder
 from harrier._settings import EmbedderSettings
 from harrier._spans import Splitter
 from harrier.ingestion import _stages
@@ -108,7 +108,7 @@ def ingest_on_ray(
     Splitter(tokenizer, max_tokens=limit, overlap_tokens=overlap)  # checks the settings
     identity = model_identity(
         settings.model,
-        resolve_folder(
+        model_folder(
             settings.model, revision=settings.revision, local_files_only=settings.local_files_only
         ),
     )

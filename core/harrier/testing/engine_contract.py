@@ -48,6 +48,10 @@ class EngineContract:
     """How far two computations of the same vector may differ (batched vs alone, queries vs
     the prompt put in front by hand); raise it for a reduced-precision engine."""
 
+    kind: str | None = None
+    """The engine's name in the ``harrier.engines`` entry point group (``--engine KIND``), when
+    it declares one: the contract then opens it by that name, as the command line does."""
+
     @pytest.fixture(scope="class")
     @classmethod
     def engine(cls) -> EmbeddingEngine:
@@ -66,6 +70,17 @@ class EngineContract:
         assert isinstance(engine.identity, harrier.ModelIdentity) and engine.identity.name
         assert engine.dimension > 0 and engine.max_tokens > 0
         assert isinstance(engine.prompts, dict)
+
+    def test_it_opens_by_its_kind_as_the_command_line_does(self, engine):
+        if self.kind is None:
+            pytest.skip("kind is None: the engine declares no harrier.engines entry point")
+        assert self.kind in harrier.engine_kinds(), "installed, with its entry point"
+        opened = harrier.open_engine(self.kind, model=engine.model_name)
+        assert type(opened) is type(engine)
+        assert opened.identity.same_model(engine.identity)
+        np.testing.assert_allclose(
+            opened.embed_documents(TEXTS[:2]), engine.embed_documents(TEXTS[:2]), atol=self.atol
+        )
 
     def test_vectors_are_unit_float32_rows_in_order_and_batch_free(self, engine):
         vectors = engine.embed_documents(TEXTS)
