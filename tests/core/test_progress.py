@@ -214,6 +214,28 @@ def test_spans_a_stopped_run_wrote_count_with_the_first_part_of_a_resumed_docume
         assert run.finished_documents == 1
 
 
+def test_tokens_per_second_leave_out_the_start_up(tmp_path):
+    """Ten minutes of loading, then 1,000 tokens embedded 10 s after the first 1,000: the line
+    says 100 tokens/s, the engine's speed, not the 3 of the run's average."""
+    from harrier._spans import Span
+    from harrier.ingestion._options import IngestOptions
+    from harrier.ingestion._run import IngestRun
+    from harrier.ingestion._stages import DocumentWork
+
+    (tmp_path / "a.txt").write_text("x")
+    spans = [Span("x", 0, 1, 0, 1000)]
+    with IngestRun(tmp_path, IngestOptions(show_progress=False, quiet=True), convert=False) as run:
+        run.progress.started -= 600
+        run.embedded([DocumentWork("a.txt", {}, "h", spans=spans)])
+        assert run.token_rate() == pytest.approx(1000 / 600, rel=0.01)  # one part: the average
+        assert run.token_clock is not None
+        at, first = run.token_clock
+        run.token_clock = (at - 10, first)
+        run.embedded([DocumentWork("b.txt", {}, "h", spans=spans)])
+        assert run.token_rate() == pytest.approx(100, rel=0.01)
+        assert ", 2,000 tokens, 100 tokens/s" in run.status() or "99 tokens/s" in run.status()
+
+
 def test_the_plan_and_a_long_estimate_name_what_would_shorten_it(caplog, tmp_path):
     from harrier.ingestion._options import IngestOptions
     from harrier.ingestion._run import IngestRun

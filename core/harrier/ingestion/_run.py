@@ -107,6 +107,8 @@ class IngestRun:
         self._first_unidentified: Skipped | None = None
         self.spans = 0
         self.tokens = 0
+        self.token_clock: tuple[float, int] | None = None
+        """``(time, tokens)`` at the first spans embedded: tokens/s is measured from there."""
         self.finished_documents = 0
         self._credited: dict[str, float] = {}  # progress units counted of unfinished documents
         self._hinted = False
@@ -195,6 +197,8 @@ class IngestRun:
             work, spans = span_range.work, span_range.spans
             self.spans += len(spans)
             self.tokens += sum(s.token_count for s in spans)
+            if self.token_clock is None and self.tokens:
+                self.token_clock = (time.monotonic(), self.tokens)
             if span_range.start == 0 and work.resumed and work.span_count:
                 # what a stopped run wrote needs no work: it leaves the total, as unchanged
                 # documents do, so the rate and the estimate count only the work done here
@@ -252,16 +256,24 @@ class IngestRun:
         # The first pass may miss what appeared since (a store made inside the folder).
         found = max(self.count.documents, self.finished_documents)
         total = f"/{found:,}" if self.count.done.is_set() else ""
-        rate = self.tokens / max(self.progress.elapsed(), 1e-9)
         parts = [
             f"{self.finished_documents:,}{total} documents",
             f"{self.spans:,} spans",
             f"{self.tokens:,} tokens",
-            f"{rate:,.0f} tokens/s",
+            f"{self.token_rate():,.0f} tokens/s",
         ]
         if self.progress.total is not None and self.progress.logs and self.by_bytes:
             parts.insert(1, f"{size(self.progress.done)} of {size(self.progress.total)}")
         return ", ".join(parts)
+
+    def token_rate(self) -> float:
+        """Tokens embedded per second since the first spans were: the model's loading and
+        warm-up, and the first conversions, are paid once and not counted (the ETA's rule).
+        Until more spans follow the first, the whole run's average."""
+        clock, tokens = self.token_clock, self.tokens
+        if clock is not None and tokens > clock[1]:
+            return (tokens - clock[1]) / max(time.monotonic() - clock[0], 1e-9)
+        return tokens / max(self.progress.elapsed(), 1e-9)
 
     def prune(self, store: VectorStore) -> None:
         """With ``options.prune``: delete the documents of ``store`` that are no longer in the
