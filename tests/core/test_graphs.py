@@ -43,6 +43,9 @@ def test_cuda_graphs_need_cuda(qwen_path) -> None:
 
 
 @pytest.mark.usefixtures("compile_cache")
+@pytest.mark.parametrize(  # Gemma-3 compiled: 50 s on 2 cores (its packed path: test_packing)
+    "arch", ["tiny-qwen3", pytest.param("tiny-gemma3", marks=pytest.mark.slow)]
+)
 def test_compiled_bucketed_batches_equal_the_plain_path(model_path, mixed_texts) -> None:
     """The forward under torch.compile (what ``compile=True`` captures on CUDA), one compilation
     for every bucket shape."""

@@ -43,6 +43,7 @@ def _names(collections: list[str], *prefixes: str) -> list[str]:
     return names
 
 
+@pytest.mark.slow  # 90 s; the same kills on the embedded stores run by default (test_kill.py)
 def test_killed_runs_then_a_full_run_equal_one_clean_run(server_spec, tmp_path, qwen_path):
     spec, collections = server_spec
     clean_name, victim_name = _names(collections, "clean", "victim")

@@ -35,9 +35,18 @@ def _assert_same(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]]) -> Non
 
 class StopAfter:
     """Ctrl-C at the engine's call ``calls + 1``, once the writer has stored every span the
-    first ``calls`` calls embedded (or, ``written=False``, without waiting for it)."""
+    first ``calls`` calls embedded. ``written=False``, where nothing may be written: after
+    half a second, time enough for a wrong write to show (a correct run never waits longer)."""
 
-    def __init__(self, store: harrier.VectorStore, engine: harrier.Embedder, calls: int) -> None:
+    def __init__(
+        self,
+        store: harrier.VectorStore,
+        engine: harrier.Embedder,
+        calls: int,
+        *,
+        written: bool = True,
+    ) -> None:
+        self.wait = 60.0 if written else 0.5
         self.embedded: list[int] = []
         self.upserted = 0
         self.calls = calls
@@ -54,7 +63,7 @@ class StopAfter:
 
     def _embedding(self, rows: Any, **kwargs: Any) -> Any:
         if len(self.embedded) == self.calls:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + self.wait
             while self.upserted < sum(self.embedded) and time.monotonic() < deadline:
                 time.sleep(0.01)
             raise KeyboardInterrupt
@@ -91,7 +100,7 @@ def test_a_stop_keeps_the_finished_parts_of_a_new_long_document(
     assert len(want) > 12
 
     store = open_store("stopped")
-    stop = StopAfter(store, qwen_engine, calls=3)
+    stop = StopAfter(store, qwen_engine, calls=3, written=False)
     with pytest.raises(harrier.RunInterrupted) as stopped:
         harrier.ingest(docs, store, qwen_engine, **OPTIONS)
     stop.restore()
@@ -121,7 +130,7 @@ def test_a_stop_within_a_changed_long_document_keeps_its_stored_version_whole(
     store = open_store("changed")
     harrier.ingest([harrier.SourceDocument("long", old)], store, qwen_engine, **OPTIONS)
     before = _records(store, "long")
-    stop = StopAfter(store, qwen_engine, calls=3)
+    stop = StopAfter(store, qwen_engine, calls=3, written=False)
     with pytest.raises(harrier.RunInterrupted) as stopped:
         harrier.ingest([harrier.SourceDocument("long", new)], store, qwen_engine, **OPTIONS)
     stop.restore()
