@@ -102,13 +102,10 @@ def open_engine(
 
 def open_local(request: EngineRequest) -> EmbeddingEngine:
     """``harrier``: the model loaded here (:class:`harrier.Embedder`)."""
-    from transformers.utils import logging as transformers_logging
-
     from harrier._embedder import Embedder
     from harrier._settings import DEFAULT_MODEL
 
     request.refuse("location")
-    transformers_logging.disable_progress_bar()  # the command's own lines say it is loading
     return Embedder.from_pretrained(
         request.model or DEFAULT_MODEL,
         device=request.device,

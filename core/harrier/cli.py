@@ -435,8 +435,11 @@ def _open_index(
 def _engine(args: argparse.Namespace, announce: bool) -> Any:
     """The engine ``--engine`` names (``--embedder URL``: ``remote:URL``; neither: the model
     loaded here)."""
+    from transformers.utils import logging as transformers_logging
+
     from harrier._engine_registry import open_engine
 
+    transformers_logging.disable_progress_bar()  # the command's own lines say it is loading
     spec = _engine_spec(args)
     if announce:
         shown = f"model {_model(args)}" if spec == "harrier" else f"the {spec} engine"

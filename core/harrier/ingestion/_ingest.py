@@ -107,12 +107,16 @@ def span_tokens(options: IngestOptions, embedder: Any) -> int:
 
 
 def describe_engine(embedder: Any) -> str:
-    """``model NAME on cpu (float32)``, or ``model NAME via URL`` for a server, for the plan."""
+    """``model NAME on cpu (float32)``, ``model NAME via URL`` for a server, or ``model NAME
+    (EngineClass)`` for an engine with no ``device``, for the plan."""
     url = getattr(embedder, "url", None)
     if url is not None:
         return f"model {embedder.model_name} via {url}"
+    device = getattr(embedder, "device", None)
+    if device is None:  # another package's engine: its class says what it is
+        return f"model {embedder.model_name} ({type(embedder).__name__})"
     dtype = str(getattr(embedder, "dtype", "")).removeprefix("torch.")
-    return f"model {embedder.model_name} on {getattr(embedder, 'device', '?')} ({dtype})"
+    return f"model {embedder.model_name} on {device}" + (f" ({dtype})" if dtype else "")
 
 
 def speed_hint(embedder: Any, max_tokens: int) -> str:

@@ -269,9 +269,10 @@ class IngestRun:
     def token_rate(self) -> float:
         """Tokens embedded per second since the first spans were: the model's loading and
         warm-up, and the first conversions, are paid once and not counted (the ETA's rule).
-        Until more spans follow the first, the whole run's average."""
+        Until more spans follow the first, and once the run is closed (its last line, like its
+        report), the whole run's average."""
         clock, tokens = self.token_clock, self.tokens
-        if clock is not None and tokens > clock[1]:
+        if clock is not None and tokens > clock[1] and not self._closed:
             return (tokens - clock[1]) / max(time.monotonic() - clock[0], 1e-9)
         return tokens / max(self.progress.elapsed(), 1e-9)
 

@@ -61,6 +61,11 @@ class SentenceTransformerEngine:
         self.tokenizer: Any = self._model.tokenizer
         self._special = set(self.tokenizer.all_special_ids)
 
+    @property
+    def device(self) -> str:
+        """Where the model runs (``cpu``, ``cuda:0``): shown in harrier's plan line."""
+        return str(self._model.device)
+
     def __repr__(self) -> str:
         return f"SentenceTransformerEngine({self.model_name!r})"
 
