@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harrier.sources.convert import _registry
+from harrier.sources.convert import Unconvertible, _registry
 from harrier.testing import ConverterContract
 
 eml = pytest.importorskip(
@@ -138,6 +138,34 @@ def test_a_broken_or_conflicting_converter_is_left_out_with_a_warning(monkeypatc
     assert messages[0].startswith("converter 'missing' (no_such_module:CONVERTER) failed to load")
     assert "is a str, not a harrier.sources.convert.Converter" in messages[1]
     assert messages[2].endswith("left out: the extensions ['.DOCX'] are taken")
+
+
+def test_a_package_format_with_magic_is_known_by_its_content_too(monkeypatch):
+    from harrier.sources.convert import detect_format
+
+    myf = _registry.Converter("myf", "x", "m:f", (), (".myf",), magic=(b"MYF1",))
+    monkeypatch.setitem(_registry.CONVERTERS, "myf", myf)
+    monkeypatch.setitem(_registry.BY_EXTENSION, ".myf", "myf")
+    content = b"MYF1\x00\x01 records"
+    for name in ("notes.myf", "notes", "notes.dat", "NOTES.MYF"):
+        assert detect_format(Path(name), content) == "myf", name
+    assert detect_format(Path("notes"), b"MYF is a plain sentence") is None
+    assert detect_format(Path("paper"), b"%PDF-1.7 MYF1") == "pdf"  # harrier's own first
+    with pytest.raises(Unconvertible, match="not a MYF file"):
+        detect_format(Path("notes.myf"), b"plain text")
+    with pytest.raises(Unconvertible, match="not a DOCX file: MYF content"):
+        detect_format(Path("notes.docx"), content)
+
+
+def test_magic_too_short_to_be_distinctive_is_left_out(monkeypatch, caplog):
+    points = [EntryPoint("tiny", "harrier_convert_eml:TINY", _registry.ENTRY_POINT_GROUP)]
+    tiny = _registry.Converter("tiny", "x", "m:f", (), (".tiny",), magic=(b"T", b""))
+    monkeypatch.setattr(eml, "TINY", tiny, raising=False)
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: points)
+    caplog.set_level(logging.WARNING, logger="harrier")
+    _registry.add_plugins()
+    assert "tiny" not in _registry.CONVERTERS
+    assert "its magic must be bytes of 2 or more each" in caplog.records[0].getMessage()
 
 
 def test_python_s_own_test_messages_convert_or_skip_with_a_reason(tmp_path):

@@ -52,8 +52,10 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
         found = "rtf"
     elif _HTML_START.match(head.removeprefix(b"\xef\xbb\xbf")):
         found = "html"
-    else:
-        found = None
+    else:  # a package's format with magic bytes is known by them too, as harrier's own are
+        found = next(
+            (f for f, c in CONVERTERS.items() if c.magic and head.startswith(c.magic)), None
+        )
     if claimed is None or claimed == found:
         return found
     if claimed in _OLE_FORMATS and found is not None:

@@ -41,7 +41,8 @@ class Converter:
     converts to, so that stored documents are converted again. ``magic``: for a converter of
     a package outside harrier (``harrier.converters`` entry point), the first bytes of its
     format; a file with one of its ``extensions`` that starts with none of them is skipped
-    as not of the format (none given: the extension alone decides)."""
+    as not of the format, and a file of another or no extension that starts with one of them
+    is of it (none given: the extension alone decides)."""
 
     format: str
     name: str
@@ -177,21 +178,30 @@ def add_plugins() -> None:
                 type(converter).__name__,
             )
             continue
-        taken = [ext for ext in converter.extensions if ext.lower() in BY_EXTENSION]
-        if converter.format in CONVERTERS or taken or not converter.extensions:
-            logger.warning(
-                "converter %r (%s) left out: %s",
-                point.name,
-                point.value,
-                f"the extensions {taken} are taken"
-                if taken
-                else "it names no extension"
-                if not converter.extensions
-                else f"the format {converter.format!r} is taken",
-            )
+        problem = _conflict(converter)
+        if problem is not None:
+            logger.warning("converter %r (%s) left out: %s", point.name, point.value, problem)
             continue
         CONVERTERS[converter.format] = converter
         BY_EXTENSION.update({ext.lower(): converter.format for ext in converter.extensions})
+
+
+_MIN_MAGIC = 2
+"""Shorter magic would claim too many files of other kinds (magic is checked on any file)."""
+
+
+def _conflict(converter: Converter) -> str | None:
+    """Why a package's converter cannot be added, or None."""
+    taken = [ext for ext in converter.extensions if ext.lower() in BY_EXTENSION]
+    if taken:
+        return f"the extensions {taken} are taken"
+    if not converter.extensions:
+        return "it names no extension"
+    if converter.format in CONVERTERS:
+        return f"the format {converter.format!r} is taken"
+    if any(not isinstance(m, bytes) or len(m) < _MIN_MAGIC for m in converter.magic):
+        return f"its magic must be bytes of {_MIN_MAGIC} or more each, not {converter.magic!r}"
+    return None
 
 
 def check_convertible(fmt: str, size: int) -> Converter:
