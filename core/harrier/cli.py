@@ -301,6 +301,9 @@ def _stopped(exc: KeyboardInterrupt, done: str | None = None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()
+    legacy = sys.modules.get("harrier.sources.convert.legacy")  # loaded if LibreOffice ran
+    if legacy is not None:  # its temporary files (copies of documents): no clean-up runs after
+        legacy.remove_scratch()
     os._exit(code)
 
 

@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -199,13 +200,19 @@ def conversion_runs(log: Path) -> list[tuple[int, int]]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
 def test_a_conversion_past_its_time_limit_ends_libreoffice_with_it(tmp_path, monkeypatch):
     """What the converter started (here a stand-in ``soffice`` that hangs) dies with it: no
-    LibreOffice is left running after a timeout."""
+    LibreOffice is left running after a timeout, and no temporary file (the document's copy
+    among them) is left behind."""
     log = stand_in(tmp_path / "bin", monkeypatch, hang="true")
     write_rtf(tmp_path / "notes.rtf")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # for the worker process
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # for this one
     converter = FileConverter(timeout=5.0)
     try:
         with pytest.raises(Unconvertible, match="conversion timed out"):
             converter.convert(ConvertedFile("notes.rtf", tmp_path / "notes.rtf", "rtf", 0))
+        assert list(temporary.iterdir()) == []  # removed with the killed child
     finally:
         converter.close()
     [(pid, _)] = conversion_runs(log)
@@ -332,8 +339,11 @@ def test_ctrl_c_during_a_batch_ends_libreoffice(tmp_path, monkeypatch):
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
 def test_ctrl_c_at_the_command_line_ends_a_libreoffice_run(tmp_path, monkeypatch, qwen_path):
     """``harrier ingest`` stopped while LibreOffice saves a group (here a stand-in that hangs):
-    the command exits at once and leaves no LibreOffice running."""
+    the command exits at once and leaves no LibreOffice running, and no temporary file."""
     log = stand_in(tmp_path / "bin", monkeypatch, hang="true")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
     folder = tmp_path / "docs"
     folder.mkdir()
     for n in range(2):
@@ -370,6 +380,7 @@ def test_ctrl_c_at_the_command_line_ends_a_libreoffice_run(tmp_path, monkeypatch
     [(pid, files)] = conversion_runs(log)
     assert files == 2
     _assert_ends(pid)
+    assert list(temporary.iterdir()) == []
 
 
 def _item(folder: Path, name: str) -> ConvertedFile:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -30,12 +32,17 @@ and no re-import of the caller's main module (scripts need no ``__main__`` guard
 
 class ConversionWorker:
     """Converts one file at a time in a child process (started on first use, restarted after a
-    timeout or a crash). Pages stream back one message each, so the child holds one page."""
+    timeout or a crash). Pages stream back one message each, so the child holds one page.
+
+    The child's temporary files (a legacy file's copy, LibreOffice's profile and its own
+    files) go to a folder of this process (``TMPDIR``), removed when the child ends: a child
+    killed on its time limit cannot remove them itself."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: tuple[Connection, Connection] | None = None
+        self._scratch: str | None = None
 
     def convert(self, fmt: str, source: Path | bytes) -> tuple[str, str | None, tuple[int, ...]]:
         """``(text, title, page start offsets)`` of ``source`` (a path or the file's bytes);
@@ -69,11 +76,13 @@ class ConversionWorker:
 
     def _start(self) -> tuple[Connection, Connection]:
         if self._conn is None:
+            self._scratch = tempfile.mkdtemp(prefix="harrier-convert-")
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, _PACKAGE],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 start_new_session=True,  # its own group: a kill ends what it started too
+                env={**os.environ, "TMPDIR": self._scratch},
             )
             assert self._process.stdin is not None and self._process.stdout is not None
             self._conn = (
@@ -85,21 +94,24 @@ class ConversionWorker:
         return self._conn
 
     def close(self, kill: bool = False) -> None:
-        """Stop the child: ask it to exit, or kill it (after a timeout or a crash)."""
-        if self._conn is None or self._process is None:
-            return
-        requests, replies = self._conn
-        if not kill:
-            try:
-                requests.send(None)
-                self._process.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                kill = True
-        if kill:
-            kill_group(self._process)
-        requests.close()
-        replies.close()
-        self._conn = self._process = None
+        """Stop the child: ask it to exit, or kill it (after a timeout or a crash); then remove
+        its temporary files."""
+        if self._conn is not None and self._process is not None:
+            requests, replies = self._conn
+            if not kill:
+                try:
+                    requests.send(None)
+                    self._process.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    kill = True
+            if kill:
+                kill_group(self._process)
+            requests.close()
+            replies.close()
+            self._conn = self._process = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:

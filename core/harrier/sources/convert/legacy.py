@@ -73,7 +73,7 @@ def save_batch(
     of LibreOffice; a file it could not read or that could not be copied is left out, and so
     is every file of a run that takes over ``timeout`` seconds (then killed). ``started`` gets
     the run's process as it starts (to kill it on Ctrl-C)."""
-    with tempfile.TemporaryDirectory(prefix="harrier-convert-") as work:
+    with tempfile.TemporaryDirectory(prefix="batch-", dir=_scratch().name) as work:
         sources: dict[str, Path] = {}
         for number, file in enumerate(files):
             source = Path(work, f"{number}.{fmt}")
@@ -129,7 +129,7 @@ def save_modern(
             "--headless",
             "--norestore",
             "--nolockcheck",
-            f"-env:UserInstallation={Path(_profile_folder().name).as_uri()}",
+            f"-env:UserInstallation={Path(_scratch().name, 'profile').as_uri()}",
             f"--infilter={_READ_AS[fmt][0]}",
             "--convert-to",
             str(target),
@@ -154,10 +154,18 @@ def save_modern(
 
 
 @cache
-def _profile_folder() -> tempfile.TemporaryDirectory[str]:
-    """This process's own LibreOffice profile, removed at exit: two runs converting at once
-    must not share one, and a fresh one per run would cost a second more each."""
+def _scratch() -> tempfile.TemporaryDirectory[str]:
+    """This process's folder for LibreOffice, removed at exit: its profile (two runs converting
+    at once must not share one, and a fresh one per run would cost a second more each) and the
+    copies of a batch's files."""
     return tempfile.TemporaryDirectory(prefix="harrier-libreoffice-")
+
+
+def remove_scratch() -> None:
+    """Remove this process's LibreOffice folder now, before an exit that runs no clean-up
+    (the command line's immediate exit on Ctrl-C), even while a batch is still in it."""
+    if _scratch.cache_info().currsize:
+        shutil.rmtree(_scratch().name, ignore_errors=True)
 
 
 convert_doc = partial(_convert, "doc")
