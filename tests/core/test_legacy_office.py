@@ -35,6 +35,7 @@ from document_files import (
 )
 from harrier.sources._documents import Skipped, iter_source
 from harrier.sources.convert import ConvertedFile, FileConverter, Unconvertible, _soffice
+from harrier.sources.convert._protection import is_encrypted
 from harrier.testing.converter_contract import EDITS, KEEP, check_converted_or_skipped, damage
 
 _OLE_HEADER = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -127,6 +128,36 @@ def test_a_damaged_legacy_file_is_skipped_and_the_next_converts(legacy, converte
         with pytest.raises(Unconvertible, match=r"^conversion failed: LibreOffice could not"):
             converter.convert(item)
     assert DOCX_SENTENCES[0] in _convert(converter, legacy, "survey.doc")[1][0]
+
+
+ENCRYPTED = Path(__file__).parent / "data" / "encrypted"  # saved by Office: README.md there
+
+
+@needs_libreoffice
+def test_password_protected_legacy_files_are_skipped_as_encrypted(legacy, converter, tmp_path):
+    """Office's own password-protected .doc, .xls and .ppt: LibreOffice cannot read them, and
+    the skip says why (they are not damaged); the next file converts. Files without a
+    password carry no mark."""
+    for name in ("survey.doc", "cities.xls", "results.ppt"):
+        assert not is_encrypted(name[-3:], legacy / name)
+    for fmt in ("doc", "xls", "ppt"):
+        [item] = iter_source(ENCRYPTED / f"encrypted.{fmt}")
+        assert isinstance(item, ConvertedFile)
+        reason = f"encrypted: the {fmt.upper()} needs a password (save a copy without one)"
+        with pytest.raises(Unconvertible, match=re.escape(reason)):
+            converter.convert(item)
+    write_rtf(tmp_path / "notes.rtf")
+    assert RTF_SENTENCES[0] in converter.convert(_item(tmp_path, "notes.rtf"))[0]
+
+
+def test_the_password_marks_are_read_from_each_format():
+    """The flag, record or stream each format marks encryption with, in the file or its bytes;
+    other bytes behind an OLE2 header, and another format's mark, are not taken for it."""
+    for fmt in ("doc", "xls", "ppt"):
+        data = (ENCRYPTED / f"encrypted.{fmt}").read_bytes()
+        assert is_encrypted(fmt, data) and is_encrypted(fmt, ENCRYPTED / f"encrypted.{fmt}")
+        assert not is_encrypted(fmt, _OLE_HEADER + os.urandom(2000))
+    assert not is_encrypted("xls", (ENCRYPTED / "encrypted.doc").read_bytes())  # not its mark
 
 
 @needs_libreoffice

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from harrier.sources.convert import _soffice
+from harrier.sources.convert._protection import is_encrypted
 from harrier.sources.convert._registry import CONVERTERS, Conversion, Unconvertible, no_libreoffice
 from harrier.sources.convert._worker import kill_group
 
@@ -53,6 +54,10 @@ def _convert(fmt: str, stream: BinaryIO) -> Conversion:
         with source.open("wb") as copy:
             shutil.copyfileobj(stream, copy)
         [saved] = save_modern(fmt, [source], Path(work, "out"))
+        if saved is None and is_encrypted(fmt, source):
+            raise Unconvertible(
+                f"encrypted: the {fmt.upper()} needs a password (save a copy without one)"
+            )
         if saved is None:  # LibreOffice says "could not be loaded" and exits 0
             raise Unconvertible(
                 f"conversion failed: LibreOffice could not read it as {_READ_AS[fmt][1]} "
