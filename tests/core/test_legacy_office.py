@@ -150,6 +150,18 @@ def test_password_protected_legacy_files_are_skipped_as_encrypted(legacy, conver
     assert RTF_SENTENCES[0] in converter.convert(_item(tmp_path, "notes.rtf"))[0]
 
 
+@needs_libreoffice
+def test_an_excel_4_sheet_is_read(converter):
+    """Excel 2.x-4.x wrote a bare BIFF stream, not an OLE2 file: known by its first record
+    behind .xls, and read by LibreOffice as the later ones are (a sheet from xlrd's tests)."""
+    sheet = Path(__file__).parent / "data" / "biff4" / "sheet.xls"
+    [item] = iter_source(sheet)
+    assert isinstance(item, ConvertedFile) and item.format == "xls"
+    text, metadata, _ = converter.convert(item)
+    assert text.startswith("## Sheet1\nID | TOTAL | MAIN | SUB\nA | DOG & CAT PRODUCTS |")
+    assert "\nB | BIRD PRODUCTS | Bird Product\n" in text and metadata["format"] == "xls"
+
+
 def test_the_password_marks_are_read_from_each_format():
     """The flag, record or stream each format marks encryption with, in the file or its bytes;
     other bytes behind an OLE2 header, and another format's mark, are not taken for it."""

@@ -22,6 +22,8 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _LEGACY_OF = {"docx": "doc", "xlsx": "xls", "pptx": "ppt"}
 _OLE_FORMATS = tuple(_LEGACY_OF.values())
 """Formats in an OLE2 container (Office 97-2003), told apart by their extension."""
+_BIFF_START = (b"\x09\x00\x04\x00", b"\x09\x02\x06\x00", b"\x09\x04\x06\x00")
+"""The BOF record an Excel 2.x, 3.x or 4.x sheet starts with: a bare BIFF stream, no OLE2."""
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")  # the stream of a password-protected OOXML
 _ENCRYPTION_SCAN = 2**20
 
@@ -50,6 +52,8 @@ def detect_format(path: Path, head: bytes, data: bytes | None = None) -> str | N
         found = _ole_format(path, head, data, claimed)
     elif head.removeprefix(b"\xef\xbb\xbf").startswith(b"{\\rtf"):
         found = "rtf"
+    elif claimed == "xls" and head.startswith(_BIFF_START):
+        found = "xls"  # Excel 2.x-4.x (too few bytes to tell it without the extension)
     elif _HTML_START.match(head.removeprefix(b"\xef\xbb\xbf")):
         found = "html"
     else:  # a package's format with magic bytes is known by them too, as harrier's own are
