@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis.strategies import text as st_text
 
 import harrier
 from harrier import cli
@@ -67,6 +69,14 @@ def test_an_unknown_kind_names_the_installed_ones():
 def test_an_option_a_kind_cannot_honour_is_refused_not_ignored(spec, options, message):
     with pytest.raises(harrier.ConfigurationError, match=message):
         harrier.open_engine(spec, **options)
+
+
+@given(spec=st_text())
+def test_any_other_spec_is_a_configuration_error(spec: str) -> None:
+    kind = spec.partition(":")[0]
+    assume(kind not in harrier.engine_kinds())
+    with pytest.raises(harrier.ConfigurationError):
+        harrier.open_engine(spec)
 
 
 def test_an_opener_that_gives_no_engine_is_refused(monkeypatch):

@@ -150,6 +150,13 @@ def test_password_protected_legacy_files_are_skipped_as_encrypted(legacy, conver
     assert RTF_SENTENCES[0] in converter.convert(_item(tmp_path, "notes.rtf"))[0]
 
 
+@settings(max_examples=40, deadline=None)
+@given(fmt=st.sampled_from(["doc", "xls", "ppt"]), edits=EDITS, keep=KEEP)
+def test_reading_the_password_marks_of_damaged_files_never_fails(fmt, edits, keep):
+    data = damage((ENCRYPTED / f"encrypted.{fmt}").read_bytes(), edits, keep)
+    assert is_encrypted(fmt, data) in (True, False)
+
+
 @needs_libreoffice
 def test_an_excel_4_sheet_is_read(converter):
     """Excel 2.x-4.x wrote a bare BIFF stream, not an OLE2 file: known by its first record
